@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what building and testing the hook needs on Debian 12, idempotently:
+# FFmpeg (the child it supervises), libclang (the v4l crate's bindings),
+# GStreamer's RTSP server (a real RTSP peer for the tests) and PyYAML (the
+# Control API stand-in reads MediaMTX's openapi.yaml).
+set -euo pipefail
+
+packages=(
+  ffmpeg
+  libclang-dev
+  pkg-config
+  python3-gi
+  python3-yaml
+  gir1.2-gst-rtsp-server-1.0
+  gstreamer1.0-plugins-base
+  gstreamer1.0-plugins-good
+  gstreamer1.0-plugins-ugly
+  gstreamer1.0-libav
+  gstreamer1.0-tools
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+echo "deps: installing ${missing[*]}"
+sudo=()
+[ "$(id -u)" -eq 0 ] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+echo "deps: installed ${#missing[@]} packages"

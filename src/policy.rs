@@ -1,0 +1,220 @@
+//! The use-case policies (viewing, recording, snapshot) and the supervision
+//! values, with the SPEC's defaults, optionally overridden by the JSON config
+//! named by `HOOK_CONFIG` / `--config`.
+//!
+//! Unknown keys are refused (a typo must not silently fall back to a default),
+//! and so is a `0s` close-after or start timeout: MediaMTX reads `0s` as
+//! "at once", never as "never".
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use crate::duration::Dur;
+use crate::error::usage;
+
+/// All policy values. Every section and key is optional in the file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Policy {
+    pub viewing: Viewing,
+    pub recording: Recording,
+    pub snapshot: Snapshot,
+    pub restart: Restart,
+}
+
+/// Viewing: MediaMTX starts the publisher on demand and closes it when idle.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Viewing {
+    /// `runOnDemandCloseAfter`: how long after the last reader left.
+    pub close_after: Dur,
+    /// `runOnDemandStartTimeout`: how long readers wait for the publisher.
+    pub start_timeout: Dur,
+}
+
+/// Recording: sessions hold the stream; MediaMTX cuts segments.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Recording {
+    /// `recordSegmentDuration`.
+    pub segment_duration: Dur,
+    /// A segment starting later than this after the previous one ended is a gap.
+    pub gap_tolerance: Dur,
+    /// `recordPath` written into the generated config.
+    pub record_path: String,
+}
+
+/// Snapshot: one JPEG, at once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Snapshot {
+    /// How long a snapshot may take before it is abandoned.
+    pub timeout: Dur,
+}
+
+/// Supervision of every child (publisher and holds).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Restart {
+    /// First restart delay; doubles per consecutive failure.
+    pub initial_delay: Dur,
+    /// Ceiling of the restart delay.
+    pub max_delay: Dur,
+    /// A run at least this long resets the delay to `initial_delay`.
+    pub stable_after: Dur,
+    /// Time between SIGINT and SIGKILL when stopping a child.
+    pub grace: Dur,
+    /// A child with no new frames for this long is restarted.
+    pub stall_timeout: Dur,
+    /// How long a new instance waits for the previous owner of its device.
+    pub device_lock_wait: Dur,
+}
+
+impl Default for Viewing {
+    fn default() -> Self {
+        Viewing {
+            close_after: Dur::secs(300),
+            start_timeout: Dur::secs(10),
+        }
+    }
+}
+
+impl Default for Recording {
+    fn default() -> Self {
+        Recording {
+            segment_duration: Dur::secs(30 * 60),
+            gap_tolerance: Dur::millis(1500),
+            record_path: "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f".to_string(),
+        }
+    }
+}
+
+impl Default for Snapshot {
+    fn default() -> Self {
+        Snapshot {
+            timeout: Dur::secs(5),
+        }
+    }
+}
+
+impl Default for Restart {
+    fn default() -> Self {
+        Restart {
+            initial_delay: Dur::secs(1),
+            max_delay: Dur::secs(30),
+            stable_after: Dur::secs(60),
+            grace: Dur::secs(5),
+            stall_timeout: Dur::secs(15),
+            device_lock_wait: Dur::secs(8),
+        }
+    }
+}
+
+impl Policy {
+    /// Parses and validates a JSON config text. `origin` names it in errors.
+    pub fn from_json(text: &str, origin: &str) -> anyhow::Result<Policy> {
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| usage(format!("config {origin}: not valid JSON: {e}")))?;
+        if !value.is_object() {
+            return Err(usage(format!(
+                "config {origin}: expected a JSON object with sections viewing, recording, snapshot, restart"
+            )));
+        }
+        let policy: Policy =
+            serde_json::from_value(value).map_err(|e| usage(format!("config {origin}: {e}")))?;
+        policy
+            .validate()
+            .map_err(|e| usage(format!("config {origin}: {e}")))?;
+        Ok(policy)
+    }
+
+    /// Loads the config file when one is named, else the defaults.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Policy> {
+        let Some(file) = file else {
+            return Ok(Policy::default());
+        };
+        let text = std::fs::read_to_string(file)
+            .map_err(|e| usage(format!("config {}: cannot read it: {e}", file.display())))
+            .context("loading the JSON config (HOOK_CONFIG / --config)")?;
+        Policy::from_json(&text, &file.display().to_string())
+    }
+
+    /// Checks the relations between values; returns a message saying why not.
+    pub fn validate(&self) -> Result<(), String> {
+        let zero = Duration::ZERO;
+        if self.viewing.close_after.0 == zero {
+            return Err("viewing.close_after is 0s, which MediaMTX reads as \"close at once when the last reader leaves\", not \"never\"; give a positive duration (the default is 300s) or use a recording session to keep the stream".into());
+        }
+        if self.viewing.start_timeout.0 == zero {
+            return Err("viewing.start_timeout is 0s, which MediaMTX reads as \"fail readers at once\"; give a positive duration (the default is 10s)".into());
+        }
+        if self.recording.segment_duration.0 == zero {
+            return Err("recording.segment_duration must be positive (the default is 30m)".into());
+        }
+        if self.recording.record_path.trim().is_empty() {
+            return Err("recording.record_path is empty".into());
+        }
+        if self.snapshot.timeout.0 == zero {
+            return Err("snapshot.timeout must be positive (the default is 5s)".into());
+        }
+        let r = &self.restart;
+        if r.initial_delay.0 == zero || r.grace.0 == zero || r.stall_timeout.0 == zero {
+            return Err(
+                "restart.initial_delay, restart.grace and restart.stall_timeout must be positive"
+                    .into(),
+            );
+        }
+        if r.max_delay < r.initial_delay {
+            return Err(format!(
+                "restart.max_delay ({}) is below restart.initial_delay ({})",
+                r.max_delay, r.initial_delay
+            ));
+        }
+        if r.device_lock_wait >= self.viewing.start_timeout {
+            return Err(format!(
+                "restart.device_lock_wait ({}) must be below viewing.start_timeout ({}) so a waiting instance still publishes in time",
+                r.device_lock_wait, self.viewing.start_timeout
+            ));
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_the_spec() {
+        let p = Policy::default();
+        assert_eq!(p.viewing.close_after.0, Duration::from_secs(300));
+        assert_eq!(p.viewing.start_timeout.0, Duration::from_secs(10));
+        assert_eq!(p.recording.segment_duration.0, Duration::from_secs(1800));
+        assert_eq!(p.restart.initial_delay.0, Duration::from_secs(1));
+        assert_eq!(p.restart.max_delay.0, Duration::from_secs(30));
+        assert_eq!(p.restart.stable_after.0, Duration::from_secs(60));
+        assert_eq!(p.restart.grace.0, Duration::from_secs(5));
+        assert!(p.validate().is_ok());
+    }
+
+    #[test]
+    fn partial_override() {
+        let p = Policy::from_json(r#"{"viewing":{"close_after":"60s"}}"#, "t").unwrap();
+        assert_eq!(p.viewing.close_after.0, Duration::from_secs(60));
+        assert_eq!(p.viewing.start_timeout.0, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_zero_close_after() {
+        let err = Policy::from_json(r#"{"viewing":{"close_afterr":"60s"}}"#, "t").unwrap_err();
+        assert!(err.to_string().contains("close_afterr"), "{err}");
+        let err = Policy::from_json(r#"{"viewing":{"close_after":"0s"}}"#, "t").unwrap_err();
+        assert!(err.to_string().contains("not \"never\""), "{err}");
+        assert!(crate::error::is_usage(&err));
+        assert!(Policy::from_json(r#"{"restart":{"grace":"5"}}"#, "t").is_err());
+        assert!(Policy::from_json("[]", "t").is_err());
+    }
+}
