@@ -1,0 +1,341 @@
+//! Shared test support: the built `hook` started the way MediaMTX starts it,
+//! temporary state directories, free loopback ports, a real RTSP listener
+//! (FFmpeg's), and process inspection through /proc.
+#![allow(dead_code)]
+
+use std::ffi::OsStr;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The `hook` binary under test.
+pub fn hook_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hook"))
+}
+
+/// A directory removed on drop.
+pub struct TempDir(PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicU64 = AtomicU64::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "hook-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+    pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
+        self.0.join(p)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A loopback TCP port that was free a moment ago.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A `hook` command set up as MediaMTX runs hooks: its own process group,
+/// stdin /dev/null, MediaMTX's variables. Add `.env(..)` / `.arg(..)` freely.
+pub fn mediamtx_command(state_dir: &Path, mtx_path: &str, rtsp_port: u16) -> Command {
+    let mut cmd = Command::new(hook_bin());
+    cmd.process_group(0)
+        .stdin(Stdio::null())
+        .env("MTX_PATH", mtx_path)
+        .env("RTSP_PATH", mtx_path)
+        .env("RTSP_PORT", rtsp_port.to_string())
+        .env("HOOK_STATE_DIR", state_dir)
+        .env("RUST_LOG", "debug")
+        .env_remove("HOOK_CONFIG")
+        .env_remove("G1");
+    cmd
+}
+
+/// A plain `hook` command for commands people run (status, record…).
+pub fn hook_command(state_dir: &Path) -> Command {
+    let mut cmd = Command::new(hook_bin());
+    cmd.stdin(Stdio::null())
+        .env("HOOK_STATE_DIR", state_dir)
+        .env_remove("HOOK_CONFIG")
+        .env_remove("MTX_PATH")
+        .env_remove("RTSP_PORT")
+        .env_remove("G1");
+    cmd
+}
+
+/// Writes a JSON policy config into `dir` and returns its path.
+pub fn write_config(dir: &Path, json: &str) -> PathBuf {
+    let file = dir.join("hook-config.json");
+    std::fs::write(&file, json).unwrap();
+    file
+}
+
+/// Polls `f` every 20 ms until it is true or `timeout` passes.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + timeout;
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits for a child with a timeout; `None` when it is still running.
+pub fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Sends `sig` to a process group, as MediaMTX does with `kill(-pid, SIGINT)`.
+pub fn kill_group(pgid: u32, sig: i32) {
+    unsafe {
+        libc::kill(-(pgid as i32), sig);
+    }
+}
+
+/// Sends `sig` to one process.
+pub fn kill_pid(pid: u32, sig: i32) {
+    unsafe {
+        libc::kill(pid as i32, sig);
+    }
+}
+
+/// One process as /proc shows it.
+#[derive(Debug, Clone)]
+pub struct ProcInfo {
+    pub pid: u32,
+    pub ppid: u32,
+    pub pgrp: u32,
+    pub state: char,
+    pub cmdline: String,
+}
+
+/// Every process on the machine.
+pub fn processes() -> Vec<ProcInfo> {
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for entry in dir.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid pgrp …; comm may contain spaces and parens.
+        let Some(close) = stat.rfind(')') else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[close + 2..].split_whitespace().collect();
+        if fields.len() < 3 {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        out.push(ProcInfo {
+            pid,
+            ppid: fields[1].parse().unwrap_or(0),
+            pgrp: fields[2].parse().unwrap_or(0),
+            state: fields[0].chars().next().unwrap_or('?'),
+            cmdline,
+        });
+    }
+    out
+}
+
+/// True when `pid` exists and is not a zombie.
+pub fn pid_alive(pid: u32) -> bool {
+    processes()
+        .iter()
+        .any(|p| p.pid == pid && p.state != 'Z' && p.state != 'X')
+}
+
+/// Live (non-zombie) processes whose command line contains `needle`.
+pub fn live_processes_with(needle: &str) -> Vec<ProcInfo> {
+    processes()
+        .into_iter()
+        .filter(|p| p.state != 'Z' && p.cmdline.contains(needle))
+        .collect()
+}
+
+/// Live processes in process group `pgid`.
+pub fn group_members(pgid: u32) -> Vec<ProcInfo> {
+    processes()
+        .into_iter()
+        .filter(|p| p.pgrp == pgid && p.state != 'Z')
+        .collect()
+}
+
+/// Live direct children of `pid`.
+pub fn children_of(pid: u32) -> Vec<ProcInfo> {
+    processes()
+        .into_iter()
+        .filter(|p| p.ppid == pid && p.state != 'Z')
+        .collect()
+}
+
+/// Reads `state.json` from a state directory (null when missing).
+pub fn read_state(state_dir: &Path) -> serde_json::Value {
+    match std::fs::read(state_dir.join("state.json")) {
+        Ok(bytes) => serde_json::from_slice(&bytes).expect("state.json parses"),
+        Err(_) => serde_json::Value::Null,
+    }
+}
+
+/// One path's entry in the state (null when missing).
+pub fn path_state(state_dir: &Path, path: &str) -> serde_json::Value {
+    read_state(state_dir)["paths"][path].clone()
+}
+
+/// A real RTSP server accepting one publisher: FFmpeg in listen mode,
+/// decoding what arrives and reporting frames through `-progress`.
+pub struct RtspListener {
+    pub port: u16,
+    pub path: String,
+    child: Child,
+    frames: Arc<AtomicU64>,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+impl RtspListener {
+    /// Starts listening on a free port for `path`.
+    pub fn start(path: &str) -> RtspListener {
+        Self::start_on(free_port(), path)
+    }
+
+    pub fn start_on(port: u16, path: &str) -> RtspListener {
+        let url = format!("rtsp://127.0.0.1:{port}/{path}");
+        let mut child = Command::new("ffmpeg")
+            .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+            .args(["-rtsp_flags", "listen", "-timeout", "30"])
+            .arg("-i")
+            .arg(&url)
+            .args(["-f", "null", "-progress", "pipe:1", "-"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .expect("ffmpeg is installed (scripts/deps.sh)");
+        let frames = Arc::new(AtomicU64::new(0));
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let stdout = child.stdout.take().unwrap();
+        let f = frames.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(n) = line.strip_prefix("frame=") {
+                    if let Ok(n) = n.trim().parse::<u64>() {
+                        f.store(n, Ordering::SeqCst);
+                    }
+                }
+            }
+        });
+        let stderr = child.stderr.take().unwrap();
+        let l = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                l.lock().unwrap().push(line);
+            }
+        });
+        // Wait until the port accepts connections.
+        let ok = wait_until(Duration::from_secs(10), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+        });
+        assert!(ok, "RTSP listener on port {port} did not come up");
+        RtspListener {
+            port,
+            path: path.to_string(),
+            child,
+            frames,
+            log,
+        }
+    }
+
+    /// Frames decoded so far.
+    pub fn frames(&self) -> u64 {
+        self.frames.load(Ordering::SeqCst)
+    }
+
+    /// What the listener wrote to stderr.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for RtspListener {
+    fn drop(&mut self) {
+        kill_group(self.child.id(), libc::SIGKILL);
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a command to completion with a timeout and returns (status, stdout, stderr).
+pub fn run_to_end(mut cmd: Command, timeout: Duration) -> (i32, String, String) {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
+    let child = cmd.spawn().unwrap();
+    let pid = child.id();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let d = done.clone();
+    let watchdog = std::thread::spawn(move || {
+        let end = Instant::now() + timeout;
+        while Instant::now() < end {
+            if d.load(Ordering::SeqCst) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        kill_pid(pid, libc::SIGKILL);
+    });
+    let out = child.wait_with_output().unwrap();
+    done.store(true, Ordering::SeqCst);
+    let _ = watchdog.join();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// `OsStr` convenience.
+pub fn os(s: &str) -> &OsStr {
+    OsStr::new(s)
+}
