@@ -14,6 +14,7 @@ pub mod logging;
 pub mod mediamtx_config;
 pub mod mtx_env;
 pub mod policy;
+pub mod prometheus;
 pub mod ready;
 pub mod record;
 pub mod run;
