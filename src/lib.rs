@@ -1,10 +1,11 @@
 //! mediamtx-hook: the library behind the `hook` binary.
 //!
 //! One module per concern: MediaMTX's environment (`mtx_env`), the use-case
-//! policy (`policy`), the state store (`state`), the capture input
-//! (`capture`), the commands (`run`, `ready`, `segment`, `record`,
+//! policy (`policy`), the Control API client (`api`), the state store
+//! (`state`), the capture input (`capture`), the commands (`run`, `ready`, `segment`, `record`,
 //! `snapshot`, `stop`, `status`, `devices`, `mediamtx_config`).
 
+pub mod api;
 pub mod capture;
 pub mod cli;
 pub mod devices;

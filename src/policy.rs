@@ -45,6 +45,9 @@ pub struct Recording {
     pub gap_tolerance: Dur,
     /// `recordPath` written into the generated config.
     pub record_path: String,
+    /// How often a recording hold checks its session (end time, stop) and
+    /// MediaMTX's `record` switch (forgotten after a MediaMTX restart).
+    pub hold_check_interval: Dur,
 }
 
 /// Snapshot: one JPEG, at once.
@@ -88,6 +91,7 @@ impl Default for Recording {
             segment_duration: Dur::secs(30 * 60),
             gap_tolerance: Dur::millis(1500),
             record_path: "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f".to_string(),
+            hold_check_interval: Dur::secs(5),
         }
     }
 }
@@ -123,8 +127,19 @@ impl Policy {
                 "config {origin}: expected a JSON object with sections viewing, recording, snapshot, restart"
             )));
         }
-        let policy: Policy =
-            serde_json::from_value(value).map_err(|e| usage(format!("config {origin}: {e}")))?;
+        let policy: Policy = serde_json::from_value(value.clone()).map_err(|e| {
+            let text = e.to_string();
+            if text.starts_with("unknown field") {
+                usage(format!(
+                    "config {origin}: {text} (unknown keys are refused so that a typo never silently falls back to a default)"
+                ))
+            } else {
+                match offending_key(&value) {
+                    Some(key) => usage(format!("config {origin}: {key}: {text}")),
+                    None => usage(format!("config {origin}: {text}")),
+                }
+            }
+        })?;
         policy
             .validate()
             .map_err(|e| usage(format!("config {origin}: {e}")))?;
@@ -157,6 +172,11 @@ impl Policy {
         if self.recording.record_path.trim().is_empty() {
             return Err("recording.record_path is empty".into());
         }
+        if self.recording.hold_check_interval.0 < Duration::from_millis(100) {
+            return Err(
+                "recording.hold_check_interval must be at least 100ms (the default is 5s)".into(),
+            );
+        }
         if self.snapshot.timeout.0 == zero {
             return Err("snapshot.timeout must be positive (the default is 5s)".into());
         }
@@ -181,6 +201,24 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+/// The `section.key` whose value does not deserialize, found by trying each
+/// key alone (serde's own message names the type, not the key).
+fn offending_key(value: &serde_json::Value) -> Option<String> {
+    let sections = value.as_object()?;
+    for (section, body) in sections {
+        let Some(keys) = body.as_object() else {
+            return Some(section.clone());
+        };
+        for (key, v) in keys {
+            let alone = serde_json::json!({ section.as_str(): { key.as_str(): v } });
+            if serde_json::from_value::<Policy>(alone).is_err() {
+                return Some(format!("{section}.{key}"));
+            }
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -211,10 +249,15 @@ mod tests {
     fn refuses_unknown_keys_and_zero_close_after() {
         let err = Policy::from_json(r#"{"viewing":{"close_afterr":"60s"}}"#, "t").unwrap_err();
         assert!(err.to_string().contains("close_afterr"), "{err}");
+        assert!(err.to_string().contains("typo"), "{err}");
+        assert!(Policy::from_json(r#"{"viewnig":{}}"#, "t").is_err());
         let err = Policy::from_json(r#"{"viewing":{"close_after":"0s"}}"#, "t").unwrap_err();
         assert!(err.to_string().contains("not \"never\""), "{err}");
         assert!(crate::error::is_usage(&err));
-        assert!(Policy::from_json(r#"{"restart":{"grace":"5"}}"#, "t").is_err());
+        let err = Policy::from_json(r#"{"restart":{"grace":"5"}}"#, "t").unwrap_err();
+        assert!(err.to_string().contains("restart.grace"), "{err}");
+        let err = Policy::from_json(r#"{"viewing":{"close_after":300}}"#, "t").unwrap_err();
+        assert!(err.to_string().contains("viewing.close_after"), "{err}");
         assert!(Policy::from_json("[]", "t").is_err());
     }
 }
