@@ -96,7 +96,7 @@ pub enum Command {
     Hold(HoldArgs),
 }
 
-/// Device and encoding flags shared by `run`, `snapshot` and `mediamtx-config`.
+/// Device and encoding flags shared by `run`, `snapshot`, `devices` and `mediamtx-config`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct DeviceArgs {
     /// Capture device: /dev/videoN, a /dev/v4l/by-id/… link, or `testsrc` for
@@ -226,9 +226,13 @@ pub struct StatusArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DevicesArgs {
-    /// Print JSON
+    /// Print JSON (`{"schema_version": 1, "devices": [...], "skipped": [...]}`)
     #[arg(long)]
     pub json: bool,
+    // The same flags as `hook run`: `--device` shows that device only, the
+    // others change what `hook run` would choose.
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -308,6 +312,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         store: cli.store(),
         policy: Policy::load(cli.config.as_deref())?,
     };
+    crate::encoder_choice::set_cache_dir(ctx.store.dir());
     match cli.command {
         Command::Run(args) => crate::run::main(&ctx, &args),
         Command::Ready => crate::ready::main(&ctx),

@@ -2,15 +2,23 @@
 //!
 //! One module per concern: MediaMTX's environment (`mtx_env`), the use-case
 //! policy (`policy`), the Control API client (`api`), the state store
-//! (`state`), the capture input (`capture`), the commands (`run`, `ready`, `segment`, `record`,
-//! `snapshot`, `stop`, `status`, `devices`, `mediamtx_config`).
+//! (`state`), the capture input (`capture`) with V4L2 probing (`v4l_probe`,
+//! `v4l_formats`, `device_error`) and the input and encoder choice
+//! (`input_choice`, `encoder_choice`), the commands (`run`, `ready`,
+//! `segment`, `record`, `snapshot`, `stop`, `status`, `devices`,
+//! `mediamtx_config`).
 
 pub mod api;
+#[cfg(test)]
+mod camera_tables;
 pub mod capture;
 pub mod cli;
+pub mod device_error;
 pub mod devices;
 pub mod duration;
+pub mod encoder_choice;
 pub mod error;
+pub mod input_choice;
 pub mod logging;
 pub mod mediamtx_config;
 pub mod mtx_env;
@@ -24,3 +32,5 @@ pub mod snapshot;
 pub mod state;
 pub mod status;
 pub mod stop;
+pub mod v4l_formats;
+pub mod v4l_probe;

@@ -339,3 +339,48 @@ pub fn run_to_end(mut cmd: Command, timeout: Duration) -> (i32, String, String) 
 pub fn os(s: &str) -> &OsStr {
     OsStr::new(s)
 }
+
+/// True when the tests run as root (needed to make device nodes and to drop
+/// to another user).
+pub fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Makes `cmd` run as user `nobody` (uid/gid 65534, no supplementary
+/// groups): root bypasses file permissions, so permission errors can only be
+/// seen by an unprivileged user. Needs root.
+pub fn as_nobody(cmd: &mut Command) -> &mut Command {
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::setgroups(0, std::ptr::null()) != 0
+                || libc::setgid(65534) != 0
+                || libc::setuid(65534) != 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    cmd
+}
+
+/// Creates a V4L2 character device node (major 81) at `path` with `mode`
+/// and group `gid`. No driver answers for it on a machine without cameras,
+/// which is what an unplugged camera's stale node looks like. Needs root.
+pub fn make_v4l2_node(path: &Path, minor: u32, mode: u32, gid: u32) {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = CString::new(path.as_os_str().as_bytes()).unwrap();
+    unsafe {
+        let dev = libc::makedev(81, minor);
+        assert_eq!(
+            libc::mknod(c.as_ptr(), libc::S_IFCHR | mode, dev),
+            0,
+            "mknod {}: {}",
+            path.display(),
+            std::io::Error::last_os_error()
+        );
+        assert_eq!(libc::chmod(c.as_ptr(), mode), 0);
+        assert_eq!(libc::chown(c.as_ptr(), 0, gid), 0);
+    }
+}

@@ -1,0 +1,271 @@
+//! Why a camera cannot be used right now, in words fit for `last_error`.
+//!
+//! `capture::prepare` returns these inside `anyhow::Error`, so the supervisor
+//! can tell a device problem (record it, wait for the device, back off, try
+//! again: cameras come back) from any other failure with
+//! [`DeviceError::find`]. The errno mapping is a plain function because the
+//! interesting errors (EBUSY, ENODEV on unplug) cannot be produced on a
+//! machine without cameras.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// What is wrong with a device.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeviceError {
+    /// No such node, a dangling by-id link, or a node no driver answers for
+    /// (the camera was unplugged).
+    NotFound { device: PathBuf, detail: String },
+    /// A file, directory or device that is not a V4L2 video capture node.
+    NotCapture { device: PathBuf, what: String },
+    /// The node exists but this user may not open it.
+    PermissionDenied { device: PathBuf, detail: String },
+    /// Another program is capturing from the camera.
+    Busy { device: PathBuf },
+    /// The camera does not offer what was asked for.
+    Unsupported {
+        device: PathBuf,
+        problem: Unsupported,
+    },
+    /// Any other system error while probing.
+    Io {
+        device: PathBuf,
+        action: &'static str,
+        error: String,
+    },
+}
+
+/// A request the camera cannot satisfy; the texts list what it does offer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unsupported {
+    /// `--input-format` names a format the camera does not offer.
+    Format { asked: String, offered: Vec<String> },
+    /// No frame size within an explicit `--size`.
+    Size {
+        asked: (u32, u32),
+        format: String,
+        offered: Vec<String>,
+    },
+    /// None of the camera's formats is one FFmpeg can read.
+    NoUsableFormat { offered: Vec<String> },
+}
+
+impl fmt::Display for Unsupported {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Unsupported::Format { asked, offered } => write!(
+                f,
+                "the camera does not offer input format {asked:?}; it offers {}",
+                list_or_nothing(offered)
+            ),
+            Unsupported::Size {
+                asked: (w, h),
+                format,
+                offered,
+            } => write!(
+                f,
+                "no frame size within {w}x{h} for {format}; it offers {}",
+                list_or_nothing(offered)
+            ),
+            Unsupported::NoUsableFormat { offered } => write!(
+                f,
+                "none of the camera's formats can be read by FFmpeg; it offers {}",
+                list_or_nothing(offered)
+            ),
+        }
+    }
+}
+
+fn list_or_nothing(items: &[String]) -> String {
+    if items.is_empty() {
+        "nothing".to_string()
+    } else {
+        items.join(", ")
+    }
+}
+
+impl fmt::Display for DeviceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            DeviceError::NotFound { device, detail } => {
+                write!(f, "device {} not found: {detail}", device.display())
+            }
+            DeviceError::NotCapture { device, what } => write!(
+                f,
+                "{} is not a video capture device: {what}",
+                device.display()
+            ),
+            DeviceError::PermissionDenied { device, detail } => {
+                write!(
+                    f,
+                    "permission denied opening {}: {detail}",
+                    device.display()
+                )
+            }
+            DeviceError::Busy { device } => write!(
+                f,
+                "device {} is busy: another program is capturing from it",
+                device.display()
+            ),
+            DeviceError::Unsupported { device, problem } => {
+                write!(f, "device {}: {problem}", device.display())
+            }
+            DeviceError::Io {
+                device,
+                action,
+                error,
+            } => write!(f, "{action} {}: {error}", device.display()),
+        }
+    }
+}
+
+impl std::error::Error for DeviceError {}
+
+impl DeviceError {
+    /// The device error inside `err`, if it is one (anywhere in its chain).
+    pub fn find(err: &anyhow::Error) -> Option<&DeviceError> {
+        err.chain().find_map(|e| e.downcast_ref::<DeviceError>())
+    }
+
+    /// The device the error is about.
+    pub fn device(&self) -> &Path {
+        match self {
+            DeviceError::NotFound { device, .. }
+            | DeviceError::NotCapture { device, .. }
+            | DeviceError::PermissionDenied { device, .. }
+            | DeviceError::Busy { device }
+            | DeviceError::Unsupported { device, .. }
+            | DeviceError::Io { device, .. } => device,
+        }
+    }
+
+    /// Maps a failed system call on `device` to what it means for a camera.
+    /// `action` says what was being done (`opening`, `querying`…) and
+    /// `permission_detail` explains the node's ownership for EACCES.
+    pub fn from_io(
+        device: &Path,
+        action: &'static str,
+        error: &io::Error,
+        permission_detail: impl FnOnce() -> String,
+    ) -> DeviceError {
+        let device = device.to_path_buf();
+        match error.raw_os_error() {
+            Some(libc::ENOENT) | Some(libc::ENOTDIR) => DeviceError::NotFound {
+                device,
+                detail: "no such file (is the camera plugged in?)".into(),
+            },
+            // The node is there but its driver is gone: unplugged, or the
+            // module is not loaded.
+            Some(libc::ENODEV) | Some(libc::ENXIO) => DeviceError::NotFound {
+                device,
+                detail: "the node exists but no driver answers (camera unplugged?)".into(),
+            },
+            Some(libc::EACCES) | Some(libc::EPERM) => DeviceError::PermissionDenied {
+                device,
+                detail: permission_detail(),
+            },
+            Some(libc::EBUSY) => DeviceError::Busy { device },
+            // Not a V4L2 node at all: the ioctl is unknown to its driver.
+            Some(libc::ENOTTY) => DeviceError::NotCapture {
+                device,
+                what: "it does not answer V4L2 queries".into(),
+            },
+            _ => DeviceError::Io {
+                device,
+                action,
+                error: error.to_string(),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn errno_case(errno: i32) -> DeviceError {
+        DeviceError::from_io(
+            Path::new("/dev/video0"),
+            "opening",
+            &io::Error::from_raw_os_error(errno),
+            || "mode 0660, owner root, group video".to_string(),
+        )
+    }
+
+    #[test]
+    fn errno_table() {
+        let cases: &[(i32, &str)] = &[
+            (
+                libc::ENOENT,
+                "device /dev/video0 not found: no such file (is the camera plugged in?)",
+            ),
+            (
+                libc::ENODEV,
+                "device /dev/video0 not found: the node exists but no driver answers (camera unplugged?)",
+            ),
+            (
+                libc::ENXIO,
+                "device /dev/video0 not found: the node exists but no driver answers (camera unplugged?)",
+            ),
+            (
+                libc::EACCES,
+                "permission denied opening /dev/video0: mode 0660, owner root, group video",
+            ),
+            (
+                libc::EPERM,
+                "permission denied opening /dev/video0: mode 0660, owner root, group video",
+            ),
+            (
+                libc::EBUSY,
+                "device /dev/video0 is busy: another program is capturing from it",
+            ),
+            (
+                libc::ENOTTY,
+                "/dev/video0 is not a video capture device: it does not answer V4L2 queries",
+            ),
+        ];
+        for (errno, text) in cases {
+            assert_eq!(errno_case(*errno).to_string(), *text, "errno {errno}");
+        }
+        let other = errno_case(libc::EIO);
+        assert!(matches!(other, DeviceError::Io { .. }));
+        assert!(other.to_string().starts_with("opening /dev/video0: "));
+    }
+
+    #[test]
+    fn busy_is_found_through_context() {
+        let err = anyhow::Error::new(errno_case(libc::EBUSY)).context("starting camera0");
+        let found = DeviceError::find(&err).expect("device error in chain");
+        assert!(matches!(found, DeviceError::Busy { .. }));
+        assert_eq!(found.device(), Path::new("/dev/video0"));
+        assert!(DeviceError::find(&anyhow::anyhow!("other")).is_none());
+    }
+
+    #[test]
+    fn unsupported_texts_list_what_is_offered() {
+        let e = DeviceError::Unsupported {
+            device: "/dev/video2".into(),
+            problem: Unsupported::Format {
+                asked: "h264".into(),
+                offered: vec!["mjpeg (MJPG)".into(), "yuyv422 (YUYV)".into()],
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "device /dev/video2: the camera does not offer input format \"h264\"; it offers mjpeg (MJPG), yuyv422 (YUYV)"
+        );
+        let e = DeviceError::Unsupported {
+            device: "/dev/video2".into(),
+            problem: Unsupported::Size {
+                asked: (640, 480),
+                format: "mjpeg".into(),
+                offered: vec!["1920x1080".into()],
+            },
+        };
+        assert_eq!(
+            e.to_string(),
+            "device /dev/video2: no frame size within 640x480 for mjpeg; it offers 1920x1080"
+        );
+    }
+}
