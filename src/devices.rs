@@ -252,8 +252,9 @@ pub fn render(report: &DevicesReport) -> String {
     }
     if !report.skipped.is_empty() {
         out.push_str("Skipped:\n");
+        // Every reason already names its node.
         for s in &report.skipped {
-            let _ = writeln!(out, "  {}: {}", s.path, s.reason);
+            let _ = writeln!(out, "  {}", s.reason);
         }
     }
     out
@@ -456,7 +457,7 @@ mod tests {
   MJPG mjpeg        640x480, 160x90, 320x240, 800x600, 960x720, 1280x720, 1600x896, 1920x1080 @ 30, 24, 20, 15, 10, 7.5, 5 fps
   hook run would use: h264 1280x720 at 30 fps, encoder copy
 Skipped:
-  /dev/video1: /dev/video1 is not a video capture device: it is a metadata node (a camera's video node is usually the one numbered just before)
+  /dev/video1 is not a video capture device: it is a metadata node (a camera's video node is usually the one numbered just before)
 ";
         assert_eq!(text, want);
     }
