@@ -272,9 +272,10 @@ impl RtspListener {
                 l.lock().unwrap().push(line);
             }
         });
-        // Wait until the port accepts connections.
+        // Wait until the port listens. Look, don't connect: FFmpeg's listener
+        // takes the first connection for its publisher and quits when it closes.
         let ok = wait_until(Duration::from_secs(10), || {
-            std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()
+            mediamtx_hook::supervisor::port_listening(port)
         });
         assert!(ok, "RTSP listener on port {port} did not come up");
         RtspListener {

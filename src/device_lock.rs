@@ -1,0 +1,149 @@
+//! One device, one owner: a lock file per capture device.
+//!
+//! MediaMTX may start a new `hook run` for a path while the previous one is
+//! still stopping its FFmpeg; without a lock the new FFmpeg fails with
+//! "device busy". The lock lives in the state directory (`locks/`), keyed by
+//! the device's canonical path, so `/dev/v4l/by-id/…` and the `/dev/videoN`
+//! it points to share one lock. The test pattern has no device; it is keyed
+//! per MediaMTX path instead.
+//!
+//! The lock is `flock` through `std::fs::File::lock` / `try_lock` (in std
+//! since Rust 1.89, so no extra crate): the kernel drops it when the last
+//! descriptor of the open file goes away, which makes a crashed owner harmless.
+//! The supervisor lets FFmpeg inherit the descriptor, so the device stays
+//! locked until FFmpeg is really gone, even when the hook was SIGKILLed. The
+//! owner writes its pid into the file for "device busy: held by pid N".
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::{AsRawFd, RawFd};
+use std::path::{Path, PathBuf};
+
+use crate::capture::TEST_PATTERN;
+
+/// The lock file for `device` (as given on the command line) serving
+/// MediaMTX path `mtx_path`.
+pub fn lock_file_for(locks_dir: &Path, device: &str, mtx_path: &str) -> PathBuf {
+    if device == TEST_PATTERN {
+        return locks_dir.join(format!("testsrc-{}.lock", escape(mtx_path)));
+    }
+    // A device that does not exist (yet) keeps its own name; the attempt
+    // fails on it anyway and canonicalizes once it is back.
+    let canonical = std::fs::canonicalize(device).unwrap_or_else(|_| PathBuf::from(device));
+    locks_dir.join(format!(
+        "device-{}.lock",
+        escape(&canonical.to_string_lossy())
+    ))
+}
+
+/// Keeps letters, digits, `-` and `.`; every other byte becomes `%XX`, so two
+/// different names never share a file and no name escapes the directory.
+fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' || (b == b'.' && !out.is_empty()) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// A held device lock; released when dropped (and when every process that
+/// inherited it is gone).
+#[derive(Debug)]
+pub struct DeviceLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl DeviceLock {
+    /// Takes the lock if it is free; `Ok(None)` when someone holds it.
+    pub fn try_acquire(path: &Path) -> io::Result<Option<DeviceLock>> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .read(true)
+            .write(true)
+            .open(path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Ok(None),
+            Err(TryLockError::Error(e)) => return Err(e),
+        }
+        file.set_len(0)?;
+        file.rewind()?;
+        writeln!(file, "{}", std::process::id())?;
+        Ok(Some(DeviceLock {
+            file,
+            path: path.to_path_buf(),
+        }))
+    }
+
+    /// The descriptor a child must inherit to share the lock.
+    pub fn fd(&self) -> RawFd {
+        self.file.as_raw_fd()
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// The pid written by the current (or last) owner of a lock file.
+pub fn holder(path: &Path) -> Option<u32> {
+    let mut text = String::new();
+    File::open(path).ok()?.read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(tag: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!(
+            "hook-lock-unit-{tag}-{}-{}",
+            std::process::id(),
+            crate::state::now().unix_timestamp_nanos()
+        ));
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn names_are_escaped_and_distinct() {
+        let dir = Path::new("/locks");
+        let a = lock_file_for(dir, TEST_PATTERN, "cam_1");
+        let b = lock_file_for(dir, TEST_PATTERN, "cam%5F1");
+        assert_ne!(a, b);
+        assert_eq!(a, Path::new("/locks/testsrc-cam%5F1.lock"));
+        let d = lock_file_for(dir, "/nonexistent/video0", "camera0");
+        assert_eq!(d, Path::new("/locks/device-%2Fnonexistent%2Fvideo0.lock"));
+        assert_eq!(escape(".."), "%2E.");
+        assert_eq!(d.parent().unwrap(), dir);
+    }
+
+    #[test]
+    fn a_symlink_shares_the_lock_of_its_target() {
+        let dir = tmp("link");
+        let node = dir.join("video7");
+        std::fs::write(&node, b"").unwrap();
+        let link = dir.join("by-id-cam");
+        std::os::unix::fs::symlink(&node, &link).unwrap();
+        let locks = dir.join("locks");
+        let a = lock_file_for(&locks, node.to_str().unwrap(), "x");
+        let b = lock_file_for(&locks, link.to_str().unwrap(), "y");
+        assert_eq!(a, b);
+        let held = DeviceLock::try_acquire(&a).unwrap().expect("free");
+        assert!(DeviceLock::try_acquire(&b).unwrap().is_none());
+        assert_eq!(holder(&b), Some(std::process::id()));
+        drop(held);
+        assert!(DeviceLock::try_acquire(&b).unwrap().is_some());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,315 @@
+//! FFmpeg command lines, built as argument vectors by pure functions.
+//!
+//! Nothing here touches a process: the supervisor runs what these return.
+//! Every command line carries `-progress pipe:1 -nostats` (progress blocks on
+//! stdout, which the stall watchdog reads), `-nostdin` (FFmpeg must never read
+//! the terminal or MediaMTX's stdin) and `-hide_banner` with `-loglevel
+//! warning` (stderr keeps only what is worth showing in `hook status`).
+
+use std::ffi::{OsStr, OsString};
+
+use crate::capture::{CaptureInput, EncoderChoice, Source, DEFAULT_FPS};
+
+/// Bitrate given to the hardware encoder when none is asked for: the
+/// `h264_v4l2m2m` driver fails or produces garbage at very low bitrates.
+pub const V4L2M2M_DEFAULT_BITRATE: &str = "2M";
+
+/// The RTSP URL MediaMTX serves a path on, on loopback.
+pub fn rtsp_url(port: u16, path: &str) -> String {
+    format!("rtsp://127.0.0.1:{port}/{path}")
+}
+
+/// Options every supervised FFmpeg gets first.
+fn common_head() -> Vec<OsString> {
+    [
+        "-hide_banner",
+        "-nostdin",
+        "-loglevel",
+        "warning",
+        "-nostats",
+        "-progress",
+        "pipe:1",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect()
+}
+
+fn push(args: &mut Vec<OsString>, items: &[&str]) {
+    args.extend(items.iter().map(OsString::from));
+}
+
+/// The publisher: capture `input` and publish it to MediaMTX at
+/// `rtsp://127.0.0.1:{port}/{path}` over TCP, with a key frame every second.
+pub fn publish_args(input: &CaptureInput, port: u16, path: &str) -> Vec<OsString> {
+    let mut args = common_head();
+    let fps = input.fps.unwrap_or(DEFAULT_FPS).max(1);
+    match &input.source {
+        Source::TestPattern => {
+            let (w, h) = input.size.unwrap_or(crate::capture::TEST_PATTERN_SIZE);
+            // -re: the synthetic source would otherwise run as fast as the CPU.
+            push(&mut args, &["-re", "-f", "lavfi", "-i"]);
+            args.push(format!("testsrc2=size={w}x{h}:rate={fps}").into());
+        }
+        Source::Device(device) => {
+            push(&mut args, &["-f", "v4l2"]);
+            if let Some(format) = &input.input_format {
+                push(&mut args, &["-input_format", format]);
+            }
+            if let Some((w, h)) = input.size {
+                push(&mut args, &["-video_size"]);
+                args.push(format!("{w}x{h}").into());
+            }
+            if let Some(rate) = input.fps {
+                push(&mut args, &["-framerate"]);
+                args.push(rate.to_string().into());
+            }
+            push(&mut args, &["-i"]);
+            args.push(OsStr::new(device.as_os_str()).to_os_string());
+        }
+    }
+    let gop = fps.to_string();
+    match input.encoder {
+        EncoderChoice::Copy => push(&mut args, &["-c:v", "copy"]),
+        EncoderChoice::Libx264 => {
+            push(
+                &mut args,
+                &[
+                    "-c:v",
+                    "libx264",
+                    "-preset",
+                    "ultrafast",
+                    "-tune",
+                    "zerolatency",
+                    // Cameras deliver 4:2:2; most players only decode 4:2:0.
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-g",
+                    &gop,
+                    "-keyint_min",
+                    &gop,
+                    "-force_key_frames",
+                    "expr:gte(t,n_forced*1)",
+                ],
+            );
+            if let Some(b) = &input.bitrate {
+                push(&mut args, &["-b:v", b]);
+            }
+        }
+        EncoderChoice::V4l2m2m => {
+            let bitrate = input.bitrate.as_deref().unwrap_or(V4L2M2M_DEFAULT_BITRATE);
+            push(
+                &mut args,
+                &[
+                    // The Raspberry Pi encoder takes only planar 4:2:0 input.
+                    "-pix_fmt",
+                    "yuv420p",
+                    "-c:v",
+                    "h264_v4l2m2m",
+                    "-b:v",
+                    bitrate,
+                    "-g",
+                    &gop,
+                    "-force_key_frames",
+                    "expr:gte(t,n_forced*1)",
+                ],
+            );
+        }
+    }
+    push(&mut args, &["-an", "-f", "rtsp", "-rtsp_transport", "tcp"]);
+    args.push(rtsp_url(port, path).into());
+    args
+}
+
+/// A reader of MediaMTX's stream that keeps it alive and throws the packets
+/// away (the recording hold): `-c copy -f null -`, over TCP.
+pub fn reader_args(port: u16, path: &str) -> Vec<OsString> {
+    let mut args = common_head();
+    push(&mut args, &["-rtsp_transport", "tcp", "-i"]);
+    args.push(rtsp_url(port, path).into());
+    push(&mut args, &["-c", "copy", "-f", "null", "-"]);
+    args
+}
+
+/// What one `-progress` block says, as far as the stall watchdog cares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Frames so far (`frame=`).
+    pub frames: u64,
+    /// Output bytes so far (`total_size=`): advances for audio-only or copy
+    /// streams whose frame counter may not.
+    pub bytes: u64,
+}
+
+/// Folds one line of FFmpeg's `-progress` output into `progress`. Returns
+/// true when the line ends a block (`progress=continue` / `progress=end`).
+pub fn parse_progress_line(line: &str, progress: &mut Progress) -> bool {
+    let Some((key, value)) = line.trim().split_once('=') else {
+        return false;
+    };
+    let value = value.trim();
+    match key {
+        "frame" => {
+            if let Ok(n) = value.parse() {
+                progress.frames = n;
+            }
+            false
+        }
+        "total_size" => {
+            if let Ok(n) = value.parse() {
+                progress.bytes = n;
+            }
+            false
+        }
+        "progress" => true,
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn strings(args: &[OsString]) -> Vec<String> {
+        args.iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect()
+    }
+
+    fn value_of(args: &[String], flag: &str) -> Option<String> {
+        args.iter()
+            .position(|a| a == flag)
+            .map(|i| args[i + 1].clone())
+    }
+
+    fn test_pattern() -> CaptureInput {
+        CaptureInput {
+            source: Source::TestPattern,
+            input_format: None,
+            size: Some((320, 240)),
+            fps: Some(10),
+            encoder: EncoderChoice::Libx264,
+            bitrate: None,
+        }
+    }
+
+    #[test]
+    fn test_pattern_publishes_over_tcp_with_a_key_frame_per_second() {
+        let a = strings(&publish_args(&test_pattern(), 8554, "camera0"));
+        assert_eq!(a.last().unwrap(), "rtsp://127.0.0.1:8554/camera0");
+        assert_eq!(value_of(&a, "-rtsp_transport").unwrap(), "tcp");
+        assert_eq!(value_of(&a, "-f").unwrap(), "lavfi");
+        assert!(a.contains(&"-re".to_string()));
+        assert_eq!(value_of(&a, "-i").unwrap(), "testsrc2=size=320x240:rate=10");
+        assert_eq!(value_of(&a, "-c:v").unwrap(), "libx264");
+        assert_eq!(value_of(&a, "-preset").unwrap(), "ultrafast");
+        assert_eq!(value_of(&a, "-tune").unwrap(), "zerolatency");
+        assert_eq!(value_of(&a, "-g").unwrap(), "10");
+        assert_eq!(
+            value_of(&a, "-force_key_frames").unwrap(),
+            "expr:gte(t,n_forced*1)"
+        );
+        assert_eq!(value_of(&a, "-progress").unwrap(), "pipe:1");
+        for flag in ["-nostats", "-nostdin", "-hide_banner", "-an"] {
+            assert!(a.contains(&flag.to_string()), "{flag}");
+        }
+        // The output options come after the input, the URL last.
+        let i = a.iter().position(|x| x == "-i").unwrap();
+        let c = a.iter().position(|x| x == "-c:v").unwrap();
+        assert!(i < c);
+    }
+
+    #[test]
+    fn camera_input_options_follow_the_choice() {
+        let input = CaptureInput {
+            source: Source::Device(PathBuf::from("/dev/video2")),
+            input_format: Some("mjpeg".into()),
+            size: Some((1280, 720)),
+            fps: Some(30),
+            encoder: EncoderChoice::Libx264,
+            bitrate: Some("1500k".into()),
+        };
+        let a = strings(&publish_args(&input, 9000, "cam2"));
+        assert_eq!(value_of(&a, "-f").unwrap(), "v4l2");
+        assert_eq!(value_of(&a, "-input_format").unwrap(), "mjpeg");
+        assert_eq!(value_of(&a, "-video_size").unwrap(), "1280x720");
+        assert_eq!(value_of(&a, "-framerate").unwrap(), "30");
+        assert_eq!(value_of(&a, "-i").unwrap(), "/dev/video2");
+        assert_eq!(value_of(&a, "-pix_fmt").unwrap(), "yuv420p");
+        assert_eq!(value_of(&a, "-b:v").unwrap(), "1500k");
+        assert_eq!(value_of(&a, "-g").unwrap(), "30");
+        assert!(!a.contains(&"-re".to_string()), "a camera paces itself");
+        assert_eq!(a.last().unwrap(), "rtsp://127.0.0.1:9000/cam2");
+    }
+
+    #[test]
+    fn unknown_camera_values_are_left_to_ffmpeg() {
+        let input = CaptureInput {
+            source: Source::Device(PathBuf::from("/dev/video0")),
+            input_format: None,
+            size: None,
+            fps: None,
+            encoder: EncoderChoice::Copy,
+            bitrate: None,
+        };
+        let a = strings(&publish_args(&input, 8554, "camera0"));
+        for flag in ["-input_format", "-video_size", "-framerate", "-g", "-b:v"] {
+            assert!(!a.contains(&flag.to_string()), "{flag} in {a:?}");
+        }
+        assert_eq!(value_of(&a, "-c:v").unwrap(), "copy");
+    }
+
+    #[test]
+    fn hardware_encoder_gets_yuv420p_before_it_and_a_usable_bitrate() {
+        let mut input = test_pattern();
+        input.encoder = EncoderChoice::V4l2m2m;
+        let a = strings(&publish_args(&input, 8554, "c"));
+        let pix = a.iter().position(|x| x == "-pix_fmt").unwrap();
+        let enc = a.iter().position(|x| x == "h264_v4l2m2m").unwrap();
+        assert!(pix < enc);
+        assert_eq!(value_of(&a, "-pix_fmt").unwrap(), "yuv420p");
+        assert_eq!(value_of(&a, "-b:v").unwrap(), V4L2M2M_DEFAULT_BITRATE);
+        input.bitrate = Some("4M".into());
+        let a = strings(&publish_args(&input, 8554, "c"));
+        assert_eq!(value_of(&a, "-b:v").unwrap(), "4M");
+    }
+
+    #[test]
+    fn odd_path_names_stay_one_argument() {
+        let a = publish_args(&test_pattern(), 8554, "cam; rm -rf $HOME");
+        assert_eq!(
+            a.last().unwrap(),
+            &OsString::from("rtsp://127.0.0.1:8554/cam; rm -rf $HOME")
+        );
+    }
+
+    #[test]
+    fn reader_copies_to_null_over_tcp() {
+        let a = strings(&reader_args(8555, "camera1"));
+        assert_eq!(value_of(&a, "-rtsp_transport").unwrap(), "tcp");
+        assert_eq!(value_of(&a, "-i").unwrap(), "rtsp://127.0.0.1:8555/camera1");
+        assert_eq!(value_of(&a, "-c").unwrap(), "copy");
+        assert_eq!(value_of(&a, "-f").unwrap(), "null");
+        assert_eq!(a.last().unwrap(), "-");
+        assert_eq!(value_of(&a, "-progress").unwrap(), "pipe:1");
+    }
+
+    #[test]
+    fn progress_blocks() {
+        let mut p = Progress::default();
+        assert!(!parse_progress_line("frame=12", &mut p));
+        assert!(!parse_progress_line("fps=10.0", &mut p));
+        assert!(!parse_progress_line("total_size=4096", &mut p));
+        assert!(!parse_progress_line("garbage", &mut p));
+        assert!(!parse_progress_line("frame=N/A", &mut p));
+        assert!(parse_progress_line("progress=continue", &mut p));
+        assert_eq!(
+            p,
+            Progress {
+                frames: 12,
+                bytes: 4096
+            }
+        );
+    }
+}

@@ -1,0 +1,84 @@
+//! The signals a supervisor listens to, turned into something a `poll()`
+//! loop can wait on.
+//!
+//! The handlers (installed through `signal-hook`) do only async-signal-safe
+//! work: SIGINT, SIGTERM and SIGHUP record which stop signal came and count
+//! them, and every handled signal, SIGCHLD included, writes a byte into a
+//! self-pipe. The supervisor polls the pipe's read end beside its children's
+//! output, so a signal wakes it at once wherever it is waiting: in backoff,
+//! for the device lock, or while a child runs.
+
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, RawFd};
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+/// The signals that ask the hook to stop.
+pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+/// Installed signal handlers and the self-pipe they wake.
+#[derive(Debug)]
+pub struct Signals {
+    wake: UnixStream,
+    last_stop: Arc<AtomicI32>,
+    stops: Arc<AtomicUsize>,
+}
+
+impl Signals {
+    /// Installs handlers for SIGINT, SIGTERM, SIGHUP and SIGCHLD. The handlers
+    /// stay for the life of the process (a supervisor runs until it exits).
+    pub fn install() -> io::Result<Signals> {
+        let (read, write) = UnixStream::pair()?;
+        read.set_nonblocking(true)?;
+        write.set_nonblocking(true)?;
+        let last_stop = Arc::new(AtomicI32::new(0));
+        let stops = Arc::new(AtomicUsize::new(0));
+        for sig in STOP_SIGNALS {
+            let (last, count) = (last_stop.clone(), stops.clone());
+            // SAFETY: the action only stores to atomics (async-signal-safe).
+            unsafe {
+                signal_hook::low_level::register(sig, move || {
+                    last.store(sig, Ordering::SeqCst);
+                    count.fetch_add(1, Ordering::SeqCst);
+                })?;
+            }
+            // Registered after the flag, so the flag is set when the byte arrives.
+            signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
+        }
+        signal_hook::low_level::pipe::register(libc::SIGCHLD, write)?;
+        Ok(Signals {
+            wake: read,
+            last_stop,
+            stops,
+        })
+    }
+
+    /// The descriptor to poll for readability.
+    pub fn fd(&self) -> RawFd {
+        self.wake.as_raw_fd()
+    }
+
+    /// Empties the self-pipe (signals coalesce; the flags say what came).
+    pub fn drain(&self) {
+        let mut buf = [0u8; 64];
+        while let Ok(n) = (&self.wake).read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+
+    /// The last stop signal received, if any.
+    pub fn stop_signal(&self) -> Option<i32> {
+        match self.last_stop.load(Ordering::SeqCst) {
+            0 => None,
+            sig => Some(sig),
+        }
+    }
+
+    /// How many stop signals have arrived (a second one hurries the stop).
+    pub fn stop_count(&self) -> usize {
+        self.stops.load(Ordering::SeqCst)
+    }
+}

@@ -1,0 +1,957 @@
+//! Generic supervision of one long-running child (FFmpeg), used by `hook run`
+//! for the publisher and by recording holds for their reader.
+//!
+//! # Using it
+//!
+//! Describe the child with a [`Job`] and the fixed options with a [`Spec`],
+//! install [`Signals`] once, and call [`supervise`]. It returns when a stop
+//! signal came (SIGINT, SIGTERM, SIGHUP), when [`Job::tick`] asked to stop, or
+//! when the parent went away (with [`Spec::stop_when_orphaned`]); by then the
+//! child and everything in its process group has been stopped and reaped.
+//!
+//! - [`Job::lock_file`] (optional) names a device lock taken before each start
+//!   (see `device_lock`); it is waited for up to `device_lock_wait`, then the
+//!   attempt fails with "device busy: held by pid N".
+//! - [`Job::command`] builds the program and argument vector before each
+//!   start. It may fail: [`StartError::retry`] is reported and retried after
+//!   the backoff, [`StartError::device`] likewise but marked as a device
+//!   problem (phase `waiting-for-device`), [`StartError::fatal`] ends
+//!   supervision with an error (bad flags: exit 2).
+//! - [`Job::report`] receives every [`Event`] (state transitions, child pid,
+//!   exits, errors, the tail of stderr); it is called on transitions only,
+//!   never in a hot loop, and whatever it does with them (the state file) is
+//!   its business. It must not fail.
+//! - [`Job::tick`] is called every [`Spec::tick_every`], for jobs that must
+//!   check something outside (a hold re-applying MediaMTX's record switch);
+//!   returning false stops supervision like a signal would.
+//!
+//! # What it does
+//!
+//! One attempt: [`Spec::rtsp_port`] must have a listening socket (checked in
+//! `/proc/net/tcp*`, without connecting: FFmpeg's one-shot RTSP listener
+//! treats any connection as its publisher), then the device lock, then the
+//! command, then the spawn (see `process`). The child is "starting" until its
+//! `-progress` output shows frames advancing, then "running". No progress for
+//! `stall_timeout` means stalled: it is stopped and restarted. A child that
+//! ends, stalls or cannot be started is retried after the backoff delay
+//! (`backoff`); a run of `stable_after` resets the schedule.
+//!
+//! A stop signal stops the child with SIGINT to its process group (FFmpeg
+//! closes its output cleanly), SIGKILL after `grace` (or at a second stop
+//! signal), reaps it and returns. Waiting in backoff or for the lock ends at
+//! once. Everything happens on the calling thread in one `poll()` loop over
+//! the signal pipe and the child's stdout and stderr, with a timeout from the
+//! next deadline, so the thread that forks the child is the one that lives
+//! for the whole run (`PR_SET_PDEATHSIG` is tied to it).
+
+use std::collections::VecDeque;
+use std::ffi::OsString;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+
+use crate::backoff::{Backoff, SplitMix64};
+use crate::device_lock::{self, DeviceLock};
+use crate::ffmpeg::{parse_progress_line, Progress};
+use crate::policy::Restart;
+use crate::process::{self, ExitStatus, Spawned};
+use crate::signals::Signals;
+use crate::state::{now, ExitRecord, STDERR_TAIL_LINES};
+
+/// How often the device lock is tried while waiting for it.
+const LOCK_POLL: Duration = Duration::from_millis(50);
+/// How long after SIGKILL the supervisor waits for the group to be reaped.
+const KILL_WAIT: Duration = Duration::from_secs(2);
+/// Longest stderr line kept (FFmpeg can print very long lines).
+const MAX_LINE: usize = 512;
+/// Longest wait in one poll, so a lost parent is noticed.
+const MAX_POLL: Duration = Duration::from_secs(1);
+
+/// The program and arguments to run for one start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launch {
+    pub program: PathBuf,
+    pub args: Vec<OsString>,
+}
+
+/// Why a start could not even be tried.
+#[derive(Debug)]
+pub struct StartError {
+    pub message: String,
+    pub kind: StartErrorKind,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StartErrorKind {
+    /// Try again after the backoff.
+    Retry,
+    /// The device is missing, busy or unsuitable: try again after the
+    /// backoff (cameras come back).
+    Device,
+    /// Retrying cannot help (bad flags): stop supervising with this error.
+    Fatal(FatalKind),
+}
+
+/// Whether a fatal error is the user's input (exit 2) or not (exit 1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FatalKind {
+    Usage,
+    Failure,
+}
+
+impl StartError {
+    pub fn retry(message: impl Into<String>) -> Self {
+        StartError {
+            message: message.into(),
+            kind: StartErrorKind::Retry,
+        }
+    }
+    pub fn device(message: impl Into<String>) -> Self {
+        StartError {
+            message: message.into(),
+            kind: StartErrorKind::Device,
+        }
+    }
+    pub fn fatal(message: impl Into<String>, kind: FatalKind) -> Self {
+        StartError {
+            message: message.into(),
+            kind: StartErrorKind::Fatal(kind),
+        }
+    }
+}
+
+/// What happened, for the job to record. Events come in this order per
+/// attempt: [`Event::WaitingForLock`]?, then either [`Event::Started`]
+/// ([`Event::Running`]?, [`Event::Exited`]) or nothing, then on failure
+/// [`Event::Error`] and [`Event::Backoff`]. A stop gives [`Event::Stopping`],
+/// [`Event::Exited`] if a child ran, then [`Event::Stopped`].
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// The device lock is held by someone else (pid from the lock file).
+    WaitingForLock { holder: Option<u32> },
+    /// The child was spawned. `restarts` counts the attempts before this one.
+    Started {
+        pid: u32,
+        at: OffsetDateTime,
+        restarts: u64,
+        launch: &'a Launch,
+    },
+    /// The child's output shows frames advancing for the first time.
+    Running { pid: u32 },
+    /// The child ended (on its own, stalled, or stopped) and was reaped.
+    Exited {
+        pid: u32,
+        record: &'a ExitRecord,
+        stderr_tail: &'a [String],
+    },
+    /// An attempt failed; `message` is fit for `last_error`.
+    Error { message: &'a str, device: bool },
+    /// Waiting until `until` before the next attempt.
+    Backoff {
+        until: OffsetDateTime,
+        delay: Duration,
+        restarts: u64,
+        /// The failure was about the device (phase `waiting-for-device`).
+        device: bool,
+    },
+    /// A stop was asked for (`signal` 0: by [`Job::tick`] or the parent's
+    /// exit).
+    Stopping { signal: i32 },
+    /// Everything is stopped and reaped; [`supervise`] returns next.
+    Stopped,
+}
+
+/// The supervised job: see the module doc.
+pub trait Job {
+    /// A short name for log lines (`ffmpeg`, `hold reader`).
+    fn name(&self) -> &str;
+    /// The device lock to hold while the child runs, if any. Called before
+    /// every start, so a device that moved is followed.
+    fn lock_file(&mut self) -> Option<PathBuf> {
+        None
+    }
+    /// The command for the next start.
+    fn command(&mut self) -> Result<Launch, StartError>;
+    /// Records an event. Must not fail (log and carry on).
+    fn report(&mut self, event: Event<'_>);
+    /// Periodic check (see [`Spec::tick_every`]); false stops supervision.
+    fn tick(&mut self) -> bool {
+        true
+    }
+}
+
+/// Fixed options of a supervision.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    /// Restart, backoff, grace, stall and lock-wait values.
+    pub policy: Restart,
+    /// Check before each start that something listens on this loopback port.
+    pub rtsp_port: Option<u16>,
+    /// Become a child subreaper, so anything the child leaves behind is
+    /// re-parented to us and reaped. Only for a process that has no other
+    /// children to wait for.
+    pub subreaper: bool,
+    /// Stop (as on SIGTERM) when the parent process goes away: MediaMTX was
+    /// killed and will never send SIGINT.
+    pub stop_when_orphaned: bool,
+    /// Call [`Job::tick`] this often.
+    pub tick_every: Option<Duration>,
+}
+
+impl Spec {
+    pub fn new(policy: Restart) -> Self {
+        Spec {
+            policy,
+            rtsp_port: None,
+            subreaper: false,
+            stop_when_orphaned: false,
+            tick_every: None,
+        }
+    }
+}
+
+/// Why [`supervise`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// A stop signal (its number) came.
+    Signal(i32),
+    /// [`Job::tick`] asked to stop.
+    Finished,
+    /// The parent process went away.
+    Orphaned,
+}
+
+/// Supervises `job` until told to stop; see the module doc. Errors only for
+/// a fatal [`StartError`] (after everything is stopped).
+pub fn supervise(job: &mut dyn Job, spec: &Spec, signals: &Signals) -> Result<Outcome, StartError> {
+    if spec.subreaper {
+        if let Err(e) = process::become_subreaper() {
+            log::warn!("cannot become a child subreaper ({e}); orphans go to init");
+        }
+    }
+    let mut sup = Supervisor {
+        job,
+        spec,
+        signals,
+        backoff: Backoff::new(
+            spec.policy.initial_delay.0,
+            spec.policy.max_delay.0,
+            spec.policy.stable_after.0,
+            SplitMix64::from_entropy(),
+        ),
+        attempts: 0,
+        parent: process::parent_pid(),
+        next_tick: spec.tick_every.map(|d| Instant::now() + d),
+    };
+    sup.run()
+}
+
+enum Stage {
+    /// Start an attempt now.
+    Attempt,
+    /// Waiting for the device lock.
+    WaitLock {
+        file: PathBuf,
+        until: Instant,
+        next_try: Instant,
+    },
+    /// A child runs.
+    Run(Box<Running>),
+    /// Waiting before the next attempt.
+    Backoff { until: Instant },
+}
+
+/// A live child.
+struct Running {
+    pid: u32,
+    started: Instant,
+    stdout: Lines,
+    stderr: Lines,
+    tail: VecDeque<String>,
+    progress: Progress,
+    last_progress: Instant,
+    running: bool,
+    /// Why it is being stopped, once it is: `stalled` or `stopped`.
+    stopping: Option<&'static str>,
+    kill_at: Option<Instant>,
+    killed: bool,
+    _lock: Option<DeviceLock>,
+}
+
+struct Supervisor<'a> {
+    job: &'a mut dyn Job,
+    spec: &'a Spec,
+    signals: &'a Signals,
+    backoff: Backoff,
+    attempts: u64,
+    parent: u32,
+    next_tick: Option<Instant>,
+}
+
+/// A stop request: which signal (0 when not a signal) and why.
+#[derive(Clone, Copy)]
+struct Stop {
+    signal: i32,
+    outcome: Outcome,
+}
+
+impl Supervisor<'_> {
+    fn run(&mut self) -> Result<Outcome, StartError> {
+        let mut stage = Stage::Attempt;
+        let mut stop: Option<Stop> = None;
+        let mut stops_seen = 0usize;
+        loop {
+            self.signals.drain();
+            if self.spec.subreaper {
+                // Orphans re-parented to us end at any time; SIGCHLD woke us.
+                let keep = match &stage {
+                    Stage::Run(child) => Some(child.pid),
+                    _ => None,
+                };
+                process::reap_orphans(keep);
+            }
+            if stop.is_none() {
+                stop = self.stop_request();
+                if let Some(s) = stop {
+                    stops_seen = self.signals.stop_count();
+                    self.job.report(Event::Stopping { signal: s.signal });
+                    match &mut stage {
+                        Stage::Run(child) => self.begin_stop(child, "stopped"),
+                        _ => {
+                            self.job.report(Event::Stopped);
+                            return Ok(s.outcome);
+                        }
+                    }
+                }
+            } else if self.signals.stop_count() > stops_seen {
+                // A second stop signal: no more grace.
+                stops_seen = self.signals.stop_count();
+                if let Stage::Run(child) = &mut stage {
+                    child.kill_at = Some(Instant::now());
+                }
+            }
+
+            stage = match stage {
+                Stage::Attempt => self.attempt()?,
+                Stage::WaitLock {
+                    file,
+                    until,
+                    next_try,
+                } => {
+                    let now = Instant::now();
+                    if now < next_try {
+                        Stage::WaitLock {
+                            file,
+                            until,
+                            next_try,
+                        }
+                    } else {
+                        match DeviceLock::try_acquire(&file) {
+                            Ok(Some(lock)) => self.launch(Some(lock))?,
+                            Ok(None) if now >= until => {
+                                let holder = device_lock::holder(&file)
+                                    .map_or_else(|| "unknown".to_string(), |p| p.to_string());
+                                self.fail(
+                                    format!(
+                                        "device busy: held by pid {holder} for more than {} (lock {})",
+                                        crate::duration::Dur(self.spec.policy.device_lock_wait.0),
+                                        file.display()
+                                    ),
+                                    true,
+                                    Duration::ZERO,
+                                )
+                            }
+                            Ok(None) => Stage::WaitLock {
+                                file,
+                                until,
+                                next_try: now + LOCK_POLL,
+                            },
+                            Err(e) => self.fail(
+                                format!("cannot take device lock {}: {e}", file.display()),
+                                false,
+                                Duration::ZERO,
+                            ),
+                        }
+                    }
+                }
+                Stage::Backoff { until } => {
+                    if Instant::now() >= until {
+                        Stage::Attempt
+                    } else {
+                        Stage::Backoff { until }
+                    }
+                }
+                Stage::Run(mut child) => {
+                    self.pump(&mut child);
+                    if let Some(status) = process::peek_exit(child.pid) {
+                        // The group id stays reserved until the reap below:
+                        // kill whatever the child left in its group first.
+                        process::kill_group(child.pid, libc::SIGKILL);
+                        process::reap(child.pid);
+                        if self.spec.subreaper {
+                            process::reap_orphans(None);
+                        }
+                        self.pump(&mut child);
+                        let ran = child.started.elapsed();
+                        let reason = child.stopping.unwrap_or("exited");
+                        self.report_exit(&child, status, reason);
+                        drop(child);
+                        if let Some(s) = stop {
+                            self.finish_stop();
+                            return Ok(s.outcome);
+                        }
+                        let message = self.exit_message(status, reason, ran);
+                        self.fail(message, false, ran)
+                    } else {
+                        self.watch(&mut child, stop.is_some());
+                        Stage::Run(child)
+                    }
+                }
+            };
+
+            if let Some(at) = self.next_tick {
+                if Instant::now() >= at {
+                    self.next_tick = self.spec.tick_every.map(|d| Instant::now() + d);
+                    if stop.is_none() && !self.job.tick() {
+                        stop = Some(Stop {
+                            signal: 0,
+                            outcome: Outcome::Finished,
+                        });
+                        self.job.report(Event::Stopping { signal: 0 });
+                        match &mut stage {
+                            Stage::Run(child) => self.begin_stop(child, "stopped"),
+                            _ => {
+                                self.job.report(Event::Stopped);
+                                return Ok(Outcome::Finished);
+                            }
+                        }
+                    }
+                }
+            }
+
+            if matches!(stage, Stage::Attempt) {
+                continue;
+            }
+            self.wait(&stage);
+        }
+    }
+
+    /// A stop signal, a lost parent, or nothing.
+    fn stop_request(&self) -> Option<Stop> {
+        if let Some(signal) = self.signals.stop_signal() {
+            log::info!(
+                "{} received: stopping {}",
+                process::signal_name(signal),
+                self.job.name()
+            );
+            return Some(Stop {
+                signal,
+                outcome: Outcome::Signal(signal),
+            });
+        }
+        if self.spec.stop_when_orphaned && self.parent != 1 && process::parent_pid() != self.parent
+        {
+            log::warn!(
+                "parent process {} is gone: stopping {}",
+                self.parent,
+                self.job.name()
+            );
+            return Some(Stop {
+                signal: 0,
+                outcome: Outcome::Orphaned,
+            });
+        }
+        None
+    }
+
+    /// One start attempt: port, lock, command, spawn.
+    fn attempt(&mut self) -> Result<Stage, StartError> {
+        self.attempts += 1;
+        if let Some(port) = self.spec.rtsp_port {
+            if !port_listening(port) {
+                return Ok(self.fail(
+                    format!(
+                        "MediaMTX RTSP port {port} unreachable: nothing listens on 127.0.0.1:{port} (is MediaMTX running, and is its rtspAddress that port?)"
+                    ),
+                    false,
+                    Duration::ZERO,
+                ));
+            }
+        }
+        let Some(file) = self.job.lock_file() else {
+            return self.launch(None);
+        };
+        match DeviceLock::try_acquire(&file) {
+            Ok(Some(lock)) => self.launch(Some(lock)),
+            Ok(None) => {
+                let holder = device_lock::holder(&file);
+                log::info!(
+                    "device lock {} held by pid {}; waiting up to {}",
+                    file.display(),
+                    holder.map_or_else(|| "?".to_string(), |p| p.to_string()),
+                    crate::duration::Dur(self.spec.policy.device_lock_wait.0)
+                );
+                self.job.report(Event::WaitingForLock { holder });
+                let now = Instant::now();
+                Ok(Stage::WaitLock {
+                    file,
+                    until: now + self.spec.policy.device_lock_wait.0,
+                    next_try: now + LOCK_POLL,
+                })
+            }
+            Err(e) => Ok(self.fail(
+                format!("cannot take device lock {}: {e}", file.display()),
+                false,
+                Duration::ZERO,
+            )),
+        }
+    }
+
+    /// Builds the command and spawns it (the lock, if any, is held).
+    fn launch(&mut self, lock: Option<DeviceLock>) -> Result<Stage, StartError> {
+        let launch = match self.job.command() {
+            Ok(l) => l,
+            Err(e) => {
+                return match e.kind {
+                    StartErrorKind::Fatal(_) => {
+                        self.job.report(Event::Error {
+                            message: &e.message,
+                            device: false,
+                        });
+                        Err(e)
+                    }
+                    StartErrorKind::Device => Ok(self.fail(e.message, true, Duration::ZERO)),
+                    StartErrorKind::Retry => Ok(self.fail(e.message, false, Duration::ZERO)),
+                }
+            }
+        };
+        log::debug!("starting {:?} {:?}", launch.program, launch.args);
+        let spawned = process::spawn(&launch.program, &launch.args, lock.as_ref().map(|l| l.fd()));
+        let Spawned {
+            pid,
+            stdout,
+            stderr,
+        } = match spawned {
+            Ok(s) => s,
+            Err(e) => {
+                return Ok(self.fail(
+                    format!("cannot start {}: {e}", launch.program.display()),
+                    false,
+                    Duration::ZERO,
+                ))
+            }
+        };
+        let restarts = self.attempts - 1;
+        log::info!(
+            "started {} (pid {pid}){}",
+            self.job.name(),
+            if restarts > 0 {
+                format!(", restart {restarts}")
+            } else {
+                String::new()
+            }
+        );
+        self.job.report(Event::Started {
+            pid,
+            at: now(),
+            restarts,
+            launch: &launch,
+        });
+        let started = Instant::now();
+        Ok(Stage::Run(Box::new(Running {
+            pid,
+            started,
+            stdout: Lines::new(stdout),
+            stderr: Lines::new(stderr),
+            tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
+            progress: Progress::default(),
+            last_progress: started,
+            running: false,
+            stopping: None,
+            kill_at: None,
+            killed: false,
+            _lock: lock,
+        })))
+    }
+
+    /// Records a failed attempt and schedules the next one.
+    fn fail(&mut self, message: String, device: bool, ran: Duration) -> Stage {
+        let delay = self.backoff.next_delay(ran);
+        log::warn!(
+            "{message}; next attempt in {} ms (failure {})",
+            delay.as_millis(),
+            self.backoff.failures()
+        );
+        self.job.report(Event::Error {
+            message: &message,
+            device,
+        });
+        self.job.report(Event::Backoff {
+            until: now() + delay,
+            delay,
+            restarts: self.attempts,
+            device,
+        });
+        Stage::Backoff {
+            until: Instant::now() + delay,
+        }
+    }
+
+    /// Reads what the child wrote: progress from stdout, the stderr tail.
+    fn pump(&mut self, child: &mut Running) {
+        let mut advanced = false;
+        let before = child.progress;
+        for line in child.stdout.read_lines() {
+            if parse_progress_line(&line, &mut child.progress)
+                && (child.progress.frames > before.frames || child.progress.bytes > before.bytes)
+            {
+                advanced = true;
+            }
+        }
+        for line in child.stderr.read_lines() {
+            log::debug!("{}: {line}", self.job.name());
+            if child.tail.len() == STDERR_TAIL_LINES {
+                child.tail.pop_front();
+            }
+            child.tail.push_back(line);
+        }
+        if advanced {
+            child.last_progress = Instant::now();
+            if !child.running && child.progress.frames > 0 {
+                child.running = true;
+                log::info!(
+                    "{} running: frames flowing after {} ms",
+                    self.job.name(),
+                    child.started.elapsed().as_millis()
+                );
+                self.job.report(Event::Running { pid: child.pid });
+            }
+        }
+    }
+
+    /// Stall watchdog and the SIGKILL deadline.
+    fn watch(&mut self, child: &mut Running, stopping: bool) {
+        let now = Instant::now();
+        if !stopping && child.stopping.is_none() {
+            let quiet = now.duration_since(child.last_progress);
+            if quiet >= self.spec.policy.stall_timeout.0 {
+                log::warn!(
+                    "{} (pid {}) stalled: no new frames for {} ms; restarting it",
+                    self.job.name(),
+                    child.pid,
+                    quiet.as_millis()
+                );
+                self.begin_stop(child, "stalled");
+            }
+        }
+        if let Some(at) = child.kill_at {
+            if now >= at && !child.killed {
+                log::warn!(
+                    "{} (pid {}) still running {} ms after SIGINT: SIGKILL",
+                    self.job.name(),
+                    child.pid,
+                    now.duration_since(child.started).as_millis()
+                );
+                process::kill_group(child.pid, libc::SIGKILL);
+                child.killed = true;
+            }
+        }
+    }
+
+    /// SIGINT to the child's group; SIGKILL after the grace period.
+    fn begin_stop(&self, child: &mut Running, why: &'static str) {
+        if child.stopping.is_none() {
+            child.stopping = Some(why);
+            child.kill_at = Some(Instant::now() + self.spec.policy.grace.0);
+            process::kill_group(child.pid, libc::SIGINT);
+        }
+    }
+
+    /// After the child is reaped on a stop: reap stragglers, report.
+    fn finish_stop(&mut self) {
+        if self.spec.subreaper {
+            // Orphans of the child were killed with its group; reap them.
+            let end = Instant::now() + KILL_WAIT;
+            while process::has_children() && Instant::now() < end {
+                process::reap_orphans(None);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+        self.job.report(Event::Stopped);
+    }
+
+    fn report_exit(&mut self, child: &Running, status: ExitStatus, reason: &str) {
+        let ran = child.started.elapsed();
+        let record = ExitRecord {
+            at: now(),
+            code: status.code(),
+            signal: status.signal(),
+            ran_seconds: (ran.as_secs_f64() * 1000.0).round() / 1000.0,
+            reason: reason.to_string(),
+        };
+        let tail: Vec<String> = child.tail.iter().cloned().collect();
+        if reason == "stopped" {
+            log::info!(
+                "{} (pid {}) stopped: {status} after {:.1} s",
+                self.job.name(),
+                child.pid,
+                ran.as_secs_f64()
+            );
+        } else if !tail.is_empty() {
+            log::warn!(
+                "{} (pid {}) {reason}: {status}; its last stderr lines:\n  {}",
+                self.job.name(),
+                child.pid,
+                tail.join("\n  ")
+            );
+        }
+        self.job.report(Event::Exited {
+            pid: child.pid,
+            record: &record,
+            stderr_tail: &tail,
+        });
+    }
+
+    fn exit_message(&self, status: ExitStatus, reason: &str, ran: Duration) -> String {
+        match reason {
+            "stalled" => format!(
+                "{} stalled (no new frames for {}) and was restarted",
+                self.job.name(),
+                crate::duration::Dur(self.spec.policy.stall_timeout.0)
+            ),
+            _ => format!(
+                "{} exited ({status}) after {:.1} s",
+                self.job.name(),
+                ran.as_secs_f64()
+            ),
+        }
+    }
+
+    /// Sleeps in poll() until a signal, child output, or the next deadline.
+    fn wait(&mut self, stage: &Stage) {
+        let now = Instant::now();
+        let mut deadline = now + MAX_POLL;
+        let mut fds = vec![libc::pollfd {
+            fd: self.signals.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }];
+        match stage {
+            Stage::Attempt => return,
+            Stage::WaitLock { next_try, .. } => deadline = deadline.min(*next_try),
+            Stage::Backoff { until } => deadline = deadline.min(*until),
+            Stage::Run(child) => {
+                if child.stopping.is_none() {
+                    deadline = deadline.min(child.last_progress + self.spec.policy.stall_timeout.0);
+                }
+                if let (Some(at), false) = (child.kill_at, child.killed) {
+                    deadline = deadline.min(at);
+                }
+                if child.killed {
+                    // Waiting for the reap after SIGKILL; SIGCHLD wakes us,
+                    // but don't trust a lost wakeup for long.
+                    deadline = deadline.min(now + Duration::from_millis(50));
+                }
+                for lines in [&child.stdout, &child.stderr] {
+                    if let Some(fd) = lines.fd() {
+                        fds.push(libc::pollfd {
+                            fd,
+                            events: libc::POLLIN,
+                            revents: 0,
+                        });
+                    }
+                }
+            }
+        }
+        if let Some(t) = self.next_tick {
+            deadline = deadline.min(t);
+        }
+        let timeout = deadline.saturating_duration_since(now);
+        // Round up so a deadline is never missed by a millisecond and spun on.
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
+        // SAFETY: poll over pollfds we own, for at most `ms`.
+        unsafe {
+            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
+        }
+    }
+}
+
+/// A non-blocking pipe read end split into lines.
+struct Lines {
+    fd: Option<OwnedFd>,
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    fn new(fd: OwnedFd) -> Self {
+        Lines {
+            fd: Some(fd),
+            buf: Vec::new(),
+        }
+    }
+
+    fn fd(&self) -> Option<i32> {
+        self.fd.as_ref().map(|f| f.as_raw_fd())
+    }
+
+    /// Complete lines available now. At end of file the descriptor is
+    /// closed and a last unterminated line is returned too.
+    fn read_lines(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        let Some(fd) = &self.fd else {
+            return out;
+        };
+        let fd = fd.as_raw_fd();
+        let mut chunk = [0u8; 4096];
+        let mut eof = false;
+        loop {
+            // SAFETY: read(2) into a buffer we own, on a descriptor we own.
+            let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
+            match n {
+                0 => {
+                    eof = true;
+                    break;
+                }
+                n if n > 0 => self.buf.extend_from_slice(&chunk[..n as usize]),
+                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
+                    continue
+                }
+                _ => break,
+            }
+        }
+        while let Some(pos) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') {
+            let line: Vec<u8> = self.buf.drain(..=pos).collect();
+            push_line(&mut out, &line[..line.len() - 1]);
+        }
+        if self.buf.len() > 64 * 1024 {
+            let line = std::mem::take(&mut self.buf);
+            push_line(&mut out, &line);
+        }
+        if eof {
+            let rest = std::mem::take(&mut self.buf);
+            push_line(&mut out, &rest);
+            self.fd = None;
+        }
+        out
+    }
+}
+
+fn push_line(out: &mut Vec<String>, bytes: &[u8]) {
+    let text = String::from_utf8_lossy(bytes);
+    let text = text.trim_end();
+    if text.is_empty() {
+        return;
+    }
+    let mut line: String = text.chars().take(MAX_LINE).collect();
+    if line.len() < text.len() {
+        line.push('…');
+    }
+    out.push(line);
+}
+
+/// True when a TCP socket listens on `port` on a loopback or wildcard
+/// address, as `/proc/net/tcp` and `/proc/net/tcp6` show. Looking instead of
+/// connecting matters: FFmpeg's one-shot RTSP listener would take a probe
+/// connection for its publisher and quit. When /proc cannot be read the
+/// answer is yes (FFmpeg will tell).
+pub fn port_listening(port: u16) -> bool {
+    let mut readable = false;
+    for (file, v6) in [("/proc/net/tcp", false), ("/proc/net/tcp6", true)] {
+        let Ok(text) = std::fs::read_to_string(file) else {
+            continue;
+        };
+        readable = true;
+        if listening_in(&text, port, v6) {
+            return true;
+        }
+    }
+    !readable
+}
+
+/// Parses one `/proc/net/tcp*` table (pure, for tests).
+fn listening_in(table: &str, port: u16, v6: bool) -> bool {
+    const LISTEN: &str = "0A";
+    table.lines().skip(1).any(|line| {
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        if fields.len() < 4 || fields[3] != LISTEN {
+            return false;
+        }
+        let Some((addr, p)) = fields[1].split_once(':') else {
+            return false;
+        };
+        if u16::from_str_radix(p, 16) != Ok(port) {
+            return false;
+        }
+        if v6 {
+            // Words are in host (little-endian) order: :: , ::1, ::ffff:127.x.
+            addr == "00000000000000000000000000000000"
+                || addr == "00000000000000000000000001000000"
+                || (addr.starts_with("0000000000000000FFFF0000") && addr.ends_with("7F"))
+        } else {
+            // 0.0.0.0 or 127.x.y.z (the first octet is the last byte).
+            addr == "00000000" || addr.ends_with("7F")
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TCP: &str = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 0100007F:2262 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 1 1 0 100 0 0 10 0
+   1: 0100007F:2263 0100007F:A000 01 00000000:00000000 00:00000000 00000000     0        0 2 1 0 100 0 0 10 0
+   2: 0201A8C0:2264 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 3 1 0 100 0 0 10 0
+   3: 00000000:2265 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 4 1 0 100 0 0 10 0
+";
+    const TCP6: &str =
+        "  sl  local_address                         remote_address                        st
+   0: 00000000000000000000000000000000:2266 00000000000000000000000000000000:0000 0A
+   1: 00000000000000000000000001000000:2267 00000000000000000000000000000000:0000 0A
+   2: 0000000000000000FFFF00000100007F:2268 00000000000000000000000000000000:0000 0A
+   3: 20010DB8000000000000000000000001:2269 00000000000000000000000000000000:0000 0A
+";
+
+    #[test]
+    fn listening_sockets_are_found_by_port_and_address() {
+        assert!(listening_in(TCP, 0x2262, false), "127.0.0.1 listening");
+        assert!(
+            !listening_in(TCP, 0x2263, false),
+            "established, not listening"
+        );
+        assert!(!listening_in(TCP, 0x2264, false), "192.168.1.2 only");
+        assert!(listening_in(TCP, 0x2265, false), "0.0.0.0");
+        assert!(!listening_in(TCP, 0x9999, false));
+        assert!(listening_in(TCP6, 0x2266, true), "::");
+        assert!(listening_in(TCP6, 0x2267, true), "::1");
+        assert!(listening_in(TCP6, 0x2268, true), "::ffff:127.0.0.1");
+        assert!(!listening_in(TCP6, 0x2269, true), "a global address only");
+    }
+
+    #[test]
+    fn a_real_listener_is_seen_and_a_closed_port_is_not() {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        assert!(port_listening(port));
+        drop(l);
+        assert!(!port_listening(port));
+    }
+
+    #[test]
+    fn lines_are_split_capped_and_flushed_at_eof() {
+        let (r, w) = std::os::unix::net::UnixStream::pair().unwrap();
+        r.set_nonblocking(true).unwrap();
+        let mut lines = Lines::new(OwnedFd::from(r));
+        let mut w = w;
+        std::io::Write::write_all(&mut w, b"frame=1\nprogress=continue\r\npart").unwrap();
+        assert_eq!(lines.read_lines(), ["frame=1", "progress=continue"]);
+        std::io::Write::write_all(&mut w, &vec![b'x'; 2000]).unwrap();
+        drop(w);
+        let last = lines.read_lines();
+        assert_eq!(last.len(), 1);
+        assert!(last[0].starts_with("partxxx") && last[0].ends_with('…'));
+        assert!(lines.fd().is_none());
+    }
+}
