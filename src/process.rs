@@ -279,21 +279,39 @@ mod tests {
         }
     }
 
-    #[test]
-    fn child_gets_own_group_default_signals_and_empty_mask() {
-        // The child prints its process group and its signal state.
-        let script = "cut -d' ' -f5 /proc/$$/stat; grep -E '^(SigBlk|SigIgn)' /proc/$$/status";
+    /// Runs `script` with sh (which execs the last command, so what it
+    /// reads of /proc/self is the spawned process itself) and returns stdout.
+    fn output_of(script: &str) -> (u32, String) {
         let s = spawn(Path::new("/bin/sh"), &["-c".into(), script.into()], None).unwrap();
-        let status = wait_exit(s.pid);
-        assert_eq!(status, ExitStatus::Code(0));
+        assert_eq!(wait_exit(s.pid), ExitStatus::Code(0));
         let mut out = String::new();
         std::io::Read::read_to_string(&mut std::fs::File::from(s.stdout), &mut out).unwrap();
+        (s.pid, out)
+    }
+
+    #[test]
+    fn child_gets_own_group_default_signals_and_empty_mask() {
+        let (pid, out) = output_of("exec cut -d' ' -f5 /proc/self/stat");
+        assert_eq!(out.trim(), pid.to_string(), "process group id");
+        // Block signals in this thread, as a careless parent might: the
+        // child must still start with an empty mask.
+        // SAFETY: changes only this test thread's mask, restored below.
+        let (_, out) = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            let mut old: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGINT);
+            libc::sigaddset(&mut set, libc::SIGTERM);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+            let out = output_of("exec grep -E '^(SigBlk|SigIgn)' /proc/self/status");
+            libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+            out
+        };
         let mut lines = out.lines();
-        assert_eq!(lines.next().unwrap().trim(), s.pid.to_string());
         let blk = lines.next().unwrap();
         assert!(blk.ends_with("0000000000000000"), "{blk}");
-        let ign = u64::from_str_radix(lines.next().unwrap().split_whitespace().nth(1).unwrap(), 16)
-            .unwrap();
+        let ign = lines.next().unwrap().split_whitespace().nth(1).unwrap();
+        let ign = u64::from_str_radix(ign, 16).unwrap();
         for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE] {
             assert_eq!(ign & (1 << (sig - 1)), 0, "signal {sig} ignored");
         }
