@@ -8,7 +8,12 @@
 //! timestamp) and a fresh state is started, with a warning.
 //!
 //! The state grows with paths, not segments: segments go to the per-path
-//! ledger (`ledger/<path>.jsonl`); the state keeps totals and the last few.
+//! ledger (`ledger/<path>.jsonl`, append-only, one JSON line per segment,
+//! appended under the same lock); the state keeps totals and the last few.
+//!
+//! A state file written by a newer hook (a higher schema version) is left
+//! alone: reading or changing it is an error, so a downgrade never destroys
+//! what the newer version wrote.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -19,8 +24,9 @@ use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
-/// Version of the state file and of `hook status --json`. Fields are only
-/// ever added; the version changes when a meaning changes.
+/// Version of the state file. Fields are only ever added; the version
+/// changes when a meaning changes. (`hook status --json` has its own,
+/// `status::SCHEMA_VERSION`.)
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// How many recent segments the state keeps per path.
@@ -91,6 +97,44 @@ pub struct SegmentRecord {
     /// Seconds of hole before this segment, when one was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap_before: Option<f64>,
+    /// Where `start` was read from.
+    #[serde(default)]
+    pub start_from: StartSource,
+    /// `started_at` of the recording session the segment was counted into.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub session: Option<OffsetDateTime>,
+}
+
+impl SegmentRecord {
+    /// start + duration.
+    pub fn end(&self) -> OffsetDateTime {
+        self.start + time::Duration::seconds_f64(self.duration)
+    }
+}
+
+/// Where a segment's start time comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartSource {
+    /// MediaMTX's file name (`%Y-%m-%d_%H-%M-%S-%f`, its local time).
+    #[default]
+    FileName,
+    /// The file's modification time minus the duration.
+    Mtime,
+}
+
+/// A stretch of time between recorded segments with nothing recorded,
+/// longer than the gap tolerance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hole {
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub to: OffsetDateTime,
 }
 
 /// Totals over every segment recorded for a path.
@@ -106,6 +150,13 @@ pub struct SegmentTotals {
     pub last_end: Option<OffsetDateTime>,
     /// The last few segments, newest last.
     pub last: Vec<SegmentRecord>,
+    /// Start of the earliest segment of the current continuous run, so that
+    /// a segment arriving late (hooks run concurrently) is placed correctly.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_start: Option<OffsetDateTime>,
+    /// The most recent holes counted as gaps (oldest first, a few at most):
+    /// a late segment that fills one takes its gap back.
+    pub holes: Vec<Hole>,
 }
 
 /// A manual recording session (`hook record start`).
@@ -243,9 +294,40 @@ impl StateStore {
         self.dir.join("state.lock")
     }
 
-    /// The per-path append-only segment ledger.
+    /// The per-path append-only segment ledger. `path` must be a validated
+    /// path name (`mtx_env::validate_path_name`): it becomes a file name.
     pub fn ledger_file(&self, path: &str) -> PathBuf {
-        self.dir.join("ledger").join(format!("{path}.jsonl"))
+        self.ledger_dir().join(format!("{path}.jsonl"))
+    }
+
+    fn ledger_dir(&self) -> PathBuf {
+        self.dir.join("ledger")
+    }
+
+    /// Appends one segment to `path`'s ledger as a JSON line, durably. Call
+    /// it inside [`StateStore::update`] so that ledger lines and totals
+    /// change under the same lock. A path name that is not a valid MediaMTX
+    /// path name is refused, so nothing is ever written outside the ledger
+    /// directory.
+    pub fn append_ledger(&self, path: &str, record: &SegmentRecord) -> Result<()> {
+        crate::mtx_env::validate_path_name(Some(std::ffi::OsStr::new(path)), "path name")?;
+        let dir = self.ledger_dir();
+        let file = self.ledger_file(path);
+        let mut line = serde_json::to_vec(record).context("serializing a ledger line")?;
+        line.push(b'\n');
+        let append = || -> std::io::Result<()> {
+            let mut f = match OpenOptions::new().append(true).create(true).open(&file) {
+                Err(e) if e.kind() == ErrorKind::NotFound => {
+                    fs::create_dir_all(&dir)?;
+                    OpenOptions::new().append(true).create(true).open(&file)?
+                }
+                other => other?,
+            };
+            // One write(2) of the whole line: O_APPEND keeps lines whole.
+            f.write_all(&line)?;
+            f.sync_data()
+        };
+        append().with_context(|| format!("appending to segment ledger {}", file.display()))
     }
 
     /// Directory of the per-device lock files.
@@ -253,22 +335,32 @@ impl StateStore {
         self.dir.join("locks")
     }
 
-    fn ensure_dir(&self) -> Result<()> {
-        fs::create_dir_all(&self.dir)
-            .with_context(|| format!("creating state directory {}", self.dir.display()))
-    }
-
     /// Takes the exclusive state lock; released when the returned file drops.
+    /// Creates the state directory on first use.
     fn lock(&self) -> Result<File> {
-        self.ensure_dir()?;
         let path = self.lock_file();
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("opening state lock {}", path.display()))?;
+        let open = || {
+            OpenOptions::new()
+                .create(true)
+                .truncate(false)
+                .read(true)
+                .write(true)
+                .open(&path)
+        };
+        let file = match open() {
+            Err(e) if e.kind() == ErrorKind::NotFound => fs::create_dir_all(&self.dir)
+                .with_context(|| format!("creating state directory {}", self.dir.display()))
+                .and_then(|()| {
+                    open().with_context(|| format!("opening state lock {}", path.display()))
+                }),
+            other => other.with_context(|| format!("opening state lock {}", path.display())),
+        }
+        .with_context(|| {
+            format!(
+                "state directory {} cannot be written (give a writable one with --state-dir or HOOK_STATE_DIR)",
+                self.dir.display()
+            )
+        })?;
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
         Ok(file)
@@ -277,14 +369,25 @@ impl StateStore {
     /// Reads the state without taking the lock (the file is only ever
     /// replaced whole). A missing file is an empty state; a corrupt one is
     /// quarantined under the lock and an empty state returned.
+    ///
+    /// When the directory cannot be written the corrupt file stays where it
+    /// is and an empty state is returned with a warning: readers (`hook
+    /// status`) still answer.
     pub fn read(&self) -> Result<State> {
         match self.read_file()? {
             Parsed::Ok(state) => Ok(state),
             Parsed::Missing => Ok(State::empty()),
-            Parsed::Corrupt(_) => {
-                let _lock = self.lock()?;
-                self.load_locked()
-            }
+            Parsed::Newer(version) => Err(self.newer_error(version)),
+            Parsed::Corrupt(why) => match self.lock() {
+                Ok(_lock) => self.load_locked(),
+                Err(e) => {
+                    log::warn!(
+                        "state file {} is corrupt ({why}) and cannot be moved aside ({e:#}); showing an empty state",
+                        self.state_file().display()
+                    );
+                    Ok(State::empty())
+                }
+            },
         }
     }
 
@@ -332,12 +435,16 @@ impl StateStore {
         };
         Ok(match serde_json::from_slice::<State>(&bytes) {
             Ok(state) if state.schema_version <= SCHEMA_VERSION => Parsed::Ok(state),
-            Ok(state) => Parsed::Corrupt(format!(
-                "schema version {} is newer than this hook's {SCHEMA_VERSION}",
-                state.schema_version
-            )),
+            Ok(state) => Parsed::Newer(state.schema_version),
             Err(e) => Parsed::Corrupt(e.to_string()),
         })
+    }
+
+    fn newer_error(&self, version: u32) -> anyhow::Error {
+        anyhow::anyhow!(
+            "state file {} has schema version {version}, newer than this hook's {SCHEMA_VERSION}: it was written by a newer hook; leaving it untouched (run the newer hook, or move the file away to start afresh)",
+            self.state_file().display()
+        )
     }
 
     /// Loads the state; the caller holds the lock.
@@ -345,10 +452,16 @@ impl StateStore {
         match self.read_file()? {
             Parsed::Ok(state) => Ok(state),
             Parsed::Missing => Ok(State::empty()),
+            Parsed::Newer(version) => Err(self.newer_error(version)),
             Parsed::Corrupt(why) => {
                 let path = self.state_file();
-                let stamp = now().unix_timestamp_nanos() / 1_000_000;
-                let aside = self.dir.join(format!("state.json.corrupt-{stamp}"));
+                let stamp = file_stamp(now());
+                let mut aside = self.dir.join(format!("state.json.corrupt-{stamp}"));
+                let mut n = 1;
+                while aside.exists() {
+                    aside = self.dir.join(format!("state.json.corrupt-{stamp}-{n}"));
+                    n += 1;
+                }
                 fs::rename(&path, &aside).with_context(|| {
                     format!(
                         "moving corrupt state file {} aside to {}",
@@ -369,9 +482,9 @@ impl StateStore {
     /// Writes the state atomically; the caller holds the lock.
     fn write_locked(&self, state: &State) -> Result<()> {
         let path = self.state_file();
-        let tmp = self
-            .dir
-            .join(format!("state.json.tmp-{}", std::process::id()));
+        // One name for every writer: only the lock holder writes it, and a
+        // writer killed half-way leaves a file the next one truncates.
+        let tmp = self.dir.join("state.json.tmp");
         let mut bytes = serde_json::to_vec_pretty(state).context("serializing state")?;
         bytes.push(b'\n');
         let result = (|| -> std::io::Result<()> {
@@ -406,7 +519,24 @@ impl State {
 enum Parsed {
     Ok(State),
     Missing,
+    /// Written by a newer hook: never touched.
+    Newer(u32),
     Corrupt(String),
+}
+
+/// `20261124T034319.123Z`: a UTC time for file names, sortable, no colons.
+fn file_stamp(t: OffsetDateTime) -> String {
+    let t = t.to_offset(time::UtcOffset::UTC);
+    format!(
+        "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.millisecond()
+    )
 }
 
 #[cfg(test)]
@@ -457,6 +587,51 @@ mod tests {
             .collect();
         assert_eq!(aside.len(), 1);
         assert_eq!(fs::read(aside[0].path()).unwrap(), b"{\"paths\": {\"x\": [");
+    }
+
+    #[test]
+    fn newer_schema_is_left_untouched() {
+        let dir = tmp();
+        let newer = format!(
+            "{{\"schema_version\": {}, \"paths\": {{}}}}",
+            SCHEMA_VERSION + 1
+        );
+        fs::write(dir.join("state.json"), &newer).unwrap();
+        let store = StateStore::new(&dir);
+        let err = store.read().unwrap_err();
+        assert!(format!("{err:#}").contains("newer"), "{err:#}");
+        assert!(store.update(|_| Ok(())).is_err());
+        assert_eq!(fs::read_to_string(dir.join("state.json")).unwrap(), newer);
+    }
+
+    #[test]
+    fn ledger_refuses_unsafe_names() {
+        let dir = tmp();
+        let store = StateStore::new(&dir);
+        let rec = SegmentRecord {
+            file: "x.mp4".into(),
+            start: now(),
+            duration: 1.0,
+            size: 1,
+            gap_before: None,
+            start_from: StartSource::Mtime,
+            session: None,
+        };
+        for bad in ["../x", "a/b", "", ".hidden"] {
+            assert!(store.append_ledger(bad, &rec).is_err(), "{bad:?}");
+        }
+        store.append_ledger("cam0", &rec).unwrap();
+        store.append_ledger("cam0", &rec).unwrap();
+        let text = fs::read_to_string(store.ledger_file("cam0")).unwrap();
+        assert_eq!(text.lines().count(), 2);
+        let back: SegmentRecord = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(back, rec);
+    }
+
+    #[test]
+    fn file_stamps_sort_and_have_no_colons() {
+        let t = time::macros::datetime!(2026-11-24 03:43:19.123 +01:00);
+        assert_eq!(file_stamp(t), "20261124T024319.123Z");
     }
 
     #[test]
