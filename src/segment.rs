@@ -28,9 +28,15 @@ use crate::state::{
     now, Hole, PathState, SegmentRecord, SegmentTotals, StartSource, RECENT_SEGMENTS,
 };
 
-/// How many holes the state remembers per path (a late segment can fill
-/// one of them); older ones stay counted.
-pub const REMEMBERED_HOLES: usize = 16;
+/// How long a hole is remembered so that a late segment can fill it (and
+/// take its gap back). Segment hooks that run concurrently finish within
+/// seconds of each other; a segment arriving later than this is not
+/// expected, and a hole forgotten stays counted.
+pub const HOLE_MEMORY: Duration = Duration::minutes(10);
+
+/// At most this many holes are remembered per path, so that the state stays
+/// small whatever happens; the oldest go first.
+pub const REMEMBERED_HOLES: usize = 256;
 
 pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     let path = validate_path_name(var("MTX_PATH").as_deref(), "MTX_PATH")?;
@@ -65,8 +71,9 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     let placed = store
         .update(|state| {
             let entry = state.paths.entry(path.clone()).or_default();
-            let placed = record_segment(entry, segment, tolerance);
-            store.append_ledger(&path, &placed.record)?;
+            let placed = record_segment(entry, segment, tolerance, now());
+            entry.segments.ledger_bytes =
+                Some(store.append_ledger(&path, entry.segments.ledger_bytes, &placed.record)?);
             entry.updated_at = Some(now());
             Ok(placed)
         })
@@ -115,8 +122,9 @@ fn segment_start(file: &Path, meta: &Metadata, duration: f64) -> (OffsetDateTime
                 UtcOffset::local_offset_at(t).ok()
             })
         });
+    let utc = |t: OffsetDateTime| t.to_offset(UtcOffset::UTC);
     match (named, mtime) {
-        (Some(start), _) => (start, StartSource::FileName),
+        (Some(start), _) => (utc(start), StartSource::FileName),
         (None, Some(m)) => (m - Duration::seconds_f64(duration), StartSource::Mtime),
         // No mtime on this filesystem: the best left is "it just ended".
         (None, None) => (now() - Duration::seconds_f64(duration), StartSource::Mtime),
@@ -231,7 +239,12 @@ pub struct Placed {
 /// active and the previous segment ended before the session started: the
 /// time between two sessions is not a gap. Without a session (MediaMTX
 /// configured to record on its own) every hole counts.
-pub fn record_segment(p: &mut PathState, mut seg: SegmentRecord, tolerance: Duration) -> Placed {
+pub fn record_segment(
+    p: &mut PathState,
+    mut seg: SegmentRecord,
+    tolerance: Duration,
+    now: OffsetDateTime,
+) -> Placed {
     let start = seg.start;
     let end = seg.end();
     let session_start = p
@@ -248,7 +261,7 @@ pub fn record_segment(p: &mut PathState, mut seg: SegmentRecord, tolerance: Dura
             totals.holes.clear();
         }
     }
-    let (gap_before, gaps_delta) = place(totals, start, end, tolerance);
+    let (gap_before, gaps_delta) = place(totals, start, end, tolerance, now);
     seg.gap_before = gap_before;
     totals.gaps = totals.gaps.saturating_add_signed(gaps_delta);
     totals.count += 1;
@@ -290,18 +303,22 @@ pub fn record_segment(p: &mut PathState, mut seg: SegmentRecord, tolerance: Dura
 /// more than `tolerance` after `last_end`; a segment before the span opens
 /// one after itself; a segment inside the span never counts a gap, and takes
 /// a gap back when it fills a hole (down to no piece longer than
-/// `tolerance`).
+/// `tolerance`). Holes are remembered for [`HOLE_MEMORY`] after they were
+/// found (`now` is the wall clock).
 pub fn place(
     t: &mut SegmentTotals,
     start: OffsetDateTime,
     end: OffsetDateTime,
     tolerance: Duration,
+    now: OffsetDateTime,
 ) -> (Option<f64>, i64) {
     let (Some(first_start), Some(last_end)) = (t.first_start, t.last_end) else {
         t.first_start = Some(start);
         t.last_end = Some(end);
         return (None, 0);
     };
+    // Forgotten holes stay counted.
+    t.holes.retain(|h| now - h.found_at <= HOLE_MEMORY);
     let before = t.holes.len() as i64;
     let mut gap_before = None;
     if start > last_end {
@@ -310,6 +327,7 @@ pub fn place(
             t.holes.push(Hole {
                 from: last_end,
                 to: start,
+                found_at: now,
             });
             gap_before = Some(hole.as_seconds_f64());
         }
@@ -321,6 +339,7 @@ pub fn place(
                 Hole {
                     from: end,
                     to: first_start,
+                    found_at: now,
                 },
             );
         }
@@ -335,23 +354,16 @@ pub fn place(
                 continue;
             }
             if start - h.from > tolerance {
-                kept.push(Hole {
-                    from: h.from,
-                    to: start,
-                });
+                kept.push(Hole { to: start, ..h });
             }
             if h.to - end > tolerance {
-                kept.push(Hole {
-                    from: end,
-                    to: h.to,
-                });
+                kept.push(Hole { from: end, ..h });
             }
         }
         t.holes = kept;
     }
     let delta = t.holes.len() as i64 - before;
     if t.holes.len() > REMEMBERED_HOLES {
-        // Forgotten holes stay counted: a segment that late is not expected.
         let excess = t.holes.len() - REMEMBERED_HOLES;
         t.holes.drain(..excess);
     }
@@ -471,7 +483,7 @@ mod tests {
         let mut t = SegmentTotals::default();
         let mut gaps_before = Vec::new();
         for &(s, d) in order {
-            let (gap, delta) = place(&mut t, at(s), at(s + d), TOL);
+            let (gap, delta) = place(&mut t, at(s), at(s + d), TOL, at(1e6));
             t.gaps = t.gaps.saturating_add_signed(delta);
             gaps_before.push(gap);
         }
@@ -534,7 +546,8 @@ mod tests {
             t.holes,
             vec![Hole {
                 from: at(40.0),
-                to: at(50.0)
+                to: at(50.0),
+                found_at: at(1e6),
             }]
         );
     }
@@ -548,10 +561,19 @@ mod tests {
 
     #[test]
     fn forgotten_holes_stay_counted() {
-        let series: Vec<_> = (0..40).map(|i| (i as f64 * 20.0, 10.0)).collect();
+        let series: Vec<_> = (0..300).map(|i| (i as f64 * 20.0, 10.0)).collect();
         let (t, _) = run_series(&series);
-        assert_eq!(t.gaps, 39);
+        assert_eq!(t.gaps, 299);
         assert_eq!(t.holes.len(), REMEMBERED_HOLES);
+
+        // A hole found long ago is forgotten: filling it late takes no gap back.
+        let mut t = SegmentTotals::default();
+        place(&mut t, at(0.0), at(10.0), TOL, at(0.0));
+        let (_, d) = place(&mut t, at(20.0), at(30.0), TOL, at(1.0));
+        assert_eq!(d, 1);
+        let (_, d) = place(&mut t, at(10.0), at(20.0), TOL, at(2.0) + HOLE_MEMORY);
+        assert_eq!(d, 0);
+        assert!(t.holes.is_empty());
     }
 
     fn session(started_at: OffsetDateTime) -> Session {
@@ -571,12 +593,12 @@ mod tests {
     #[test]
     fn session_counts_and_time_between_sessions_is_no_gap() {
         let mut p = PathState::default();
-        record_segment(&mut p, seg(at(0.0), 10.0), TOL);
+        record_segment(&mut p, seg(at(0.0), 10.0), TOL, at(1e6));
         p.recording.session = Some(session(at(1000.0)));
-        let placed = record_segment(&mut p, seg(at(1000.5), 10.0), TOL);
+        let placed = record_segment(&mut p, seg(at(1000.5), 10.0), TOL, at(1e6));
         assert_eq!(placed.gaps_delta, 0);
         assert_eq!(placed.record.session, Some(at(1000.0)));
-        let placed = record_segment(&mut p, seg(at(1030.0), 10.0), TOL);
+        let placed = record_segment(&mut p, seg(at(1030.0), 10.0), TOL, at(1e6));
         assert_eq!(placed.gaps_delta, 1);
         let s = p.recording.session.as_ref().unwrap();
         assert_eq!(s.segments, 2);
@@ -595,7 +617,7 @@ mod tests {
         ended.status = "ended".into();
         p.recording.last_session = Some(ended.clone());
         p.recording.session = Some(ended);
-        let placed = record_segment(&mut p, seg(at(0.0), 10.0), TOL);
+        let placed = record_segment(&mut p, seg(at(0.0), 10.0), TOL, at(1e6));
         assert_eq!(placed.record.session, None);
         assert_eq!(p.recording.session.as_ref().unwrap().segments, 0);
     }
@@ -604,7 +626,7 @@ mod tests {
     fn keeps_the_latest_few_in_time_order() {
         let mut p = PathState::default();
         for i in [5, 1, 9, 3, 7, 2, 8, 0, 6, 4] {
-            record_segment(&mut p, seg(at(i as f64 * 10.0), 10.0), TOL);
+            record_segment(&mut p, seg(at(i as f64 * 10.0), 10.0), TOL, at(1e6));
         }
         let starts: Vec<_> = p.segments.last.iter().map(|s| s.start).collect();
         assert_eq!(

@@ -135,6 +135,9 @@ pub struct Hole {
     pub from: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub to: OffsetDateTime,
+    /// When the hole was found (wall clock), to forget it after a while.
+    #[serde(with = "time::serde::rfc3339")]
+    pub found_at: OffsetDateTime,
 }
 
 /// Totals over every segment recorded for a path.
@@ -154,9 +157,11 @@ pub struct SegmentTotals {
     /// a segment arriving late (hooks run concurrently) is placed correctly.
     #[serde(with = "time::serde::rfc3339::option")]
     pub first_start: Option<OffsetDateTime>,
-    /// The most recent holes counted as gaps (oldest first, a few at most):
-    /// a late segment that fills one takes its gap back.
+    /// The holes counted as gaps lately (in time order): a late segment
+    /// that fills one takes its gap back.
     pub holes: Vec<Hole>,
+    /// Length of the ledger file once the latest segment was committed.
+    pub ledger_bytes: Option<u64>,
 }
 
 /// A manual recording session (`hook record start`).
@@ -304,18 +309,29 @@ impl StateStore {
         self.dir.join("ledger")
     }
 
-    /// Appends one segment to `path`'s ledger as a JSON line, durably. Call
-    /// it inside [`StateStore::update`] so that ledger lines and totals
-    /// change under the same lock. A path name that is not a valid MediaMTX
-    /// path name is refused, so nothing is ever written outside the ledger
-    /// directory.
-    pub fn append_ledger(&self, path: &str, record: &SegmentRecord) -> Result<()> {
+    /// Appends one segment to `path`'s ledger as a JSON line, durably, and
+    /// returns the ledger's new length. Call it inside [`StateStore::update`]
+    /// and keep the length in the state (`SegmentTotals::ledger_bytes`):
+    /// ledger lines and totals then change under the same lock, and a line
+    /// left by a writer killed before its state was written (beyond the
+    /// committed length) is dropped before the next one is appended, so the
+    /// ledger holds exactly the segments the totals count. With no committed
+    /// length known (a fresh state) nothing is dropped.
+    ///
+    /// A path name that is not a valid MediaMTX path name is refused, so
+    /// nothing is ever written outside the ledger directory.
+    pub fn append_ledger(
+        &self,
+        path: &str,
+        committed: Option<u64>,
+        record: &SegmentRecord,
+    ) -> Result<u64> {
         crate::mtx_env::validate_path_name(Some(std::ffi::OsStr::new(path)), "path name")?;
         let dir = self.ledger_dir();
         let file = self.ledger_file(path);
         let mut line = serde_json::to_vec(record).context("serializing a ledger line")?;
         line.push(b'\n');
-        let append = || -> std::io::Result<()> {
+        let append = || -> std::io::Result<u64> {
             let mut f = match OpenOptions::new().append(true).create(true).open(&file) {
                 Err(e) if e.kind() == ErrorKind::NotFound => {
                     fs::create_dir_all(&dir)?;
@@ -323,9 +339,15 @@ impl StateStore {
                 }
                 other => other?,
             };
+            let mut len = f.metadata()?.len();
+            if let Some(committed) = committed.filter(|&c| c < len) {
+                f.set_len(committed)?;
+                len = committed;
+            }
             // One write(2) of the whole line: O_APPEND keeps lines whole.
             f.write_all(&line)?;
-            f.sync_data()
+            f.sync_data()?;
+            Ok(len + line.len() as u64)
         };
         append().with_context(|| format!("appending to segment ledger {}", file.display()))
     }
@@ -618,14 +640,28 @@ mod tests {
             session: None,
         };
         for bad in ["../x", "a/b", "", ".hidden"] {
-            assert!(store.append_ledger(bad, &rec).is_err(), "{bad:?}");
+            assert!(store.append_ledger(bad, None, &rec).is_err(), "{bad:?}");
         }
-        store.append_ledger("cam0", &rec).unwrap();
-        store.append_ledger("cam0", &rec).unwrap();
+        let one = store.append_ledger("cam0", None, &rec).unwrap();
+        let two = store.append_ledger("cam0", Some(one), &rec).unwrap();
         let text = fs::read_to_string(store.ledger_file("cam0")).unwrap();
+        assert_eq!(text.len() as u64, two);
         assert_eq!(text.lines().count(), 2);
         let back: SegmentRecord = serde_json::from_str(text.lines().next().unwrap()).unwrap();
         assert_eq!(back, rec);
+        // A line beyond the committed length (its writer died before the
+        // state was written) is dropped; with no length known, none is.
+        let three = store.append_ledger("cam0", Some(one), &rec).unwrap();
+        assert_eq!(three, two);
+        let four = store.append_ledger("cam0", None, &rec).unwrap();
+        assert_eq!(
+            fs::read_to_string(store.ledger_file("cam0"))
+                .unwrap()
+                .lines()
+                .count(),
+            3
+        );
+        assert_eq!(four, three + (two - one));
     }
 
     #[test]

@@ -615,19 +615,15 @@ pub fn render_details(
     lines.push((
         "last error",
         match &p.last_error {
-            Some(e) => format!("{} ({})", one_line(e, 200), at(p.last_error_at)),
+            Some(e) => format!("{}; at {}", one_line(e, 200), at(p.last_error_at)),
             None => "-".into(),
         },
     ));
     lines.push((
         "activation",
         match p.activation_latency_ms {
-            Some(ms) => format!(
-                "{ms} ms from demand to ready (demand {}, ready {})",
-                at(p.demand_at),
-                at(p.ready_at)
-            ),
-            None => format!("demand {}, ready {}", at(p.demand_at), at(p.ready_at)),
+            Some(ms) => format!("{ms} ms from demand to ready; ready at {}", at(p.ready_at)),
+            None => format!("demand at {}; ready at {}", at(p.demand_at), at(p.ready_at)),
         },
     ));
     let session_text = |s: &Session| {
@@ -658,10 +654,8 @@ pub fn render_details(
         match &p.recording.session {
             Some(s) => format!(
                 "{}{}",
-                if o.recording_active {
-                    "active: "
-                } else if o.recording_stale {
-                    "NOT held (hold gone): "
+                if o.recording_stale {
+                    "NOT held, its hold is gone: "
                 } else {
                     ""
                 },

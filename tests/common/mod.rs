@@ -385,3 +385,25 @@ pub fn make_v4l2_node(path: &Path, minor: u32, mode: u32, gid: u32) {
         assert_eq!(libc::chown(c.as_ptr(), 0, gid), 0);
     }
 }
+
+/// `hook segment-complete` as MediaMTX's runOnRecordSegmentComplete runs it.
+pub fn segment_command(state_dir: &Path, mtx_path: &str, file: &Path, duration: &str) -> Command {
+    let mut cmd = mediamtx_command(state_dir, mtx_path, free_port());
+    cmd.arg("segment-complete")
+        .env("MTX_SEGMENT_PATH", file)
+        .env("MTX_SEGMENT_DURATION", duration)
+        .env("RUST_LOG", "info");
+    cmd
+}
+
+/// Writes a fake segment named the way MediaMTX names them
+/// (`%Y-%m-%d_%H-%M-%S-%f.mp4`) for a start `secs` after
+/// 2026-11-24 10:00:00 (local time of the hook's `TZ`).
+pub fn fake_segment(dir: &Path, secs: f64, bytes: usize) -> PathBuf {
+    let whole = secs.floor() as u64;
+    let micros = ((secs - secs.floor()) * 1e6).round() as u64;
+    let (h, m, s) = (10 + whole / 3600, whole % 3600 / 60, whole % 60);
+    let file = dir.join(format!("2026-11-24_{h:02}-{m:02}-{s:02}-{micros:06}.mp4"));
+    std::fs::write(&file, vec![0u8; bytes]).unwrap();
+    file
+}

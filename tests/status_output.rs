@@ -1,0 +1,284 @@
+//! `hook status` read by a person and by a machine, against real processes:
+//! a live path, the same path after its processes were SIGKILLed, unknown
+//! and invalid path names, an empty state.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+const LIMIT: Duration = Duration::from_secs(30);
+
+fn status(state: &Path, args: &[&str]) -> (i32, String, String) {
+    let mut c = hook_command(state);
+    c.arg("status").args(args).env("TZ", "UTC");
+    run_to_end(c, LIMIT)
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap()
+}
+
+/// A long-lived process whose command name is `name` (a copy of `sleep`),
+/// standing in for a `hook run` supervisor or FFmpeg.
+fn process_named(dir: &Path, name: &str) -> Child {
+    let exe = dir.join(name);
+    if !exe.exists() {
+        std::fs::copy("/usr/bin/sleep", &exe).unwrap();
+    }
+    Command::new(&exe)
+        .arg("60")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+#[test]
+fn a_live_path_then_the_same_path_after_sigkill() {
+    let dir = TempDir::new("status");
+    let state = dir.join("state");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mut supervisor = process_named(&bin, "hook");
+    let mut ffmpeg = process_named(&bin, "ffmpeg");
+    let mut hold = process_named(&bin, "ffmpeg");
+    let now = OffsetDateTime::now_utc();
+    let started = now - time::Duration::seconds(3725);
+    let doc = serde_json::json!({
+        "schema_version": 1,
+        "paths": {
+            "camera0": {
+                "phase": "running",
+                "device": "/dev/video0",
+                "supervisor_pid": supervisor.id(),
+                "child_pid": ffmpeg.id(),
+                "child_started_at": rfc3339(started),
+                "restarts": 2,
+                "last_error": "ffmpeg exited with code 1: Connection refused",
+                "last_error_at": rfc3339(started),
+                "stderr_tail": ["[rtsp @ 0x1] Connection refused"],
+                "demand_at": rfc3339(started - time::Duration::seconds(1)),
+                "ready_at": rfc3339(started - time::Duration::milliseconds(550)),
+                "activation_latency_ms": 450,
+                "recording": {"active": true, "session": {
+                    "started_at": "2026-11-24T09:59:00Z", "until": null, "ended_at": null,
+                    "status": "active", "end_reason": null, "segments": 0,
+                    "recorded_seconds": 0.0, "gaps": 0, "hold_pid": hold.id()
+                }}
+            },
+            "camera1": {"phase": "idle", "restarts": 0}
+        }
+    });
+    std::fs::create_dir_all(&state).unwrap();
+    std::fs::write(state.join("state.json"), doc.to_string()).unwrap();
+    // Two real segments with a hole between them.
+    for start in [0.0, 100.0] {
+        let f = fake_segment(dir.path(), start, 2048);
+        let mut c = segment_command(&state, "camera0", &f, "60");
+        c.env("TZ", "UTC");
+        let (code, _, err) = run_to_end(c, LIMIT);
+        assert_eq!(code, 0, "{err}");
+    }
+
+    // People: one line per path.
+    let (code, out, err) = status(&state, &[]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 3, "{out}");
+    assert!(lines[0].starts_with("PATH"), "{out}");
+    let cam0: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(
+        cam0[..4],
+        [
+            "camera0",
+            "running",
+            "viewing,recording",
+            &ffmpeg.id().to_string()
+        ],
+        "{out}"
+    );
+    assert_eq!(cam0[4], "1h02m", "uptime: {out}");
+    assert_eq!(cam0[5], "2", "restarts: {out}");
+    assert_eq!(
+        cam0[6..9],
+        ["2", "(2m00s)", "1"],
+        "segments and gaps: {out}"
+    );
+    assert!(
+        lines[1].ends_with("ffmpeg exited with code 1: Connection refused"),
+        "{out}"
+    );
+    let cam1: Vec<&str> = lines[2].split_whitespace().collect();
+    assert_eq!(
+        cam1,
+        ["camera1", "idle", "-", "-", "-", "0", "0", "0", "-"],
+        "{out}"
+    );
+
+    // People: one path in detail.
+    let (code, out, err) = status(&state, &["camera0"]);
+    assert_eq!(code, 0, "{err}");
+    // Compared with runs of spaces made one (the values are aligned).
+    let flat: Vec<String> = out
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect();
+    for want in [
+        "path: camera0".to_string(),
+        "phase: running".to_string(),
+        "use cases: viewing, recording".to_string(),
+        "device: /dev/video0".to_string(),
+        format!("ffmpeg pid: {}, up 1h02m (since", ffmpeg.id()),
+        format!("hook run pid: {}", supervisor.id()),
+        "restarts: 2".to_string(),
+        "last error: ffmpeg exited with code 1: Connection refused; at".to_string(),
+        "activation: 450 ms from demand to ready".to_string(),
+        format!("recording: active since 2026-11-24 09:59:00 +00:00, 2 segments, 2m00s recorded, 1 gap, hold pid {}", hold.id()),
+        "segments: 2 segments, 2m00s recorded, 4.0 KiB, 1 gap, last ends 2026-11-24 10:02:40 +00:00".to_string(),
+        format!("ledger: {}", state.join("ledger/camera0.jsonl").display()),
+        "| [rtsp @ 0x1] Connection refused".to_string(),
+    ] {
+        assert!(
+            flat.iter().any(|l| l.starts_with(&want)),
+            "missing {want:?} in:\n{out}"
+        );
+    }
+
+    // Machines: the documented fields.
+    let (code, out, err) = status(&state, &["--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["state_dir"], state.display().to_string());
+    let c = &v["paths"]["camera0"];
+    assert_eq!(c["phase"], "running");
+    assert_eq!(c["stale"], false);
+    assert_eq!(c["child_pid"], ffmpeg.id());
+    assert_eq!(c["supervisor_pid"], supervisor.id());
+    assert_eq!(c["restarts"], 2);
+    assert_eq!(
+        c["last_error"],
+        "ffmpeg exited with code 1: Connection refused"
+    );
+    assert_eq!(c["use_cases"], serde_json::json!(["viewing", "recording"]));
+    let up = c["uptime_seconds"].as_f64().unwrap();
+    assert!((3725.0..3800.0).contains(&up), "{up}");
+    assert_eq!(c["activation_latency_ms"], 450);
+    assert_eq!(c["recording"]["active"], true);
+    assert_eq!(c["recording"]["session"]["segments"], 2);
+    assert_eq!(c["segments"]["count"], 2);
+    assert_eq!(c["segments"]["recorded_seconds"], 120.0);
+    assert_eq!(c["segments"]["gaps"], 1);
+    assert_eq!(c["segments"]["bytes"], 4096);
+    assert_eq!(c["segments"]["last"][1]["gap_before"], 40.0);
+    let idle = &v["paths"]["camera1"];
+    assert_eq!(idle["phase"], "idle");
+    assert!(idle["child_pid"].is_null());
+    assert!(idle["last_error"].is_null());
+    assert_eq!(idle["recording"]["active"], false);
+    assert_eq!(idle["segments"]["count"], 0);
+    assert_eq!(idle["segments"]["recorded_seconds"], 0.0);
+    assert_eq!(idle["segments"]["gaps"], 0);
+
+    // One path as JSON: only that path.
+    let (code, out, _) = status(&state, &["camera1", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["paths"].as_object().unwrap().len(), 1);
+    assert_eq!(v["paths"]["camera1"]["phase"], "idle");
+
+    // The hook and its FFmpeg and the hold are SIGKILLed: nothing could
+    // record it. Status must not say running.
+    for p in [&mut supervisor, &mut ffmpeg, &mut hold] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+    let (code, out, err) = status(&state, &[]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let cam0: Vec<&str> = lines[1].split_whitespace().collect();
+    assert_eq!(cam0[..5], ["camera0", "idle*", "-", "-", "-"], "{out}");
+    assert!(
+        out.contains(&format!(
+            "* camera0: hook run (pid {}) is gone without recording its end",
+            supervisor.id()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("the hold"), "{out}");
+    let (_, out, _) = status(&state, &["--json"]);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let c = &v["paths"]["camera0"];
+    assert_eq!(c["phase"], "idle");
+    assert_eq!(c["recorded_phase"], "running");
+    assert_eq!(c["stale"], true);
+    assert!(c["child_pid"].is_null());
+    assert!(c["supervisor_pid"].is_null());
+    assert!(c["uptime_seconds"].is_null());
+    assert_eq!(c["recording"]["active"], false);
+    assert_eq!(c["recording"]["stale"], true);
+    assert_eq!(c["use_cases"], serde_json::json!([]));
+    assert_eq!(c["notes"].as_array().unwrap().len(), 2);
+    // Status reads; it never rewrites what the hooks wrote.
+    assert_eq!(path_state(&state, "camera0")["phase"], "running");
+}
+
+#[test]
+fn a_pid_reused_by_another_program_is_not_the_hook() {
+    let dir = TempDir::new("status-reuse");
+    let mut other = process_named(dir.path(), "not-the-hook");
+    let doc = serde_json::json!({
+        "schema_version": 1,
+        "paths": {"cam0": {"phase": "backoff", "supervisor_pid": other.id()}}
+    });
+    std::fs::write(dir.join("state.json"), doc.to_string()).unwrap();
+    let (code, out, err) = status(dir.path(), &["--json"]);
+    other.kill().unwrap();
+    other.wait().unwrap();
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["paths"]["cam0"]["phase"], "idle");
+    assert_eq!(v["paths"]["cam0"]["stale"], true);
+}
+
+#[test]
+fn unknown_path_exits_1_and_invalid_name_exits_2() {
+    let dir = TempDir::new("status-unknown");
+    let f = fake_segment(dir.path(), 0.0, 10);
+    let (code, _, err) = run_to_end(segment_command(dir.path(), "cam0", &f, "1"), LIMIT);
+    assert_eq!(code, 0, "{err}");
+
+    let (code, out, err) = status(dir.path(), &["cam9"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(out.is_empty(), "{out}");
+    assert!(err.contains("no path \"cam9\""), "{err}");
+    assert!(err.contains("known paths: cam0"), "{err}");
+    let (code, _, _) = status(dir.path(), &["cam9", "--json"]);
+    assert_eq!(code, 1);
+
+    for bad in ["../cam0", "a/b", "", "cam\n0"] {
+        let (code, _, err) = status(dir.path(), &[bad]);
+        assert_eq!(code, 2, "{bad:?}: {err}");
+        assert!(err.contains("PATH argument"), "{err}");
+    }
+}
+
+#[test]
+fn an_empty_state_answers() {
+    let dir = TempDir::new("status-empty");
+    let state = dir.join("never-written");
+    let (code, out, err) = status(&state, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("no paths yet"), "{out}");
+    let (code, out, _) = status(&state, &["--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["schema_version"], 1);
+    assert_eq!(v["paths"], serde_json::json!({}));
+    assert!(!state.exists(), "status never creates the state directory");
+}
