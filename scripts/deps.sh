@@ -2,7 +2,9 @@
 # Installs what building and testing the hook needs on Debian 12, idempotently:
 # FFmpeg (the child it supervises), libclang (the v4l crate's bindings),
 # GStreamer's RTSP server (a real RTSP peer for the tests) and PyYAML (the
-# Control API stand-in reads MediaMTX's openapi.yaml).
+# Control API stand-in reads MediaMTX's openapi.yaml), and what the operator
+# tests check the generated files with: zsh and fish (completions), groff
+# (man page), shellcheck (install.sh), systemd (systemd-analyze verify).
 set -euo pipefail
 
 packages=(
@@ -17,6 +19,11 @@ packages=(
   gstreamer1.0-plugins-ugly
   gstreamer1.0-libav
   gstreamer1.0-tools
+  zsh
+  fish
+  groff-base
+  shellcheck
+  systemd
 )
 
 missing=()

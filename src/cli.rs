@@ -303,7 +303,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         Command::Man => {
-            clap_mangen::Man::new(Cli::command()).render(&mut std::io::stdout())?;
+            crate::manpage::render(&mut std::io::stdout())?;
             return Ok(ExitCode::SUCCESS);
         }
         _ => {}

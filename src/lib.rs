@@ -25,6 +25,7 @@ pub mod error;
 pub mod ffmpeg;
 pub mod input_choice;
 pub mod logging;
+pub mod manpage;
 pub mod mediamtx_config;
 pub mod mtx_env;
 pub mod policy;
