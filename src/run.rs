@@ -13,7 +13,9 @@
 //! while the old one is still stopping). Each instance claims the entry by
 //! writing its pid as `supervisor_pid` when it starts and writes nothing once
 //! a newer instance has claimed it, so the old one never clobbers the new
-//! one's state.
+//! one's state. An instance that stops without ever having started FFmpeg
+//! (it was still waiting for the device) hands the entry back to the
+//! instance it took it from, if that one still runs.
 
 use std::ffi::OsStr;
 use std::path::PathBuf;
@@ -56,6 +58,8 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         write_failed: false,
         claimed: false,
         demand_at,
+        previous: None,
+        spawned: false,
     };
     log::info!(
         "publishing {device} to rtsp://127.0.0.1:{port}/{path} with {}",
@@ -117,6 +121,14 @@ pub fn resolve_device(
     )))
 }
 
+/// True when process `pid` exists.
+fn pid_alive(pid: u32) -> bool {
+    // SAFETY: kill with signal 0 only checks that the process exists.
+    pid <= i32::MAX as u32
+        && (unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
+            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
+}
+
 /// The publisher job: the device's FFmpeg, reporting into the state.
 struct Publisher<'a> {
     ctx: &'a Context,
@@ -132,6 +144,10 @@ struct Publisher<'a> {
     claimed: bool,
     /// When this instance started: MediaMTX's demand.
     demand_at: OffsetDateTime,
+    /// The entry's owner before this instance claimed it, as it was then.
+    previous: Option<PathState>,
+    /// Whether this instance has started FFmpeg at least once.
+    spawned: bool,
 }
 
 impl Publisher<'_> {
@@ -141,8 +157,10 @@ impl Publisher<'_> {
         let (me, path, demand_at) = (self.me, self.path.as_str(), self.demand_at);
         let claim = (!self.claimed).then(|| self.device.clone());
         let result = self.ctx.store.update(|state| {
+            let mut previous = None;
             if let Some(device) = claim {
                 let p = state.paths.entry(path.to_string()).or_default();
+                previous = p.supervisor_pid.filter(|&pid| pid != me).map(|_| p.clone());
                 p.device = Some(device);
                 p.supervisor_pid = Some(me);
                 p.child_pid = None;
@@ -157,11 +175,14 @@ impl Publisher<'_> {
                     p.updated_at = Some(now());
                 }
             }
-            Ok(())
+            Ok(previous)
         });
-        if result.is_ok() {
-            self.claimed = true;
-        }
+        let result = result.map(|previous| {
+            if !self.claimed {
+                self.claimed = true;
+                self.previous = previous;
+            }
+        });
         self.note_write(result);
     }
 
@@ -208,13 +229,16 @@ impl Job for Publisher<'_> {
             Event::WaitingForLock { .. } => self.write(|p| p.phase = Phase::WaitingForDevice),
             Event::Started {
                 pid, at, restarts, ..
-            } => self.write(|p| {
-                p.phase = Phase::Starting;
-                p.child_pid = Some(pid);
-                p.child_started_at = Some(at);
-                p.restarts = restarts;
-                p.next_attempt_at = None;
-            }),
+            } => {
+                self.spawned = true;
+                self.write(|p| {
+                    p.phase = Phase::Starting;
+                    p.child_pid = Some(pid);
+                    p.child_started_at = Some(at);
+                    p.restarts = restarts;
+                    p.next_attempt_at = None;
+                })
+            }
             Event::Running { .. } => self.write(|p| p.phase = Phase::Running),
             Event::Exited {
                 record,
@@ -245,13 +269,33 @@ impl Job for Publisher<'_> {
                 p.restarts = restarts;
             }),
             Event::Stopping { .. } => self.write(|p| p.phase = Phase::Stopping),
-            Event::Stopped => self.write(|p| {
-                p.phase = Phase::Idle;
-                p.child_pid = None;
-                p.child_started_at = None;
-                p.supervisor_pid = None;
-                p.next_attempt_at = None;
-            }),
+            Event::Stopped => {
+                let previous = self
+                    .previous
+                    .take()
+                    .filter(|prev| !self.spawned && prev.supervisor_pid.is_some_and(pid_alive));
+                self.write(|p| match previous {
+                    // Never ran: the instance we took the entry from still
+                    // does; give it back as it was.
+                    Some(prev) => {
+                        p.phase = prev.phase;
+                        p.device = prev.device;
+                        p.supervisor_pid = prev.supervisor_pid;
+                        p.child_pid = prev.child_pid;
+                        p.child_started_at = prev.child_started_at;
+                        p.restarts = prev.restarts;
+                        p.demand_at = prev.demand_at;
+                        p.next_attempt_at = None;
+                    }
+                    None => {
+                        p.phase = Phase::Idle;
+                        p.child_pid = None;
+                        p.child_started_at = None;
+                        p.supervisor_pid = None;
+                        p.next_attempt_at = None;
+                    }
+                })
+            }
         }
     }
 }
