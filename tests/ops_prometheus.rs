@@ -1,11 +1,19 @@
 //! The metrics file as node_exporter's textfile collector and Prometheus
 //! read it: a strict checker of the text exposition format (version 0.0.4)
 //! applied to what the renderer writes for many kinds of state, and
-//! `promtool check metrics` on the same text when promtool is installed.
+//! `promtool check metrics` on the same text when promtool is installed, and
+//! `hook status --prometheus` of a live publisher and recorded segments.
+
+mod common;
+mod run_support;
 
 use std::collections::{BTreeMap, HashSet};
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use run_support::{Hook, HookOptions};
 
 use mediamtx_hook::prometheus::render;
 use mediamtx_hook::state::{
@@ -357,4 +365,146 @@ fn promtool_accepts_the_metrics_when_installed() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Runs promtool on `text` when installed; Some(error) when it refuses it.
+fn promtool(text: &str) -> Option<String> {
+    let mut child = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    if out.status.success() {
+        None
+    } else {
+        Some(format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+#[test]
+fn status_prometheus_of_a_live_publisher_and_a_recording() {
+    let dir = TempDir::new("prom-live");
+    let state = dir.join("state");
+    let listener = RtspListener::start("camera0");
+    let mut hook = Hook::start(&dir, HookOptions::testsrc("camera0", listener.port));
+    assert!(
+        hook.wait_phase("running", Duration::from_secs(15)),
+        "{}",
+        hook.log()
+    );
+    // MediaMTX says the stream is available: activation latency.
+    let mut ready = mediamtx_command(&state, "camera0", listener.port);
+    ready.arg("ready");
+    let (code, _, err) = run_to_end(ready, Duration::from_secs(10));
+    assert_eq!(code, 0, "{err}");
+    // Two segments with a hole between them on another path.
+    for name in [
+        "2026-01-02_03-04-05-000000.mp4",
+        "2026-01-02_03-05-05-000000.mp4",
+    ] {
+        let f = dir.join(name);
+        std::fs::write(&f, vec![0u8; 2048]).unwrap();
+        let mut c = mediamtx_command(&state, "camera1", free_port());
+        c.arg("segment-complete")
+            .env("MTX_SEGMENT_PATH", &f)
+            .env("MTX_SEGMENT_DURATION", "10.0");
+        let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+        assert_eq!(code, 0, "{err}");
+    }
+
+    let mut c = hook_command(&state);
+    c.args(["status", "--prometheus"]);
+    let (code, text, err) = run_to_end(c, Duration::from_secs(10));
+    assert_eq!(code, 0, "{err}");
+    let problems = check_exposition(&text);
+    assert!(problems.is_empty(), "{problems:#?}\n{text}");
+    if let Some(e) = promtool(&text) {
+        panic!("promtool refused it: {e}\n{text}");
+    }
+    let has = |line: &str| text.lines().any(|l| l == line);
+    assert!(has("mediamtx_hook_paths 2"), "{text}");
+    assert!(
+        has("mediamtx_hook_phase{path=\"camera0\",phase=\"running\"} 1"),
+        "{text}"
+    );
+    assert!(
+        has("mediamtx_hook_phase{path=\"camera1\",phase=\"idle\"} 1"),
+        "{text}"
+    );
+    assert!(
+        has("mediamtx_hook_child_running{path=\"camera0\"} 1"),
+        "{text}"
+    );
+    assert!(
+        has("mediamtx_hook_segments_total{path=\"camera1\"} 2"),
+        "{text}"
+    );
+    assert!(
+        has("mediamtx_hook_recorded_seconds_total{path=\"camera1\"} 20"),
+        "{text}"
+    );
+    assert!(
+        has("mediamtx_hook_recorded_bytes_total{path=\"camera1\"} 4096"),
+        "{text}"
+    );
+    assert!(
+        has("mediamtx_hook_gaps_total{path=\"camera1\"} 1"),
+        "{text}"
+    );
+    assert!(
+        has("mediamtx_hook_recording_active{path=\"camera1\"} 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mediamtx_hook_child_uptime_seconds{path=\"camera0\"} "),
+        "{text}"
+    );
+    assert!(
+        text.contains("mediamtx_hook_activation_latency_seconds{path=\"camera0\"} "),
+        "{text}"
+    );
+
+    // One path asked for: only its samples.
+    let mut c = hook_command(&state);
+    c.args(["status", "camera1", "--prometheus"]);
+    let (code, one, err) = run_to_end(c, Duration::from_secs(10));
+    assert_eq!(code, 0, "{err}");
+    assert!(check_exposition(&one).is_empty(), "{one}");
+    assert!(one.contains("mediamtx_hook_paths 1\n"), "{one}");
+    assert!(!one.contains("camera0"), "{one}");
+
+    // Once the publisher is gone, status says so in the metrics too.
+    let (status, _) = hook
+        .signal_group_and_wait(libc::SIGINT, Duration::from_secs(5))
+        .expect("stops on SIGINT");
+    assert!(status.success());
+    let mut c = hook_command(&state);
+    c.args(["status", "--prometheus"]);
+    let (code, text, err) = run_to_end(c, Duration::from_secs(10));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        has_line(&text, "mediamtx_hook_child_running{path=\"camera0\"} 0"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("mediamtx_hook_child_uptime_seconds{path=\"camera0\"}"),
+        "{text}"
+    );
+}
+
+fn has_line(text: &str, line: &str) -> bool {
+    text.lines().any(|l| l == line)
 }
