@@ -204,6 +204,14 @@ pub fn choose(
         v4l2m2m_works(&args.ffmpeg)
     });
     let size = choice.size.unwrap_or(request.size);
+    if let (EncoderChoice::V4l2m2m, Some(given)) = (encoder, args.bitrate.as_deref()) {
+        if encoder_choice::parse_bitrate(given).is_ok_and(|b| b < 1_000_000) {
+            log::warn!(
+                "--bitrate {given} is below 1M: the Raspberry Pi's h264_v4l2m2m is known to \
+                 fail at low bitrates"
+            );
+        }
+    }
     Ok(CaptureInput {
         source: Source::Device(path.to_path_buf()),
         input_format: Some(choice.ffmpeg_format.to_string()),
