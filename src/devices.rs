@@ -9,7 +9,9 @@
 //! and exit 0.
 //!
 //! `--json` prints one object (schema version [`SCHEMA_VERSION`]):
-//! `{"schema_version": 1, "devices": [...], "skipped": [{"path", "reason"}]}`;
+//! `{"schema_version": 1, "devices": [...], "skipped": [{"path", "kind",
+//! "reason"}]}` (`kind`: `not-capture`, `not-found`, `permission-denied`,
+//! `busy` or `error`);
 //! each device has `path`, `by_id`, `by_path` (null when udev made none),
 //! `driver`, `card`, `bus`, `busy`, `formats` (`fourcc`, `description`,
 //! `ffmpeg_format` or null, `sizes`: `{"type": "discrete", "width",
@@ -28,6 +30,7 @@ use serde::Serialize;
 
 use crate::capture::{self, CaptureInput, TEST_PATTERN};
 use crate::cli::{Context, DeviceArgs, DevicesArgs};
+use crate::device_error::DeviceError;
 use crate::encoder_choice;
 use crate::v4l_formats::{self, FourCc};
 use crate::v4l_probe::{self, DeviceCaps, FrameRates, FrameSize, Probe, V4l2Probe};
@@ -86,7 +89,29 @@ pub struct ChoiceReport {
 #[derive(Debug, Serialize)]
 pub struct Skipped {
     pub path: String,
+    pub kind: &'static str,
     pub reason: String,
+    /// For `not-capture`: what the node is instead (grouped when listed).
+    #[serde(skip)]
+    pub what: Option<String>,
+}
+
+impl Skipped {
+    fn new(path: &Path, e: &DeviceError) -> Skipped {
+        let (kind, what) = match e {
+            DeviceError::NotCapture { what, .. } => ("not-capture", Some(what.clone())),
+            DeviceError::NotFound { .. } => ("not-found", None),
+            DeviceError::PermissionDenied { .. } => ("permission-denied", None),
+            DeviceError::Busy { .. } => ("busy", None),
+            DeviceError::Unsupported { .. } | DeviceError::Io { .. } => ("error", None),
+        };
+        Skipped {
+            path: path.display().to_string(),
+            kind,
+            reason: e.to_string(),
+            what,
+        }
+    }
 }
 
 pub fn main(_ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
@@ -152,10 +177,7 @@ pub fn scan(
                     .devices
                     .push(device_report(node, caps, args, v4l2m2m_works, links_root))
             }
-            Err(e) => report.skipped.push(Skipped {
-                path: node.display().to_string(),
-                reason: e.to_string(),
-            }),
+            Err(e) => report.skipped.push(Skipped::new(node, &e)),
         }
     }
     report
@@ -250,10 +272,28 @@ pub fn render(report: &DevicesReport) -> String {
             (None, None) => {}
         }
     }
-    if !report.skipped.is_empty() {
+    // Nodes that are something else (a UVC camera's metadata node, the
+    // codecs of a Raspberry Pi) are grouped: a Pi has a dozen of them.
+    let mut others: Vec<(&str, Vec<&str>)> = Vec::new();
+    for s in &report.skipped {
+        if let Some(what) = &s.what {
+            match others.iter_mut().find(|(w, _)| w == what) {
+                Some((_, paths)) => paths.push(&s.path),
+                None => others.push((what, vec![&s.path])),
+            }
+        }
+    }
+    if !others.is_empty() {
+        out.push_str("Not video capture devices:\n");
+        for (what, paths) in others {
+            let _ = writeln!(out, "  {}: {what}", paths.join(", "));
+        }
+    }
+    let problems: Vec<&Skipped> = report.skipped.iter().filter(|s| s.what.is_none()).collect();
+    if !problems.is_empty() {
         out.push_str("Skipped:\n");
         // Every reason already names its node.
-        for s in &report.skipped {
+        for s in problems {
             let _ = writeln!(out, "  {}", s.reason);
         }
     }
@@ -394,6 +434,7 @@ mod tests {
         assert_eq!(devices[1]["choice"]["encoder"], "libx264");
         assert_eq!(devices[2]["choice"]["width"], 1920);
         assert_eq!(json["skipped"][0]["path"], "/dev/video1");
+        assert_eq!(json["skipped"][0]["kind"], "not-capture");
         assert!(json["skipped"][0]["reason"]
             .as_str()
             .unwrap()
@@ -456,8 +497,8 @@ mod tests {
   H264 h264         640x480, 160x90, 320x240, 800x600, 960x720, 1280x720, 1600x896, 1920x1080 @ 30, 24, 20, 15, 10, 7.5, 5 fps
   MJPG mjpeg        640x480, 160x90, 320x240, 800x600, 960x720, 1280x720, 1600x896, 1920x1080 @ 30, 24, 20, 15, 10, 7.5, 5 fps
   hook run would use: h264 1280x720 at 30 fps, encoder copy
-Skipped:
-  /dev/video1 is not a video capture device: it is a metadata node (a camera's video node is usually the one numbered just before)
+Not video capture devices:
+  /dev/video1: it is a metadata node (a camera's video node is usually the one numbered just before)
 ";
         assert_eq!(text, want);
     }
@@ -489,6 +530,52 @@ Skipped:
         assert_eq!(size["max_width"], 2592);
         assert_eq!(size["rates"]["type"], "range");
         assert_eq!(size["rates"]["max_fps"], serde_json::Value::Null);
+    }
+
+    /// A Raspberry Pi: one camera, a dozen codec nodes (grouped on one
+    /// line) and a node this user may not open (listed with its reason).
+    #[test]
+    fn raspberry_pi_listing_groups_codec_nodes() {
+        let codec = |n: u32| {
+            let path = PathBuf::from(format!("/dev/video{n}"));
+            let err = DeviceError::NotCapture {
+                device: path.clone(),
+                what: "it is a memory-to-memory codec, not a camera".into(),
+            };
+            (path, Err(err))
+        };
+        let mut table = vec![(
+            PathBuf::from("/dev/video0"),
+            Ok(device("mmal service 16.1", "bcm2835 mmal", pi_bcm2835())),
+        )];
+        table.extend([10, 11, 12].map(codec));
+        table.push((
+            PathBuf::from("/dev/video13"),
+            Err(DeviceError::PermissionDenied {
+                device: "/dev/video13".into(),
+                detail: "the node is mode 0660, owner root, group video; the hook runs as pi: add pi to group video".into(),
+            }),
+        ));
+        let nodes: Vec<PathBuf> = table.iter().map(|(p, _)| p.clone()).collect();
+        let report = scan(
+            &TableProbe(table),
+            &nodes,
+            &DeviceArgs::default(),
+            &no_m2m,
+            Path::new("/nonexistent"),
+        );
+        let text = render(&report);
+        assert!(
+            text.ends_with(
+                "Not video capture devices:\n  /dev/video10, /dev/video11, /dev/video12: it is a memory-to-memory codec, not a camera\n\
+                 Skipped:\n  permission denied opening /dev/video13: the node is mode 0660, owner root, group video; the hook runs as pi: add pi to group video\n"
+            ),
+            "{text}"
+        );
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["skipped"].as_array().unwrap().len(), 4);
+        assert_eq!(json["skipped"][3]["kind"], "permission-denied");
+        assert!(json["skipped"][0].get("what").is_none());
     }
 
     #[test]
