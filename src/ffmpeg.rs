@@ -136,9 +136,20 @@ pub fn reader_args(port: u16, path: &str) -> Vec<OsString> {
 pub struct Progress {
     /// Frames so far (`frame=`).
     pub frames: u64,
-    /// Output bytes so far (`total_size=`): advances for audio-only or copy
-    /// streams whose frame counter may not.
+    /// Output bytes so far (`total_size=`).
     pub bytes: u64,
+    /// Media time written so far, microseconds (`out_time_us=`): advances
+    /// for stream copies to `-f null`, whose byte count stays 0.
+    pub out_time_us: u64,
+}
+
+impl Progress {
+    /// True when anything in `self` moved forward since `before`.
+    pub fn advanced_since(&self, before: &Progress) -> bool {
+        self.frames > before.frames
+            || self.bytes > before.bytes
+            || self.out_time_us > before.out_time_us
+    }
 }
 
 /// Folds one line of FFmpeg's `-progress` output into `progress`. Returns
@@ -158,6 +169,13 @@ pub fn parse_progress_line(line: &str, progress: &mut Progress) -> bool {
         "total_size" => {
             if let Ok(n) = value.parse() {
                 progress.bytes = n;
+            }
+            false
+        }
+        "out_time_us" => {
+            // Negative before the first packet; N/A when unknown.
+            if let Ok(n) = value.parse::<i64>() {
+                progress.out_time_us = n.max(0) as u64;
             }
             false
         }
@@ -303,13 +321,19 @@ mod tests {
         assert!(!parse_progress_line("total_size=4096", &mut p));
         assert!(!parse_progress_line("garbage", &mut p));
         assert!(!parse_progress_line("frame=N/A", &mut p));
+        assert!(!parse_progress_line(
+            "out_time_us=-9223372036854775807",
+            &mut p
+        ));
         assert!(parse_progress_line("progress=continue", &mut p));
-        assert_eq!(
-            p,
-            Progress {
-                frames: 12,
-                bytes: 4096
-            }
-        );
+        let first = Progress {
+            frames: 12,
+            bytes: 4096,
+            out_time_us: 0,
+        };
+        assert_eq!(p, first);
+        assert!(!p.advanced_since(&first));
+        parse_progress_line("out_time_us=400000", &mut p);
+        assert!(p.advanced_since(&first));
     }
 }

@@ -74,7 +74,12 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     };
     match supervisor::supervise(&mut job, &spec, &signals) {
         Ok(outcome) => {
-            log::info!("stopped cleanly ({outcome:?})");
+            let why = match outcome {
+                supervisor::Outcome::Signal(sig) => crate::process::signal_name(sig),
+                supervisor::Outcome::Finished => "finished",
+                supervisor::Outcome::Orphaned => "parent gone",
+            };
+            log::info!("stopped cleanly ({why}); exiting 0");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {

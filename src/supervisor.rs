@@ -605,7 +605,7 @@ impl Supervisor<'_> {
         let before = child.progress;
         for line in child.stdout.read_lines() {
             if parse_progress_line(&line, &mut child.progress)
-                && (child.progress.frames > before.frames || child.progress.bytes > before.bytes)
+                && child.progress.advanced_since(&before)
             {
                 advanced = true;
             }
@@ -619,10 +619,10 @@ impl Supervisor<'_> {
         }
         if advanced {
             child.last_progress = Instant::now();
-            if !child.running && child.progress.frames > 0 {
+            if !child.running {
                 child.running = true;
                 log::info!(
-                    "{} running: frames flowing after {} ms",
+                    "{} running: output advancing {} ms after the start",
                     self.job.name(),
                     child.started.elapsed().as_millis()
                 );

@@ -147,3 +147,32 @@ fn bad_mtx_path_rtsp_port_or_g1_exit_2_naming_the_variable() {
     // Nothing was written for a refused start.
     assert!(common::read_state(dir.path()).is_null());
 }
+
+#[test]
+fn an_ffmpeg_that_cannot_be_run_is_reported_and_retried() {
+    let path = "noffmpeg0";
+    let dir = TempDir::new(path);
+    let port = common::free_port();
+    let _rtsp = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let missing = dir.join("no-such-ffmpeg");
+    let mut hook = Hook::start(&dir, HookOptions::testsrc(path, port).ffmpeg(&missing));
+    assert!(
+        common::wait_until(Duration::from_secs(5), || {
+            let s = hook.state();
+            s["phase"] == "backoff" && s["restarts"].as_u64().unwrap_or(0) >= 2
+        }),
+        "{} / {}",
+        hook.state(),
+        hook.log()
+    );
+    let error = hook.state()["last_error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains(&format!("cannot start {}", missing.display())),
+        "{error}"
+    );
+    let (status, took) = hook
+        .signal_group_and_wait(libc::SIGINT, Duration::from_secs(1))
+        .expect("stops");
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(1));
+}

@@ -85,6 +85,19 @@ fn ffmpeg_dies_within_a_second_of_a_sigkilled_hook() {
     );
     let ffmpeg = hook.child_pid().unwrap();
     assert!(common::pid_alive(ffmpeg));
+    // FFmpeg holds the device lock too (inherited), and nothing else of
+    // the hook's.
+    let fds: Vec<String> = std::fs::read_dir(format!("/proc/{ffmpeg}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        fds.iter()
+            .any(|f| f.ends_with("locks/testsrc-sigkill0.lock")),
+        "{fds:?}"
+    );
+    assert!(!fds.iter().any(|f| f.ends_with("state.lock")), "{fds:?}");
 
     common::kill_pid(hook.pid, libc::SIGKILL);
     hook.child.wait().unwrap();
@@ -134,4 +147,37 @@ fn ffmpeg_ignoring_sigint_is_killed_after_the_grace_period() {
             .any(|l| l == "fake ffmpeg ignoring SIGINT"),
         "{state}"
     );
+}
+
+#[test]
+fn a_process_ffmpeg_started_is_stopped_and_reaped_with_it() {
+    let path = "forks0";
+    let dir = TempDir::new(path);
+    let port = common::free_port();
+    let _rtsp = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let mut hook = Hook::start(
+        &dir,
+        HookOptions::testsrc(path, port).ffmpeg(&fixture("ffmpeg-forks.sh")),
+    );
+    let fake = hook
+        .wait_running_child(None, Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("{}", hook.log()));
+    let helper = || {
+        common::live_processes_with("sleep 6001")
+            .into_iter()
+            .filter(|p| p.pgrp == fake)
+            .collect::<Vec<_>>()
+    };
+    assert!(common::wait_until(Duration::from_secs(5), || !helper().is_empty()));
+
+    let (status, _) = hook
+        .signal_group_and_wait(libc::SIGINT, GRACE + Duration::from_secs(1))
+        .unwrap_or_else(|| panic!("hook still running: {}", hook.log()));
+    assert_eq!(status.code(), Some(0));
+    assert!(
+        common::wait_until(Duration::from_secs(1), || helper().is_empty()),
+        "helper survived: {:?}",
+        helper()
+    );
+    assert_nothing_left(&hook);
 }
