@@ -622,7 +622,7 @@ impl Supervisor<'_> {
             if !child.running {
                 child.running = true;
                 log::info!(
-                    "{} running: output advancing {} ms after the start",
+                    "{} running: frames flowing after {} ms",
                     self.job.name(),
                     child.started.elapsed().as_millis()
                 );
