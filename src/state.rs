@@ -267,6 +267,28 @@ pub fn default_state_dir() -> PathBuf {
     std::env::temp_dir().join("mediamtx-hook")
 }
 
+/// `<tmp>/mediamtx-hook-<uid>/locks`, when that directory is this user's
+/// own (mode 0700, not a symlink): in a shared temporary directory nobody
+/// else may choose where the lock files go.
+fn private_locks_dir(tmp: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    // SAFETY: geteuid(2) cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    let base = tmp.join(format!("mediamtx-hook-{uid}"));
+    match fs::DirBuilder::new().mode(0o700).create(&base) {
+        Ok(()) => {}
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
+        Err(_) => return None,
+    }
+    let meta = fs::symlink_metadata(&base).ok()?;
+    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
+        return None;
+    }
+    let locks = base.join("locks");
+    fs::create_dir_all(&locks).ok()?;
+    Some(locks)
+}
+
 fn dir_is_writable(dir: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
@@ -352,9 +374,27 @@ impl StateStore {
         append().with_context(|| format!("appending to segment ledger {}", file.display()))
     }
 
-    /// Directory of the per-device lock files.
+    /// Directory of the per-device lock files: `locks/` in the state
+    /// directory, created here. When it cannot be created (a state directory
+    /// that cannot be written) the locks go to this user's private directory
+    /// under the system's temporary directory instead: streaming needs the
+    /// device lock, not the state, and every instance falls back alike.
     pub fn locks_dir(&self) -> PathBuf {
-        self.dir.join("locks")
+        let dir = self.dir.join("locks");
+        if fs::create_dir_all(&dir).is_ok() {
+            return dir;
+        }
+        match private_locks_dir(&std::env::temp_dir()) {
+            Some(fallback) => {
+                log::debug!(
+                    "cannot create {}; device locks go to {}",
+                    dir.display(),
+                    fallback.display()
+                );
+                fallback
+            }
+            None => dir,
+        }
     }
 
     /// Takes the exclusive state lock; released when the returned file drops.
@@ -668,6 +708,34 @@ mod tests {
     fn file_stamps_sort_and_have_no_colons() {
         let t = time::macros::datetime!(2026-11-24 03:43:19.123 +01:00);
         assert_eq!(file_stamp(t), "20261124T024319.123Z");
+    }
+
+    #[test]
+    fn locks_fall_back_to_a_private_directory() {
+        let dir = tmp();
+        let store = StateStore::new(&dir);
+        assert_eq!(store.locks_dir(), dir.join("locks"));
+        assert!(dir.join("locks").is_dir());
+
+        let blocker = dir.join("file");
+        fs::write(&blocker, b"").unwrap();
+        let unwritable = StateStore::new(blocker.join("state"));
+        let fallback = unwritable.locks_dir();
+        assert!(fallback.is_dir(), "{}", fallback.display());
+        assert!(!fallback.starts_with(&blocker));
+        assert_eq!(fallback, private_locks_dir(&std::env::temp_dir()).unwrap());
+
+        // Somebody else's (or a too open) directory is never used.
+        let shared = tmp();
+        let uid = unsafe { libc::geteuid() };
+        let base = shared.join(format!("mediamtx-hook-{uid}"));
+        fs::create_dir(&base).unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&base, fs::Permissions::from_mode(0o777)).unwrap();
+        assert_eq!(private_locks_dir(&shared), None);
+        fs::remove_dir(&base).unwrap();
+        std::os::unix::fs::symlink(&dir, &base).unwrap();
+        assert_eq!(private_locks_dir(&shared), None);
     }
 
     #[test]
