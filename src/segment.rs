@@ -69,12 +69,10 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
 
     let store = &ctx.store;
     let placed = store
-        .update(|state| {
-            let entry = state.paths.entry(path.clone()).or_default();
+        .update_path(&path, |entry| {
             let placed = record_segment(entry, segment, tolerance, now());
             entry.segments.ledger_bytes =
                 Some(store.append_ledger(&path, entry.segments.ledger_bytes, &placed.record)?);
-            entry.updated_at = Some(now());
             Ok(placed)
         })
         .with_context(|| format!("recording segment of {path}"))?;

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 /// Version of the state file. Fields are only ever added; the version
@@ -465,18 +466,40 @@ impl StateStore {
     }
 
     /// Applies `change` to one path's entry (created when missing) and stamps
-    /// its `updated_at`.
+    /// its `updated_at`, under the lock, replacing the file atomically.
+    ///
+    /// Only that entry is parsed and serialized: the other paths are copied
+    /// through as the JSON text they were, so the hooks that run once per
+    /// segment stay fast however many paths the state holds. A file that is
+    /// missing, corrupt or newer takes the route of [`StateStore::update`].
     pub fn update_path<T>(
         &self,
         path: &str,
         change: impl FnOnce(&mut PathState) -> Result<T>,
     ) -> Result<T> {
-        self.update(|state| {
-            let entry = state.paths.entry(path.to_string()).or_default();
-            let out = change(entry)?;
-            entry.updated_at = Some(now());
-            Ok(out)
-        })
+        let _lock = self.lock()?;
+        let file = self.state_file();
+        let bytes = match fs::read(&file) {
+            Ok(b) => Some(b),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => {
+                return Err(e).with_context(|| format!("reading state file {}", file.display()))
+            }
+        };
+        if let Some(mut doc) = bytes.as_deref().and_then(|b| RawDoc::parse(b, path)) {
+            let out = change(&mut doc.entry)?;
+            doc.entry.updated_at = Some(now());
+            let rendered = doc.render(path)?;
+            self.write_bytes_locked(&rendered)?;
+            return Ok(out);
+        }
+        let mut state = self.load_locked()?;
+        let entry = state.paths.entry(path.to_string()).or_default();
+        let out = change(entry)?;
+        entry.updated_at = Some(now());
+        state.schema_version = SCHEMA_VERSION;
+        self.write_locked(&state)?;
+        Ok(out)
     }
 
     /// Runs `f` while holding the state lock, for work that must be ordered
@@ -543,19 +566,25 @@ impl StateStore {
 
     /// Writes the state atomically; the caller holds the lock.
     fn write_locked(&self, state: &State) -> Result<()> {
+        let mut bytes = serde_json::to_vec(state).context("serializing state")?;
+        bytes.push(b'\n');
+        self.write_bytes_locked(&bytes)
+    }
+
+    /// Replaces `state.json` with `bytes`: temporary file, fsync, rename,
+    /// directory fsync. The caller holds the lock.
+    fn write_bytes_locked(&self, bytes: &[u8]) -> Result<()> {
         let path = self.state_file();
         // One name for every writer: only the lock holder writes it, and a
         // writer killed half-way leaves a file the next one truncates.
         let tmp = self.dir.join("state.json.tmp");
-        let mut bytes = serde_json::to_vec_pretty(state).context("serializing state")?;
-        bytes.push(b'\n');
         let result = (|| -> std::io::Result<()> {
             let mut f = OpenOptions::new()
                 .create(true)
                 .truncate(true)
                 .write(true)
                 .open(&tmp)?;
-            f.write_all(&bytes)?;
+            f.write_all(bytes)?;
             f.sync_all()?;
             drop(f);
             fs::rename(&tmp, &path)?;
@@ -566,6 +595,77 @@ impl StateStore {
             return Err(e).with_context(|| format!("writing state file {}", path.display()));
         }
         Ok(())
+    }
+}
+
+/// `state.json` split into its top-level fields and its paths, each kept as
+/// the JSON text it was, with one path's entry parsed: what
+/// [`StateStore::update_path`] needs to change one path without parsing or
+/// re-serializing the others.
+struct RawDoc<'a> {
+    top: BTreeMap<String, &'a RawValue>,
+    paths: BTreeMap<String, &'a RawValue>,
+    entry: PathState,
+}
+
+impl<'a> RawDoc<'a> {
+    /// `None` when the text is not a state file of this schema whose entry
+    /// for `path` parses (the caller then takes the full route).
+    fn parse(bytes: &'a [u8], path: &str) -> Option<RawDoc<'a>> {
+        let top: BTreeMap<String, &'a RawValue> = serde_json::from_slice(bytes).ok()?;
+        let version: u32 = match top.get("schema_version") {
+            Some(v) => serde_json::from_str(v.get()).ok()?,
+            None => 0,
+        };
+        if version > SCHEMA_VERSION {
+            return None;
+        }
+        let paths: BTreeMap<String, &'a RawValue> = match top.get("paths") {
+            Some(v) => serde_json::from_str(v.get()).ok()?,
+            None => BTreeMap::new(),
+        };
+        let entry = match paths.get(path) {
+            Some(v) => serde_json::from_str(v.get()).ok()?,
+            None => PathState::default(),
+        };
+        Some(RawDoc { top, paths, entry })
+    }
+
+    /// The whole file again, with the entry of `path` replaced.
+    fn render(&self, path: &str) -> Result<Vec<u8>> {
+        let entry = serde_json::to_string(&self.entry).context("serializing state")?;
+        let mut paths: BTreeMap<&str, &str> = self
+            .paths
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.get()))
+            .collect();
+        paths.insert(path, &entry);
+        let size = paths
+            .iter()
+            .map(|(k, v)| k.len() + v.len() + 4)
+            .sum::<usize>()
+            + 64;
+        let mut out = Vec::with_capacity(size);
+        out.extend_from_slice(format!("{{\"schema_version\":{SCHEMA_VERSION}").as_bytes());
+        for (k, v) in &self.top {
+            if k != "schema_version" && k != "paths" {
+                out.push(b',');
+                serde_json::to_writer(&mut out, k)?;
+                out.push(b':');
+                out.extend_from_slice(v.get().as_bytes());
+            }
+        }
+        out.extend_from_slice(b",\"paths\":{");
+        for (i, (k, v)) in paths.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, k)?;
+            out.push(b':');
+            out.extend_from_slice(v.as_bytes());
+        }
+        out.extend_from_slice(b"}}\n");
+        Ok(out)
     }
 }
 
@@ -629,6 +729,66 @@ mod tests {
         assert_eq!(s.schema_version, SCHEMA_VERSION);
         assert_eq!(s.paths["cam0"].phase, Phase::Running);
         assert_eq!(s.paths["cam0"].restarts, 3);
+    }
+
+    #[test]
+    fn update_path_keeps_the_other_paths_as_they_were() {
+        let dir = tmp();
+        let store = StateStore::new(&dir);
+        let other =
+            r#"{"phase":"running","restarts":7,"field_of_a_newer_hook":[1,{"a":"\u00e9"}]}"#;
+        fs::write(
+            dir.join("state.json"),
+            format!(r#"{{"schema_version":1,"extra":{{"k":true}},"paths":{{"b":{other},"a":{{"restarts":1}}}}}}"#),
+        )
+        .unwrap();
+        store
+            .update_path("a", |p| {
+                assert_eq!(p.restarts, 1);
+                p.restarts = 2;
+                Ok(())
+            })
+            .unwrap();
+        store
+            .update_path("new", |p| {
+                p.restarts = 5;
+                Ok(())
+            })
+            .unwrap();
+        let text = fs::read_to_string(dir.join("state.json")).unwrap();
+        assert!(text.contains(&format!(r#""b":{other}"#)), "{text}");
+        assert!(text.contains(r#""extra":{"k":true}"#), "{text}");
+        let s = store.read().unwrap();
+        assert_eq!(s.paths["a"].restarts, 2);
+        assert!(s.paths["a"].updated_at.is_some());
+        assert_eq!(s.paths["b"].restarts, 7);
+        assert_eq!(s.paths["new"].restarts, 5);
+        assert_eq!(s.paths.keys().collect::<Vec<_>>(), ["a", "b", "new"]);
+    }
+
+    #[test]
+    fn update_path_on_a_corrupt_entry_quarantines_the_file() {
+        let dir = tmp();
+        let store = StateStore::new(&dir);
+        let bad = r#"{"schema_version":1,"paths":{"a":{"restarts":"many"}}}"#;
+        fs::write(dir.join("state.json"), bad).unwrap();
+        store
+            .update_path("a", |p| {
+                p.restarts = 1;
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(store.read().unwrap().paths["a"].restarts, 1);
+        let aside: Vec<_> = fs::read_dir(&dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| {
+                e.file_name()
+                    .to_string_lossy()
+                    .starts_with("state.json.corrupt-")
+            })
+            .collect();
+        assert_eq!(aside.len(), 1);
     }
 
     #[test]

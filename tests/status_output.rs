@@ -31,11 +31,19 @@ fn process_named(dir: &Path, name: &str) -> Child {
     if !exe.exists() {
         std::fs::copy("/usr/bin/sleep", &exe).unwrap();
     }
-    Command::new(&exe)
-        .arg("60")
-        .stdin(Stdio::null())
-        .spawn()
-        .unwrap()
+    // Another test thread forking while the copy was open for writing may
+    // hold it open a moment longer: exec then fails with ETXTBSY.
+    let mut tries = 0;
+    loop {
+        match Command::new(&exe).arg("60").stdin(Stdio::null()).spawn() {
+            Ok(child) => return child,
+            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Err(e) => panic!("starting {}: {e}", exe.display()),
+        }
+    }
 }
 
 #[test]
