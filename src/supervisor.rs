@@ -315,7 +315,9 @@ impl Supervisor<'_> {
             if stop.is_none() {
                 stop = self.stop_request();
                 if let Some(s) = stop {
-                    stops_seen = self.signals.stop_count();
+                    // Only a stop signal after this one hurries the stop; a
+                    // stop that was not a signal is hurried by the second.
+                    stops_seen = self.signals.stop_count() + usize::from(s.signal == 0);
                     self.job.report(Event::Stopping { signal: s.signal });
                     match &mut stage {
                         Stage::Run(child) => self.begin_stop(child, "stopped"),
@@ -419,6 +421,7 @@ impl Supervisor<'_> {
                             signal: 0,
                             outcome: Outcome::Finished,
                         });
+                        stops_seen = self.signals.stop_count() + 1;
                         self.job.report(Event::Stopping { signal: 0 });
                         match &mut stage {
                             Stage::Run(child) => self.begin_stop(child, "stopped"),

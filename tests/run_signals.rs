@@ -181,3 +181,71 @@ fn a_process_ffmpeg_started_is_stopped_and_reaped_with_it() {
     );
     assert_nothing_left(&hook);
 }
+
+#[test]
+fn a_second_stop_signal_skips_the_rest_of_the_grace_period() {
+    let path = "hurry0";
+    let dir = TempDir::new(path);
+    let port = common::free_port();
+    let _rtsp = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let mut opts = HookOptions::testsrc(path, port).ffmpeg(&fixture("ffmpeg-ignores-sigint.sh"));
+    opts.policy = Some(r#"{"restart": {"grace": "8s"}}"#);
+    let mut hook = Hook::start(&dir, opts);
+    let fake = hook
+        .wait_running_child(None, Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("{}", hook.log()));
+    common::kill_group(hook.pid, libc::SIGINT);
+    assert!(hook.wait_phase("stopping", Duration::from_secs(2)));
+    let (status, took) = hook
+        .signal_group_and_wait(libc::SIGTERM, Duration::from_secs(1))
+        .unwrap_or_else(|| panic!("second signal did not hurry: {}", hook.log()));
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(!common::pid_alive(fake));
+    assert_nothing_left(&hook);
+}
+
+#[test]
+fn the_hook_stops_when_its_parent_dies_without_signalling_it() {
+    // MediaMTX SIGKILLed: nobody will send SIGINT. Here a shell plays
+    // MediaMTX: it starts the hook, prints its pid, and is killed.
+    let path = "orphan0";
+    let dir = TempDir::new(path);
+    let state_dir = dir.join("state");
+    let listener = RtspListener::start(path);
+    let mut parent = std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg("\"$0\" run --device testsrc --size 320x240 --fps 10 2>/dev/null & echo $!; wait")
+        .arg(common::hook_bin())
+        .env("MTX_PATH", path)
+        .env("RTSP_PORT", listener.port.to_string())
+        .env("HOOK_STATE_DIR", &state_dir)
+        .env_remove("HOOK_CONFIG")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(parent.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let hook: u32 = line.trim().parse().unwrap();
+    assert!(common::wait_until(Duration::from_secs(15), || {
+        common::path_state(&state_dir, path)["phase"] == "running"
+    }));
+    let ffmpeg = common::path_state(&state_dir, path)["child_pid"]
+        .as_u64()
+        .unwrap() as u32;
+
+    parent.kill().unwrap();
+    parent.wait().unwrap();
+    assert!(
+        common::wait_until(Duration::from_secs(3), || !common::pid_alive(hook)
+            && !common::pid_alive(ffmpeg)),
+        "hook {hook} or ffmpeg {ffmpeg} outlived its parent"
+    );
+    let state = common::path_state(&state_dir, path);
+    assert_eq!(state["phase"], "idle", "{state}");
+}
