@@ -70,12 +70,22 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     let store = &ctx.store;
     let placed = store
         .update_path(&path, |entry| {
-            let placed = record_segment(entry, segment, tolerance, now());
+            if already_recorded(&entry.segments, &segment.file) {
+                return Ok(None);
+            }
+            let placed = record_segment(entry, segment.clone(), tolerance, now());
             entry.segments.ledger_bytes =
                 Some(store.append_ledger(&path, entry.segments.ledger_bytes, &placed.record)?);
-            Ok(placed)
+            Ok(Some(placed))
         })
         .with_context(|| format!("recording segment of {path}"))?;
+    let Some(placed) = placed else {
+        log::info!(
+            "segment {} was already recorded; not counted again",
+            segment.file
+        );
+        return Ok(ExitCode::SUCCESS);
+    };
 
     let rec = &placed.record;
     log::info!(
@@ -217,6 +227,13 @@ pub fn resolve_local(
         // which MediaMTX does not write; read it with the earlier offset.
         ([], _) => Some(local.assume_offset(offsets[1])),
     }
+}
+
+/// True when `file` is among the latest segments already recorded: the
+/// hook was run twice for one segment (by hand, or a replayed event), and
+/// counting it again would be wrong. MediaMTX never reuses a file name.
+pub fn already_recorded(totals: &SegmentTotals, file: &str) -> bool {
+    totals.last.iter().any(|s| s.file == file)
 }
 
 /// What recording one segment did.
@@ -618,6 +635,16 @@ mod tests {
         let placed = record_segment(&mut p, seg(at(0.0), 10.0), TOL, at(1e6));
         assert_eq!(placed.record.session, None);
         assert_eq!(p.recording.session.as_ref().unwrap().segments, 0);
+    }
+
+    #[test]
+    fn a_segment_recorded_twice_is_seen() {
+        let mut p = PathState::default();
+        let s = seg(at(0.0), 10.0);
+        assert!(!already_recorded(&p.segments, &s.file));
+        record_segment(&mut p, s.clone(), TOL, at(1e6));
+        assert!(already_recorded(&p.segments, &s.file));
+        assert!(!already_recorded(&p.segments, "/rec/other.mp4"));
     }
 
     #[test]

@@ -174,9 +174,11 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
     };
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .context("writing status to stdout")?;
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // The reader went away (`hook status | head`): nothing left to say.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing status to stdout")?,
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -99,6 +99,21 @@ fn ordered_series_with_one_hole_counts_one_gap() {
 }
 
 #[test]
+fn the_same_segment_reported_twice_is_counted_once() {
+    let dir = TempDir::new("segtwice");
+    let state = dir.join("state");
+    let f = fake_segment(dir.path(), 0.0, 10);
+    for _ in 0..2 {
+        let (code, _, err) = run_to_end(segment_command(&state, "cam0", &f, "10"), LIMIT);
+        assert_eq!(code, 0, "{err}");
+    }
+    let (_, _, err) = run_to_end(segment_command(&state, "cam0", &f, "10"), LIMIT);
+    assert!(err.contains("already recorded"), "{err}");
+    assert_eq!(path_state(&state, "cam0")["segments"]["count"], 1);
+    assert_eq!(ledger_lines(&state, "cam0").len(), 1);
+}
+
+#[test]
 fn gap_tolerance_from_flag_and_config() {
     let dir = TempDir::new("segtol");
     let series = |state: &Path, extra: &dyn Fn(&mut std::process::Command)| {

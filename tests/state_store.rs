@@ -46,8 +46,8 @@ fn sigkill_at_random_moments_never_tears_the_state() {
     // One first segment per path, left to finish: from then on the state
     // knows the ledger's committed length (before that, a line left by a
     // killed writer cannot be told from a ledger kept across a fresh state).
-    for p in ["cam0", "cam1"] {
-        let f = fake_segment(&rec, 0.0, 10);
+    for (k, p) in ["cam0", "cam1"].into_iter().enumerate() {
+        let f = fake_segment(&rec, 85_000.0 + k as f64, 10);
         let (code, _, err) = run_to_end(segment_command(&state, p, &f, "2"), LIMIT);
         assert_eq!(code, 0, "{err}");
     }
@@ -82,8 +82,10 @@ fn sigkill_at_random_moments_never_tears_the_state() {
                 let end = Instant::now() + Duration::from_secs(4);
                 let mut i = 0u64;
                 while Instant::now() < end {
-                    let secs = (w * 100_000 + i) as f64 * 2.0;
-                    let file = fake_segment(&rec, secs % 50_000.0, 10);
+                    // A name of its own for every segment (a name seen
+                    // twice is one segment reported twice, counted once).
+                    let secs = (w * 10_000 + i) as f64 * 2.0 % 80_000.0;
+                    let file = fake_segment(&rec, secs, 10);
                     i += 1;
                     let mut c = segment_command(&state, &format!("cam{}", w % 2), &file, "2");
                     c.stdout(Stdio::null()).stderr(Stdio::null());
@@ -108,8 +110,8 @@ fn sigkill_at_random_moments_never_tears_the_state() {
     stop.store(true, Ordering::SeqCst);
     let reads = reader.join().unwrap();
     // One last writer per path, left to finish.
-    for p in ["cam0", "cam1"] {
-        let f = fake_segment(&rec, 99_999.0, 10);
+    for (k, p) in ["cam0", "cam1"].into_iter().enumerate() {
+        let f = fake_segment(&rec, 86_000.0 + k as f64, 10);
         let (code, _, err) = run_to_end(segment_command(&state, p, &f, "2"), LIMIT);
         assert_eq!(code, 0, "{err}");
     }

@@ -290,3 +290,58 @@ fn an_empty_state_answers() {
     assert_eq!(v["paths"], serde_json::json!({}));
     assert!(!state.exists(), "status never creates the state directory");
 }
+
+#[test]
+fn a_large_state_answers_for_every_path() {
+    // 64 paths and 100,000 recorded segments: the state keeps totals and the
+    // last few, so status reads 64 entries, not 100,000 segments.
+    let dir = TempDir::new("status-large");
+    let mut paths = serde_json::Map::new();
+    let mut total = 0u64;
+    for i in 0..64u64 {
+        let count = 100_000 / 64 + u64::from(i < 100_000 % 64);
+        total += count;
+        let last: Vec<_> = (0..5)
+            .map(|k| {
+                serde_json::json!({
+                    "file": format!("/rec/cam{i}/2026-11-24_0{k}-00-00-000000.mp4"),
+                    "start": format!("2026-11-24T0{k}:00:00Z"), "duration": 1800.032,
+                    "size": 450_000_000u64, "start_from": "file-name"
+                })
+            })
+            .collect();
+        paths.insert(
+            format!("cam{i}"),
+            serde_json::json!({
+                "phase": "idle", "device": format!("/dev/video{i}"), "restarts": i,
+                "stderr_tail": vec!["x".repeat(100); 20],
+                "segments": {"count": count, "recorded_seconds": count as f64 * 1800.0,
+                             "bytes": count * 450_000_000, "gaps": 1, "last": last}
+            }),
+        );
+    }
+    assert_eq!(total, 100_000);
+    let doc = serde_json::json!({"schema_version": 1, "paths": paths});
+    std::fs::write(dir.join("state.json"), doc.to_string()).unwrap();
+
+    let t0 = std::time::Instant::now();
+    let (code, out, err) = status(dir.path(), &["--json"]);
+    eprintln!(
+        "status --json with 64 paths, 100,000 segments: {:?}",
+        t0.elapsed()
+    );
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let paths = v["paths"].as_object().unwrap();
+    assert_eq!(paths.len(), 64);
+    let counted: u64 = paths
+        .values()
+        .map(|p| p["segments"]["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(counted, 100_000);
+    assert_eq!(paths["cam63"]["restarts"], 63);
+
+    let (code, out, _) = status(dir.path(), &[]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 65, "a header and a line per path");
+}

@@ -400,10 +400,17 @@ pub fn segment_command(state_dir: &Path, mtx_path: &str, file: &Path, duration: 
 /// (`%Y-%m-%d_%H-%M-%S-%f.mp4`) for a start `secs` after
 /// 2026-11-24 10:00:00 (local time of the hook's `TZ`).
 pub fn fake_segment(dir: &Path, secs: f64, bytes: usize) -> PathBuf {
-    let whole = secs.floor() as u64;
-    let micros = ((secs - secs.floor()) * 1e6).round() as u64;
-    let (h, m, s) = (10 + whole / 3600, whole % 3600 / 60, whole % 60);
-    let file = dir.join(format!("2026-11-24_{h:02}-{m:02}-{s:02}-{micros:06}.mp4"));
+    let t = time::macros::datetime!(2026-11-24 10:00:00) + time::Duration::seconds_f64(secs);
+    let file = dir.join(format!(
+        "{:04}-{:02}-{:02}_{:02}-{:02}-{:02}-{:06}.mp4",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    ));
     std::fs::write(&file, vec![0u8; bytes]).unwrap();
     file
 }
