@@ -355,4 +355,83 @@ mod tests {
         let ntsc = Rates { fps: vec![29.97] };
         assert_eq!(nearest_fps(&ntsc, 30), 30);
     }
+
+    use proptest::prelude::*;
+
+    /// A camera's formats: each code at most once (as drivers list them),
+    /// each with a few discrete sizes and rates.
+    fn arb_formats() -> impl Strategy<Value = Vec<FormatCaps>> {
+        let codes = vec!["H264", "MJPG", "YUYV", "NV12", "YU12", "NV21", "RGB3"];
+        let size = (
+            1u32..4000,
+            1u32..3000,
+            prop::collection::vec(1u32..120, 1..5),
+        )
+            .prop_map(|(w, h, fps)| {
+                disc(w, h, &fps.iter().map(|&f| f64::from(f)).collect::<Vec<_>>())
+            });
+        prop::sample::subsequence(codes, 1..5)
+            .prop_flat_map(move |codes| {
+                let n = codes.len();
+                (
+                    Just(codes),
+                    prop::collection::vec(prop::collection::vec(size.clone(), 1..6), n),
+                )
+            })
+            .prop_map(|(codes, sizes)| {
+                codes
+                    .into_iter()
+                    .zip(sizes)
+                    .map(|(c, s)| fmt(c, s))
+                    .collect()
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+        /// Whatever the camera offers: the choice is one of its formats FFmpeg
+        /// can read, at one of that format's sizes, at one of that size's
+        /// rates; within the request whenever any readable format can be, and
+        /// then no size of that format within the request is larger; and
+        /// H.264 wins whenever it fits.
+        #[test]
+        fn choice_invariants(
+            formats in arb_formats(),
+            want in (1u32..4000, 1u32..3000),
+            fps in 1u32..120,
+        ) {
+            let request = InputRequest { size: want, fps, ..req() };
+            let within = |w: u32, h: u32| w <= want.0 && h <= want.1;
+            let sizes_of = |f: &FormatCaps| -> Vec<(u32, u32, Vec<f64>)> {
+                f.sizes.iter().map(|s| match s {
+                    FrameSize::Discrete { width, height, rates: Rates { fps } } => (*width, *height, fps.clone()),
+                    _ => unreachable!(),
+                }).collect()
+            };
+            let readable: Vec<&FormatCaps> = formats.iter().filter(|f| v4l_formats::lookup(f.fourcc).is_some()).collect();
+            match choose_input(&formats, &request) {
+                Err(e) => {
+                    prop_assert!(readable.is_empty(), "{e}");
+                }
+                Ok(c) => {
+                    let chosen: Vec<&FormatCaps> = readable.iter().copied().filter(|f| f.fourcc == c.fourcc).collect();
+                    prop_assert!(!chosen.is_empty());
+                    let (w, h) = c.size.unwrap();
+                    let offered: Vec<(u32, u32, Vec<f64>)> = chosen.iter().flat_map(|f| sizes_of(f)).collect();
+                    let at_size: Vec<&(u32, u32, Vec<f64>)> = offered.iter().filter(|s| (s.0, s.1) == (w, h)).collect();
+                    prop_assert!(!at_size.is_empty(), "{w}x{h} not offered");
+                    prop_assert!(at_size.iter().any(|s| s.2.iter().any(|&r| (r.round() as u32).max(1) == c.fps)));
+                    let any_within = readable.iter().any(|f| sizes_of(f).iter().any(|s| within(s.0, s.1)));
+                    if any_within {
+                        prop_assert!(within(w, h));
+                        let area = u64::from(w) * u64::from(h);
+                        prop_assert!(offered.iter().filter(|s| within(s.0, s.1)).all(|s| u64::from(s.0) * u64::from(s.1) <= area));
+                        let h264_fits = readable.iter().any(|f| f.fourcc == FourCc::new("H264") && sizes_of(f).iter().any(|s| within(s.0, s.1)));
+                        prop_assert_eq!(h264_fits, c.fourcc == FourCc::new("H264"));
+                    }
+                }
+            }
+        }
+    }
 }
