@@ -316,6 +316,15 @@ do_uninstall() {
   for u in "${units[@]}"; do
     remove "$unitdir/$u"
   done
+  # Directories only these files live in, when nothing else is left in them
+  # (never man1 or other shared ones).
+  prune "$unitdir"
+  prune "$(dirname "$unitdir")"
+  for entry in "${completion_files[@]}"; do
+    d="$(dirname "${entry#*:}")"
+    prune "$d"
+    prune "$(dirname "$d")"
+  done
   if systemd_running; then
     systemctl daemon-reload
     say "systemd reloaded"

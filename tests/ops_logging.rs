@@ -144,6 +144,16 @@ fn colour_only_on_a_terminal_and_never_when_told() {
     let out = stderr_on_a_terminal(c);
     assert!(out.contains("hook[cam2]"), "{out:?}");
     assert!(!out.contains('\x1b'), "HOOK_LOG_STYLE=never: {out:?}");
+
+    let h = segment_file(dir.path(), "2026-01-02_03-04-25-000000.mp4");
+    let mut c = segment_command(&state, "cam2", &h);
+    c.env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .env_remove("HOOK_LOG_STYLE")
+        .env("TERM", "xterm");
+    let out = stderr_on_a_terminal(c);
+    assert!(out.contains("hook[cam2]"), "{out:?}");
+    assert!(!out.contains('\x1b'), "NO_COLOR: {out:?}");
 }
 
 #[test]
