@@ -104,9 +104,12 @@ fn lock_wait_gives_up_with_device_busy_and_sigint_ends_the_wait_at_once() {
     let mut second = Hook::start(&dir, opts);
     let busy = format!("device busy: held by pid {}", first.pid);
     assert!(
-        common::wait_until(Duration::from_secs(5), || second.state()["last_error"]
-            .as_str()
-            .is_some_and(|e| e.contains(&busy))),
+        // The error and the backoff that follows are two state writes.
+        common::wait_until(Duration::from_secs(5), || {
+            let s = second.state();
+            s["last_error"].as_str().is_some_and(|e| e.contains(&busy))
+                && s["next_attempt_at"].is_string()
+        }),
         "{} / {}",
         second.state(),
         second.log()
