@@ -338,6 +338,17 @@ pub fn video_nodes(dev_dir: &Path) -> Vec<PathBuf> {
     nodes.into_iter().map(|(_, p)| p).collect()
 }
 
+/// The `videoN` nodes in `dev_dir` that may be cameras: every node except
+/// those that are certainly something else (a UVC camera's metadata node,
+/// codec and ISP nodes, a non-V4L2 file). A node this user may not open, or
+/// that is busy, still counts: `hook run` may run as another user, later.
+pub fn camera_nodes(probe: &dyn Probe, dev_dir: &Path) -> Vec<PathBuf> {
+    video_nodes(dev_dir)
+        .into_iter()
+        .filter(|node| !matches!(probe.probe(node), Err(DeviceError::NotCapture { .. })))
+        .collect()
+}
+
 /// The first link in `links_dir` (such as `/dev/v4l/by-id`) that resolves
 /// to the same node as `device`; `device` itself when it is such a link.
 pub fn stable_name(device: &Path, links_dir: &Path) -> Option<PathBuf> {
@@ -433,6 +444,37 @@ mod tests {
             .collect();
         assert_eq!(names, ["video0", "video1", "video2", "video10"]);
         assert!(video_nodes(&dir.join("absent")).is_empty());
+        // Regular files are not cameras; a missing or forbidden node may be.
+        assert!(camera_nodes(&V4l2Probe, &dir).is_empty());
+        let table = crate::camera_tables::TableProbe(vec![
+            (
+                dir.join("video0"),
+                Ok(crate::camera_tables::device(
+                    "C270",
+                    "uvcvideo",
+                    crate::camera_tables::c270(),
+                )),
+            ),
+            (
+                dir.join("video1"),
+                Err(DeviceError::NotCapture {
+                    device: dir.join("video1"),
+                    what: "it is a metadata node".into(),
+                }),
+            ),
+            (
+                dir.join("video2"),
+                Err(DeviceError::PermissionDenied {
+                    device: dir.join("video2"),
+                    detail: String::new(),
+                }),
+            ),
+        ]);
+        // video10 is not in the table: the table probe says not found.
+        assert_eq!(
+            camera_nodes(&table, &dir),
+            [dir.join("video0"), dir.join("video2"), dir.join("video10")]
+        );
 
         let by_id = dir.join("by-id");
         fs::create_dir(&by_id).unwrap();
