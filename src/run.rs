@@ -161,10 +161,11 @@ impl Publisher<'_> {
     fn write(&mut self, change: impl FnOnce(&mut PathState)) {
         let (me, path, demand_at) = (self.me, self.path.as_str(), self.demand_at);
         let claim = (!self.claimed).then(|| self.device.clone());
-        let result = self.ctx.store.update(|state| {
+        // update_path touches only this path's entry (others are copied
+        // through), so many cameras in one state stay cheap.
+        let result = self.ctx.store.update_path(path, |p| {
             let mut previous = None;
             if let Some(device) = claim {
-                let p = state.paths.entry(path.to_string()).or_default();
                 previous = p.supervisor_pid.filter(|&pid| pid != me).map(|_| p.clone());
                 p.device = Some(device);
                 p.supervisor_pid = Some(me);
@@ -174,11 +175,9 @@ impl Publisher<'_> {
                 p.restarts = 0;
                 p.demand_at = Some(demand_at);
             }
-            if let Some(p) = state.paths.get_mut(path) {
-                if p.supervisor_pid == Some(me) {
-                    change(p);
-                    p.updated_at = Some(now());
-                }
+            // A newer instance owns the entry: leave it alone.
+            if p.supervisor_pid == Some(me) {
+                change(p);
             }
             Ok(previous)
         });
