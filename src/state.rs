@@ -14,6 +14,10 @@
 //! A state file written by a newer hook (a higher schema version) is left
 //! alone: reading or changing it is an error, so a downgrade never destroys
 //! what the newer version wrote.
+//!
+//! The file is compact JSON (`hook status --json` is the readable view).
+//! [`StateStore::update_path`], used by the hooks that run per event,
+//! parses and rewrites only the entry it changes.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File, OpenOptions};
@@ -503,7 +507,8 @@ impl StateStore {
     }
 
     /// Runs `f` while holding the state lock, for work that must be ordered
-    /// with state changes (appending to a ledger).
+    /// with state changes. (A ledger line is appended inside
+    /// [`StateStore::update_path`] instead, with the totals it goes with.)
     pub fn with_lock<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
         let _lock = self.lock()?;
         f()
