@@ -203,11 +203,12 @@ ensure_state_dir() {
   d="$(r "$statedir")"
   if [ -d "$d" ]; then say "state directory $statedir exists"; else mkdir -p "$d"; say "created $statedir"; fi
   chmod 0750 "$d"
-  # Created here, owned by the service user, so that a person running
-  # `hook status` as root first can never leave a lock the service cannot open.
+  # Created here, owned by the service user, so that a command run as root
+  # first can never leave a lock file or directory the service cannot use.
   [ -e "$d/state.lock" ] || : >"$d/state.lock"
+  mkdir -p "$d/ledger" "$d/locks"
   if [ "$staged" = no ]; then
-    chown "$user:" "$d" "$d/state.lock"
+    chown "$user:" "$d" "$d/state.lock" "$d/ledger" "$d/locks"
     say "$statedir belongs to $user"
   fi
 }
