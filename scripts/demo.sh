@@ -74,8 +74,10 @@ EOF
   server=mediamtx
 else
   echo "demo: RTSP server: FFmpeg's RTSP listener on port $port (no mediamtx on PATH)"
+  # A short analysis so the count starts at once (the stream is H.264 with
+  # its parameters in the SDP; nothing to probe for long).
   ffmpeg -hide_banner -nostdin -loglevel error -rtsp_flags listen -timeout 60 \
-    -i "$url" -f null -progress "$work/server.progress" - >"$work/server.log" 2>&1 &
+    -analyzeduration 200000 -i "$url" -f null -progress "$work/server.progress" - >"$work/server.log" 2>&1 &
   server_pid=$!
   server=ffmpeg
 fi
