@@ -508,3 +508,22 @@ fn status_prometheus_of_a_live_publisher_and_a_recording() {
 fn has_line(text: &str, line: &str) -> bool {
     text.lines().any(|l| l == line)
 }
+
+#[test]
+fn status_prometheus_on_a_fresh_machine_is_valid_and_creates_nothing() {
+    // The metrics timer may run before anything else on a new box.
+    let dir = TempDir::new("prom-fresh");
+    let state = dir.join("never-created");
+    let mut c = hook_command(&state);
+    c.args(["status", "--prometheus"]);
+    let (code, text, err) = run_to_end(c, Duration::from_secs(10));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        text,
+        "# HELP mediamtx_hook_paths MediaMTX paths the hook has state for.\n\
+         # TYPE mediamtx_hook_paths gauge\n\
+         mediamtx_hook_paths 0\n"
+    );
+    assert!(check_exposition(&text).is_empty());
+    assert!(!state.exists(), "status only reads");
+}
