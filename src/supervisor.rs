@@ -37,9 +37,10 @@
 //! (`backoff`); a run of `stable_after` resets the schedule.
 //!
 //! A stop signal stops the child with SIGINT to its process group (FFmpeg
-//! closes its output cleanly), SIGKILL after `grace` (or at a second stop
-//! signal), reaps it and returns. Waiting in backoff or for the lock ends at
-//! once. Everything happens on the calling thread in one `poll()` loop over
+//! closes its output cleanly), SIGKILL after `grace` (after at most 0.5 s for
+//! a child still starting, which has nothing to close and may be stuck in a
+//! handshake; at once at a second stop signal), reaps it and returns.
+//! Waiting in backoff or for the lock ends at once. Everything happens on the calling thread in one `poll()` loop over
 //! the signal pipe and the child's stdout and stderr, with a timeout from the
 //! next deadline, so the thread that forks the child is the one that lives
 //! for the whole run (`PR_SET_PDEATHSIG` is tied to it).
@@ -66,6 +67,10 @@ const LOCK_POLL: Duration = Duration::from_millis(50);
 const KILL_WAIT: Duration = Duration::from_secs(2);
 /// Longest stderr line kept (FFmpeg can print very long lines).
 const MAX_LINE: usize = 512;
+/// Grace period for a child that has not produced output yet (still
+/// connecting, say): it has nothing to close cleanly, and FFmpeg blocked in
+/// an RTSP handshake does not act on SIGINT, so the stop must not wait long.
+const STARTING_GRACE: Duration = Duration::from_millis(500);
 /// Longest wait in one poll, so a lost parent is noticed.
 const MAX_POLL: Duration = Duration::from_secs(1);
 
@@ -275,6 +280,8 @@ struct Running {
     running: bool,
     /// Why it is being stopped, once it is: `stalled` or `stopped`.
     stopping: Option<&'static str>,
+    /// When SIGINT was sent.
+    stop_sent: Option<Instant>,
     kill_at: Option<Instant>,
     killed: bool,
     _lock: Option<DeviceLock>,
@@ -573,6 +580,7 @@ impl Supervisor<'_> {
             last_progress: started,
             running: false,
             stopping: None,
+            stop_sent: None,
             kill_at: None,
             killed: false,
             _lock: lock,
@@ -655,7 +663,8 @@ impl Supervisor<'_> {
                     "{} (pid {}) still running {} ms after SIGINT: SIGKILL",
                     self.job.name(),
                     child.pid,
-                    now.duration_since(child.started).as_millis()
+                    now.duration_since(child.stop_sent.unwrap_or(now))
+                        .as_millis()
                 );
                 process::kill_group(child.pid, libc::SIGKILL);
                 child.killed = true;
@@ -663,11 +672,19 @@ impl Supervisor<'_> {
         }
     }
 
-    /// SIGINT to the child's group; SIGKILL after the grace period.
+    /// SIGINT to the child's group; SIGKILL after the grace period (short
+    /// for a child that never got going).
     fn begin_stop(&self, child: &mut Running, why: &'static str) {
         if child.stopping.is_none() {
+            let grace = if child.running {
+                self.spec.policy.grace.0
+            } else {
+                self.spec.policy.grace.0.min(STARTING_GRACE)
+            };
+            let now = Instant::now();
             child.stopping = Some(why);
-            child.kill_at = Some(Instant::now() + self.spec.policy.grace.0);
+            child.stop_sent = Some(now);
+            child.kill_at = Some(now + grace);
             process::kill_group(child.pid, libc::SIGINT);
         }
     }

@@ -176,3 +176,34 @@ fn an_ffmpeg_that_cannot_be_run_is_reported_and_retried() {
     assert_eq!(status.code(), Some(0));
     assert!(took < Duration::from_secs(1));
 }
+
+#[test]
+fn sigint_while_ffmpeg_is_still_connecting_exits_within_a_second() {
+    // A server that accepts the connection and never answers: real FFmpeg
+    // waits in the RTSP handshake and does not act on SIGINT there.
+    let path = "silent0";
+    let dir = TempDir::new(path);
+    let port = common::free_port();
+    let _silent = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let mut opts = HookOptions::testsrc(path, port);
+    opts.policy = Some(r#"{"restart": {"grace": "5s"}}"#);
+    let mut hook = Hook::start(&dir, opts);
+    assert!(
+        common::wait_until(Duration::from_secs(10), || hook.phase() == "starting"
+            && hook.child_pid().is_some()),
+        "{} / {}",
+        hook.state(),
+        hook.log()
+    );
+    let ffmpeg = hook.child_pid().unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(hook.phase(), "starting", "no frames can flow");
+
+    let (status, took) = hook
+        .signal_group_and_wait(libc::SIGINT, Duration::from_secs(1))
+        .unwrap_or_else(|| panic!("still running a second after SIGINT: {}", hook.log()));
+    assert_eq!(status.code(), Some(0));
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    assert!(!common::pid_alive(ffmpeg));
+    assert_nothing_left(&hook);
+}
