@@ -242,3 +242,41 @@ fn a_publisher_tells_each_lifecycle_event_once() {
     }
     assert!(!log.contains('\x1b'), "no colour in a file");
 }
+
+#[test]
+fn a_restart_is_told_once_with_its_delay() {
+    let path = "camrestart";
+    let dir = TempDir::new(path);
+    let port = free_port();
+    let _rtsp = std::net::TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let opts = HookOptions::testsrc(path, port).ffmpeg(&run_support::fixture("ffmpeg-progress.sh"));
+    let mut hook = Hook::start(&dir, opts);
+    let first = hook
+        .wait_running_child(None, Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("{}", hook.log()));
+    kill_pid(first, libc::SIGKILL);
+    let second = hook
+        .wait_running_child(Some(first), Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("{}", hook.log()));
+    let (status, _) = hook
+        .signal_group_and_wait(libc::SIGINT, Duration::from_secs(5))
+        .expect("stops on SIGINT");
+    assert!(status.success());
+    let log = hook.log();
+    let count = |needle: &str| log.lines().filter(|l| l.contains(needle)).count();
+    assert_eq!(count(&format!("(pid {first}) exited")), 1, "{log}");
+    assert_eq!(
+        count("next attempt in "),
+        1,
+        "the restart delay, once:\n{log}"
+    );
+    assert_eq!(
+        count(&format!("started ffmpeg (pid {second}), restart 1")),
+        1,
+        "{log}"
+    );
+    assert_eq!(count("stopped cleanly"), 1, "{log}");
+    for line in log.lines() {
+        assert!(line.contains(" hook[camrestart] pid="), "{line:?}");
+    }
+}
