@@ -6,7 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::duration::Dur;
 use crate::error::{is_usage, EXIT_FAILURE, EXIT_USAGE};
@@ -298,8 +298,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     // Commands that need neither state nor policy.
     match &cli.command {
         Command::Completions(args) => {
-            let mut cmd = Cli::command();
-            clap_complete::generate(args.shell, &mut cmd, "hook", &mut std::io::stdout());
+            crate::completions::render(args.shell, &mut std::io::stdout());
             return Ok(ExitCode::SUCCESS);
         }
         Command::Man => {
@@ -332,6 +331,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::CommandFactory;
 
     #[test]
     fn cli_definition_is_consistent() {

@@ -16,6 +16,7 @@ pub mod backoff;
 mod camera_tables;
 pub mod capture;
 pub mod cli;
+pub mod completions;
 pub mod device_error;
 pub mod device_lock;
 pub mod devices;

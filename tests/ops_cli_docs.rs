@@ -36,6 +36,14 @@ fn generate(dir: &Path, args: &[&str]) -> String {
     out
 }
 
+/// Whether a script names the hidden `hold` subcommand (as a word: the
+/// descriptions do say "holds").
+fn names_hidden_command(script: &str) -> bool {
+    script
+        .split(|c: char| !(c.is_ascii_alphanumeric() || c == '-'))
+        .any(|w| w == "hold")
+}
+
 fn have(program: &str) -> bool {
     Command::new(program)
         .arg("--version")
@@ -63,6 +71,10 @@ fn bash_completion_parses_and_completes() {
     for sub in SUBCOMMANDS {
         assert!(script.contains(sub), "bash completion knows {sub}");
     }
+    assert!(
+        !names_hidden_command(&script),
+        "the hidden command is not offered"
+    );
     let file = dir.join("hook.bash");
     std::fs::write(&file, &script).unwrap();
     let file = file.to_str().unwrap();
@@ -105,6 +117,10 @@ fn zsh_completion_parses() {
             "zsh completion knows {sub}"
         );
     }
+    assert!(
+        !names_hidden_command(&script),
+        "the hidden command is not offered"
+    );
     if !have("zsh") {
         eprintln!("zsh not installed: syntax check skipped");
         return;
@@ -119,6 +135,10 @@ fn fish_completion_parses_and_completes() {
     let dir = TempDir::new("comp-fish");
     let script = generate(dir.path(), &["completions", "fish"]);
     assert!(script.contains("complete -c hook"), "{script}");
+    assert!(
+        !names_hidden_command(&script),
+        "the hidden command is not offered"
+    );
     if !have("fish") {
         eprintln!("fish not installed: syntax check and completion skipped");
         return;
@@ -139,6 +159,7 @@ fn fish_completion_parses_and_completes() {
     for sub in SUBCOMMANDS {
         assert!(offered.contains(sub), "fish offers {sub}: {out}");
     }
+    assert!(!offered.contains(&"hold"), "{out}");
     let out = run(
         "fish",
         &[
