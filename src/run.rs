@@ -43,8 +43,11 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         mtx_env::var("G1").as_deref(),
         &path,
     )?;
-    if let Some(size) = &args.device.size {
-        capture::parse_size(size).map_err(usage)?;
+    // Bad flags are refused before anything starts (exit 2); for the test
+    // pattern the whole choice is pure, so its conflicts are found here too.
+    capture::check_flags(&args.device)?;
+    if device == TEST_PATTERN {
+        capture::prepare(&device, &args.device)?;
     }
     let signals = Signals::install().context("installing signal handlers")?;
 
@@ -56,6 +59,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         device: device.clone(),
         me: std::process::id(),
         write_failed: false,
+        pending_error: None,
         claimed: false,
         demand_at,
         previous: None,
@@ -83,7 +87,13 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
+            let error = job
+                .pending_error
+                .take()
+                .unwrap_or_else(|| e.message.clone());
             job.write(|p| {
+                p.last_error = Some(error);
+                p.last_error_at = Some(now());
                 p.phase = Phase::Failed;
                 p.child_pid = None;
                 p.supervisor_pid = None;
@@ -143,6 +153,8 @@ struct Publisher<'a> {
     device: String,
     me: u32,
     write_failed: bool,
+    /// An attempt's error, written with the event that follows it.
+    pending_error: Option<String>,
     /// Whether this instance has claimed the path's entry yet. The claim
     /// goes with the first event (normally FFmpeg started), so no state
     /// write (with its fsyncs) delays the first start.
@@ -254,24 +266,30 @@ impl Job for Publisher<'_> {
                 p.last_exit = Some(record.clone());
                 p.stderr_tail = stderr_tail.to_vec();
             }),
-            Event::Error { message, .. } => self.write(|p| {
-                p.last_error = Some(message.to_string());
-                p.last_error_at = Some(now());
-            }),
+            // The error is written together with what follows it (the
+            // backoff, or the failure), so no reader sees one without the other.
+            Event::Error { message, .. } => self.pending_error = Some(message.to_string()),
             Event::Backoff {
                 until,
                 restarts,
                 device,
                 ..
-            } => self.write(|p| {
-                p.phase = if device {
-                    Phase::WaitingForDevice
-                } else {
-                    Phase::Backoff
-                };
-                p.next_attempt_at = Some(until);
-                p.restarts = restarts;
-            }),
+            } => {
+                let error = self.pending_error.take();
+                self.write(|p| {
+                    if let Some(error) = error {
+                        p.last_error = Some(error);
+                        p.last_error_at = Some(now());
+                    }
+                    p.phase = if device {
+                        Phase::WaitingForDevice
+                    } else {
+                        Phase::Backoff
+                    };
+                    p.next_attempt_at = Some(until);
+                    p.restarts = restarts;
+                })
+            }
             Event::Stopping { .. } => self.write(|p| p.phase = Phase::Stopping),
             Event::Stopped => {
                 let previous = self

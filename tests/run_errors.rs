@@ -144,6 +144,12 @@ fn bad_mtx_path_rtsp_port_or_g1_exit_2_naming_the_variable() {
     let (code, _, stderr) = common::run_to_end(cmd, Duration::from_secs(10));
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("big"), "{stderr}");
+    // The test pattern cannot be copied: refused at once too.
+    let mut cmd = common::mediamtx_command(dir.path(), "camera0", common::free_port());
+    cmd.args(["run", "--device", "testsrc", "--encoder", "copy"]);
+    let (code, _, stderr) = common::run_to_end(cmd, Duration::from_secs(10));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--encoder copy"), "{stderr}");
     // Nothing was written for a refused start.
     assert!(common::read_state(dir.path()).is_null());
 }
