@@ -75,9 +75,20 @@ impl DeviceLock {
             Err(TryLockError::WouldBlock) => return Ok(None),
             Err(TryLockError::Error(e)) => return Err(e),
         }
-        file.set_len(0)?;
-        file.rewind()?;
-        writeln!(file, "{}", std::process::id())?;
+        // The pid only serves "held by pid N" messages: a lock whose pid
+        // cannot be written (the state directory's disk is full) still
+        // guards the device, and the stream must not wait for disk space.
+        let pid = std::process::id();
+        let written = file
+            .set_len(0)
+            .and_then(|()| file.rewind())
+            .and_then(|()| writeln!(file, "{pid}"));
+        if let Err(e) = written {
+            log::warn!(
+                "device lock {} taken, but its owner pid could not be written: {e}",
+                path.display()
+            );
+        }
         Ok(Some(DeviceLock {
             file,
             path: path.to_path_buf(),

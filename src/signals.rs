@@ -7,6 +7,13 @@
 //! self-pipe. The supervisor polls the pipe's read end beside its children's
 //! output, so a signal wakes it at once wherever it is waiting: in backoff,
 //! for the device lock, or while a child runs.
+//!
+//! SIGUSR1 and SIGUSR2 mean nothing to the hook, but their default action
+//! kills a process: a stray one (a mistyped `kill`, a log rotator aimed at
+//! the wrong pid) would end the stream without stopping FFmpeg cleanly. They
+//! get a handler that does nothing, not `SIG_IGN`, because an ignored signal
+//! stays ignored across exec and FFmpeg should keep its defaults. SIGPIPE is
+//! already ignored by the Rust runtime (writes fail with EPIPE instead).
 
 use std::io::{self, Read};
 use std::os::fd::{AsRawFd, RawFd};
@@ -17,6 +24,9 @@ use std::sync::Arc;
 /// The signals that ask the hook to stop.
 pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
 
+/// Signals that are caught and dropped, so they cannot kill the hook.
+pub const IGNORED_SIGNALS: [i32; 2] = [libc::SIGUSR1, libc::SIGUSR2];
+
 /// Installed signal handlers and the self-pipe they wake.
 #[derive(Debug)]
 pub struct Signals {
@@ -26,8 +36,9 @@ pub struct Signals {
 }
 
 impl Signals {
-    /// Installs handlers for SIGINT, SIGTERM, SIGHUP and SIGCHLD. The handlers
-    /// stay for the life of the process (a supervisor runs until it exits).
+    /// Installs handlers for SIGINT, SIGTERM, SIGHUP and SIGCHLD, and the
+    /// do-nothing ones for SIGUSR1 and SIGUSR2. The handlers stay for the life
+    /// of the process (a supervisor runs until it exits).
     pub fn install() -> io::Result<Signals> {
         let (read, write) = UnixStream::pair()?;
         read.set_nonblocking(true)?;
@@ -47,6 +58,12 @@ impl Signals {
             signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
         }
         signal_hook::low_level::pipe::register(libc::SIGCHLD, write)?;
+        for sig in IGNORED_SIGNALS {
+            // SAFETY: the action does nothing at all.
+            unsafe {
+                signal_hook::low_level::register(sig, || {})?;
+            }
+        }
         Ok(Signals {
             wake: read,
             last_stop,
