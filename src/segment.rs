@@ -133,7 +133,10 @@ fn segment_start(file: &Path, meta: &Metadata, duration: f64) -> (OffsetDateTime
     let utc = |t: OffsetDateTime| t.to_offset(UtcOffset::UTC);
     match (named, mtime) {
         (Some(start), _) => (utc(start), StartSource::FileName),
-        (None, Some(m)) => (m - Duration::seconds_f64(duration), StartSource::Mtime),
+        (None, Some(m)) => (
+            m.checked_sub(Duration::seconds_f64(duration)).unwrap_or(m),
+            StartSource::Mtime,
+        ),
         // No mtime on this filesystem: the best left is "it just ended".
         (None, None) => (now() - Duration::seconds_f64(duration), StartSource::Mtime),
     }
@@ -202,11 +205,13 @@ pub fn resolve_local(
     // Offsets change at most once within a day, so the offsets a day before
     // and a day after (and the one between) are every offset that may fit;
     // an offset fits when it is the one in force at the instant it gives.
+    // A day either side saturates at the ends of the calendar (a file named
+    // for 9999-12-31 must not panic the hook).
     let near = local.assume_utc();
     let offsets = [
         offset_at(near)?,
-        offset_at(near - Duration::DAY)?,
-        offset_at(near + Duration::DAY)?,
+        offset_at(near.checked_sub(Duration::DAY).unwrap_or(near))?,
+        offset_at(near.checked_add(Duration::DAY).unwrap_or(near))?,
     ];
     let mut fits: Vec<OffsetDateTime> = Vec::with_capacity(2);
     for &o in &offsets {
@@ -219,7 +224,10 @@ pub fn resolve_local(
         // Two fit (DST fall-back): the mtime says which.
         ([a, b, ..], Some(mtime)) if duration.is_finite() => {
             let len = Duration::seconds_f64(duration);
-            let miss = |t: OffsetDateTime| (mtime - (t + len)).abs();
+            let miss = |t: OffsetDateTime| {
+                t.checked_add(len)
+                    .map_or(Duration::MAX, |end| (mtime - end).abs())
+            };
             Some(if miss(*a) <= miss(*b) { *a } else { *b })
         }
         ([a, ..], _) => Some(*a),

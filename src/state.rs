@@ -115,9 +115,18 @@ pub struct SegmentRecord {
 }
 
 impl SegmentRecord {
-    /// start + duration.
+    /// start + duration. Total for any record read back from a file: a
+    /// duration that is not a usable number of seconds counts as none, and
+    /// an end beyond the calendar's (a start named 9999-12-31) is the start.
     pub fn end(&self) -> OffsetDateTime {
-        self.start + time::Duration::seconds_f64(self.duration)
+        let secs = if self.duration.is_finite() {
+            self.duration.clamp(0.0, 1e12)
+        } else {
+            0.0
+        };
+        self.start
+            .checked_add(time::Duration::seconds_f64(secs))
+            .unwrap_or(self.start)
     }
 }
 

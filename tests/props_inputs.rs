@@ -1,12 +1,81 @@
 //! Property tests for everything parsed from outside the process: MediaMTX's
-//! variables, durations, the JSON config and the state file. Any input gives a
-//! value or an error, never a panic; accepted values keep their promises.
+//! variables, durations, the JSON config, the state file, segment file names
+//! (and the local-time reading of the start they name), and the command line.
+//! Any input gives a value or an error, never a panic; accepted values keep
+//! their promises.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+use clap::Parser;
+use mediamtx_hook::cli::{Cli, Command};
+use mediamtx_hook::segment::{resolve_local, start_from_file_name};
 use mediamtx_hook::{duration, mtx_env, policy::Policy, state::StateStore};
 use proptest::prelude::*;
+use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+
+/// Words the command line is built from: every subcommand and flag, and
+/// values good and bad for them.
+const WORDS: &[&str] = &[
+    "run",
+    "ready",
+    "segment-complete",
+    "record",
+    "start",
+    "stop",
+    "snapshot",
+    "status",
+    "devices",
+    "mediamtx-config",
+    "completions",
+    "man",
+    "hold",
+    "help",
+    "--help",
+    "-h",
+    "--version",
+    "--state-dir",
+    "--config",
+    "--device",
+    "--input-format",
+    "--size",
+    "--fps",
+    "--encoder",
+    "--bitrate",
+    "--ffmpeg",
+    "--gap-tolerance",
+    "--duration",
+    "--timeout",
+    "-o",
+    "--output",
+    "--reason",
+    "--json",
+    "--prometheus",
+    "camera0",
+    "testsrc",
+    "/dev/video0",
+    "1280x720",
+    "0x0",
+    "30",
+    "-1",
+    "4294967296",
+    "auto",
+    "copy",
+    "libx264",
+    "h264_v4l2m2m",
+    "bash",
+    "2M",
+    "1.5s",
+    "90m",
+    "0s",
+    "10",
+    "",
+    "--",
+    "-",
+    "x",
+    "../etc",
+    "snap.jpg",
+];
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
@@ -85,6 +154,110 @@ proptest! {
         }
         let _ = std::fs::remove_dir_all(&dir);
     }
+
+    #[test]
+    fn segment_file_names_never_panic(name in "\\PC{0,40}|[0-9_~.-]{20,32}(mp4|ts)?") {
+        let _ = start_from_file_name(&name);
+    }
+
+    #[test]
+    fn segment_file_names_round_trip(
+        year in 0i32..=9999, month in 1u8..=12, day in 1u8..=31,
+        hour in 0u8..24, minute in 0u8..60, second in 0u8..60, micro in 0u32..1_000_000,
+        taken in proptest::option::of(0u32..1000), ts in any::<bool>(),
+    ) {
+        let name = format!(
+            "{year:04}-{month:02}-{day:02}_{hour:02}-{minute:02}-{second:02}-{micro:06}{}{}",
+            taken.map(|n| format!("~{n}")).unwrap_or_default(),
+            if ts { ".ts" } else { ".mp4" },
+        );
+        let date = Date::from_calendar_date(year, Month::try_from(month).unwrap(), day);
+        let parsed = start_from_file_name(&name);
+        match date {
+            // A day that does not exist (31 April, 29 February of most years).
+            Err(_) => prop_assert_eq!(parsed, None, "{}", name),
+            Ok(date) => {
+                let time = Time::from_hms_micro(hour, minute, second, micro).unwrap();
+                prop_assert_eq!(parsed, Some(PrimitiveDateTime::new(date, time)), "{}", name);
+            }
+        }
+        // Not MediaMTX's pattern once a character is off.
+        prop_assert_eq!(start_from_file_name(&name.replacen('_', "-", 1)), None);
+        prop_assert_eq!(start_from_file_name(&format!("{name}.part")), None);
+    }
+
+    #[test]
+    fn local_start_is_read_without_panic_for_any_date_and_offset(
+        year in 0i32..=9999, ordinal in 1u16..=365, secs in 0u32..86400,
+        west in -86_399i32..=86_399, east in -86_399i32..=86_399,
+        switch in any::<i64>(), duration in 0.0f64..=604_800.0, mtime_shift in any::<i32>(),
+    ) {
+        let date = Date::from_ordinal_date(year, ordinal).unwrap();
+        let time = Time::from_hms((secs / 3600) as u8, (secs / 60 % 60) as u8, (secs % 60) as u8).unwrap();
+        let local = PrimitiveDateTime::new(date, time);
+        // A zone with one offset change at an arbitrary instant.
+        let (a, b) = (UtcOffset::from_whole_seconds(west).unwrap(), UtcOffset::from_whole_seconds(east).unwrap());
+        let offset_at = |t: OffsetDateTime| Some(if t.unix_timestamp() < switch { a } else { b });
+        let mtime = OffsetDateTime::from_unix_timestamp(
+            local.assume_utc().unix_timestamp().saturating_add(i64::from(mtime_shift)),
+        ).ok();
+        if let Some(t) = resolve_local(local, duration, mtime, offset_at) {
+            // The instant read is the local time under one of the zone's offsets.
+            prop_assert!(t.offset() == a || t.offset() == b);
+            prop_assert_eq!(PrimitiveDateTime::new(t.date(), t.time()), local);
+        }
+    }
+
+    #[test]
+    fn command_lines_never_panic(
+        words in proptest::collection::vec(proptest::sample::select(WORDS), 0..8),
+        junk in proptest::collection::vec("\\PC{0,12}", 0..3),
+    ) {
+        let mut argv = vec!["hook".to_string()];
+        argv.extend(words.iter().map(|w| w.to_string()));
+        argv.extend(junk);
+        if let Ok(cli) = Cli::try_parse_from(&argv) {
+            // What clap accepted holds together.
+            match &cli.command {
+                Command::Run(args) => {
+                    prop_assert!(args.device.fps.is_none_or(|f| argv.contains(&f.to_string())));
+                }
+                Command::Status(args) => prop_assert!(!(args.json && args.prometheus)),
+                Command::SegmentComplete(args) => {
+                    if let Some(d) = args.gap_tolerance {
+                        prop_assert!(duration::parse(&d.to_string()).is_ok());
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    #[test]
+    fn flag_values_are_checked(value in "\\PC{0,12}") {
+        let dur = Cli::try_parse_from(["hook", "segment-complete", "--gap-tolerance", &value]);
+        prop_assert_eq!(dur.is_ok(), duration::parse(&value).is_ok(), "{:?}", value);
+        let fps = Cli::try_parse_from(["hook", "run", "--fps", &value]);
+        prop_assert_eq!(fps.is_ok(), value.parse::<u32>().is_ok(), "{:?}", value);
+        let enc = Cli::try_parse_from(["hook", "run", "--encoder", &value]);
+        let known = ["auto", "copy", "libx264", "h264_v4l2m2m"].contains(&value.as_str());
+        prop_assert_eq!(enc.is_ok(), known, "{:?}", value);
+    }
+}
+
+#[test]
+fn segment_names_at_the_ends_of_the_calendar_do_not_panic() {
+    for name in [
+        "9999-12-31_23-59-59-999999.mp4",
+        "0000-01-01_00-00-00-000000.mp4",
+        "9999-12-31_23-59-59-999999~7.ts",
+    ] {
+        let local = start_from_file_name(name).expect(name);
+        let far = |_| Some(UtcOffset::from_hms(-23, -59, -59).unwrap());
+        let _ = resolve_local(local, 604_800.0, None, far);
+        let near = |_| Some(UtcOffset::from_hms(23, 59, 59).unwrap());
+        let _ = resolve_local(local, 0.0, Some(OffsetDateTime::UNIX_EPOCH), near);
+    }
 }
 
 fn tempdir() -> std::path::PathBuf {
@@ -97,4 +270,43 @@ fn tempdir() -> std::path::PathBuf {
     ));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+#[test]
+fn segment_complete_takes_files_named_at_the_ends_of_the_calendar() {
+    let dir = tempdir();
+    for (n, name) in [
+        "9999-12-31_23-59-59-999999.mp4",
+        "0000-01-01_00-00-00-000000.mp4",
+        "2026-02-29_10-00-00-000000.mp4",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let file = dir.join(name);
+        std::fs::write(&file, b"x").unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_hook"))
+            .arg("segment-complete")
+            .env("MTX_PATH", format!("cam{n}"))
+            .env("MTX_SEGMENT_PATH", &file)
+            .env("MTX_SEGMENT_DURATION", "604800")
+            .env("HOOK_STATE_DIR", dir.join("state"))
+            .env_remove("HOOK_CONFIG")
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{name}: {err}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_hook"))
+        .args(["status", "--json"])
+        .env("HOOK_STATE_DIR", dir.join("state"))
+        .env_remove("HOOK_CONFIG")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for n in 0..3 {
+        assert_eq!(json["paths"][format!("cam{n}")]["segments"]["count"], 1);
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
