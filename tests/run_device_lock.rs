@@ -22,9 +22,11 @@ fn watch_concurrency(url: String) -> (Arc<AtomicBool>, std::thread::JoinHandle<u
     let handle = std::thread::spawn(move || {
         let max = AtomicUsize::new(0);
         while !s.load(Ordering::SeqCst) {
+            // Group leaders only: the fake's shell forks carry its command
+            // line until they exec `sleep`, and are not second FFmpegs.
             let n = common::live_processes_with(&url)
                 .iter()
-                .filter(|p| p.cmdline.contains("ffmpeg-progress.sh"))
+                .filter(|p| p.cmdline.contains("ffmpeg-progress.sh") && p.pid == p.pgrp)
                 .count();
             max.fetch_max(n, Ordering::SeqCst);
             std::thread::sleep(Duration::from_millis(5));
