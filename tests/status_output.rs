@@ -24,26 +24,21 @@ fn rfc3339(t: OffsetDateTime) -> String {
     t.format(&Rfc3339).unwrap()
 }
 
-/// A long-lived process whose command name is `name` (a copy of `sleep`),
-/// standing in for a `hook run` supervisor or FFmpeg.
+/// A long-lived process whose command name is `name` (a symlink to `sleep`:
+/// the kernel takes the command name from the name executed), standing in
+/// for a `hook run` supervisor or FFmpeg. A symlink, not a copy: a copy can
+/// still be open for writing in a sibling test's fork, and exec then fails
+/// with ETXTBSY.
 fn process_named(dir: &Path, name: &str) -> Child {
     let exe = dir.join(name);
     if !exe.exists() {
-        std::fs::copy("/usr/bin/sleep", &exe).unwrap();
+        std::os::unix::fs::symlink("/usr/bin/sleep", &exe).unwrap();
     }
-    // Another test thread forking while the copy was open for writing may
-    // hold it open a moment longer: exec then fails with ETXTBSY.
-    let mut tries = 0;
-    loop {
-        match Command::new(&exe).arg("60").stdin(Stdio::null()).spawn() {
-            Ok(child) => return child,
-            Err(e) if e.raw_os_error() == Some(libc::ETXTBSY) && tries < 50 => {
-                tries += 1;
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("starting {}: {e}", exe.display()),
-        }
-    }
+    Command::new(&exe)
+        .arg("60")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {}: {e}", exe.display()))
 }
 
 #[test]
