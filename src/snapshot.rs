@@ -164,17 +164,6 @@ fn device_for(args: &SnapshotArgs, path: &str, recorded: Option<&str>) -> anyhow
     }
 }
 
-/// True when `pid` is a live process (not a zombie).
-pub fn pid_alive(pid: u32) -> bool {
-    match fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next())
-            .is_some_and(|s| s != "Z" && s != "X"),
-        Err(_) => false,
-    }
-}
-
 pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let path = crate::mtx_env::validate_path_name(Some(&args.path), "PATH")?;
     crate::logging::set_path(&path);
@@ -198,7 +187,7 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let publisher_running = recorded
         .as_ref()
         .and_then(|p| p.supervisor_pid)
-        .is_some_and(pid_alive);
+        .is_some_and(crate::stop::pid_alive);
     let api = Api::from_env()?.with_timeout(timeout.min(crate::api::DEFAULT_TIMEOUT));
     let answer = api.path(&path);
     if let Err(e) = &answer {

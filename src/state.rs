@@ -206,6 +206,29 @@ pub struct RecordingState {
     pub active: bool,
     pub session: Option<Session>,
     pub last_session: Option<Session>,
+    /// The hold of the current session, as it reports itself.
+    pub hold: Option<HoldState>,
+}
+
+/// What a recording session's hold (`hook hold`) is doing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HoldState {
+    /// The hold process (also `session.hold_pid`).
+    pub pid: Option<u32>,
+    /// Its FFmpeg reader, while one runs.
+    pub reader_pid: Option<u32>,
+    /// The reader receives frames now.
+    pub reading: bool,
+    /// How many times a reader was started (1 + reconnections).
+    pub starts: u64,
+    /// The last problem (reader ended, API unreachable), for status.
+    pub last_error: Option<String>,
+    /// How many times the hold switched MediaMTX's `record` back on after
+    /// finding it off (MediaMTX restarted).
+    pub record_reapplied: u64,
+    /// A stop is under way: nothing may switch recording back on.
+    pub stopping: bool,
 }
 
 /// The last snapshot taken.

@@ -1,9 +1,164 @@
-//! `hook stop`: end holds, sessions and the publisher of a path.
+//! `hook stop PATH [--reason TEXT]`: end every hold and recording session on
+//! a path (recording switched off), stop its publisher, keep the reason.
+//!
+//! Also the few process checks the commands people run need for processes
+//! that are not their children (holds, publishers): is a pid alive, is it
+//! really a `hook` process of the expected kind (pids are reused), and stop
+//! one and wait for it to be gone.
 
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
+use crate::api::Api;
 use crate::cli::{Context, StopArgs};
 
-pub fn main(_ctx: &Context, _args: &StopArgs) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("hook stop is not implemented yet")
+/// True when `pid` is a live process (not a zombie).
+pub fn pid_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rfind(')')
+            .and_then(|i| stat[i + 1..].split_whitespace().next())
+            .is_some_and(|s| s != "Z" && s != "X"),
+        Err(_) => false,
+    }
+}
+
+/// True when `pid` is a live `hook` process running `subcommand` (`hold`,
+/// `run`), judged from its command line: a recorded pid may have been
+/// reused by an unrelated process since.
+pub fn is_hook_process(pid: u32, subcommand: &str) -> bool {
+    if pid <= 1 || !pid_alive(pid) {
+        return false;
+    }
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
+    let exe_is_hook = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a))
+        .is_some_and(|a| a.rsplit('/').next().is_some_and(|n| n.starts_with("hook")));
+    exe_is_hook && args.iter().skip(1).any(|a| *a == subcommand.as_bytes())
+}
+
+fn kill(pid: i32, sig: i32) {
+    // SAFETY: kill(2) with a pid we checked belongs to a hook process.
+    unsafe {
+        libc::kill(pid, sig);
+    }
+}
+
+/// Waits until `pid` is gone or `timeout` passes; true when gone.
+pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
+    let end = Instant::now() + timeout;
+    while pid_alive(pid) {
+        if Instant::now() >= end {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    true
+}
+
+/// Stops a hold: SIGTERM to its process group (it leads one), then, if it
+/// is not gone after `grace` plus a margin (it gives its reader `grace`),
+/// SIGKILL to the group. True when it is gone.
+pub fn stop_hold(pid: u32, grace: Duration) -> bool {
+    if !is_hook_process(pid, "hold") {
+        return true;
+    }
+    log::info!("stopping hold pid {pid}");
+    kill(-(pid as i32), libc::SIGTERM);
+    if wait_gone(pid, grace + Duration::from_secs(2)) {
+        return true;
+    }
+    log::warn!("hold pid {pid} did not stop within {grace:?}: killing it");
+    kill(-(pid as i32), libc::SIGKILL);
+    wait_gone(pid, Duration::from_secs(2))
+}
+
+/// Asks a publisher (`hook run`) to stop the way MediaMTX does (SIGINT; it
+/// stops FFmpeg and exits) and waits up to `wait`. True when it is gone.
+pub fn stop_publisher(pid: u32, wait: Duration) -> bool {
+    if !is_hook_process(pid, "run") {
+        return true;
+    }
+    log::info!("stopping publisher pid {pid} (SIGINT)");
+    kill(pid as i32, libc::SIGINT);
+    wait_gone(pid, wait)
+}
+
+/// Entry point of `hook stop`.
+pub fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
+    let path = crate::mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    crate::logging::set_path(&path);
+    let reason = match args.reason.as_deref().map(str::trim) {
+        Some(r) if r.chars().any(|c| c.is_control()) => {
+            return Err(crate::error::usage(
+                "--reason contains control characters: expected one line of text",
+            ))
+        }
+        Some(r) if r.len() > 500 => {
+            return Err(crate::error::usage(
+                "--reason is longer than 500 bytes: expected a short line of text",
+            ))
+        }
+        Some(r) if !r.is_empty() => r.to_string(),
+        _ => "stopped with hook stop".to_string(),
+    };
+    let api = Api::from_env()?;
+    let mut failures: Vec<String> = Vec::new();
+
+    // Recording first, so the publisher is not held alive while it stops.
+    match crate::record::end_session(ctx, &api, &path, &format!("hook stop: {reason}")) {
+        Ok(Some(summary)) => println!("{path}: {summary}"),
+        Ok(None) => {}
+        Err(e) => failures.push(format!("{e:#}")),
+    }
+
+    let publisher = ctx
+        .store
+        .read()
+        .ok()
+        .and_then(|s| s.paths.get(&path).and_then(|p| p.supervisor_pid));
+    let wait = ctx.policy.restart.grace.0 + Duration::from_secs(2);
+    match publisher {
+        Some(pid) if is_hook_process(pid, "run") => {
+            if stop_publisher(pid, wait) {
+                println!("{path}: publisher pid {pid} stopped");
+            } else {
+                failures.push(format!(
+                    "publisher pid {pid} was asked to stop (SIGINT) but is still running after {wait:?}"
+                ));
+            }
+        }
+        _ => println!("{path}: no publisher running"),
+    }
+
+    if let Err(e) = ctx.store.update_path(&path, |p| {
+        p.stop_reason = Some(reason.clone());
+        Ok(())
+    }) {
+        failures.push(format!("recording the stop reason: {e:#}"));
+    }
+    log::info!("stopped: {reason}");
+    if failures.is_empty() {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        anyhow::bail!("stopping {path}: {}", failures.join("; "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_is_alive_and_not_a_hold() {
+        let me = std::process::id();
+        assert!(pid_alive(me));
+        assert!(!is_hook_process(me, "hold"));
+        assert!(!pid_alive(u32::MAX - 1));
+        assert!(!is_hook_process(1, "run"));
+    }
 }
