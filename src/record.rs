@@ -155,7 +155,9 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
             );
             fail_start(ctx, &api, &path, Some(hold_pid), &why, true);
             let _ = hold.wait();
-            return Err(anyhow!("{path}: {why}; recording switched off and the hold stopped"));
+            return Err(anyhow!(
+                "{path}: {why}; recording switched off and the hold stopped"
+            ));
         }
     }
     // A `--duration` counts from the moment recording really runs.
@@ -740,7 +742,11 @@ mod tests {
         assert_eq!(verdict(Some(&path_with(None)), 7, t), Verdict::Leave);
         let mine = path_with(Some(session(ACTIVE, Some(7), None)));
         assert_eq!(verdict(Some(&mine), 7, t), Verdict::Hold);
-        assert_eq!(verdict(Some(&mine), 8, t), Verdict::Leave, "another hold's session");
+        assert_eq!(
+            verdict(Some(&mine), 8, t),
+            Verdict::Leave,
+            "another hold's session"
+        );
         let starting = path_with(Some(session(STARTING, None, None)));
         assert_eq!(verdict(Some(&starting), 7, t), Verdict::Hold);
         let ended = path_with(Some(session(ENDED, Some(7), None)));

@@ -23,6 +23,7 @@ use anyhow::{bail, Context as _};
 use crate::api::{Api, ApiError, PathInfo};
 use crate::capture::{CaptureInput, Source as Capture, TEST_PATTERN};
 use crate::cli::{Context, SnapshotArgs};
+use crate::device_lock::{lock_file_for, DeviceLock};
 use crate::error::usage;
 use crate::state::{now, SnapshotRecord};
 
@@ -261,41 +262,25 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Takes the per-device lock, waiting at most until `deadline`.
+/// Takes the device's lock (the one `hook run` takes, see `device_lock`),
+/// waiting at most until `deadline`.
 fn lock_device(
     ctx: &Context,
     path: &str,
     device: &str,
     deadline: Instant,
-) -> anyhow::Result<fs::File> {
-    let key = if device == TEST_PATTERN {
-        format!("testsrc-{path}")
-    } else {
-        fs::canonicalize(device)
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|_| device.to_string())
-            .replace('/', "_")
-    };
-    let dir = ctx.store.locks_dir();
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let file_path = dir.join(format!("{key}.lock"));
-    let file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&file_path)
-        .with_context(|| format!("opening device lock {}", file_path.display()))?;
+) -> anyhow::Result<DeviceLock> {
+    let file = lock_file_for(&ctx.store.locks_dir(), device, path);
     loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
-            Err(fs::TryLockError::WouldBlock) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(20))
-            }
-            Err(fs::TryLockError::WouldBlock) => {
-                bail!("device {device} stayed busy (another hook holds its lock) until the time limit")
-            }
-            Err(fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", file_path.display()))
+        match DeviceLock::try_acquire(&file)
+            .with_context(|| format!("taking device lock {}", file.display()))?
+        {
+            Some(lock) => return Ok(lock),
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            None => {
+                let holder = crate::device_lock::holder(&file)
+                    .map_or_else(String::new, |pid| format!(" by pid {pid}"));
+                bail!("device {device} stayed busy (its lock is held{holder}) until the time limit")
             }
         }
     }

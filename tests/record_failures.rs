@@ -41,10 +41,23 @@ fn api_unreachable_fails_cleanly_and_says_how_to_fix_it() {
     let started = Instant::now();
     let (code, _, err) = run_to_end(c, Duration::from_secs(20));
     assert_eq!(code, 1, "{err}");
-    assert!(started.elapsed() < Duration::from_secs(4), "{:?}", started.elapsed());
-    assert!(err.contains(&format!("{nobody}/v3/config/paths/patch/noapi5")), "{err}");
-    assert!(err.contains("api: true") && err.contains("apiAddress: 127.0.0.1:9997"), "{err}");
-    assert!(err.contains("record: true") && err.contains("runOnInit"), "{err}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "{:?}",
+        started.elapsed()
+    );
+    assert!(
+        err.contains(&format!("{nobody}/v3/config/paths/patch/noapi5")),
+        "{err}"
+    );
+    assert!(
+        err.contains("api: true") && err.contains("apiAddress: 127.0.0.1:9997"),
+        "{err}"
+    );
+    assert!(
+        err.contains("record: true") && err.contains("runOnInit"),
+        "{err}"
+    );
     assert!(holds_of("noapi5").is_empty(), "{:?}", holds_of("noapi5"));
     assert_eq!(server.rtsp_connections(), 0, "no reader was started");
     let rec = path_state(&state, "noapi5")["recording"].clone();
@@ -87,7 +100,11 @@ fn a_stream_that_never_comes_fails_within_the_start_timeout_and_is_undone() {
         "{took:?}"
     );
     assert_eq!(server.record_patches("nostream6"), vec![true, false]);
-    assert!(holds_of("nostream6").is_empty(), "{:?}", holds_of("nostream6"));
+    assert!(
+        holds_of("nostream6").is_empty(),
+        "{:?}",
+        holds_of("nostream6")
+    );
     let rec = path_state(&state, "nostream6")["recording"].clone();
     assert_eq!(rec["last_session"]["status"], "failed", "{rec}");
     assert!(rec["session"].is_null());

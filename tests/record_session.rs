@@ -97,7 +97,11 @@ fn start_holds_and_records_then_stop_releases_everything() {
     assert_eq!(server.record_patches("cam0"), vec![true, false]);
     assert!(!pid_alive(hold), "hold gone");
     assert!(
-        wait_until(Duration::from_secs(3), || ffmpeg_readers_of("cam0", server.rtsp_port).is_empty()),
+        wait_until(Duration::from_secs(3), || ffmpeg_readers_of(
+            "cam0",
+            server.rtsp_port
+        )
+        .is_empty()),
         "reader gone"
     );
     assert!(
@@ -177,7 +181,10 @@ fn a_timed_session_ends_by_itself() {
     assert_eq!(rec["last_session"]["end_reason"], "duration elapsed");
     assert!(rec["session"].is_null());
     assert_eq!(rec["active"], false);
-    assert!(wait_until(Duration::from_secs(5), || !pid_alive(hold)), "hold gone");
+    assert!(
+        wait_until(Duration::from_secs(5), || !pid_alive(hold)),
+        "hold gone"
+    );
     assert_eq!(server.record_patches("cam2"), vec![true, false]);
     assert!(ffmpeg_readers_of("cam2", server.rtsp_port).is_empty());
     server.assert_requests_valid();
@@ -194,7 +201,11 @@ fn a_second_start_while_recording_is_refused() {
     let (code, _, err) = run(hook(&dir, &server), &["record", "start", "cam3"]);
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("already recording"), "{err}");
-    assert_eq!(hold_pid(&state, "cam3"), hold, "the first session is untouched");
+    assert_eq!(
+        hold_pid(&state, "cam3"),
+        hold,
+        "the first session is untouched"
+    );
     assert!(pid_alive(hold));
     let (code, _, err) = run(hook(&dir, &server), &["record", "stop", "cam3"]);
     assert_eq!(code, 0, "{err}");

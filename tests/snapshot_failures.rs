@@ -96,3 +96,50 @@ fn bad_input_is_a_usage_error() {
     }
     assert!(!ok_out.exists());
 }
+
+#[test]
+fn the_device_lock_is_waited_for_and_never_raced() {
+    use mediamtx_hook::device_lock::{lock_file_for, DeviceLock};
+    let dir = TempDir::new("snap-lock");
+    let state = dir.join("state");
+    let out = dir.join("locked.jpg");
+    let lock_file = lock_file_for(&state.join("locks"), "testsrc", "cam0");
+    let snapshot = |timeout: &str| {
+        let mut c = hook_command(&state);
+        c.env("HOOK_MTX_API", format!("http://127.0.0.1:{}", free_port()))
+            .args([
+                "snapshot",
+                "cam0",
+                "--device",
+                "testsrc",
+                "--timeout",
+                timeout,
+                "-o",
+            ])
+            .arg(&out);
+        c
+    };
+
+    // A publisher holds the device for longer than the snapshot may wait.
+    let lock = DeviceLock::try_acquire(&lock_file).unwrap().unwrap();
+    let (code, _, err) = run_to_end(snapshot("800ms"), Duration::from_secs(10));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("busy"), "{err}");
+    assert!(
+        err.contains(&format!("pid {}", std::process::id())),
+        "{err}"
+    );
+    assert!(!out.exists());
+
+    // It lets go while the snapshot waits: the snapshot goes ahead then.
+    let mut cmd = snapshot("10s");
+    cmd.stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut child = cmd.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(!out.exists(), "no frame while the device is locked");
+    drop(lock);
+    let status = wait_timeout(&mut child, Duration::from_secs(10)).expect("snapshot ends");
+    assert!(status.success());
+    assert!(out.exists());
+}
