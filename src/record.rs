@@ -130,10 +130,8 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         if let Some(s) = p.recording.session.as_mut() {
             s.hold_pid = Some(hold_pid);
         }
-        p.recording.hold = Some(HoldState {
-            pid: Some(hold_pid),
-            ..HoldState::default()
-        });
+        // The hold may already have reported (it starts at once): keep that.
+        p.recording.hold.get_or_insert_with(HoldState::default).pid = Some(hold_pid);
         Ok(())
     });
     if let Err(e) = recorded {
