@@ -37,25 +37,14 @@ pub struct Camera {
     pub device: String,
 }
 
-/// Capture device nodes present (`/dev/videoN`, in numeric order), else
-/// `/dev/video0` so the output is a usable template on any machine.
+/// The video nodes that may be cameras (metadata and codec nodes left
+/// out), else `/dev/video0` so the output is a usable template anywhere.
 fn default_devices() -> Vec<String> {
-    let mut found: Vec<(u32, String)> = std::fs::read_dir("/dev")
-        .map(|dir| {
-            dir.flatten()
-                .filter_map(|e| {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    let n: u32 = name.strip_prefix("video")?.parse().ok()?;
-                    Some((n, format!("/dev/{name}")))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
+    let found = crate::v4l_probe::camera_nodes(&crate::v4l_probe::V4l2Probe, Path::new("/dev"));
     if found.is_empty() {
         return vec!["/dev/video0".to_string()];
     }
-    found.into_iter().map(|(_, d)| d).collect()
+    found.into_iter().map(|d| d.display().to_string()).collect()
 }
 
 /// Names a path for each device and checks that MediaMTX can carry the

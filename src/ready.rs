@@ -3,8 +3,9 @@
 //!
 //! Records when, and the activation latency: ready − demand, where demand
 //! is the moment `hook run` started (`demand_at`, written by `hook run`).
-//! What to do once the stream is available goes in [`main`] after the state
-//! is recorded, using the returned [`Readiness`].
+//! Then, when a recording session is live on the path, switches MediaMTX's
+//! `record` back on (`record::reapply_on_ready`): a MediaMTX that restarted
+//! has forgotten it.
 
 use std::process::ExitCode;
 
@@ -25,6 +26,17 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
     match readiness.latency_ms {
         Some(ms) => log::info!("stream available; activation latency {ms} ms (demand to ready)"),
         None => log::info!("stream available (no pending demand from hook run to measure)"),
+    }
+    // A stream that became available again may belong to a MediaMTX that
+    // restarted and forgot the session's `record` switch: switch it back on.
+    if let Err(e) = crate::record::reapply_on_ready(ctx, &path) {
+        let text = format!("{e:#}");
+        let _ = ctx.store.update_path(&path, |p| {
+            p.last_error = Some(text);
+            p.last_error_at = Some(now());
+            Ok(())
+        });
+        return Err(e);
     }
     Ok(ExitCode::SUCCESS)
 }

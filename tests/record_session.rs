@@ -86,6 +86,24 @@ fn start_holds_and_records_then_stop_releases_everything() {
     assert_eq!(readers.len(), 1, "{readers:?}");
     assert_eq!(readers[0].ppid, hold, "the reader is the hold's child");
 
+    // `hook status` shows the session and what holds the path.
+    let (code, json, err) = run(hook(&dir, &server), &["status", "cam0", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let cam = &status["paths"]["cam0"];
+    assert_eq!(cam["recording"]["active"], true, "{cam}");
+    assert_eq!(cam["recording"]["session"]["hold_pid"], hold, "{cam}");
+    assert!(
+        cam["use_cases"]
+            .as_array()
+            .unwrap()
+            .contains(&"recording".into()),
+        "{cam}"
+    );
+    let (code, human, err) = run(hook(&dir, &server), &["status", "cam0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(human.contains("recording"), "{human}");
+
     // Still held a while later (nothing idles it out).
     std::thread::sleep(Duration::from_secs(1));
     assert!(pid_alive(hold) && pid_alive(readers[0].pid));
