@@ -24,6 +24,7 @@ pub mod duration;
 pub mod encoder_choice;
 pub mod error;
 pub mod ffmpeg;
+pub mod footprint;
 pub mod input_choice;
 pub mod logging;
 pub mod manpage;

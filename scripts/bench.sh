@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Measures the performance budgets of SPEC.md against the release build and
+# prints one Markdown table: each row the budget, the figure measured, and
+# how. Loopback only; takes about two minutes; leaves nothing behind (its
+# temporary directory and every process it starts are removed).
+#
+#   scripts/bench.sh            # the full run
+#   scripts/bench.sh --quick    # fewer repetitions, to try it out
+#   scripts/bench.sh --only exec,frame,supervisor,hold,segment,status,snapshot
+#
+# The measuring program is examples/bench.rs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v ffmpeg >/dev/null; then
+  echo "bench.sh: ffmpeg is not installed (scripts/deps.sh installs it)" >&2
+  exit 1
+fi
+cargo build --release --quiet --bin hook --example bench
+
+cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
+os=$(. /etc/os-release && echo "$PRETTY_NAME")
+echo "Benchmark of $(git describe --always --dirty 2>/dev/null || echo "this tree"), $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo
+echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1048576}' /proc/meminfo), $os, Linux $(uname -r); FFmpeg $(ffmpeg -version | awk 'NR==1 {print $3}')"
+echo "Load average (1, 5, 15 min) before: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+./target/release/examples/bench --hook target/release/hook "$@"
+echo
+echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
