@@ -21,6 +21,8 @@ use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, Context as _};
@@ -73,6 +75,12 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         ));
     }
     let api = Api::from_env()?;
+    // Ctrl-C (or SIGTERM) while waiting undoes the start like a timeout.
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in crate::signals::STOP_SIGNALS {
+        signal_hook::flag::register(sig, interrupted.clone())
+            .context("installing signal handlers")?;
+    }
     let start_timeout = ctx.policy.viewing.start_timeout.0;
     let deadline = Instant::now() + start_timeout;
     let started_at = now();
@@ -144,13 +152,17 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         "recording session starting: hold pid {hold_pid} reads rtsp://127.0.0.1:{port}/{path}"
     );
 
-    match wait_until_recording(ctx, &api, &path, &mut hold, deadline) {
+    match wait_until_recording(ctx, &api, &path, &mut hold, deadline, &interrupted) {
         Ok(()) => {}
         Err(why) => {
-            let why = format!(
-                "not recording within the start timeout ({}): {why}",
-                ctx.policy.viewing.start_timeout
-            );
+            let why = if interrupted.load(Ordering::SeqCst) {
+                format!("interrupted while starting: {why}")
+            } else {
+                format!(
+                    "not recording within the start timeout ({}): {why}",
+                    ctx.policy.viewing.start_timeout
+                )
+            };
             fail_start(ctx, &api, &path, Some(hold_pid), &why, true);
             let _ = hold.wait();
             return Err(anyhow!(
@@ -186,6 +198,7 @@ fn wait_until_recording(
     path: &str,
     hold: &mut std::process::Child,
     deadline: Instant,
+    interrupted: &AtomicBool,
 ) -> Result<(), String> {
     let mut last = "the hold has not received the stream yet".to_string();
     loop {
@@ -211,7 +224,7 @@ fn wait_until_recording(
         } else if let Some(err) = hold_state.last_error {
             last = format!("the hold has not received the stream yet ({err})");
         }
-        if Instant::now() >= deadline {
+        if Instant::now() >= deadline || interrupted.load(Ordering::SeqCst) {
             return Err(last);
         }
         std::thread::sleep(START_POLL);
@@ -490,10 +503,10 @@ pub fn hold(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     };
     log::info!("holding rtsp://127.0.0.1:{port}/{path} for a recording session");
     let outcome = supervisor::supervise(&mut job, &spec, &signals);
-    if let Some(reason) = job.finish.take() {
-        // The session ran its course: this hold ends it.
+    if let Some((status, reason)) = job.finish.take() {
+        // The session ran its course (or was abandoned): this hold ends it.
         let api = job.api.clone();
-        match end_session_from_hold(ctx, &api, &path, &reason) {
+        match end_session_from_hold(ctx, &api, &path, status, &reason) {
             Ok(summary) => log::info!("recording session ended ({reason}): {summary}"),
             Err(e) => log::error!("ending the recording session: {e:#}"),
         }
@@ -513,6 +526,7 @@ fn end_session_from_hold(
     ctx: &Context,
     api: &Api,
     path: &str,
+    status: &str,
     reason: &str,
 ) -> anyhow::Result<String> {
     mark_stopping(ctx, path);
@@ -521,7 +535,7 @@ fn end_session_from_hold(
     if switched.is_ok() {
         wait_for_final_segment(ctx, path, before);
     }
-    let ended = finish_session(ctx, path, ENDED, reason)?;
+    let ended = finish_session(ctx, path, status, reason)?;
     let summary = ended.as_ref().map(summarize).unwrap_or_default();
     switched
         .map(|()| summary.clone())
@@ -538,8 +552,8 @@ struct Hold<'a> {
     me: u32,
     check_every: Duration,
     next_api_check: Instant,
-    /// Set when the hold itself ends the session (`--duration` elapsed).
-    finish: Option<String>,
+    /// Set when the hold itself ends the session: the status and why.
+    finish: Option<(&'static str, String)>,
     /// The API failed at the last check (logged once per outage).
     api_trouble: bool,
 }
@@ -553,9 +567,12 @@ enum Verdict {
     Leave,
     /// The session's `--duration` is over: stop and end it.
     Finish,
+    /// The session never left `starting` (its `record start` died): stop
+    /// and mark it failed.
+    Abandoned,
 }
 
-fn verdict(p: Option<&PathState>, me: u32, at: OffsetDateTime) -> Verdict {
+fn verdict(p: Option<&PathState>, me: u32, at: OffsetDateTime, start_timeout: Duration) -> Verdict {
     let Some(p) = p else {
         return Verdict::Leave;
     };
@@ -567,6 +584,9 @@ fn verdict(p: Option<&PathState>, me: u32, at: OffsetDateTime) -> Verdict {
         || p.recording.hold.as_ref().is_some_and(|h| h.stopping)
     {
         return Verdict::Leave;
+    }
+    if s.status == STARTING && at - s.started_at > start_timeout * 2 {
+        return Verdict::Abandoned;
     }
     match s.until {
         Some(until) if at >= until => Verdict::Finish,
@@ -686,14 +706,21 @@ impl Job for Hold<'_> {
                 return true;
             }
         };
-        match verdict(state.paths.get(&self.path), self.me, now()) {
+        let start_timeout = self.ctx.policy.viewing.start_timeout.0;
+        match verdict(state.paths.get(&self.path), self.me, now(), start_timeout) {
             Verdict::Leave => {
                 log::info!("the recording session is over or no longer ours: stopping");
                 false
             }
             Verdict::Finish => {
-                self.finish = Some("duration elapsed".into());
+                self.finish = Some((ENDED, "duration elapsed".into()));
                 log::info!("the session's duration elapsed: stopping");
+                false
+            }
+            Verdict::Abandoned => {
+                let why = "`hook record start` did not finish starting the session (killed?)";
+                log::warn!("{why}: stopping");
+                self.finish = Some((FAILED, why.into()));
                 false
             }
             Verdict::Hold => {
@@ -732,33 +759,43 @@ mod tests {
         p
     }
 
+    const ST: Duration = Duration::from_secs(10);
+
     #[test]
     fn hold_verdicts() {
         let t = datetime!(2026-01-01 00:10:00 UTC);
         let until = Some(datetime!(2026-01-01 00:05:00 UTC));
-        assert_eq!(verdict(None, 7, t), Verdict::Leave);
-        assert_eq!(verdict(Some(&path_with(None)), 7, t), Verdict::Leave);
+        assert_eq!(verdict(None, 7, t, ST), Verdict::Leave);
+        assert_eq!(verdict(Some(&path_with(None)), 7, t, ST), Verdict::Leave);
         let mine = path_with(Some(session(ACTIVE, Some(7), None)));
-        assert_eq!(verdict(Some(&mine), 7, t), Verdict::Hold);
+        assert_eq!(verdict(Some(&mine), 7, t, ST), Verdict::Hold);
         assert_eq!(
-            verdict(Some(&mine), 8, t),
+            verdict(Some(&mine), 8, t, ST),
             Verdict::Leave,
             "another hold's session"
         );
         let starting = path_with(Some(session(STARTING, None, None)));
-        assert_eq!(verdict(Some(&starting), 7, t), Verdict::Hold);
+        let early_on = datetime!(2026-01-01 00:00:03 UTC);
+        assert_eq!(verdict(Some(&starting), 7, early_on, ST), Verdict::Hold);
         let ended = path_with(Some(session(ENDED, Some(7), None)));
-        assert_eq!(verdict(Some(&ended), 7, t), Verdict::Leave);
+        assert_eq!(verdict(Some(&ended), 7, t, ST), Verdict::Leave);
         let timed = path_with(Some(session(ACTIVE, Some(7), until)));
-        assert_eq!(verdict(Some(&timed), 7, t), Verdict::Finish);
+        assert_eq!(verdict(Some(&timed), 7, t, ST), Verdict::Finish);
         let early = datetime!(2026-01-01 00:04:59 UTC);
-        assert_eq!(verdict(Some(&timed), 7, early), Verdict::Hold);
+        assert_eq!(verdict(Some(&timed), 7, early, ST), Verdict::Hold);
         let mut stopping = mine.clone();
         stopping.recording.hold = Some(HoldState {
             stopping: true,
             ..HoldState::default()
         });
-        assert_eq!(verdict(Some(&stopping), 7, t), Verdict::Leave);
+        assert_eq!(verdict(Some(&stopping), 7, t, ST), Verdict::Leave);
+        // Started at 00:00, still starting at 00:10: its `record start` died.
+        let mut stuck = path_with(Some(session(STARTING, Some(7), None)));
+        assert_eq!(verdict(Some(&stuck), 7, t, ST), Verdict::Abandoned);
+        let soon = datetime!(2026-01-01 00:00:15 UTC);
+        assert_eq!(verdict(Some(&stuck), 7, soon, ST), Verdict::Hold);
+        stuck.recording.session.as_mut().unwrap().status = ACTIVE.into();
+        assert_eq!(verdict(Some(&stuck), 7, t, ST), Verdict::Hold);
     }
 
     #[test]

@@ -16,6 +16,11 @@ const FAST: &str = r#"{
     "restart": {"initial_delay": "200ms", "max_delay": "1s", "grace": "2s", "device_lock_wait": "1s"}
 }"#;
 
+const FAST_HOLD: &str = r#"{
+    "recording": {"hold_check_interval": "300ms"},
+    "restart": {"initial_delay": "200ms", "max_delay": "1s", "grace": "2s"}
+}"#;
+
 fn holds_of(path: &str) -> Vec<ProcInfo> {
     live_processes_with(&format!("hold {path}"))
 }
@@ -133,4 +138,109 @@ fn a_path_mediamtx_has_no_entry_for_is_refused_by_name() {
     assert!(err.contains("no path entry named \"noentry7\""), "{err}");
     assert!(err.contains("hook mediamtx-config"), "{err}");
     assert!(holds_of("noentry7").is_empty());
+}
+
+/// Starts `hook record start PATH` in the background against an API with no
+/// stream behind it (so it keeps waiting), in its own process group.
+fn waiting_start(dir: &TempDir, server: &Standin, path: &str, policy: &str) -> std::process::Child {
+    use std::os::unix::process::CommandExt;
+    let mut c = hook_command(&dir.join("state"));
+    c.env("HOOK_CONFIG", write_config(dir.path(), policy))
+        .env("HOOK_MTX_API", server.api_url())
+        .env("RTSP_PORT", free_port().to_string())
+        .args(["record", "start", path])
+        .process_group(0)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    c.spawn().unwrap()
+}
+
+#[test]
+fn ctrl_c_during_start_undoes_it() {
+    let dir = TempDir::new("rec-int");
+    let state = dir.join("state");
+    let server = Standin::start(
+        dir.path(),
+        Options {
+            rtsp: false,
+            ..Options::both("int8")
+        },
+    );
+    let mut start = waiting_start(&dir, &server, "int8", FAST);
+    assert!(wait_until(Duration::from_secs(5), || !holds_of("int8").is_empty()));
+    kill_group(start.id(), libc::SIGINT);
+    let status = wait_timeout(&mut start, Duration::from_secs(8)).expect("record start ends");
+    assert_eq!(status.code(), Some(1));
+    assert!(holds_of("int8").is_empty(), "{:?}", holds_of("int8"));
+    assert_eq!(server.record_patches("int8"), vec![true, false]);
+    let last = path_state(&state, "int8")["recording"]["last_session"].clone();
+    assert_eq!(last["status"], "failed", "{last}");
+    assert!(
+        last["end_reason"].as_str().unwrap().contains("interrupted"),
+        "{last}"
+    );
+}
+
+#[test]
+fn a_hold_whose_start_was_killed_gives_up_and_switches_recording_off() {
+    let dir = TempDir::new("rec-abandon");
+    let state = dir.join("state");
+    let server = Standin::start(
+        dir.path(),
+        Options {
+            rtsp: false,
+            ..Options::both("aband9")
+        },
+    );
+    let policy = r#"{
+        "viewing": {"start_timeout": "1500ms"},
+        "recording": {"hold_check_interval": "300ms"},
+        "restart": {"initial_delay": "200ms", "max_delay": "1s", "grace": "2s", "device_lock_wait": "1s"}
+    }"#;
+    let mut start = waiting_start(&dir, &server, "aband9", policy);
+    assert!(wait_until(Duration::from_secs(5), || !holds_of("aband9").is_empty()));
+    kill_group(start.id(), libc::SIGKILL);
+    let _ = start.wait();
+    assert!(
+        wait_until(Duration::from_secs(10), || holds_of("aband9").is_empty()),
+        "the orphaned hold gave up: {}",
+        path_state(&state, "aband9")
+    );
+    assert!(wait_until(Duration::from_secs(5), || {
+        path_state(&state, "aband9")["recording"]["last_session"]["status"] == "failed"
+    }));
+    assert_eq!(server.record_patches("aband9"), vec![true, false]);
+    assert!(path_state(&state, "aband9")["recording"]["session"].is_null());
+}
+
+#[test]
+fn stop_with_mediamtx_gone_still_ends_the_session_and_says_so() {
+    let dir = TempDir::new("rec-stop-down");
+    let state = dir.join("state");
+    let mut server = Standin::start(dir.path(), Options::both("down10"));
+    let command = |args: &[&str], api: &str, port: u16| {
+        let mut c = hook_command(&state);
+        // The default start timeout: this test needs the start to succeed.
+        c.env("HOOK_CONFIG", write_config(dir.path(), FAST_HOLD))
+            .env("HOOK_MTX_API", api)
+            .env("RTSP_PORT", port.to_string())
+            .args(args);
+        run_to_end(c, Duration::from_secs(30))
+    };
+    let (api, port) = (server.api_url(), server.rtsp_port);
+    let (code, _, err) = command(&["record", "start", "down10"], &api, port);
+    assert_eq!(code, 0, "{err}");
+    let hold = path_state(&state, "down10")["recording"]["session"]["hold_pid"]
+        .as_u64()
+        .unwrap() as u32;
+    server.kill();
+    let (code, out, err) = command(&["record", "stop", "down10"], &api, port);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(err.contains("session ended"), "{err}");
+    assert!(err.contains("could not be switched off"), "{err}");
+    assert!(err.contains("api: true"), "{err}");
+    assert!(!pid_alive(hold), "hold gone");
+    let rec = path_state(&state, "down10")["recording"].clone();
+    assert!(rec["session"].is_null(), "{rec}");
+    assert_eq!(rec["last_session"]["status"], "ended", "{rec}");
 }
