@@ -206,9 +206,9 @@ ensure_state_dir() {
   # Created here, owned by the service user, so that a command run as root
   # first can never leave a lock file or directory the service cannot use.
   [ -e "$d/state.lock" ] || : >"$d/state.lock"
-  mkdir -p "$d/ledger" "$d/locks"
+  mkdir -p "$d/ledger" "$d/locks" "$d/holds"
   if [ "$staged" = no ]; then
-    chown "$user:" "$d" "$d/state.lock" "$d/ledger" "$d/locks"
+    chown "$user:" "$d" "$d/state.lock" "$d/ledger" "$d/locks" "$d/holds"
     say "$statedir belongs to $user"
   fi
 }

@@ -513,7 +513,12 @@ pub fn hold(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     }
     match outcome {
         Ok(o) => {
-            log::info!("hold stopped ({o:?})");
+            let why = match o {
+                supervisor::Outcome::Signal(sig) => crate::process::signal_name(sig),
+                supervisor::Outcome::Finished => "finished",
+                supervisor::Outcome::Orphaned => "parent gone",
+            };
+            log::info!("hold stopped ({why})");
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => Err(anyhow!(e.message).context("holding the stream")),

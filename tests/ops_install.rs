@@ -94,6 +94,7 @@ fn install_twice_then_uninstall_and_purge() {
     assert!(root.join("var/lib/mediamtx-hook/state.lock").is_file());
     assert!(root.join("var/lib/mediamtx-hook/ledger").is_dir());
     assert!(root.join("var/lib/mediamtx-hook/locks").is_dir());
+    assert!(root.join("var/lib/mediamtx-hook/holds").is_dir());
     assert!(
         out.contains("user mediamtx, its groups and file ownership left alone"),
         "{out}"
