@@ -143,3 +143,25 @@ fn the_device_lock_is_waited_for_and_never_raced() {
     assert!(status.success());
     assert!(out.exists());
 }
+
+#[test]
+fn device_problems_are_named() {
+    let dir = TempDir::new("snap-dev-err");
+    let out = dir.join("x.jpg");
+    for (device, needle) in [
+        ("/dev/null", "not a video capture device"),
+        ("/dev/video917", "not found"),
+    ] {
+        let mut c = hook_command(&dir.join("state"));
+        c.env("HOOK_MTX_API", format!("http://127.0.0.1:{}", free_port()))
+            .args(["snapshot", "cam0", "--device", device, "-o"])
+            .arg(&out);
+        let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+        assert_eq!(code, 1, "{device}: {err}");
+        assert!(
+            err.contains(device) && err.contains(needle),
+            "{device}: {err}"
+        );
+        assert!(!out.exists());
+    }
+}
