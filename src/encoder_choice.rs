@@ -361,7 +361,6 @@ fn run_bounded(ffmpeg: &Path, args: &[&str]) -> Result<Finished, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
 
     /// (requested, camera sends H.264, hardware encoder works) → encoder.
     #[test]
@@ -469,8 +468,19 @@ mod tests {
                 "echo '[h264_v4l2m2m] Could not find a valid device' >&2; exit 1"
             }
         );
-        std::fs::write(&script, body).unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        // Written through install(1), a child process, so this process never
+        // holds the script open for writing: a sibling test forking then
+        // would make its exec fail with ETXTBSY.
+        let side = dir.join("ffmpeg.src");
+        std::fs::write(&side, body).unwrap();
+        let ok = std::process::Command::new("install")
+            .args(["-m", "0755"])
+            .arg(&side)
+            .arg(&script)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok);
         script
     }
 

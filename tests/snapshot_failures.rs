@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -13,8 +12,7 @@ fn time_limit_kills_ffmpeg_and_leaves_nothing() {
     let dir = TempDir::new("snap-timeout");
     // An "FFmpeg" that never produces a frame, with a child of its own.
     let fake = dir.join("stuck-ffmpeg");
-    std::fs::write(&fake, "#!/bin/sh\nsleep 917.25 &\nexec sleep 917.5\n").unwrap();
-    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).unwrap();
+    write_script(&fake, "#!/bin/sh\nsleep 917.25 &\nexec sleep 917.5\n");
     let out = dir.join("never.jpg");
     let mut c = hook_command(&dir.join("state"));
     c.env("HOOK_MTX_API", format!("http://127.0.0.1:{}", free_port()))

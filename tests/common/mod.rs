@@ -233,12 +233,35 @@ pub struct RtspListener {
 }
 
 impl RtspListener {
-    /// Starts listening on a free port for `path`.
+    /// Starts listening on a free port for `path`. A port found free can be
+    /// taken by a parallel test before FFmpeg binds it: then FFmpeg exits
+    /// and another port is tried.
     pub fn start(path: &str) -> RtspListener {
-        Self::start_on(free_port(), path)
+        for _ in 0..5 {
+            let mut listener = Self::spawn_on(free_port(), path);
+            std::thread::sleep(Duration::from_millis(50));
+            if listener.child.try_wait().unwrap().is_none() {
+                return listener;
+            }
+        }
+        panic!("no RTSP listener could bind a free port in 5 tries");
     }
 
+    /// Starts listening on `port` (which must be free) for `path`.
     pub fn start_on(port: u16, path: &str) -> RtspListener {
+        let mut listener = Self::spawn_on(port, path);
+        if let Some(status) = listener.child.try_wait().unwrap() {
+            panic!(
+                "RTSP listener on port {port} exited ({status}): {:?}",
+                listener.log()
+            );
+        }
+        listener
+    }
+
+    /// Starts FFmpeg listening on `port` and waits until the port listens or
+    /// FFmpeg has exited (the port was taken).
+    fn spawn_on(port: u16, path: &str) -> RtspListener {
         let url = format!("rtsp://127.0.0.1:{port}/{path}");
         let mut child = Command::new("ffmpeg")
             .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
@@ -276,6 +299,7 @@ impl RtspListener {
         // takes the first connection for its publisher and quits when it closes.
         let ok = wait_until(Duration::from_secs(10), || {
             mediamtx_hook::supervisor::port_listening(port)
+                || child.try_wait().ok().flatten().is_some()
         });
         assert!(ok, "RTSP listener on port {port} did not come up");
         RtspListener {
@@ -413,4 +437,22 @@ pub fn fake_segment(dir: &Path, secs: f64, bytes: usize) -> PathBuf {
     ));
     std::fs::write(&file, vec![0u8; bytes]).unwrap();
     file
+}
+
+/// Writes an executable script at `path`. The bytes are written to a side
+/// file and put in place by `install(1)`, a child process: this process
+/// never holds the script open for writing, so a sibling test forking at
+/// that moment cannot make the script's exec fail with ETXTBSY.
+pub fn write_script(path: &Path, body: &str) {
+    let side = path.with_extension("src");
+    std::fs::write(&side, body).unwrap();
+    let status = Command::new("install")
+        .arg("-m")
+        .arg("0755")
+        .arg(&side)
+        .arg(path)
+        .status()
+        .expect("install(1) runs");
+    assert!(status.success(), "install {} failed", path.display());
+    let _ = std::fs::remove_file(&side);
 }
