@@ -94,6 +94,11 @@ pub enum Command {
     /// `hook record start`; not for direct use)
     #[command(hide = true)]
     Hold(HoldArgs),
+
+    /// Read an RTSP stream and discard it, printing FFmpeg-style progress
+    /// (the native reader of a hold; not for direct use)
+    #[command(hide = true)]
+    RtspRead(RtspReadArgs),
 }
 
 /// Device and encoding flags shared by `run`, `snapshot`, `devices` and `mediamtx-config`.
@@ -250,6 +255,12 @@ pub struct CompletionsArgs {
 }
 
 #[derive(Debug, Clone, Args)]
+pub struct RtspReadArgs {
+    /// rtsp://host:port/path
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Args)]
 pub struct HoldArgs {
     /// MediaMTX path name to hold
     pub path: OsString,
@@ -324,6 +335,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Devices(args) => crate::devices::main(&ctx, &args),
         Command::MediamtxConfig(args) => crate::mediamtx_config::main(&ctx, &args),
         Command::Hold(args) => crate::record::hold(&ctx, &args),
+        Command::RtspRead(args) => crate::rtsp_reader::main(&args.url),
         Command::Completions(_) | Command::Man => unreachable!("handled above"),
     }
 }

@@ -48,6 +48,18 @@ pub struct Recording {
     /// How often a recording hold checks its session (end time, stop) and
     /// MediaMTX's `record` switch (forgotten after a MediaMTX restart).
     pub hold_check_interval: Dur,
+    /// What reads the stream for a hold: `ffmpeg` (`-c copy -f null`) or
+    /// `native` (the hook's own minimal RTSP reader, a fraction of the memory).
+    pub hold_reader: HoldReader,
+}
+
+/// The reader a recording hold runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldReader {
+    #[default]
+    Ffmpeg,
+    Native,
 }
 
 /// Snapshot: one JPEG, at once.
@@ -92,6 +104,7 @@ impl Default for Recording {
             gap_tolerance: Dur::millis(1500),
             record_path: "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f".to_string(),
             hold_check_interval: Dur::secs(5),
+            hold_reader: HoldReader::default(),
         }
     }
 }

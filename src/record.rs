@@ -32,6 +32,7 @@ use crate::api::{Api, ApiError};
 use crate::cli::{Context, HoldArgs, PathArg, RecordStartArgs};
 use crate::error::usage;
 use crate::mtx_env;
+use crate::policy::HoldReader;
 use crate::signals::Signals;
 use crate::state::{now, HoldState, PathState, Session};
 use crate::stop::{is_hook_process, stop_hold};
@@ -667,10 +668,23 @@ impl Job for Hold<'_> {
     }
 
     fn command(&mut self) -> Result<Launch, StartError> {
-        Ok(Launch {
-            program: self.ffmpeg.clone(),
-            args: crate::ffmpeg::reader_args(self.port, &self.path),
-        })
+        match self.ctx.policy.recording.hold_reader {
+            HoldReader::Ffmpeg => Ok(Launch {
+                program: self.ffmpeg.clone(),
+                args: crate::ffmpeg::reader_args(self.port, &self.path),
+            }),
+            HoldReader::Native => {
+                let exe = std::env::current_exe()
+                    .map_err(|e| StartError::retry(format!("finding the hook executable: {e}")))?;
+                Ok(Launch {
+                    program: exe,
+                    args: vec![
+                        "rtsp-read".into(),
+                        crate::ffmpeg::rtsp_url(self.port, &self.path).into(),
+                    ],
+                })
+            }
+        }
     }
 
     fn report(&mut self, event: Event<'_>) {
