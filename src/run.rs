@@ -64,7 +64,6 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         demand_at,
         previous: None,
         spawned: false,
-        trimmed: false,
     };
     log::info!(
         "publishing {device} to rtsp://127.0.0.1:{port}/{path} with {}",
@@ -166,10 +165,6 @@ struct Publisher<'a> {
     previous: Option<PathState>,
     /// Whether this instance has started FFmpeg at least once.
     spawned: bool,
-    /// Whether the pages only startup needed have been let go (see
-    /// `footprint`), once the first FFmpeg runs: not before, so the first
-    /// start is not slowed by faulting them back in.
-    trimmed: bool,
 }
 
 impl Publisher<'_> {
@@ -260,13 +255,7 @@ impl Job for Publisher<'_> {
                     p.next_attempt_at = None;
                 })
             }
-            Event::Running { .. } => {
-                self.write(|p| p.phase = Phase::Running);
-                if !self.trimmed {
-                    self.trimmed = true;
-                    crate::footprint::drop_startup_text();
-                }
-            }
+            Event::Running { .. } => self.write(|p| p.phase = Phase::Running),
             Event::Exited {
                 record,
                 stderr_tail,
