@@ -201,14 +201,21 @@ fn a_hold_whose_start_was_killed_gives_up_and_switches_recording_off() {
     assert!(wait_until(Duration::from_secs(5), || !holds_of("aband9").is_empty()));
     kill_group(start.id(), libc::SIGKILL);
     let _ = start.wait();
+    let hold_log = || std::fs::read_to_string(state.join("holds/aband9.log")).unwrap_or_default();
     assert!(
-        wait_until(Duration::from_secs(10), || holds_of("aband9").is_empty()),
-        "the orphaned hold gave up: {}",
-        path_state(&state, "aband9")
+        wait_until(Duration::from_secs(20), || holds_of("aband9").is_empty()),
+        "the orphaned hold gave up: {}\n{}",
+        path_state(&state, "aband9"),
+        hold_log()
     );
-    assert!(wait_until(Duration::from_secs(5), || {
-        path_state(&state, "aband9")["recording"]["last_session"]["status"] == "failed"
-    }));
+    assert!(
+        wait_until(Duration::from_secs(5), || {
+            path_state(&state, "aband9")["recording"]["last_session"]["status"] == "failed"
+        }),
+        "{}\n{}",
+        path_state(&state, "aband9"),
+        hold_log()
+    );
     assert_eq!(server.record_patches("aband9"), vec![true, false]);
     assert!(path_state(&state, "aband9")["recording"]["session"].is_null());
 }
