@@ -494,7 +494,6 @@ pub fn hold(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
         next_api_check: Instant::now(),
         finish: None,
         api_trouble: false,
-        trimmed: false,
     };
     let spec = Spec {
         rtsp_port: Some(port),
@@ -563,8 +562,6 @@ struct Hold<'a> {
     finish: Option<(&'static str, String)>,
     /// The API failed at the last check (logged once per outage).
     api_trouble: bool,
-    /// Startup's resident pages were dropped once the reader ran.
-    trimmed: bool,
 }
 
 /// What a hold should do, from its session as the state shows it.
@@ -700,12 +697,6 @@ impl Job for Hold<'_> {
                     h.reading = true;
                     h.last_error = None;
                 });
-                if !self.trimmed {
-                    // A hold lives as long as its session: shed what only
-                    // startup used (see `footprint`).
-                    self.trimmed = true;
-                    crate::footprint::drop_startup_text();
-                }
             }
             Event::Exited { record, .. } => {
                 let why = format!(
