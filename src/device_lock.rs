@@ -70,6 +70,7 @@ impl DeviceLock {
             .read(true)
             .write(true)
             .open(path)?;
+        crate::state::give_to_dir_owner(path);
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Ok(None),

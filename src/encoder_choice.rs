@@ -236,6 +236,7 @@ fn write_atomically(file: &Path, record: &ProbeRecord) -> anyhow::Result<()> {
     let tmp = dir.join(format!(".{CACHE_FILE}.{}", std::process::id()));
     std::fs::write(&tmp, serde_json::to_vec_pretty(record)?)
         .with_context(|| format!("writing {}", tmp.display()))?;
+    crate::state::give_to_dir_owner(&tmp);
     std::fs::rename(&tmp, file).with_context(|| format!("renaming to {}", file.display()))?;
     Ok(())
 }

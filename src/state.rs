@@ -326,6 +326,29 @@ fn private_locks_dir(tmp: &Path) -> Option<PathBuf> {
     Some(locks)
 }
 
+/// Hands a file or directory just created in the state directory to the
+/// owner of the directory it is in, when this process runs as root and that
+/// owner is not root. The state directory belongs to the user MediaMTX runs
+/// as; an operator's `sudo hook record start …` must not leave behind a
+/// lock, ledger or state file that this user can no longer open. Failures
+/// are ignored: the file is still usable by root.
+pub fn give_to_dir_owner(created: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid(2) cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        return;
+    }
+    let Some(parent) = created.parent() else {
+        return;
+    };
+    let Ok(meta) = fs::metadata(parent) else {
+        return;
+    };
+    if meta.uid() != 0 {
+        let _ = std::os::unix::fs::chown(created, Some(meta.uid()), Some(meta.gid()));
+    }
+}
+
 fn dir_is_writable(dir: &Path) -> bool {
     use std::os::unix::ffi::OsStrExt;
     let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
@@ -398,6 +421,8 @@ impl StateStore {
                 }
                 other => other?,
             };
+            give_to_dir_owner(&dir);
+            give_to_dir_owner(&file);
             let mut len = f.metadata()?.len();
             if let Some(committed) = committed.filter(|&c| c < len) {
                 f.set_len(committed)?;
@@ -419,6 +444,7 @@ impl StateStore {
     pub fn locks_dir(&self) -> PathBuf {
         let dir = self.dir.join("locks");
         if fs::create_dir_all(&dir).is_ok() {
+            give_to_dir_owner(&dir);
             return dir;
         }
         match private_locks_dir(&std::env::temp_dir()) {
@@ -460,6 +486,7 @@ impl StateStore {
                 self.dir.display()
             )
         })?;
+        give_to_dir_owner(&path);
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
         Ok(file)
@@ -621,6 +648,7 @@ impl StateStore {
                 .truncate(true)
                 .write(true)
                 .open(&tmp)?;
+            give_to_dir_owner(&tmp);
             f.write_all(bytes)?;
             f.sync_all()?;
             drop(f);
