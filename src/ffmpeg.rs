@@ -125,6 +125,14 @@ pub fn publish_args(input: &CaptureInput, port: u16, path: &str) -> Vec<OsString
 /// away (the recording hold): `-c copy -f null -`, over TCP.
 pub fn reader_args(port: u16, path: &str) -> Vec<OsString> {
     let mut args = common_head();
+    // A copy to the null muxer needs no decoding, so a short probe is enough:
+    // the parameter sets come with the RTSP description. FFmpeg's default
+    // (5 s of analysis) would hold back the first frame, and with it the
+    // moment `hook record start` can say the stream is held.
+    push(
+        &mut args,
+        &["-analyzeduration", "500000", "-probesize", "32768"],
+    );
     push(&mut args, &["-rtsp_transport", "tcp", "-i"]);
     args.push(rtsp_url(port, path).into());
     push(&mut args, &["-c", "copy", "-f", "null", "-"]);

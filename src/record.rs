@@ -242,7 +242,8 @@ fn fail_start(
     why: &str,
     switch_off: bool,
 ) {
-    log::error!("recording session failed: {why}");
+    // The error itself is printed once, by the caller's exit path.
+    log::info!("undoing the recording start: hold stopped, recording off, session marked failed");
     mark_stopping(ctx, path);
     if let Some(pid) = hold_pid {
         stop_hold(pid, ctx.policy.restart.grace.0);
@@ -295,6 +296,9 @@ fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::proce
     let policy = serde_json::to_vec_pretty(&ctx.policy).context("serializing the policy")?;
     fs::write(&policy_file, policy)
         .with_context(|| format!("writing {}", policy_file.display()))?;
+    for created in [&dir, &log_file, &policy_file] {
+        crate::state::give_to_dir_owner(created);
+    }
     let exe = std::env::current_exe().context("finding the hook executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg("hold")
