@@ -47,13 +47,30 @@ impl Drop for TempDir {
     }
 }
 
-/// A loopback TCP port that was free a moment ago.
+/// A loopback TCP port that is free now and that no other test of this run
+/// is handed. Ports come from 20000-31999, below the kernel's ephemeral
+/// range (32768 and up), so no connection's local port and no `bind(0)` can
+/// take one between this call and the moment the test binds it; a counter
+/// hands each out once per test binary (cargo runs the binaries one after
+/// another), starting at a place that depends on the pid.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::AtomicU32;
+    const FIRST: u32 = 20000;
+    const SPAN: u32 = 12000;
+    static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    let _ = NEXT.compare_exchange(
+        u32::MAX,
+        (std::process::id() * 97) % SPAN,
+        Ordering::SeqCst,
+        Ordering::SeqCst,
+    );
+    for _ in 0..SPAN {
+        let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no free loopback port in {FIRST}-{}", FIRST + SPAN - 1);
 }
 
 /// A `hook` command set up as MediaMTX runs hooks: its own process group,
