@@ -34,10 +34,10 @@
 //! `-progress` output shows frames advancing, then "running". No progress for
 //! `stall_timeout` means stalled: it is stopped and restarted. A child that
 //! ends, stalls or cannot be started is retried after the backoff delay
-//! (`backoff`); a run of `stable_after` resets the schedule. When the first
-//! child runs, the pages only startup needed are let go (`footprint`), so a
-//! supervisor that lives as long as its stream keeps resident only what its
-//! loop uses.
+//! (`backoff`); a run of `stable_after` resets the schedule. Each time a
+//! child is running, the pages only the start needed are let go
+//! (`footprint`), so a supervisor that lives as long as its stream keeps
+//! resident only what its loop uses.
 //!
 //! A stop signal stops the child with SIGINT to its process group (FFmpeg
 //! closes its output cleanly), SIGKILL after `grace` (after at most 0.5 s for
@@ -252,7 +252,6 @@ pub fn supervise(job: &mut dyn Job, spec: &Spec, signals: &Signals) -> Result<Ou
         attempts: 0,
         parent: process::parent_pid(),
         next_tick: spec.tick_every.map(|d| Instant::now() + d),
-        trimmed: false,
     };
     sup.run()
 }
@@ -299,10 +298,6 @@ struct Supervisor<'a> {
     attempts: u64,
     parent: u32,
     next_tick: Option<Instant>,
-    /// Whether the pages only startup needed have been let go (see
-    /// `footprint`): once, when the first child runs, so the first start
-    /// is not slowed by faulting them back in.
-    trimmed: bool,
 }
 
 /// A stop request: which signal (0 when not a signal) and why.
@@ -646,10 +641,10 @@ impl Supervisor<'_> {
                     child.started.elapsed().as_millis()
                 );
                 self.job.report(Event::Running { pid: child.pid });
-                if !self.trimmed {
-                    self.trimmed = true;
-                    crate::footprint::drop_startup_text();
-                }
+                // Startup, or the restart just done, touched code the loop
+                // does not run; let those pages go (after the start, so it
+                // is not slowed by faulting them back in).
+                crate::footprint::drop_startup_text();
             }
         }
     }
