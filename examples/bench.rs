@@ -55,6 +55,7 @@ fn main() {
         .unwrap_or_default();
     let work = std::env::temp_dir().join(format!("hook-bench-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
+    let _cleanup = RemoveOnDrop(work.clone());
     let b = Bench {
         hook: std::fs::canonicalize(hook).unwrap(),
         me: std::env::current_exe().unwrap(),
@@ -84,8 +85,6 @@ fn main() {
     if want("snapshot") {
         rows.push(b.snapshot());
     }
-    let _ = std::fs::remove_dir_all(&work);
-
     println!("| What | Budget | Measured | Met | How |");
     println!("|---|---|---|---|---|");
     for r in rows {
@@ -93,6 +92,16 @@ fn main() {
             "| {} | {} | {} | {} | {} |",
             r.what, r.budget, r.measured, r.met, r.how
         );
+    }
+}
+
+/// The work directory, removed however the run ends (a failed
+/// measurement panics and unwinds through it).
+struct RemoveOnDrop(PathBuf);
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
 }
 
