@@ -8,4 +8,4 @@ cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 cargo fmt --check
 cargo clippy --all-targets -- -D warnings
-cargo test --all-targets "$@"
+cargo test --all-targets --no-fail-fast "$@"

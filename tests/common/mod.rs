@@ -47,26 +47,42 @@ impl Drop for TempDir {
     }
 }
 
-/// A loopback TCP port that is free now and that no other test of this run
-/// is handed. Ports come from 20000-31999, below the kernel's ephemeral
-/// range (32768 and up), so no connection's local port and no `bind(0)` can
-/// take one between this call and the moment the test binds it; a counter
-/// hands each out once per test binary (cargo runs the binaries one after
-/// another), starting at a place that depends on the pid.
+/// A loopback TCP port that is free now and that no other test is handed
+/// while this test binary runs. Ports come from 20000-31999, below the
+/// kernel's ephemeral range (32768 and up), so no connection's local port
+/// and no `bind(0)` can take one between this call and the moment the test
+/// binds it. Each port is reserved by a lock on `/tmp/hook-test-ports/PORT`
+/// held until this process exits, so concurrent test runs (two checkouts on
+/// one machine) never share one either.
 pub fn free_port() -> u16 {
     use std::sync::atomic::AtomicU32;
     const FIRST: u32 = 20000;
     const SPAN: u32 = 12000;
     static NEXT: AtomicU32 = AtomicU32::new(u32::MAX);
+    static HELD: Mutex<Vec<std::fs::File>> = Mutex::new(Vec::new());
     let _ = NEXT.compare_exchange(
         u32::MAX,
         (std::process::id() * 97) % SPAN,
         Ordering::SeqCst,
         Ordering::SeqCst,
     );
+    let dir = std::env::temp_dir().join("hook-test-ports");
+    std::fs::create_dir_all(&dir).unwrap();
     for _ in 0..SPAN {
         let port = (FIRST + NEXT.fetch_add(1, Ordering::SeqCst) % SPAN) as u16;
+        let Ok(reservation) = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(dir.join(port.to_string()))
+        else {
+            continue;
+        };
+        if reservation.try_lock().is_err() {
+            continue;
+        }
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            HELD.lock().unwrap().push(reservation);
             return port;
         }
     }
