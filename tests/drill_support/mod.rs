@@ -3,14 +3,13 @@
 //! process: CPU time, resident memory, open descriptors, children.
 #![allow(dead_code)]
 
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-/// Writes an executable `/bin/sh` script `name` into `dir`.
+/// Writes an executable `/bin/sh` script `name` into `dir` (through
+/// `common::write_script`, so its exec never meets ETXTBSY).
 pub fn fake_ffmpeg(dir: &Path, name: &str, body: &str) -> PathBuf {
     let file = dir.join(name);
-    std::fs::write(&file, format!("#!/bin/sh\n{body}\n")).unwrap();
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+    crate::common::write_script(&file, &format!("#!/bin/sh\n{body}\n"));
     file
 }
 
