@@ -215,16 +215,22 @@ pub fn check_output(output: &Path) -> anyhow::Result<Target> {
             let to = fs::read_link(&abs)
                 .map(|t| format!(" to {}", t.display()))
                 .unwrap_or_default();
-            return Err(usage(format!(
-                "-o {}: is a symbolic link{to}; a snapshot never writes through a link: give the file it points to, or another name",
+            let msg = format!(
+                "-o {}: is a symbolic link{to}; a snapshot never writes through a link: \
+                 give the file it points to, or another name",
                 output.display()
-            )));
+            );
+            return Err(usage(msg));
         }
-        Some(m) => return Err(usage(format!(
-            "-o {}: is {}; expected the name of a regular file (a new one, or a JPEG to replace)",
-            output.display(),
-            kind_of(m)
-        ))),
+        Some(m) => {
+            let msg = format!(
+                "-o {}: is {}; expected the name of a regular file \
+                 (a new one, or a JPEG to replace)",
+                output.display(),
+                kind_of(m)
+            );
+            return Err(usage(msg));
+        }
     };
     Ok(Target {
         dir,
