@@ -198,7 +198,9 @@ pub struct PathArg {
 pub struct SnapshotArgs {
     /// MediaMTX path name (e.g. camera0)
     pub path: OsString,
-    /// Where to write the JPEG (written atomically)
+    /// Where to write the JPEG: a new name or a regular file to replace,
+    /// written whole and atomically (a symbolic link, device, FIFO, socket or
+    /// directory is refused, exit 2)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Give up after this long [default: snapshot.timeout, 5s]
