@@ -286,8 +286,10 @@ pub fn run_bounded(
         if now >= deadline {
             break BoundedEnd::TimedOut;
         }
-        // Wait for output, or a little while once both pipes are closed.
-        let wait = (deadline - now).min(std::time::Duration::from_millis(10));
+        // Wait for output (at most 10 ms, to look at the child again), or
+        // 1 ms once both pipes are closed and only its exit is awaited.
+        let step = if open.contains(&true) { 10 } else { 1 };
+        let wait = (deadline - now).min(std::time::Duration::from_millis(step));
         let mut fds: Vec<libc::pollfd> = [&child.stdout, &child.stderr]
             .into_iter()
             .zip(open)
