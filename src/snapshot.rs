@@ -137,6 +137,8 @@ pub struct Target {
     shown: PathBuf,
     /// The permissions of the file being replaced, or 0644 for a new one.
     mode: u32,
+    /// The directory could be opened for reading, so it can be synced.
+    can_sync: bool,
 }
 
 /// What an existing `-o` is, when it is not a regular file.
@@ -187,11 +189,24 @@ pub fn check_output(output: &Path) -> anyhow::Result<Target> {
             .join(output)
     };
     let dir_path = abs.parent().unwrap_or(Path::new("/"));
-    let dir = match nix::fcntl::open(
-        dir_path,
-        OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    ) {
+    let open_dir = |how: OFlag| {
+        nix::fcntl::open(
+            dir_path,
+            how | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    // A directory this user may write into but not list (mode 0733) can
+    // only be opened as a path: then it cannot be synced after the rename.
+    let mut can_sync = true;
+    let opened = open_dir(OFlag::O_RDONLY).or_else(|e| match e {
+        Errno::EACCES => {
+            can_sync = false;
+            open_dir(OFlag::O_PATH)
+        }
+        e => Err(e),
+    });
+    let dir = match opened {
         // SAFETY: `open` just returned this descriptor; nothing else owns it.
         Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd) },
         Err(Errno::ENOENT | Errno::ENOTDIR) => {
@@ -237,6 +252,7 @@ pub fn check_output(output: &Path) -> anyhow::Result<Target> {
         name: name.to_os_string(),
         shown: abs,
         mode,
+        can_sync,
     })
 }
 
@@ -368,6 +384,10 @@ impl Target {
             )
         })?;
         tmp.renamed = true;
+        if !self.can_sync {
+            log::debug!("directory not readable: the rename is not synced");
+            return Ok(());
+        }
         nix::unistd::fsync(self.dir.as_raw_fd())
             .map_err(std::io::Error::from)
             .with_context(|| {

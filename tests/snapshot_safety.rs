@@ -345,3 +345,30 @@ fn a_full_file_system_is_named_and_the_old_picture_stays_whole() {
     assert_eq!(jpeg_size(&std::fs::read(&out).unwrap()), Some((320, 240)));
     assert_eq!(names(&dir.join("out")), vec!["snap.jpg"]);
 }
+
+/// A drop directory (0733: writable, not listable) still takes a snapshot
+/// from a user who may not list it.
+#[test]
+fn a_directory_that_cannot_be_listed_still_takes_a_snapshot() {
+    assert!(
+        is_root(),
+        "needs root to run the snapshot as nobody (CI runs as root)"
+    );
+    let dir = TempDir::new("snap-drop");
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let state = dir.join("state");
+    std::fs::create_dir(&state).unwrap();
+    std::os::unix::fs::chown(&state, Some(NOBODY), Some(NOBODY)).unwrap();
+    let drop_dir = dir.join("drop");
+    std::fs::create_dir(&drop_dir).unwrap();
+    std::fs::set_permissions(&drop_dir, std::fs::Permissions::from_mode(0o733)).unwrap();
+    let out = drop_dir.join("snap.jpg");
+    let mut c = snapshot_cmd(&state, &out, &[]);
+    as_nobody(&mut c);
+    let (code, _, err) = run_to_end(c, Duration::from_secs(20));
+    assert_eq!(code, 0, "{err}");
+    let meta = std::fs::metadata(&out).unwrap();
+    assert_eq!((meta.uid(), meta.mode() & 0o777), (NOBODY, 0o644));
+    assert_eq!(jpeg_size(&std::fs::read(&out).unwrap()), Some((640, 480)));
+    assert_eq!(names(&drop_dir), vec!["snap.jpg"]);
+}
