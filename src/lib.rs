@@ -35,6 +35,7 @@ pub mod process;
 pub mod prometheus;
 pub mod ready;
 pub mod record;
+pub mod rtsp_auth;
 pub mod rtsp_reader;
 pub mod run;
 pub mod segment;
