@@ -37,6 +37,7 @@ pub mod ready;
 pub mod record;
 pub mod rtsp_auth;
 pub mod rtsp_reader;
+pub mod rtsp_relay;
 pub mod run;
 pub mod segment;
 pub mod signals;
