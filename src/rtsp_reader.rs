@@ -52,23 +52,24 @@ struct Target {
 }
 
 fn parse_url(url: &str) -> anyhow::Result<Target> {
+    let shown = crate::api::redact_url(url);
     let rest = url
         .strip_prefix("rtsp://")
-        .ok_or_else(|| anyhow!("{url:?} is not an rtsp:// URL"))?;
+        .ok_or_else(|| anyhow!("{shown:?} is not an rtsp:// URL"))?;
     let authority = rest.split('/').next().unwrap_or("");
     if authority.contains('@') {
-        bail!("{url:?}: credentials in the URL are not supported by the native reader");
+        bail!("{shown:?}: credentials in the URL are not supported by the native reader");
     }
     let (host, port) = match authority.rsplit_once(':') {
         Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
             h.trim_start_matches('[').trim_end_matches(']'),
             p.parse::<u16>()
-                .map_err(|_| anyhow!("{url:?}: bad port {p:?}"))?,
+                .map_err(|_| anyhow!("{shown:?}: bad port {p:?}"))?,
         ),
         _ => (authority, 554),
     };
     if host.is_empty() {
-        bail!("{url:?} has no host");
+        bail!("{shown:?} has no host");
     }
     Ok(Target {
         host: host.to_string(),
@@ -401,6 +402,8 @@ mod tests {
         assert_eq!(parse_url("rtsp://cam/x").unwrap().port, 554);
         assert!(parse_url("http://x/y").is_err());
         assert!(parse_url("rtsp://u:p@x/y").is_err());
+        let err = parse_url("rtsp://u:hunter2@x/y").unwrap_err().to_string();
+        assert!(!err.contains("hunter2") && err.contains("u:***@"), "{err}");
         assert!(parse_url("rtsp://x:99999/y").is_err());
     }
 
