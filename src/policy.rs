@@ -440,4 +440,24 @@ mod tests {
             Policy::from_json(r#"{"recording":{"record_path":"x/%path\n%s%f"}}"#, "t").unwrap_err();
         assert!(crate::error::is_usage(&err));
     }
+
+    /// A hold is handed the policy as JSON: what is written reads back as
+    /// exactly the same values.
+    #[test]
+    fn a_policy_written_as_json_reads_back_the_same() {
+        let p = Policy::from_json(
+            r#"{"viewing":{"close_after":"1.5s","start_timeout":"12001ms"},
+                "recording":{"gap_tolerance":"1ms","delete_after":"0s","hold_check_interval":"100ms"},
+                "restart":{"grace":"1ms","initial_delay":"0.25s","stall_timeout":"1h0m0.001s","device_lock_wait":"0s"}}"#,
+            "t",
+        )
+        .unwrap();
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(Policy::from_json(&text, "again").unwrap(), p, "{text}");
+        let defaults = serde_json::to_string(&Policy::default()).unwrap();
+        assert_eq!(
+            Policy::from_json(&defaults, "d").unwrap(),
+            Policy::default()
+        );
+    }
 }
