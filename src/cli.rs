@@ -62,7 +62,8 @@ pub enum Command {
     /// Record a finished segment (for runOnRecordSegmentComplete)
     ///
     /// Reads MTX_PATH, MTX_SEGMENT_PATH and MTX_SEGMENT_DURATION; appends the
-    /// segment to the path's ledger, updates totals and detects gaps.
+    /// segment to the path's ledger, updates totals and detects gaps; marks
+    /// the oldest few segments whose files MediaMTX deleted as gone.
     SegmentComplete(SegmentArgs),
 
     /// Start or stop a manual recording session

@@ -5,7 +5,10 @@
 //! its totals into the state, under one lock; a hole longer than the gap
 //! tolerance before it counts as a gap; an active recording session counts
 //! it too. This runs once per segment, possibly hundreds at once, so it does
-//! the least it can: validate, one `stat`, one locked read-modify-write.
+//! the least it can: validate, one `stat`, one locked read-modify-write. In
+//! that write it also looks for segments MediaMTX deleted (`recordDeleteAfter`):
+//! at most [`GONE_CHECKS`] `stat`s from a cursor kept in the state
+//! ([`notice_gone`]), so the cost stays the same however long the ledger is.
 //!
 //! Start time: MediaMTX names segments `%Y-%m-%d_%H-%M-%S-%f` (+ `.mp4` or
 //! `.ts`) from the segment's start in *its* local time (Go's `time.Local`).
