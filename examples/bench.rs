@@ -88,6 +88,7 @@ fn main() {
     }
     if want("segment") {
         rows.extend(b.segment_complete());
+        rows.push(b.segment_complete_long_ledger());
     }
     if want("status") {
         rows.push(b.status_json());
@@ -980,6 +981,52 @@ impl Bench {
                 how: format!("{n} processes spawned at once on one path; the count read back from state.json"),
             },
         ]
+    }
+
+    /// `segment-complete` on a path whose ledger already holds 100,000
+    /// segments, none of whose files exist: the worst case of the search
+    /// for gone files (every run marks the most it may).
+    fn segment_complete_long_ledger(&self) -> Row {
+        let runs = if self.quick { 20 } else { 100 };
+        let state = self.work.join("seg-long-state");
+        let segments = 100_000u64;
+        generate_state(&state, 1, segments);
+        let segs = self.work.join("segs-long");
+        std::fs::create_dir_all(&segs).unwrap();
+        let mut ms = Vec::new();
+        for i in 0..runs + 3 {
+            let file = Self::fake_segment(&segs, i);
+            let mut c = self.segment_cmd(&state, "camera0", &file);
+            let t0 = Instant::now();
+            let status = c.status().unwrap();
+            if i >= 3 {
+                ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            assert!(status.success());
+        }
+        let totals = StateStore::new(&state)
+            .read()
+            .ok()
+            .and_then(|s| {
+                s.paths
+                    .get("camera0")
+                    .map(|p| (p.segments.count, p.segments.gone))
+            })
+            .unwrap_or_default();
+        assert_eq!(totals.0, segments + runs + 3);
+        let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
+        Row {
+            what: "`segment-complete`, 100,000 segments in the ledger",
+            budget: "< 5 ms",
+            measured: format!("p50 {p50:.2} ms, p99 {p99:.2} ms"),
+            met: met(p50 < 5.0),
+            how: format!(
+                "{runs} runs in sequence on a path whose ledger holds 100,000 segments whose files are all gone (the worst case: each run stats and marks {} of them; {} marked in all), on {}",
+                mediamtx_hook::segment::GONE_CHECKS,
+                totals.1,
+                fs_of(&state)
+            ),
+        }
     }
 
     fn status_json(&self) -> Row {

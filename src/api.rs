@@ -12,9 +12,13 @@
 //! Where things come from: the base URL from `HOOK_MTX_API` (default
 //! `http://127.0.0.1:9997`), Basic credentials from `HOOK_MTX_API_USER` /
 //! `HOOK_MTX_API_PASS` (never from the command line, where `ps` would show
-//! them). Every request is bounded by one deadline (2 s by default). Every
-//! error names the URL; when nothing answers it says how to turn the API on
-//! or how to record without it.
+//! them). Connecting is bounded by a short deadline (2 s); the answer gets
+//! 6 s from then, because MediaMTX holds a refused login back a random 0-4 s
+//! before its 401 (`internal/auth/log_and_delay_error.go`), and that 401
+//! must arrive as advice about credentials, not as a time-out. Every error
+//! names the URL, passed through [`redact_url`] so that a password written
+//! into a URL never reaches a message or the journal; when nothing answers
+//! it says how to turn the API on or how to record without it.
 
 use std::fmt;
 use std::io::{Read, Write};
@@ -25,8 +29,11 @@ use crate::error::usage;
 
 /// Base URL used when `HOOK_MTX_API` is not set.
 pub const DEFAULT_API: &str = "http://127.0.0.1:9997";
-/// Time limit of one request, connection included.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time limit of connecting.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time limit of the answer, once connected: more than MediaMTX's longest
+/// pause (4 s) before refusing a login.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6);
 /// Largest response read (a path list of many cameras stays far below).
 const MAX_RESPONSE: usize = 4 << 20;
 
@@ -174,7 +181,8 @@ impl Api {
         })
     }
 
-    /// Changes the time limit of each request.
+    /// Changes the time limit of each answer (connecting stays bounded by
+    /// [`CONNECT_TIMEOUT`], or this limit when shorter).
     pub fn with_timeout(mut self, timeout: Duration) -> Api {
         self.timeout = timeout;
         self
@@ -188,7 +196,7 @@ impl Api {
     /// Switches recording of the path configuration entry `entry` on or off
     /// (`PATCH /v3/config/paths/patch/{entry}` with `{"record": …}`).
     pub fn set_record(&self, entry: &str, on: bool) -> Result<(), ApiError> {
-        let target = format!("/v3/config/paths/patch/{}", encode_segment(entry));
+        let target = format!("/v3/config/paths/patch/{}", encode_name(entry));
         let body = serde_json::json!({ "record": on }).to_string();
         let resp = self.request("PATCH", &target, Some(body.as_bytes()))?;
         match resp.code {
@@ -208,7 +216,7 @@ impl Api {
     /// Whether the path configuration entry `entry` has `record` on
     /// (`GET /v3/config/paths/get/{entry}`); `None` when there is no such entry.
     pub fn record_enabled(&self, entry: &str) -> Result<Option<bool>, ApiError> {
-        let target = format!("/v3/config/paths/get/{}", encode_segment(entry));
+        let target = format!("/v3/config/paths/get/{}", encode_name(entry));
         let resp = self.request("GET", &target, None)?;
         match resp.code {
             200 => {
@@ -225,7 +233,7 @@ impl Api {
     /// The runtime state of path `name` (`GET /v3/paths/get/{name}`); `None`
     /// when MediaMTX says it is not active (404).
     pub fn path(&self, name: &str) -> Result<Option<PathInfo>, ApiError> {
-        let target = format!("/v3/paths/get/{}", encode_segment(name));
+        let target = format!("/v3/paths/get/{}", encode_name(name));
         let resp = self.request("GET", &target, None)?;
         match resp.code {
             200 => {
@@ -325,10 +333,11 @@ impl Api {
             url: url.clone(),
             kind,
         };
-        let deadline = Instant::now() + self.timeout;
+        let connect_deadline = Instant::now() + CONNECT_TIMEOUT.min(self.timeout);
         let mut stream = self
-            .connect(deadline)
+            .connect(connect_deadline)
             .map_err(|e| err(ApiErrorKind::Unreachable(e)))?;
+        let deadline = Instant::now() + self.timeout;
         let request = build_request(
             method,
             &format!("{}{target}", self.base.prefix),
@@ -418,16 +427,20 @@ fn set_timeouts(stream: &TcpStream, deadline: Instant) -> std::io::Result<()> {
 
 /// Parses `http://host[:port][/prefix]`. Only plain http: the API is meant
 /// to be reached on loopback; credentials belong in the environment.
-fn parse_base(text: &str) -> Result<BaseUrl, String> {
+fn parse_base(given: &str) -> Result<BaseUrl, String> {
     let expected = "expected http://HOST:PORT, e.g. http://127.0.0.1:9997";
+    let text = given;
+    // Every message below shows the URL without its password.
+    let shown = redact_url(given);
+    let text_shown = shown.as_str();
     let trimmed = text.trim().trim_end_matches('/');
     let Some(rest) = trimmed.strip_prefix("http://") else {
         if trimmed.starts_with("https://") {
             return Err(format!(
-                "HOOK_MTX_API {text:?}: https is not supported (the hook talks to MediaMTX's API over plain http on this machine); {expected}"
+                "HOOK_MTX_API {text_shown:?}: https is not supported (the hook talks to MediaMTX's API over plain http on this machine); {expected}"
             ));
         }
-        return Err(format!("HOOK_MTX_API {text:?}: {expected}"));
+        return Err(format!("HOOK_MTX_API {text_shown:?}: {expected}"));
     };
     let (authority, prefix) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
@@ -435,20 +448,20 @@ fn parse_base(text: &str) -> Result<BaseUrl, String> {
     };
     if authority.contains('@') {
         return Err(format!(
-            "HOOK_MTX_API {text:?}: put credentials in HOOK_MTX_API_USER and HOOK_MTX_API_PASS, not in the URL"
+            "HOOK_MTX_API {text_shown:?}: put credentials in HOOK_MTX_API_USER and HOOK_MTX_API_PASS, not in the URL"
         ));
     }
     if prefix.contains(['?', '#', ' ']) || prefix.chars().any(|c| c.is_control()) {
-        return Err(format!("HOOK_MTX_API {text:?}: {expected}"));
+        return Err(format!("HOOK_MTX_API {text_shown:?}: {expected}"));
     }
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6
             .split_once(']')
-            .ok_or_else(|| format!("HOOK_MTX_API {text:?}: {expected}"))?;
+            .ok_or_else(|| format!("HOOK_MTX_API {text_shown:?}: {expected}"))?;
         let port = match after.strip_prefix(':') {
             Some(p) => Some(p),
             None if after.is_empty() => None,
-            None => return Err(format!("HOOK_MTX_API {text:?}: {expected}")),
+            None => return Err(format!("HOOK_MTX_API {text_shown:?}: {expected}")),
         };
         (host, port)
     } else {
@@ -458,7 +471,7 @@ fn parse_base(text: &str) -> Result<BaseUrl, String> {
         }
     };
     if host.is_empty() || host.chars().any(|c| c.is_whitespace() || c.is_control()) {
-        return Err(format!("HOOK_MTX_API {text:?}: {expected}"));
+        return Err(format!("HOOK_MTX_API {text_shown:?}: {expected}"));
     }
     let port = match port {
         None => 80,
@@ -466,20 +479,52 @@ fn parse_base(text: &str) -> Result<BaseUrl, String> {
             Ok(n) if n > 0 && !p.starts_with('+') => n,
             _ => {
                 return Err(format!(
-                    "HOOK_MTX_API {text:?}: port {p:?} is not 1-65535; {expected}"
+                    "HOOK_MTX_API {text_shown:?}: port {p:?} is not 1-65535; {expected}"
                 ))
             }
         },
     };
     Ok(BaseUrl {
-        text: trimmed.to_string(),
+        text: redact_url(trimmed),
         host: host.to_string(),
         port,
         prefix: prefix.to_string(),
     })
 }
 
-/// Percent-encodes one path segment (a MediaMTX path or entry name).
+/// A URL as it may be shown: the password of its user information
+/// replaced by `***` (`http://admin:***@host/…`), user information without
+/// a password (possibly a token) replaced whole (`http://***@host/…`).
+/// Works on anything URL-like, with or without a scheme. Every message
+/// that shows a URL shows it through this.
+pub fn redact_url(url: &str) -> String {
+    let start = url.find("://").map_or(0, |i| i + 3);
+    let authority_len = url[start..]
+        .find(['/', '?', '#'])
+        .unwrap_or(url.len() - start);
+    let authority = &url[start..start + authority_len];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let userinfo = &authority[..at];
+    let hidden = match userinfo.split_once(':') {
+        Some((user, _)) => format!("{user}:***"),
+        None => "***".to_string(),
+    };
+    format!("{}{hidden}{}", &url[..start], &url[start + at..])
+}
+
+/// Percent-encodes a MediaMTX path or entry name for a URL: each segment
+/// encoded, the `/` between them kept (MediaMTX's API routes take the rest
+/// of the URL path as the name: `/v3/paths/get/site1/camera0`).
+pub fn encode_name(s: &str) -> String {
+    s.split('/')
+        .map(encode_segment)
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Percent-encodes one path segment.
 pub fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
@@ -710,6 +755,41 @@ mod tests {
         assert_eq!(encode_segment("cam 1"), "cam%201");
         assert_eq!(encode_segment("a?b#c%"), "a%3Fb%23c%25");
         assert_eq!(encode_segment("é"), "%C3%A9");
+        assert_eq!(encode_name("site1/camera0"), "site1/camera0");
+        assert_eq!(encode_name("a b/c?"), "a%20b/c%3F");
+    }
+
+    #[test]
+    fn urls_are_shown_without_passwords() {
+        for (url, shown) in [
+            (
+                "http://admin:pass@127.0.0.1:9997",
+                "http://admin:***@127.0.0.1:9997",
+            ),
+            (
+                "http://admin:p@ss@host/x?y=z",
+                "http://admin:***@host/x?y=z",
+            ),
+            ("http://token@host:1/v3", "http://***@host:1/v3"),
+            ("admin:pass@127.0.0.1:9997", "admin:***@127.0.0.1:9997"),
+            ("rtsp://u:secret@cam/stream", "rtsp://u:***@cam/stream"),
+            ("http://127.0.0.1:9997/a@b", "http://127.0.0.1:9997/a@b"),
+            ("http://127.0.0.1:9997", "http://127.0.0.1:9997"),
+            ("", ""),
+        ] {
+            assert_eq!(redact_url(url), shown, "{url}");
+        }
+        for given in [
+            "http://admin:hunter2@127.0.0.1:9997",
+            "https://admin:hunter2@127.0.0.1:9997",
+            "admin:hunter2@127.0.0.1:9997",
+            "http://admin:hunter2@127.0.0.1:99999",
+            "http://admin:hunter2@[::1:9997",
+        ] {
+            let err = parse_base(given).unwrap_err();
+            assert!(!err.contains("hunter2"), "{err}");
+            assert!(err.contains("admin:***@"), "{err}");
+        }
     }
 
     #[test]

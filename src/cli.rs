@@ -64,7 +64,8 @@ pub enum Command {
     /// Record a finished segment (for runOnRecordSegmentComplete)
     ///
     /// Reads MTX_PATH, MTX_SEGMENT_PATH and MTX_SEGMENT_DURATION; appends the
-    /// segment to the path's ledger, updates totals and detects gaps.
+    /// segment to the path's ledger, updates totals and detects gaps; marks
+    /// the oldest few segments whose files MediaMTX deleted as gone.
     SegmentComplete(SegmentArgs),
 
     /// Start or stop a manual recording session
@@ -112,25 +113,29 @@ pub struct DeviceArgs {
     #[arg(long, value_name = "DEV")]
     pub device: Option<String>,
 
-    /// Input format to ask the camera for (mjpeg, yuyv, h264, …)
-    /// [default: the camera's H.264, else MJPEG, else raw]
-    #[arg(long, value_name = "FORMAT")]
+    /// Input format to ask the camera for: an FFmpeg name below, or a V4L2
+    /// code such as MJPG or YUYV [default: the camera's H.264, else MJPEG,
+    /// else raw]
+    #[arg(long, value_name = "FORMAT", value_parser = InputFormatParser, hide_possible_values = false)]
     pub input_format: Option<String>,
 
-    /// Largest frame size wanted, WxH [default: 1280x720]
-    #[arg(long, value_name = "WxH")]
+    /// Largest frame size wanted, WxH: even numbers from 32x32 to
+    /// 16384x16384 [default: 1280x720]
+    #[arg(long, value_name = "WxH", value_parser = size_value)]
     pub size: Option<String>,
 
-    /// Frame rate wanted [default: 30, or the nearest the camera offers]
-    #[arg(long, value_name = "N")]
+    /// Frame rate wanted, 1 to 1000 [default: 30, or the nearest the camera
+    /// offers]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub fps: Option<u32>,
 
     /// Video encoder
     #[arg(long, value_enum, default_value_t = Encoder::Auto)]
     pub encoder: Encoder,
 
-    /// Target bitrate for encoders that take one (e.g. 2M, 800k)
-    #[arg(long, value_name = "B")]
+    /// Target bitrate for encoders that take one: bits per second, with k
+    /// or M, from 1k to 1000M (e.g. 2M, 800k, 1500000)
+    #[arg(long, value_name = "B", value_parser = bitrate_value)]
     pub bitrate: Option<String>,
 
     /// FFmpeg binary to run
@@ -141,6 +146,70 @@ pub struct DeviceArgs {
         default_value = "ffmpeg"
     )]
     pub ffmpeg: PathBuf,
+}
+
+/// Smallest frame size accepted by `--size`, each side.
+pub const MIN_SIDE: u32 = 32;
+
+/// `--size`: `WxH` that FFmpeg's H.264 encoders can encode: both sides even
+/// (4:2:0 chroma halves them) and at least [`MIN_SIDE`] (the hardware
+/// encoders' floor; libx264 refuses any odd side such as `1x1`).
+pub fn size_value(text: &str) -> Result<String, String> {
+    let (w, h) = crate::capture::parse_size(text)?;
+    if w < MIN_SIDE || h < MIN_SIDE || w % 2 == 1 || h % 2 == 1 {
+        return Err(format!(
+            "size {text:?} cannot be encoded: expected even width and height, at least {MIN_SIDE}x{MIN_SIDE} (H.264 in 4:2:0 needs even sides), e.g. 640x480 or 1280x720"
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// `--bitrate`: checked by [`crate::encoder_choice::parse_bitrate`], kept
+/// as given (FFmpeg reads the same text).
+pub fn bitrate_value(text: &str) -> Result<String, String> {
+    crate::encoder_choice::parse_bitrate(text).map(|_| text.to_string())
+}
+
+/// `--input-format`: a format FFmpeg can capture, by FFmpeg name (listed
+/// in `--help` and the completions) or by V4L2 code.
+#[derive(Clone, Copy, Debug)]
+pub struct InputFormatParser;
+
+impl clap::builder::TypedValueParser for InputFormatParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        if value.to_str().is_some() && crate::v4l_formats::is_known_name(&text) {
+            return Ok(text.into_owned());
+        }
+        let flag = arg.map_or("--input-format".to_string(), |a| {
+            format!("--{}", a.get_long().unwrap_or("input-format"))
+        });
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!(
+                "{flag} {text:?} is not a format FFmpeg can capture; expected one of {} (or a V4L2 code such as MJPG or YUYV)\n",
+                crate::v4l_formats::known_names().join(", ")
+            ),
+        )
+        .with_cmd(cmd))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            crate::v4l_formats::known_names()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
 }
 
 /// Encoder choice.
@@ -352,5 +421,59 @@ mod tests {
     #[test]
     fn cli_definition_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_ffmpeg_cannot_encode_are_refused() {
+        for ok in ["1280x720", "32x32", "640X480", "16384x16384"] {
+            assert_eq!(size_value(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "1x1",
+            "31x32",
+            "33x34",
+            "640x481",
+            "16x16",
+            "0x720",
+            "big",
+            "16386x16386",
+        ] {
+            assert!(size_value(bad).is_err(), "{bad}");
+        }
+        assert!(size_value("1x1").unwrap_err().contains("at least 32x32"));
+    }
+
+    #[test]
+    fn flag_values_are_checked_while_parsing() {
+        let parse =
+            |args: &[&str]| Cli::try_parse_from(["hook", "run"].iter().chain(args).copied());
+        assert!(parse(&[
+            "--size",
+            "640x480",
+            "--bitrate",
+            "2M",
+            "--input-format",
+            "mjpeg"
+        ])
+        .is_ok());
+        assert!(parse(&["--input-format", "MJPG"]).is_ok());
+        for bad in [
+            &["--size", "1x1"][..],
+            &["--bitrate", "fast"][..],
+            &["--bitrate", "0"][..],
+            &["--input-format", "h265"][..],
+            &["--fps", "0"][..],
+            &["--fps", "1001"][..],
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+        let help = Cli::command()
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("yuyv422"), "{help}");
+        assert!(help.contains("32x32"), "{help}");
     }
 }

@@ -124,10 +124,15 @@ pub fn path_name_for(device: &str) -> String {
         .to_string()
 }
 
-/// A duration as MediaMTX reads it, in the largest whole unit.
+/// A duration as MediaMTX reads it, in the largest whole unit (`d` is
+/// MediaMTX's own; the rest are Go's).
 pub fn mediamtx_duration(d: Duration) -> String {
     let ms = d.as_millis();
-    if ms > 0 && ms.is_multiple_of(3_600_000) {
+    if !d.as_nanos().is_multiple_of(1_000_000) {
+        crate::duration::format_mediamtx(d)
+    } else if ms > 0 && ms.is_multiple_of(86_400_000) {
+        format!("{}d", ms / 86_400_000)
+    } else if ms > 0 && ms.is_multiple_of(3_600_000) {
         format!("{}h", ms / 3_600_000)
     } else if ms > 0 && ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
@@ -136,20 +141,50 @@ pub fn mediamtx_duration(d: Duration) -> String {
     }
 }
 
-/// A YAML scalar, double-quoted when a plain one could be misread.
-fn yaml_scalar(s: &str) -> String {
+/// A YAML scalar that any YAML reader (MediaMTX's included) reads back as
+/// exactly `s`: plain when it consists only of characters that carry no
+/// meaning in YAML and cannot be misread, else double-quoted with every
+/// character outside printable ASCII escaped (`\n`, `\uXXXX`,
+/// `\UXXXXXXXX`), so that no newline, tab, separator or invisible
+/// character is ever written raw.
+pub fn yaml_scalar(s: &str) -> String {
     let plain = !s.is_empty()
-        && !s.starts_with(|c: char| "-?:,[]{}#&*!|>'\"%@`".contains(c) || c.is_whitespace())
-        && !s.ends_with(char::is_whitespace)
+        && s.chars().all(|c| {
+            c.is_ascii_alphanumeric()
+                || matches!(
+                    c,
+                    ' ' | '/' | '.' | '_' | '-' | '%' | '+' | '=' | ',' | '~' | ':' | '@'
+                )
+        })
+        && !s.starts_with(|c: char| "-?:,~%@=+ ".contains(c) || c.is_ascii_digit())
+        && !s.ends_with([' ', ':'])
         && !s.contains(": ")
-        && !s.contains(" #")
-        && !s.chars().any(|c| c.is_control() || c == '"' || c == '\\');
+        && !matches!(
+            s.to_ascii_lowercase().as_str(),
+            "y" | "n" | "yes" | "no" | "on" | "off" | "true" | "false" | "null" | ".inf" | ".nan"
+        );
     if plain {
-        s.to_string()
-    } else {
-        let escaped = s.replace('\\', "\\\\").replace('"', "\\\"");
-        format!("\"{escaped}\"")
+        return s.to_string();
     }
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            ' '..='~' => out.push(c),
+            c if (c as u32) <= 0xFFFF => {
+                let _ = write!(out, "\\u{:04X}", c as u32);
+            }
+            c => {
+                let _ = write!(out, "\\U{:08X}", c as u32);
+            }
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// The text printed by `hook mediamtx-config`: a comment with the global
@@ -186,9 +221,9 @@ pub fn render(policy: &Policy, cameras: &[Camera]) -> String {
             "  # `hook record start {}` holds it and switches recording on.",
             cam.path
         );
-        let _ = writeln!(out, "  {}:", cam.path);
+        let _ = writeln!(out, "  {}:", yaml_scalar(&cam.path));
         let run = format!("hook run --device {}", cam.device);
-        let entries: [(&str, String); 8] = [
+        let entries: [(&str, String); 9] = [
             ("runOnDemand", yaml_scalar(&run)),
             // Timers in seconds, as the policy table states them.
             ("runOnDemandStartTimeout", v.start_timeout.to_string()),
@@ -204,6 +239,8 @@ pub fn render(policy: &Policy, cameras: &[Camera]) -> String {
                 "recordSegmentDuration",
                 mediamtx_duration(r.segment_duration.0),
             ),
+            // 0s: MediaMTX never deletes.
+            ("recordDeleteAfter", mediamtx_duration(r.delete_after.0)),
         ];
         for (key, value) in entries {
             let _ = writeln!(out, "    {key}: {value}");
@@ -251,6 +288,9 @@ mod tests {
         assert_eq!(mediamtx_duration(Duration::from_secs(10)), "10s");
         assert_eq!(mediamtx_duration(Duration::from_secs(7200)), "2h");
         assert_eq!(mediamtx_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(mediamtx_duration(Duration::from_secs(7 * 86400)), "7d");
+        assert_eq!(mediamtx_duration(Duration::from_secs(90000)), "25h");
+        assert_eq!(mediamtx_duration(Duration::ZERO), "0s");
     }
 
     #[test]
@@ -263,6 +303,17 @@ mod tests {
         assert_eq!(yaml_scalar("%path/x"), "\"%path/x\"");
         assert_eq!(yaml_scalar("a: b"), "\"a: b\"");
         assert_eq!(yaml_scalar(""), "\"\"");
+        assert_eq!(yaml_scalar("site1/camera0"), "site1/camera0");
+        assert_eq!(yaml_scalar("a\nb"), "\"a\\nb\"");
+        assert_eq!(yaml_scalar("a\"b\\c"), "\"a\\\"b\\\\c\"");
+        assert_eq!(yaml_scalar("x\u{2028}y"), "\"x\\u2028y\"");
+        assert_eq!(yaml_scalar("é"), "\"\\u00E9\"");
+        assert_eq!(yaml_scalar("\u{1F600}"), "\"\\U0001F600\"");
+        for special in [
+            "yes", "No", "true", "null", ".inf", "123", "1e3", "12:30", "a #b", "x: y", "end:",
+        ] {
+            assert!(yaml_scalar(special).starts_with('"'), "{special}");
+        }
     }
 
     #[test]

@@ -19,9 +19,17 @@ pub fn var(name: &str) -> Option<OsString> {
     std::env::var_os(name)
 }
 
-/// Validates a MediaMTX path name: non-empty, at most [`MAX_PATH_NAME`] bytes,
-/// UTF-8, no `/`, no `..`, no control characters, not starting with `.` or `~`.
-/// `what` names the source in messages (`MTX_PATH` or `PATH argument`).
+/// What a path name may be, for messages: MediaMTX's own rule
+/// (`internal/conf/path.go`) minus what is unsafe as a file name.
+pub const PATH_NAME_RULE: &str = "expected a MediaMTX path name: 1-128 characters, each an ASCII letter, digit, '_', '-', '.' or '/'; '/' only between segments (not first, not last, not doubled); no segment '.' or '..' or starting with '.'";
+
+/// Validates a MediaMTX path name. MediaMTX accepts `^[0-9a-zA-Z_\-/\.]+$`
+/// not starting or ending with `/` and with no `.` or `..` segment; the
+/// hook accepts exactly that, minus empty segments (`a//b`) and segments
+/// starting with `.` (hidden files), at most [`MAX_PATH_NAME`] bytes. No
+/// space, quote, `?`, `#`, `~`, backslash, non-ASCII, zero-width or
+/// bidirectional character gets through. `what` names the source in
+/// messages (`MTX_PATH` or `PATH argument`).
 pub fn validate_path_name(value: Option<&OsStr>, what: &str) -> anyhow::Result<String> {
     let Some(raw) = value else {
         return Err(usage(format!(
@@ -30,36 +38,46 @@ pub fn validate_path_name(value: Option<&OsStr>, what: &str) -> anyhow::Result<S
     };
     let Some(s) = raw.to_str() else {
         return Err(usage(format!(
-            "{what} is not valid UTF-8 ({raw:?}): expected a MediaMTX path name"
+            "{what} is not valid UTF-8 ({raw:?}): {PATH_NAME_RULE}"
         )));
     };
-    let expected = "expected a MediaMTX path name of letters, digits, '_', '-', '.' (no '/', no '..', no control characters)";
+    let shown = || s.escape_default().to_string();
     if s.is_empty() {
-        return Err(usage(format!("{what} is empty: {expected}")));
+        return Err(usage(format!("{what} is empty: {PATH_NAME_RULE}")));
     }
     if s.len() > MAX_PATH_NAME {
         return Err(usage(format!(
-            "{what} is {} bytes long: expected at most {MAX_PATH_NAME}",
+            "{what} is {} bytes long: {PATH_NAME_RULE}",
             s.len()
         )));
     }
-    if s.contains('/') || s.contains('\\') {
-        return Err(usage(format!("{what} {s:?} contains a slash: {expected}")));
-    }
-    if s.contains("..") {
-        return Err(usage(format!("{what} {s:?} contains '..': {expected}")));
-    }
-    if s.chars().any(|c| c.is_control()) {
+    if let Some(c) = s
+        .chars()
+        .find(|&c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '/')))
+    {
         return Err(usage(format!(
-            "{what} {:?} contains a control character: {expected}",
-            s.escape_debug().to_string()
+            "{what} \"{}\" contains {:?} (U+{:04X}): {PATH_NAME_RULE}",
+            shown(),
+            c,
+            c as u32
         )));
     }
-    if s.starts_with('.') || s.starts_with('~') {
+    if s.starts_with('/') || s.ends_with('/') {
         return Err(usage(format!(
-            "{what} {s:?} starts with '{}': {expected}",
-            &s[..1]
+            "{what} {s:?} starts or ends with '/': {PATH_NAME_RULE}"
         )));
+    }
+    for segment in s.split('/') {
+        if segment.is_empty() {
+            return Err(usage(format!(
+                "{what} {s:?} has an empty segment ('//'): {PATH_NAME_RULE}"
+            )));
+        }
+        if segment.starts_with('.') {
+            return Err(usage(format!(
+                "{what} {s:?} has a segment {segment:?} starting with '.': {PATH_NAME_RULE}"
+            )));
+        }
     }
     Ok(s.to_string())
 }
@@ -191,7 +209,36 @@ mod tests {
             validate_path_name(os("cam-1.main_2"), "MTX_PATH").unwrap(),
             "cam-1.main_2"
         );
-        for bad in ["", "a/b", "..", "a..b", "a\nb", ".hidden", "~regex", "a\\b"] {
+        for good in ["site1/camera0", "a/b/c", "a..b", "a/b.c/d", "A-Z_0.9"] {
+            assert_eq!(validate_path_name(os(good), "MTX_PATH").unwrap(), good);
+        }
+        for bad in [
+            "",
+            "..",
+            ".",
+            "a/../b",
+            "a/./b",
+            "a\nb",
+            ".hidden",
+            "a/.hidden",
+            "~regex",
+            "a\\b",
+            "/a",
+            "a/",
+            "a//b",
+            "/",
+            "cam 0",
+            "cam\"0",
+            "cam'0",
+            "cam?0",
+            "cam#0",
+            "cam%0",
+            "cam:0",
+            "cam\u{200B}0",
+            "cam\u{202E}0",
+            "cam\u{00E9}",
+            "caméra",
+        ] {
             let err = validate_path_name(os(bad), "MTX_PATH").unwrap_err();
             assert!(crate::error::is_usage(&err), "{bad:?}");
             assert!(err.to_string().contains("MTX_PATH"), "{err}");
@@ -199,6 +246,9 @@ mod tests {
         assert!(validate_path_name(None, "MTX_PATH").is_err());
         assert!(validate_path_name(os(&"x".repeat(MAX_PATH_NAME + 1)), "MTX_PATH").is_err());
         assert!(validate_path_name(os(&"x".repeat(MAX_PATH_NAME)), "MTX_PATH").is_ok());
+        let err = validate_path_name(os("cam\u{200B}0"), "MTX_PATH").unwrap_err();
+        assert!(err.to_string().contains("U+200B"), "{err}");
+        assert!(err.to_string().contains(PATH_NAME_RULE), "{err}");
     }
 
     #[test]
@@ -223,6 +273,8 @@ mod tests {
         assert_eq!(trailing_number("cam12"), Some(12));
         assert_eq!(trailing_number("cam"), None);
         assert_eq!(trailing_number("cam12345"), None);
+        assert_eq!(trailing_number("site1/camera3"), Some(3));
+        assert_eq!(trailing_number("site1/cam"), None);
         assert_eq!(validate_device_number(OsStr::new("2"), "G1").unwrap(), 2);
         assert!(validate_device_number(OsStr::new("x"), "G1").is_err());
         assert!(validate_device_number(OsStr::new(""), "G1").is_err());

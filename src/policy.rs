@@ -15,6 +15,14 @@ use serde::{Deserialize, Serialize};
 use crate::duration::Dur;
 use crate::error::usage;
 
+/// Default of `recording.delete_after`, in days (the shipped
+/// `mediamtx/mediamtx.yml` says `recordDeleteAfter: 7d`).
+pub const DEFAULT_DELETE_AFTER_DAYS: u64 = 7;
+
+/// MediaMTX's ceiling of `recordSegmentDuration` (its MP4 header would
+/// overflow beyond it).
+pub const MAX_SEGMENT_DURATION: Duration = Duration::from_secs(86400);
+
 /// All policy values. Every section and key is optional in the file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -41,6 +49,9 @@ pub struct Viewing {
 pub struct Recording {
     /// `recordSegmentDuration`.
     pub segment_duration: Dur,
+    /// `recordDeleteAfter`: MediaMTX deletes segments older than this;
+    /// `0s` means it never deletes them.
+    pub delete_after: Dur,
     /// A segment starting later than this after the previous one ended is a gap.
     pub gap_tolerance: Dur,
     /// `recordPath` written into the generated config.
@@ -101,6 +112,7 @@ impl Default for Recording {
     fn default() -> Self {
         Recording {
             segment_duration: Dur::secs(30 * 60),
+            delete_after: Dur::secs(DEFAULT_DELETE_AFTER_DAYS * 86400),
             gap_tolerance: Dur::millis(1500),
             record_path: "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f".to_string(),
             hold_check_interval: Dur::secs(5),
@@ -182,9 +194,19 @@ impl Policy {
         if self.recording.segment_duration.0 == zero {
             return Err("recording.segment_duration must be positive (the default is 30m)".into());
         }
-        if self.recording.record_path.trim().is_empty() {
-            return Err("recording.record_path is empty".into());
+        let seg = self.recording.segment_duration;
+        if seg.0 > MAX_SEGMENT_DURATION {
+            return Err(format!(
+                "recording.segment_duration is {seg}: MediaMTX's maximum segment duration is 1 day (24h)"
+            ));
         }
+        let delete_after = self.recording.delete_after;
+        if delete_after.0 != zero && delete_after < seg {
+            return Err(format!(
+                "recording.delete_after ({delete_after}) is below recording.segment_duration ({seg}): MediaMTX refuses a recordDeleteAfter lower than recordSegmentDuration; give at least {seg}, or 0s to never delete"
+            ));
+        }
+        check_record_path(&self.recording.record_path)?;
         if self.recording.hold_check_interval.0 < Duration::from_millis(100) {
             return Err(
                 "recording.hold_check_interval must be at least 100ms (the default is 5s)".into(),
@@ -214,6 +236,69 @@ impl Policy {
         }
         Ok(())
     }
+}
+
+/// MediaMTX's rules for `recordPath` (`internal/conf/path.go`): it must
+/// contain `%path`, and either `%s` or all of `%Y %m %d %H %M %S`; `%f` is
+/// required by MediaMTX when its playback server is on, and by the hook
+/// always (two segments started within one second keep distinct names, and
+/// the file stays valid whatever `playback` says). No control characters or
+/// line separators: the value goes into a YAML file and into file names.
+pub fn check_record_path(path: &str) -> Result<(), String> {
+    const KEY: &str = "recording.record_path";
+    if path.trim().is_empty() {
+        return Err(format!(
+            "{KEY} is empty: expected a path such as ./recordings/%path/%Y-%m-%d_%H-%M-%S-%f"
+        ));
+    }
+    if let Some(c) = path.chars().find(|&c| is_unsafe_char(c)) {
+        return Err(format!(
+            "{KEY} {:?} contains the control or invisible character U+{:04X}: expected printable characters only",
+            path.escape_debug().to_string(),
+            c as u32
+        ));
+    }
+    let missing: Vec<&str> = {
+        let mut m = Vec::new();
+        if !path.contains("%path") {
+            m.push("%path");
+        }
+        let dated = path.contains("%s")
+            || ["%Y", "%m", "%d", "%H", "%M", "%S"]
+                .iter()
+                .all(|f| path.contains(f));
+        if !dated {
+            m.push("%s or all of %Y %m %d %H %M %S");
+        }
+        if !path.contains("%f") {
+            m.push("%f");
+        }
+        m
+    };
+    if !missing.is_empty() {
+        return Err(format!(
+            "{KEY} {path:?} lacks {}: MediaMTX requires %path and either %s or all of %Y %m %d %H %M %S (and %f when its playback server is on; the hook always requires %f), e.g. ./recordings/%path/%Y-%m-%d_%H-%M-%S-%f",
+            missing.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+/// Control characters, line and paragraph separators, and invisible
+/// formatting characters (zero-width, bidirectional overrides, BOM).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(c,
+            '\u{00AD}'
+            | '\u{061C}'
+            | '\u{180E}'
+            | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}'
+            | '\u{2060}'..='\u{206F}'
+            | '\u{FEFF}'
+            | '\u{FFF9}'..='\u{FFFB}'
+            | '\u{FFFE}'
+            | '\u{FFFF}')
 }
 
 /// The `section.key` whose value does not deserialize, found by trying each
@@ -272,5 +357,107 @@ mod tests {
         let err = Policy::from_json(r#"{"viewing":{"close_after":300}}"#, "t").unwrap_err();
         assert!(err.to_string().contains("viewing.close_after"), "{err}");
         assert!(Policy::from_json("[]", "t").is_err());
+    }
+
+    #[test]
+    fn sub_millisecond_durations_are_refused_naming_the_key() {
+        for (json, key) in [
+            (
+                r#"{"viewing":{"close_after":"0.4ms"}}"#,
+                "viewing.close_after",
+            ),
+            (r#"{"restart":{"grace":"0.5ms"}}"#, "restart.grace"),
+            (
+                r#"{"recording":{"delete_after":"1.0005s"}}"#,
+                "recording.delete_after",
+            ),
+        ] {
+            let err = Policy::from_json(json, "t").unwrap_err();
+            assert!(crate::error::is_usage(&err), "{json}");
+            let text = err.to_string();
+            assert!(text.contains(key), "{json}: {text}");
+            assert!(text.contains("whole number of milliseconds"), "{text}");
+        }
+        let p = Policy::from_json(r#"{"restart":{"grace":"1ms"}}"#, "t").unwrap();
+        assert_eq!(p.restart.grace.0, Duration::from_millis(1));
+    }
+
+    #[test]
+    fn delete_after_defaults_to_seven_days_and_zero_means_never() {
+        assert_eq!(
+            Policy::default().recording.delete_after.0,
+            Duration::from_secs(7 * 86400)
+        );
+        let p = Policy::from_json(r#"{"recording":{"delete_after":"0s"}}"#, "t").unwrap();
+        assert_eq!(p.recording.delete_after.0, Duration::ZERO);
+        let err = Policy::from_json(
+            r#"{"recording":{"segment_duration":"1h","delete_after":"30m"}}"#,
+            "t",
+        )
+        .unwrap_err();
+        assert!(crate::error::is_usage(&err));
+        assert!(err.to_string().contains("recording.delete_after"), "{err}");
+        assert!(Policy::from_json(
+            r#"{"recording":{"segment_duration":"1h","delete_after":"1h"}}"#,
+            "t"
+        )
+        .is_ok());
+        let err = Policy::from_json(
+            r#"{"recording":{"segment_duration":"25h","delete_after":"0s"}}"#,
+            "t",
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().contains("recording.segment_duration"),
+            "{err}"
+        );
+        assert!(err.to_string().contains("1 day"), "{err}");
+    }
+
+    #[test]
+    fn record_path_follows_mediamtx_rules() {
+        for ok in [
+            "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f",
+            "/srv/rec/%path/%s-%f",
+            "/srv/rec/%path/%Y/%m/%d/%H-%M-%S-%f",
+        ] {
+            assert!(check_record_path(ok).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            ("", "empty"),
+            ("./recordings/%Y-%m-%d_%H-%M-%S-%f", "%path"),
+            ("./recordings/%path/%Y-%m-%d_%H-%M-%f", "%s or all of"),
+            ("./recordings/%path/%Y-%m-%d_%H-%M-%S", "%f"),
+            ("./rec\n/%path/%s-%f", "U+000A"),
+            ("./rec/%path/%s-%f\u{202E}", "U+202E"),
+            ("./rec/\u{200B}%path/%s-%f", "U+200B"),
+        ] {
+            let err = check_record_path(bad).unwrap_err();
+            assert!(err.contains("recording.record_path"), "{bad:?}: {err}");
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+        let err =
+            Policy::from_json(r#"{"recording":{"record_path":"x/%path\n%s%f"}}"#, "t").unwrap_err();
+        assert!(crate::error::is_usage(&err));
+    }
+
+    /// A hold is handed the policy as JSON: what is written reads back as
+    /// exactly the same values.
+    #[test]
+    fn a_policy_written_as_json_reads_back_the_same() {
+        let p = Policy::from_json(
+            r#"{"viewing":{"close_after":"1.5s","start_timeout":"12001ms"},
+                "recording":{"gap_tolerance":"1ms","delete_after":"0s","hold_check_interval":"100ms"},
+                "restart":{"grace":"1ms","initial_delay":"0.25s","stall_timeout":"1h0m0.001s","device_lock_wait":"0s"}}"#,
+            "t",
+        )
+        .unwrap();
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(Policy::from_json(&text, "again").unwrap(), p, "{text}");
+        let defaults = serde_json::to_string(&Policy::default()).unwrap();
+        assert_eq!(
+            Policy::from_json(&defaults, "d").unwrap(),
+            Policy::default()
+        );
     }
 }

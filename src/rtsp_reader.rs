@@ -61,13 +61,14 @@ struct Target {
 }
 
 fn parse_url(url: &str) -> anyhow::Result<Target> {
+    let shown = crate::api::redact_url(url);
     let rest = url
         .strip_prefix("rtsp://")
-        .ok_or_else(|| anyhow!("{url:?} is not an rtsp:// URL"))?;
+        .ok_or_else(|| anyhow!("{shown:?} is not an rtsp:// URL"))?;
     let authority = rest.split(['/', '?']).next().unwrap_or("");
     if authority.contains('@') {
         return Err(usage(format!(
-            "{url:?}: credentials in the URL would show in the process list; give them in {} and {}",
+            "{shown:?}: credentials in the URL would show in the process list; give them in {} and {}",
             rtsp_auth::USER_VAR,
             rtsp_auth::PASS_VAR
         )));
@@ -75,20 +76,20 @@ fn parse_url(url: &str) -> anyhow::Result<Target> {
     let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
         let (host, after) = v6
             .split_once(']')
-            .ok_or_else(|| anyhow!("{url:?}: unclosed '[' in the host"))?;
+            .ok_or_else(|| anyhow!("{shown:?}: unclosed '[' in the host"))?;
         match after.strip_prefix(':') {
-            Some(p) => (host, parse_port(url, p)?),
+            Some(p) => (host, parse_port(&shown, p)?),
             None if after.is_empty() => (host, 554),
-            None => bail!("{url:?}: unexpected {after:?} after the host"),
+            None => bail!("{shown:?}: unexpected {after:?} after the host"),
         }
     } else {
         match authority.rsplit_once(':') {
-            Some((h, p)) => (h, parse_port(url, p)?),
+            Some((h, p)) => (h, parse_port(&shown, p)?),
             None => (authority, 554),
         }
     };
     if host.is_empty() {
-        bail!("{url:?} has no host");
+        bail!("{shown:?} has no host");
     }
     Ok(Target {
         host: host.to_string(),
@@ -479,6 +480,8 @@ mod tests {
         assert_eq!(parse_url("rtsp://cam/x").unwrap().port, 554);
         assert!(parse_url("http://x/y").is_err());
         assert!(parse_url("rtsp://u:p@x/y").is_err());
+        let err = parse_url("rtsp://u:hunter2@x/y").unwrap_err().to_string();
+        assert!(!err.contains("hunter2") && err.contains("u:***@"), "{err}");
         assert!(parse_url("rtsp://x:99999/y").is_err());
         let err = parse_url("rtsp://u:secret@x/y").unwrap_err();
         assert!(crate::error::is_usage(&err));

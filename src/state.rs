@@ -176,6 +176,21 @@ pub struct SegmentTotals {
     pub holes: Vec<Hole>,
     /// Length of the ledger file once the latest segment was committed.
     pub ledger_bytes: Option<u64>,
+    /// Segments whose files were found gone (deleted by MediaMTX's
+    /// `recordDeleteAfter` or by hand); each has a `gone` ledger line.
+    pub gone: u64,
+    /// Where the search for gone files goes on: the oldest ledger entry
+    /// not known gone.
+    pub gone_cursor: Option<LedgerCursor>,
+}
+
+/// A place in a path's ledger: the byte offset of a line, and the file of
+/// the segment on it (to notice a ledger replaced under the cursor).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerCursor {
+    pub offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }
 
 /// A manual recording session (`hook record start`).
@@ -406,7 +421,7 @@ impl StateStore {
         &self,
         path: &str,
         committed: Option<u64>,
-        record: &SegmentRecord,
+        record: &impl Serialize,
     ) -> Result<u64> {
         crate::mtx_env::validate_path_name(Some(std::ffi::OsStr::new(path)), "path name")?;
         let dir = self.ledger_dir();

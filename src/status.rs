@@ -79,6 +79,8 @@
 //!       "recorded_seconds": 21600.4,number: sum of the segments' durations
 //!       "bytes": 1234567,           integer: sum of their sizes
 //!       "gaps": 0,                  integer: holes longer than the gap tolerance
+//!       "gone": 0,                  integer: segments whose files were found deleted
+//!                                   (each has a {"gone": file, "noticed_at"} ledger line)
 //!       "last_end": "…",            end of the latest segment, or null
 //!       "last": [ {"file", "start", "duration", "size", "start_from"
 //!                 ("file-name"|"mtime"), "gap_before" (seconds, absent when none),
@@ -417,6 +419,7 @@ struct JsonSegments<'a> {
     recorded_seconds: f64,
     bytes: u64,
     gaps: u64,
+    gone: u64,
     #[serde(with = "time::serde::rfc3339::option")]
     last_end: Option<OffsetDateTime>,
     last: &'a [SegmentRecord],
@@ -462,6 +465,7 @@ pub fn render_json(
                 recorded_seconds: p.segments.recorded_seconds,
                 bytes: p.segments.bytes,
                 gaps: p.segments.gaps,
+                gone: p.segments.gone,
                 last_end: p.segments.last_end,
                 last: &p.segments.last,
                 ledger: store.ledger_file(name).display().to_string(),
@@ -673,11 +677,16 @@ pub fn render_details(
     lines.push((
         "segments",
         format!(
-            "{}, {} recorded, {}, {}{}",
+            "{}, {} recorded, {}, {}{}{}",
             count(seg.count, "segment"),
             human_duration(seg.recorded_seconds),
             human_bytes(seg.bytes),
             count(seg.gaps, "gap"),
+            if seg.gone > 0 {
+                format!(", {} gone (files deleted)", seg.gone)
+            } else {
+                String::new()
+            },
             seg.last_end.map_or(String::new(), |t| format!(
                 ", last ends {}",
                 local_time(t, local)

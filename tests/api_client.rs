@@ -1,6 +1,7 @@
 //! The Control API client as the commands use it: Basic credentials from the
-//! environment (never on a command line), the 2 s time limit, and base URLs
-//! that are refused with exit 2.
+//! environment (never on a command line), the time limits (2 s to connect,
+//! 6 s for the answer), and base URLs that are refused with exit 2 without
+//! showing a password.
 
 mod common;
 #[path = "support/standin.rs"]
@@ -95,7 +96,9 @@ fn an_api_that_never_answers_fails_within_the_time_limit() {
         )),
         "{err}"
     );
-    assert!(took < Duration::from_secs(5), "{took:?}");
+    // The answer gets 6 s (MediaMTX may hold a refused login back 4 s).
+    assert!(took >= Duration::from_secs(5), "{took:?}");
+    assert!(took < Duration::from_secs(15), "{took:?}");
     assert!(live_processes_with("hold silent2").is_empty());
     drop(keep);
 }
@@ -115,5 +118,83 @@ fn base_urls_that_cannot_work_are_usage_errors() {
         assert_eq!(code, 2, "{url}: {err}");
         assert!(err.contains(needle), "{url}: {err}");
         assert!(err.contains("HOOK_MTX_API"), "{url}: {err}");
+    }
+}
+
+/// MediaMTX waits a random 0-4 s before refusing a login; a 401 after 3 s
+/// still comes out as advice about the credentials, not as a time-out.
+#[test]
+fn a_late_401_is_reported_as_a_credentials_problem() {
+    use std::io::{Read, Write};
+    let dir = TempDir::new("api-late401");
+    let port = free_port();
+    let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut request = Vec::new();
+        let mut buf = [0u8; 4096];
+        while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = conn.read(&mut buf).unwrap();
+            assert!(n > 0, "request cut short");
+            request.extend_from_slice(&buf[..n]);
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        let body = r#"{"status":"error","error":"authentication error"}"#;
+        let _ = write!(
+            conn,
+            "HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        String::from_utf8_lossy(&request).into_owned()
+    });
+    let mut c = hook_command(&dir.join("state"));
+    c.env("HOOK_MTX_API", format!("http://127.0.0.1:{port}"))
+        .env("HOOK_MTX_API_USER", "admin")
+        .env("HOOK_MTX_API_PASS", "wrong-pw")
+        .args(["record", "start", "late401"]);
+    let started = Instant::now();
+    let (code, _, err) = run_to_end(c, Duration::from_secs(30));
+    let took = started.elapsed();
+    let request = server.join().unwrap();
+    assert!(
+        request.starts_with("PATCH /v3/config/paths/patch/late401 "),
+        "{request}"
+    );
+    assert!(request.contains("\r\nAuthorization: Basic "), "{request}");
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("HTTP 401"), "{err}");
+    assert!(err.contains("authentication error"), "{err}");
+    assert!(err.contains("HOOK_MTX_API_USER"), "{err}");
+    assert!(!err.contains("time limit"), "{err}");
+    assert!(!err.contains("wrong-pw"), "{err}");
+    assert!(took >= Duration::from_secs(3), "{took:?}");
+    assert!(live_processes_with("hold late401").is_empty());
+}
+
+#[test]
+fn a_password_in_the_url_is_never_shown() {
+    let dir = TempDir::new("api-redact");
+    for url in [
+        "http://admin:hunter2@127.0.0.1:9997",
+        "https://admin:hunter2@127.0.0.1:9997",
+        "admin:hunter2@127.0.0.1:9997",
+        "http://admin:hunter2@127.0.0.1:99999",
+    ] {
+        for args in [
+            &["record", "start", "cam0"][..],
+            &["record", "stop", "cam0"][..],
+        ] {
+            let mut c = hook_command(&dir.join("state"));
+            c.env("HOOK_MTX_API", url)
+                .env("RUST_LOG", "debug")
+                .args(args);
+            let (code, out, err) = run_to_end(c, Duration::from_secs(10));
+            assert_eq!(code, 2, "{url}: {err}");
+            assert!(
+                !out.contains("hunter2") && !err.contains("hunter2"),
+                "{url}: {out}{err}"
+            );
+            assert!(err.contains("admin:***@127.0.0.1"), "{url}: {err}");
+        }
     }
 }

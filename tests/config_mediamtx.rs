@@ -96,6 +96,7 @@ fn generated_entries_wire_every_hook_with_the_policy_values() {
     record: false
     recordPath: ./recordings/%path/%Y-%m-%d_%H-%M-%S-%f
     recordSegmentDuration: 30m
+    recordDeleteAfter: 7d
 ";
     assert!(paths.contains(camera0), "{paths}");
     assert!(paths.contains("  testsrc:\n    runOnDemand: hook run --device testsrc\n"));
@@ -164,5 +165,71 @@ fn shipped_mediamtx_yml_carries_what_mediamtx_config_prints() {
         paths_section(&shipped),
         paths_section(&out),
         "mediamtx/mediamtx.yml's paths: section must be exactly `hook mediamtx-config --device /dev/video0 --device /dev/video1` (regenerate it)"
+    );
+}
+
+#[test]
+fn entries_keep_recordings_as_the_policy_says() {
+    let dir = TempDir::new("cfg-delete");
+    let (code, out, err) = generate(dir.path(), None, &["/dev/video0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("    recordDeleteAfter: 7d\n"), "{out}");
+    for (value, printed) in [("0s", "0s"), ("36h", "36h"), ("90m", "90m")] {
+        let cfg = write_config(
+            dir.path(),
+            &format!(r#"{{"recording":{{"segment_duration":"10m","delete_after":"{value}"}}}}"#),
+        );
+        let (code, out, err) = generate(dir.path(), Some(&cfg), &["/dev/video0"]);
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains(&format!("    recordDeleteAfter: {printed}\n")),
+            "{out}"
+        );
+        assert_eq!(unknown_keys(&out), "");
+    }
+}
+
+/// Every string the hook writes into YAML reads back as exactly what was
+/// configured, whatever characters it holds.
+#[test]
+fn strings_in_generated_yaml_read_back_unchanged() {
+    let dir = TempDir::new("cfg-yaml");
+    let record_path = r#"/srv/rec "a" #b: c\d 'e' é 😀/%path/%s-%f"#;
+    let cfg = write_config(
+        dir.path(),
+        &serde_json::json!({ "recording": { "record_path": record_path } }).to_string(),
+    );
+    let (code, out, err) = generate(dir.path(), Some(&cfg), &["/dev/video0", "testsrc"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        paths_section(&out).is_ascii(),
+        "every non-ASCII character is escaped: {out}"
+    );
+    assert_eq!(unknown_keys(&out), "");
+    let mut child = Command::new("/usr/bin/python3")
+        .args([
+            "-c",
+            "import sys, json, yaml; print(json.dumps(yaml.safe_load(sys.stdin)))",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3 with PyYAML");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(out.as_bytes())
+        .unwrap();
+    let parsed = child.wait_with_output().unwrap();
+    assert!(parsed.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&parsed.stdout).unwrap();
+    for cam in ["camera0", "testsrc"] {
+        assert_eq!(doc["paths"][cam]["recordPath"], record_path, "{out}");
+        assert_eq!(doc["paths"][cam]["recordDeleteAfter"], "7d");
+    }
+    assert_eq!(
+        doc["paths"]["camera0"]["runOnDemand"],
+        "hook run --device /dev/video0"
     );
 }

@@ -79,3 +79,83 @@ fn a_valid_partial_config_keeps_the_other_defaults() {
     assert!(text.contains("runOnDemandStartTimeout: 10s"), "{text}");
     assert!(text.contains("recordSegmentDuration: 30m"), "{text}");
 }
+
+#[test]
+fn durations_below_a_millisecond_are_refused_not_rounded_to_zero() {
+    for (json, key) in [
+        (
+            r#"{"viewing":{"close_after":"0.4ms"}}"#,
+            "viewing.close_after",
+        ),
+        (r#"{"restart":{"grace":"0.5ms"}}"#, "restart.grace"),
+        (
+            r#"{"viewing":{"start_timeout":"999us"}}"#,
+            "viewing.start_timeout",
+        ),
+        (
+            r#"{"recording":{"delete_after":"7.0000001d"}}"#,
+            "recording.delete_after",
+        ),
+    ] {
+        let (code, text) = with_config(json);
+        assert_eq!(code, 2, "{json}: {text}");
+        assert!(text.contains(key), "{json}: {text}");
+        assert!(text.contains("whole number of milliseconds"), "{text}");
+        assert!(!text.contains("CloseAfter: 0s"), "{text}");
+    }
+    // What is exact is printed exactly.
+    let (code, text) =
+        with_config(r#"{"viewing":{"close_after":"1.5s","start_timeout":"12500ms"}}"#);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("runOnDemandCloseAfter: 1500ms\n"), "{text}");
+    assert!(
+        text.contains("runOnDemandStartTimeout: 12500ms\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn mediamtx_rules_for_generated_values_are_checked() {
+    for (json, key, why) in [
+        (
+            r#"{"recording":{"record_path":"./rec/%Y-%m-%d_%H-%M-%S-%f"}}"#,
+            "recording.record_path",
+            "%path",
+        ),
+        (
+            r#"{"recording":{"record_path":"./rec/%path/%Y-%m-%d-%f"}}"#,
+            "recording.record_path",
+            "%s or all of %Y %m %d %H %M %S",
+        ),
+        (
+            r#"{"recording":{"record_path":"./rec/%path/%s"}}"#,
+            "recording.record_path",
+            "%f",
+        ),
+        (
+            r#"{"recording":{"record_path":"./rec\n/%path/%s-%f"}}"#,
+            "recording.record_path",
+            "U+000A",
+        ),
+        (
+            r#"{"recording":{"segment_duration":"2h","delete_after":"1h"}}"#,
+            "recording.delete_after",
+            "recordSegmentDuration",
+        ),
+        (
+            r#"{"recording":{"segment_duration":"2d","delete_after":"0s"}}"#,
+            "recording.segment_duration",
+            "1 day",
+        ),
+    ] {
+        let (code, text) = with_config(json);
+        assert_eq!(code, 2, "{json}: {text}");
+        assert!(text.contains(key), "{json}: {text}");
+        assert!(text.contains(why), "{json}: {text}");
+    }
+    let (code, text) =
+        with_config(r#"{"recording":{"segment_duration":"1d","delete_after":"0s"}}"#);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("recordSegmentDuration: 1d\n"), "{text}");
+    assert!(text.contains("recordDeleteAfter: 0s\n"), "{text}");
+}

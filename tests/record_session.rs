@@ -240,7 +240,7 @@ fn bad_input_is_a_usage_error() {
         },
     );
     for args in [
-        vec!["record", "start", "a/b"],
+        vec!["record", "start", "a//b"],
         vec!["record", "start", ""],
         vec!["record", "start", "cam4", "--duration", "0s"],
         vec!["record", "start", "cam4", "--duration", "90"],

@@ -111,7 +111,7 @@ fn bad_mtx_path_rtsp_port_or_g1_exit_2_naming_the_variable() {
         ("MTX_PATH", None, "MTX_PATH is not set"),
         ("MTX_PATH", Some(""), "MTX_PATH is empty"),
         ("MTX_PATH", Some("../etc"), "MTX_PATH"),
-        ("MTX_PATH", Some("a/b"), "MTX_PATH"),
+        ("MTX_PATH", Some("a//b"), "MTX_PATH"),
         ("MTX_PATH", Some("cam\u{7}"), "MTX_PATH"),
         ("RTSP_PORT", Some("abc"), "RTSP_PORT \"abc\""),
         ("RTSP_PORT", Some("0"), "RTSP_PORT"),

@@ -258,7 +258,16 @@ fn every_untrusted_input_is_refused_with_exit_2() {
         ("MTX_PATH", Some(OsStr::new(""))),
         ("MTX_PATH", Some(OsStr::new(&long))),
         ("MTX_PATH", Some(OsStr::from_bytes(b"cam\xff0"))),
-        ("MTX_PATH", Some(OsStr::new("a/b"))),
+        // MediaMTX allows `a/b`; an empty, dot or hidden segment is refused.
+        ("MTX_PATH", Some(OsStr::new("a//b"))),
+        ("MTX_PATH", Some(OsStr::new("a/"))),
+        ("MTX_PATH", Some(OsStr::new("a/./b"))),
+        ("MTX_PATH", Some(OsStr::new("a/.b"))),
+        ("MTX_PATH", Some(OsStr::new("cam 0"))),
+        ("MTX_PATH", Some(OsStr::new("cam?0"))),
+        ("MTX_PATH", Some(OsStr::new("cam#0"))),
+        ("MTX_PATH", Some(OsStr::new("cam\u{200B}0"))),
+        ("MTX_PATH", Some(OsStr::new("cam\u{202E}0"))),
         ("MTX_PATH", Some(OsStr::new("/etc/passwd"))),
         ("MTX_PATH", Some(OsStr::new(".."))),
         ("MTX_PATH", Some(OsStr::new("../escape"))),
@@ -305,4 +314,69 @@ fn every_untrusted_input_is_refused_with_exit_2() {
     let (code, err) = run_with(&state, &vars);
     assert_eq!(code, 0, "{err}");
     assert_eq!(path_state(&state, "cam0")["segments"]["count"], 1);
+}
+
+/// Segments MediaMTX deleted (recordDeleteAfter) are marked in the ledger
+/// by later segment-complete runs, a few per run, oldest first, and counted
+/// in the state and in `hook status`.
+#[test]
+fn deleted_segments_are_marked_gone_a_few_per_run() {
+    let dir = TempDir::new("seg-gone");
+    let state = dir.join("state");
+    let rec = dir.join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    let run = |secs: f64| {
+        let file = fake_segment(&rec, secs, 100);
+        let mut c = segment_command(&state, "cam0", &file, "60.000");
+        c.env("TZ", "UTC");
+        let (code, _, err) = run_to_end(c, LIMIT);
+        assert_eq!(code, 0, "{err}");
+        (file, err)
+    };
+    let files: Vec<_> = (0..8).map(|i| run(i as f64 * 60.0).0).collect();
+    assert_eq!(path_state(&state, "cam0")["segments"]["gone"], 0);
+    assert_eq!(ledger_lines(&state, "cam0").len(), 8);
+
+    // MediaMTX deletes the six oldest.
+    for f in &files[..6] {
+        std::fs::remove_file(f).unwrap();
+    }
+    let (_, log) = run(8.0 * 60.0);
+    assert!(log.contains("is gone"), "{log}");
+    let seg = &path_state(&state, "cam0")["segments"];
+    assert_eq!(seg["gone"], 4, "four checked per run: {seg}");
+    assert_eq!(seg["count"], 9, "totals keep what was recorded");
+    run(9.0 * 60.0);
+    assert_eq!(path_state(&state, "cam0")["segments"]["gone"], 6);
+    run(10.0 * 60.0);
+    assert_eq!(
+        path_state(&state, "cam0")["segments"]["gone"],
+        6,
+        "files still there are not gone"
+    );
+
+    let lines = ledger_lines(&state, "cam0");
+    let gone: Vec<&str> = lines.iter().filter_map(|l| l["gone"].as_str()).collect();
+    let expected: Vec<String> = files[..6].iter().map(|f| f.display().to_string()).collect();
+    assert_eq!(gone, expected, "each deleted file once, oldest first");
+    for l in lines.iter().filter(|l| l.get("gone").is_some()) {
+        let at = l["noticed_at"].as_str().expect("noticed_at");
+        assert!(
+            time::OffsetDateTime::parse(at, &time::format_description::well_known::Rfc3339).is_ok(),
+            "{l}"
+        );
+    }
+    assert_eq!(lines.len(), 11 + 6, "11 segments, 6 gone lines");
+
+    let mut c = hook_command(&state);
+    c.args(["status", "--json"]);
+    let (code, out, err) = run_to_end(c, LIMIT);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["paths"]["cam0"]["segments"]["gone"], 6, "{out}");
+    let mut c = hook_command(&state);
+    c.args(["status", "cam0"]).env("TZ", "UTC");
+    let (code, out, err) = run_to_end(c, LIMIT);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(", 6 gone (files deleted)"), "{out}");
 }

@@ -56,7 +56,7 @@ fn bad_input_is_a_usage_error() {
     let missing_dir = dir.join("no/such/dir/x.jpg");
     let cases: Vec<(Vec<std::ffi::OsString>, &str)> = vec![
         (
-            vec!["a/b".into(), "-o".into(), ok_out.clone().into()],
+            vec!["a//b".into(), "-o".into(), ok_out.clone().into()],
             "PATH",
         ),
         (
