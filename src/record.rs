@@ -455,14 +455,18 @@ fn mark_stopping(ctx: &Context, path: &str) {
 }
 
 /// Starts `hook hold PATH` detached: its own session and process group (no
-/// terminal's SIGHUP reaches it), stdin from /dev/null, output to
+/// terminal's SIGHUP reaches it), stdin from /dev/null, output appended to
 /// `holds/PATH.log`, the state directory and this command's policy passed on.
 fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::process::Child> {
     let dir = holds_dir(ctx);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let log_file = dir.join(format!("{path}.log"));
-    let log = fs::File::create(&log_file)
-        .with_context(|| format!("creating hold log {}", log_file.display()))?;
+    // Appended to: never truncate the log of a hold that may still write.
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_file)
+        .with_context(|| format!("opening hold log {}", log_file.display()))?;
     let policy_file = dir.join(format!("{path}.policy.json"));
     let policy = serde_json::to_vec_pretty(&ctx.policy).context("serializing the policy")?;
     fs::write(&policy_file, policy)

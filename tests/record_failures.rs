@@ -103,7 +103,9 @@ fn a_stream_that_never_comes_fails_within_the_start_timeout_and_is_undone() {
     // The deadline is MediaMTX's start timeout (3s) + the device lock wait
     // (1s) + 2s, so it never ends while MediaMTX may still start the stream.
     assert!(
-        err.contains("start deadline (6s = MediaMTX's start timeout 3s + device lock wait 1s + 2s)"),
+        err.contains(
+            "start deadline (6s = MediaMTX's start timeout 3s + device lock wait 1s + 2s)"
+        ),
         "{err}"
     );
     assert!(
