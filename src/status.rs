@@ -4,8 +4,9 @@
 //! The state file says what the hook processes last wrote; status checks it
 //! against the living processes before it says anything, so a `hook run`
 //! that was SIGKILLed (and could not record its end) is shown as gone, not
-//! as running. The checks read `/proc/<pid>/stat` only for the pids the
-//! state names, so status stays fast however many segments were recorded
+//! as running, and a pid recorded with its start time and boot
+//! (`process_identity`) that now names another process is not taken for
+//! it. The checks read `/proc/<pid>/stat` only for the pids the state names, so status stays fast however many segments were recorded
 //! (the state keeps totals, not segments).
 //!
 //! # Human output
@@ -67,11 +68,14 @@
 //!     "activation_latency_ms": 420, integer: ready − demand of the last activation
 //!     "recording": {
 //!       "active": false,            a recording session is active and held
-//!       "stale": false,             the session's hold process is gone
+//!       "stale": false,             the session's hold process is gone, or (starting)
+//!                                   its `hook record start` is gone
 //!       "session": null,            the current session, or {"started_at", "until",
 //!                                   "ended_at", "status" (starting|active|ended|failed),
 //!                                   "end_reason", "segments" (int), "recorded_seconds"
-//!                                   (number), "gaps" (int), "hold_pid"}
+//!                                   (number), "gaps" (int), "hold_pid", and when known
+//!                                   "hold_process", "starter_pid", "starter_process"
+//!                                   ({"pid", "start_ticks", "boot_id"})}
 //!       "last_session": null        the previous session, same shape
 //!     },
 //!     "segments": {                 every segment recorded on the path
