@@ -238,21 +238,9 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         refuse_if_taken(ctx, &path)
     })?;
     let started_at = now();
-    let previous = ctx
-        .store
-        .read()?
-        .paths
-        .get(&path)
-        .and_then(|p| p.recording.session.clone())
-        .filter(is_live);
-    if let Some(old) = previous {
-        let stopping = ctx
-            .store
-            .read()?
-            .paths
-            .get(&path)
-            .and_then(|p| p.recording.hold.clone())
-            .is_some_and(|h| h.stopping);
+    let recorded = ctx.store.read()?.paths.remove(&path).unwrap_or_default();
+    let stopping = recorded.recording.hold.as_ref().is_some_and(|h| h.stopping);
+    if let Some(old) = recorded.recording.session.filter(is_live) {
         if old.status == ACTIVE && hold_running(&old) && !stopping {
             return Err(already_recording(&path, &old));
         }

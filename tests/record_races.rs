@@ -177,7 +177,8 @@ fn a_start_killed_after_switching_recording_on_is_cleaned_up_and_never_reapplied
     let server = Standin::start(
         dir.path(),
         Options {
-            patch_delay: Some(Duration::from_secs(2)),
+            // Below the hook's API timeout (2 s): the later PATCHes are answered.
+            patch_delay: Some(Duration::from_millis(1200)),
             ..Options::both("kill2")
         },
     );
