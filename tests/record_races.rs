@@ -438,3 +438,54 @@ fn the_record_switch_is_patched_only_when_it_is_off() {
     assert_eq!(code, 0, "{out}{err}");
     server.assert_requests_valid();
 }
+
+/// A TCP proxy in front of the stand-in's RTSP port that refuses readers
+/// (accepts, then closes) until `open_after` has passed, as MediaMTX fails
+/// readers until its on-demand publisher is up; then it forwards.
+fn late_stream_proxy(target: u16, open_after: Duration) -> u16 {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", free_port())).unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let opens = Instant::now() + open_after;
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(client) = conn else { continue };
+            if Instant::now() < opens {
+                drop(client);
+                continue;
+            }
+            let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", target)) else {
+                continue;
+            };
+            let pipe = |mut from: std::net::TcpStream, mut to: std::net::TcpStream| {
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                });
+            };
+            pipe(client.try_clone().unwrap(), server.try_clone().unwrap());
+            pipe(server, client);
+        }
+    });
+    port
+}
+
+#[test]
+fn a_stream_later_than_mediamtx_start_timeout_is_still_waited_for() {
+    let dir = TempDir::new("race-late");
+    let state = dir.join("state");
+    let server = Standin::start(dir.path(), Options::both("late7"));
+    // The stream comes 4 s after the reader first asks: later than the
+    // start timeout (3 s), within the deadline (3 s + 1 s lock wait + 2 s).
+    let proxy = late_stream_proxy(server.rtsp_port, Duration::from_secs(4));
+    let mut c = hook(&dir, &server);
+    c.env("RTSP_PORT", proxy.to_string());
+    let started = Instant::now();
+    let (code, out, err) = run(c, &["record", "start", "late7"]);
+    let took = started.elapsed();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("recording until"), "{out}");
+    assert!(took >= Duration::from_secs(4), "{took:?}");
+    assert_eq!(recording(&state, "late7")["session"]["status"], "active");
+    let (code, out, err) = run(hook(&dir, &server), &["record", "stop", "late7"]);
+    assert_eq!(code, 0, "{out}{err}");
+}
