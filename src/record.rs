@@ -237,7 +237,6 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         }
         refuse_if_taken(ctx, &path)
     })?;
-    let started_at = now();
     let recorded = ctx.store.read()?.paths.remove(&path).unwrap_or_default();
     let stopping = recorded.recording.hold.as_ref().is_some_and(|h| h.stopping);
     if let Some(old) = recorded.recording.session.filter(is_live) {
@@ -250,6 +249,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         log::warn!("a stale recording session was left on {path}: {why}; ending it first");
         end_stale(ctx, None, &path, &old, &why);
     }
+    let started_at = now();
     let starter = ProcessId::me();
     ctx.store.update_path(&path, |p| {
         p.recording.session = Some(Session {
