@@ -245,8 +245,17 @@ pub struct SegmentArgs {
 #[derive(Debug, Subcommand)]
 pub enum RecordCommand {
     /// Start a recording session; returns once MediaMTX is recording
+    ///
+    /// Waits for recording up to MediaMTX's start timeout plus
+    /// restart.device_lock_wait plus 2 s (20 s by default), then undoes
+    /// everything. Fails at once (exit 1) when the path already records or
+    /// another start is in progress; waits for a stop in progress.
     Start(RecordStartArgs),
     /// Stop the recording session and print what it recorded
+    ///
+    /// Leaves MediaMTX's record switch off: ends a live session, cleans up
+    /// one whose record start was killed, and switches recording off when
+    /// it is on with no session. Exits 1 only when there was nothing to do.
     Stop(PathArg),
 }
 

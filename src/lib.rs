@@ -32,6 +32,7 @@ pub mod mediamtx_config;
 pub mod mtx_env;
 pub mod policy;
 pub mod process;
+pub mod process_identity;
 pub mod prometheus;
 pub mod ready;
 pub mod record;

@@ -3,9 +3,10 @@
 //!
 //! Records when, and the activation latency: ready − demand, where demand
 //! is the moment `hook run` started (`demand_at`, written by `hook run`).
-//! Then, when a recording session is live on the path, switches MediaMTX's
-//! `record` back on (`record::reapply_on_ready`): a MediaMTX that restarted
-//! has forgotten it.
+//! Then, when a recording session is live on the path and held, makes sure
+//! MediaMTX's `record` is on (`record::reapply_on_ready`): a MediaMTX that
+//! restarted has forgotten it. The switch is read first and PATCHed only
+//! when off; a session whose hold or `record start` is gone is left alone.
 
 use std::process::ExitCode;
 

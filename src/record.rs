@@ -12,10 +12,21 @@
 //! The session lives in the path's state (`recording.session`, the hold's
 //! own report in `recording.hold`). `record start` returns once the hold
 //! reads the stream and MediaMTX says it is available, or undoes everything
-//! within the start timeout. Stopping (by `record stop`, `hook stop` or the
-//! hold at the end of `--duration`) always goes: hold marked stopping, hold
-//! gone, recording off, a moment for MediaMTX's last segment to be counted,
-//! session ended; so nothing switches recording back on behind the stop.
+//! within its deadline (MediaMTX's start timeout plus the device lock wait
+//! plus a margin, so it never gives up while MediaMTX may still start the
+//! publisher). Stopping (by `record stop`, `hook stop` or the hold at the end
+//! of `--duration`) always goes: hold marked stopping, hold gone, recording
+//! off, a moment for MediaMTX's last segment to be counted, session ended;
+//! so nothing switches recording back on behind the stop.
+//!
+//! One lock per path (`locks/session-PATH.lock` in the state directory)
+//! serialises every change of a session: a start holds it until its session
+//! is active or undone, a stop until the session has ended, a hold while it
+//! ends its session. So a start never runs inside a stop, two starts never
+//! both start holds, and a `starting` session found under the lock has lost
+//! its `record start` (killed): it is stale and is cleaned up (recording
+//! off) by the next start or stop. Each process is recorded with its
+//! identity (`process_identity`), so a reused pid is never taken for it.
 
 use std::fs;
 use std::os::unix::process::CommandExt;
@@ -33,9 +44,10 @@ use crate::cli::{Context, HoldArgs, PathArg, RecordStartArgs};
 use crate::error::usage;
 use crate::mtx_env;
 use crate::policy::HoldReader;
+use crate::process_identity::{is_running, ProcessId};
 use crate::signals::Signals;
 use crate::state::{now, HoldState, PathState, Session};
-use crate::stop::{is_hook_process, stop_hold};
+use crate::stop::{is_hook, stop_hold};
 use crate::supervisor::{self, Event, Job, Launch, Spec, StartError};
 
 /// How long a stop waits for MediaMTX's last segment of the session to be
@@ -45,6 +57,11 @@ const FINAL_SEGMENT_WAIT: Duration = Duration::from_secs(2);
 const START_POLL: Duration = Duration::from_millis(100);
 /// Longest time between two checks of a hold's session.
 const HOLD_TICK_MAX: Duration = Duration::from_secs(1);
+/// What `record start` waits beyond MediaMTX's start timeout and the
+/// device lock wait (see [`start_deadline`]).
+const START_MARGIN: Duration = Duration::from_secs(2);
+/// How often a busy session lock is tried again.
+const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// Session statuses.
 const STARTING: &str = "starting";
@@ -54,6 +71,133 @@ const FAILED: &str = "failed";
 
 fn is_live(session: &Session) -> bool {
     session.status == STARTING || session.status == ACTIVE
+}
+
+/// The session's hold runs (none recorded yet: false).
+fn hold_running(s: &Session) -> bool {
+    s.hold_pid
+        .is_some_and(|pid| is_hook(pid, s.hold_process.as_ref(), "hold"))
+}
+
+/// A `starting` session whose `record start` is gone: nothing will ever
+/// finish or undo it. Without a recorded starter (an older state) it is
+/// stale once the start's deadline has passed twice over.
+pub fn starter_gone(s: &Session, at: OffsetDateTime, deadline: Duration) -> bool {
+    if s.status != STARTING {
+        return false;
+    }
+    match s.starter_pid {
+        Some(pid) => !is_running(pid, s.starter_process.as_ref()),
+        None => at - s.started_at > deadline * 2,
+    }
+}
+
+/// How long `record start` waits for recording to run: MediaMTX's start
+/// timeout (its budget for the publisher, which includes the wait for the
+/// device lock), plus the device lock wait again (a publisher that got the
+/// lock late is still starting when MediaMTX's timer ends, and the hold's
+/// reader asks again), plus a margin for the reader's reconnection. So the
+/// start never gives up while MediaMTX may still bring the stream up.
+pub fn start_deadline(ctx: &Context) -> Duration {
+    ctx.policy.viewing.start_timeout.0 + ctx.policy.restart.device_lock_wait.0 + START_MARGIN
+}
+
+fn describe_deadline(ctx: &Context) -> String {
+    format!(
+        "{} = MediaMTX's start timeout {} + device lock wait {} + {}s",
+        crate::duration::Dur(start_deadline(ctx)),
+        ctx.policy.viewing.start_timeout,
+        ctx.policy.restart.device_lock_wait,
+        START_MARGIN.as_secs()
+    )
+}
+
+/// How long a stop may take once it holds the lock (hold stopped, recording
+/// off, last segment), with room for slow API answers.
+fn stop_budget(ctx: &Context) -> Duration {
+    ctx.policy.restart.grace.0
+        + Duration::from_secs(4)
+        + FINAL_SEGMENT_WAIT
+        + Duration::from_secs(10)
+}
+
+/// The file name a path name becomes: `/` and `%` percent-encoded, so two
+/// names never share a file and none leaves its directory.
+pub fn path_file_name(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        match c {
+            '/' => out.push_str("%2F"),
+            '%' => out.push_str("%25"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The path's session lock file, in the state directory's `locks/`.
+pub fn session_lock_file(ctx: &Context, path: &str) -> PathBuf {
+    ctx.store
+        .locks_dir()
+        .join(format!("session-{}.lock", path_file_name(path)))
+}
+
+/// The held session lock of one path; released when dropped (or when its
+/// holder dies: it is a `flock`).
+#[derive(Debug)]
+pub struct SessionLock {
+    _file: fs::File,
+}
+
+/// Takes `path`'s session lock, waiting up to `limit` while another hook
+/// command holds it. `busy` is asked between tries; its error ends the wait
+/// (a start that is refused, a hold told to stop).
+pub fn lock_session(
+    ctx: &Context,
+    path: &str,
+    limit: Duration,
+    mut busy: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<SessionLock> {
+    use std::io::{Seek, Write};
+    let file_name = session_lock_file(ctx, path);
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .read(true)
+        .write(true)
+        .open(&file_name)
+        .with_context(|| format!("opening session lock {}", file_name.display()))?;
+    crate::state::give_to_dir_owner(&file_name);
+    let end = Instant::now() + limit;
+    loop {
+        match file.try_lock() {
+            Ok(()) => break,
+            Err(fs::TryLockError::WouldBlock) => {}
+            Err(fs::TryLockError::Error(e)) => {
+                return Err(e).with_context(|| format!("locking {}", file_name.display()))
+            }
+        }
+        busy()?;
+        if Instant::now() >= end {
+            let holder = fs::read_to_string(&file_name).unwrap_or_default();
+            anyhow::bail!(
+                "{path}: another hook command ({}) has been changing its recording session for more than {}; try again, or see `hook status {path}`",
+                match holder.trim() {
+                    "" => "pid unknown".to_string(),
+                    h => h.to_string(),
+                },
+                crate::duration::Dur(limit)
+            );
+        }
+        std::thread::sleep(LOCK_POLL);
+    }
+    // Who holds it, for the message above; the lock works without it.
+    let me = std::env::args().nth(1).unwrap_or_default();
+    let _ = file
+        .set_len(0)
+        .and_then(|()| file.rewind())
+        .and_then(|()| writeln!(file, "pid {} (hook {me})", std::process::id()));
+    Ok(SessionLock { _file: file })
 }
 
 /// Where holds keep their log and the policy they run with.
@@ -82,28 +226,32 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         signal_hook::flag::register(sig, interrupted.clone())
             .context("installing signal handlers")?;
     }
-    let start_timeout = ctx.policy.viewing.start_timeout.0;
-    let deadline = Instant::now() + start_timeout;
-    let started_at = now();
-
-    ctx.store.update_path(&path, |p| {
-        if let Some(old) = &p.recording.session {
-            if is_live(old) && old.hold_pid.is_some_and(|pid| is_hook_process(pid, "hold")) {
-                return Err(anyhow!(
-                    "{path} is already recording (session started {}, hold pid {}); `hook record stop {path}` ends it",
-                    rfc3339(old.started_at),
-                    old.hold_pid.unwrap_or(0)
-                ));
-            }
-            // A session whose hold is gone (killed, machine restarted).
-            let mut stale = old.clone();
-            if is_live(&stale) {
-                stale.status = FAILED.into();
-                stale.ended_at = Some(started_at);
-                stale.end_reason = Some("its hold was no longer running".into());
-            }
-            p.recording.last_session = Some(stale);
+    // Under the path's session lock no other start, stop or hold hand-over
+    // runs: a start waits for a stop to finish, and is refused at once
+    // when another start is under way or a session is recording.
+    let _lock = lock_session(ctx, &path, stop_budget(ctx), || {
+        if interrupted.load(Ordering::SeqCst) {
+            anyhow::bail!(
+                "{path}: interrupted while waiting for another hook command on this path"
+            );
         }
+        refuse_if_taken(ctx, &path)
+    })?;
+    let recorded = ctx.store.read()?.paths.remove(&path).unwrap_or_default();
+    let stopping = recorded.recording.hold.as_ref().is_some_and(|h| h.stopping);
+    if let Some(old) = recorded.recording.session.filter(is_live) {
+        if old.status == ACTIVE && hold_running(&old) && !stopping {
+            return Err(already_recording(&path, &old));
+        }
+        // Under the lock a `starting` session has lost its `record start`,
+        // and an active one whose hold is gone records nothing: end it.
+        let why = stale_reason(&old);
+        log::warn!("a stale recording session was left on {path}: {why}; ending it first");
+        end_stale(ctx, None, &path, &old, &why);
+    }
+    let started_at = now();
+    let starter = ProcessId::me();
+    ctx.store.update_path(&path, |p| {
         p.recording.session = Some(Session {
             started_at,
             until: None,
@@ -114,11 +262,15 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
             recorded_seconds: 0.0,
             gaps: 0,
             hold_pid: None,
+            hold_process: None,
+            starter_pid: Some(std::process::id()),
+            starter_process: starter,
         });
         p.recording.hold = None;
         p.recording.active = false;
         Ok(())
     })?;
+    let deadline_len = start_deadline(ctx);
 
     if let Err(e) = api.set_record(&path, true) {
         let why = format!("switching recording on: {e}");
@@ -135,17 +287,22 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         }
     };
     let hold_pid = hold.id();
+    let hold_process = ProcessId::of(hold_pid);
     let recorded = ctx.store.update_path(&path, |p| {
         if let Some(s) = p.recording.session.as_mut() {
             s.hold_pid = Some(hold_pid);
+            s.hold_process = hold_process.clone();
         }
         // The hold may already have reported (it starts at once): keep that.
-        p.recording.hold.get_or_insert_with(HoldState::default).pid = Some(hold_pid);
+        let h = p.recording.hold.get_or_insert_with(HoldState::default);
+        h.pid = Some(hold_pid);
+        h.process = hold_process.clone();
         Ok(())
     });
+    let hold_id = (hold_pid, hold_process.clone());
     if let Err(e) = recorded {
         let why = format!("recording the hold in the state: {e:#}");
-        fail_start(ctx, &api, &path, Some(hold_pid), &why, true);
+        fail_start(ctx, &api, &path, Some(&hold_id), &why, true);
         let _ = hold.wait();
         return Err(e.context(format!("starting a recording session on {path}")));
     }
@@ -153,6 +310,8 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         "recording session starting: hold pid {hold_pid} reads rtsp://127.0.0.1:{port}/{path}"
     );
 
+    // The deadline counts from the moment the hold runs.
+    let deadline = Instant::now() + deadline_len;
     match wait_until_recording(ctx, &api, &path, &mut hold, deadline, &interrupted) {
         Ok(()) => {}
         Err(why) => {
@@ -160,11 +319,11 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
                 format!("interrupted while starting: {why}")
             } else {
                 format!(
-                    "not recording within the start timeout ({}): {why}",
-                    ctx.policy.viewing.start_timeout
+                    "not recording within the start deadline ({}): {why}",
+                    describe_deadline(ctx)
                 )
             };
-            fail_start(ctx, &api, &path, Some(hold_pid), &why, true);
+            fail_start(ctx, &api, &path, Some(&hold_id), &why, true);
             let _ = hold.wait();
             return Err(anyhow!(
                 "{path}: {why}; recording switched off and the hold stopped"
@@ -238,15 +397,15 @@ fn fail_start(
     ctx: &Context,
     api: &Api,
     path: &str,
-    hold_pid: Option<u32>,
+    hold: Option<&(u32, Option<ProcessId>)>,
     why: &str,
     switch_off: bool,
 ) {
     // The error itself is printed once, by the caller's exit path.
     log::info!("undoing the recording start: hold stopped, recording off, session marked failed");
     mark_stopping(ctx, path);
-    if let Some(pid) = hold_pid {
-        stop_hold(pid, ctx.policy.restart.grace.0);
+    if let Some((pid, id)) = hold {
+        stop_hold(*pid, id.as_ref(), ctx.policy.restart.grace.0);
     }
     if switch_off {
         if let Err(e) = api.set_record(path, false) {
@@ -284,14 +443,18 @@ fn mark_stopping(ctx: &Context, path: &str) {
 }
 
 /// Starts `hook hold PATH` detached: its own session and process group (no
-/// terminal's SIGHUP reaches it), stdin from /dev/null, output to
+/// terminal's SIGHUP reaches it), stdin from /dev/null, output appended to
 /// `holds/PATH.log`, the state directory and this command's policy passed on.
 fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::process::Child> {
     let dir = holds_dir(ctx);
     fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
     let log_file = dir.join(format!("{path}.log"));
-    let log = fs::File::create(&log_file)
-        .with_context(|| format!("creating hold log {}", log_file.display()))?;
+    // Appended to: never truncate the log of a hold that may still write.
+    let log = fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log_file)
+        .with_context(|| format!("opening hold log {}", log_file.display()))?;
     let policy_file = dir.join(format!("{path}.policy.json"));
     let policy = serde_json::to_vec_pretty(&ctx.policy).context("serializing the policy")?;
     fs::write(&policy_file, policy)
@@ -323,44 +486,202 @@ fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::proce
     cmd.spawn().context("starting `hook hold`")
 }
 
+/// The error of a start on a path that records.
+fn already_recording(path: &str, s: &Session) -> anyhow::Error {
+    anyhow!(
+        "{path} is already recording (session started {}, hold pid {}); `hook record stop {path}` ends it",
+        rfc3339(s.started_at),
+        s.hold_pid.unwrap_or(0)
+    )
+}
+
+/// Asked by a start while the session lock is busy: refuses at once when
+/// another start is under way or a session records; waits otherwise (a
+/// stop or a hold ending its session finishes soon).
+fn refuse_if_taken(ctx: &Context, path: &str) -> anyhow::Result<()> {
+    let Ok(state) = ctx.store.read() else {
+        return Ok(());
+    };
+    let Some(p) = state.paths.get(path) else {
+        return Ok(());
+    };
+    let stopping = p.recording.hold.as_ref().is_some_and(|h| h.stopping);
+    match p.recording.session.as_ref() {
+        Some(s)
+            if s.status == STARTING
+                && s.starter_pid.is_some()
+                && !starter_gone(s, now(), start_deadline(ctx)) =>
+        {
+            anyhow::bail!(
+                "{path}: a start is in progress (`hook record start` pid {}, since {}); it returns once recording runs or is undone",
+                s.starter_pid.unwrap_or(0),
+                rfc3339(s.started_at)
+            )
+        }
+        Some(s) if s.status == ACTIVE && hold_running(s) && !stopping => {
+            Err(already_recording(path, s))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Why a live session found under the session lock is stale.
+fn stale_reason(s: &Session) -> String {
+    if s.status == STARTING {
+        match s.starter_pid {
+            Some(pid) => format!(
+                "its `hook record start` (pid {pid}) ended before the session started (killed?)"
+            ),
+            None => "its `hook record start` ended before the session started (killed?)".into(),
+        }
+    } else if let Some(pid) = s.hold_pid.filter(|_| !hold_running(s)) {
+        format!("its hold (pid {pid}) was no longer running")
+    } else {
+        "it was left half-stopped by a stop that did not finish".into()
+    }
+}
+
+/// Ends a stale session (the caller holds the session lock): its hold
+/// stopped if it still runs, recording switched off when `api` is given,
+/// the session kept as failed with `why`. The switch-off's error, if any.
+fn end_stale(
+    ctx: &Context,
+    api: Option<&Api>,
+    path: &str,
+    s: &Session,
+    why: &str,
+) -> Option<ApiError> {
+    mark_stopping(ctx, path);
+    if let Some(pid) = s.hold_pid {
+        if !stop_hold(pid, s.hold_process.as_ref(), ctx.policy.restart.grace.0) {
+            log::error!("hold pid {pid} could not be stopped");
+        }
+    }
+    let switched = api.map(|api| api.set_record(path, false));
+    if let Err(e) = finish_session(ctx, path, FAILED, why) {
+        log::error!("could not record the stale session as failed: {e:#}");
+    }
+    switched.and_then(Result::err)
+}
+
 /// Entry point of `hook record stop PATH`.
 pub fn stop(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
     let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
     crate::logging::set_path(&path);
     let api = Api::from_env()?;
-    match end_session(ctx, &api, &path, "stopped with hook record stop")? {
-        Some(summary) => {
-            println!("{path}: {summary}");
+    match stop_recording(ctx, &api, &path, "stopped with hook record stop")? {
+        Stopped::Ended(text) | Stopped::Cleaned(text) | Stopped::SwitchedOff(text) => {
+            println!("{path}: {text}");
             Ok(ExitCode::SUCCESS)
         }
-        None => Err(anyhow!(
-            "{path} has no recording session to stop (`hook status {path}` shows its last one)"
+        Stopped::Nothing(None) => Err(anyhow!(
+            "{path} has no recording session to stop and MediaMTX's record switch is off (`hook status {path}` shows its last session)"
         )),
+        Stopped::Nothing(Some(e)) => Err(anyhow!(e).context(format!(
+            "{path} has no recording session to stop, and whether MediaMTX still records could not be checked"
+        ))),
     }
 }
 
-/// Ends the live session on `path`, if any: hold stopped, recording off,
-/// MediaMTX's last segment waited for, session ended with `reason`. Returns
-/// a one-line summary. An API failure is reported after the session is ended
-/// (the hold is gone either way).
+/// What a stop did.
+#[derive(Debug)]
+pub enum Stopped {
+    /// The live session ended: its summary.
+    Ended(String),
+    /// A stale session (its start or its hold died) was cleaned up.
+    Cleaned(String),
+    /// No session, but MediaMTX still recorded: switched off.
+    SwitchedOff(String),
+    /// Nothing to do; the API error when the switch could not be checked.
+    Nothing(Option<ApiError>),
+}
+
+/// For `hook stop`: [`stop_recording`] as one line, `None` when there was
+/// nothing to stop (an API that could not be asked is then only logged).
 pub fn end_session(
     ctx: &Context,
     api: &Api,
     path: &str,
     reason: &str,
 ) -> anyhow::Result<Option<String>> {
+    match stop_recording(ctx, api, path, reason)? {
+        Stopped::Ended(t) | Stopped::Cleaned(t) | Stopped::SwitchedOff(t) => Ok(Some(t)),
+        Stopped::Nothing(None) => Ok(None),
+        Stopped::Nothing(Some(e)) => {
+            log::warn!("no recording session; could not check MediaMTX's record switch: {e}");
+            Ok(None)
+        }
+    }
+}
+
+/// Stops recording on `path`, under its session lock (waiting for a start
+/// in progress to finish): the live session ended (hold stopped, recording
+/// off, MediaMTX's last segment waited for); a stale one cleaned up; with
+/// no session, MediaMTX's `record` switched off when it is still on. So
+/// recording is off afterwards whatever state the path was in. An API
+/// failure on a live session is reported after the session is ended (the
+/// hold is gone either way).
+pub fn stop_recording(
+    ctx: &Context,
+    api: &Api,
+    path: &str,
+    reason: &str,
+) -> anyhow::Result<Stopped> {
+    let mut told = false;
+    let limit = start_deadline(ctx) + ctx.policy.restart.grace.0 + stop_budget(ctx);
+    let _lock = lock_session(ctx, path, limit, || {
+        if !told {
+            told = true;
+            log::info!("another hook command is changing the recording session (a start in progress?): waiting for it");
+        }
+        Ok(())
+    })?;
     let state = ctx.store.read()?;
-    let Some(session) = state
+    let session = state
         .paths
         .get(path)
         .and_then(|p| p.recording.session.clone())
-        .filter(is_live)
-    else {
-        return Ok(None);
+        .filter(is_live);
+    let Some(session) = session else {
+        return Ok(match api.record_enabled(path) {
+            Ok(Some(true)) => {
+                api.set_record(path, false).map_err(|e| {
+                    anyhow!(e).context(format!(
+                        "{path} has no recording session but MediaMTX records it; switching that off"
+                    ))
+                })?;
+                log::info!(
+                    "no recording session, but MediaMTX's record switch was on: switched it off"
+                );
+                Stopped::SwitchedOff(
+                    "no recording session, but MediaMTX's record switch was on: switched it off"
+                        .into(),
+                )
+            }
+            Ok(_) => Stopped::Nothing(None),
+            Err(e) => Stopped::Nothing(Some(e)),
+        });
     };
+    if session.status == STARTING {
+        // Under the lock: its `record start` is gone.
+        let why = stale_reason(&session);
+        log::warn!("cleaning up a recording session that never started: {why}");
+        let text =
+            format!("cleaned up a session that never started ({why}); recording switched off");
+        return match end_stale(ctx, Some(api), path, &session, &why) {
+            None => Ok(Stopped::Cleaned(text)),
+            Some(e) => Err(anyhow!(e).context(format!(
+                "cleaned up a session that never started ({why}), but recording could not be switched off"
+            ))),
+        };
+    }
     mark_stopping(ctx, path);
     if let Some(pid) = session.hold_pid {
-        if !stop_hold(pid, ctx.policy.restart.grace.0) {
+        if !stop_hold(
+            pid,
+            session.hold_process.as_ref(),
+            ctx.policy.restart.grace.0,
+        ) {
             log::error!("hold pid {pid} could not be stopped");
         }
     }
@@ -373,7 +694,7 @@ pub fn end_session(
     let summary = ended.as_ref().map(summarize).unwrap_or_default();
     log::info!("recording session ended ({reason}): {summary}");
     match switched {
-        Ok(()) => Ok(Some(summary)),
+        Ok(()) => Ok(Stopped::Ended(summary)),
         Err(e) => Err(anyhow!(e).context(format!(
             "session ended ({summary}), but recording could not be switched off"
         ))),
@@ -457,23 +778,57 @@ fn rfc3339(t: OffsetDateTime) -> String {
 }
 
 /// For `hook ready`: the stream became available (again); when a session
-/// is live on `path`, switch recording on (a restarted MediaMTX forgot it).
-/// True when it did.
+/// is live on `path` and held, make sure recording is on (a restarted
+/// MediaMTX forgot it). MediaMTX's switch is read first and PATCHed only
+/// when it is off: any PATCH of the path's configuration makes a publisher
+/// that is between ANNOUNCE and RECORD fail. A session whose hold or whose
+/// `record start` is gone is never switched back on. True when it switched.
 pub fn reapply_on_ready(ctx: &Context, path: &str) -> anyhow::Result<bool> {
     let state = ctx.store.read()?;
     let Some(p) = state.paths.get(path) else {
         return Ok(false);
     };
-    let live = p.recording.session.as_ref().is_some_and(is_live);
+    let Some(s) = p.recording.session.as_ref().filter(|s| is_live(s)) else {
+        return Ok(false);
+    };
     let stopping = p.recording.hold.as_ref().is_some_and(|h| h.stopping);
-    if !live || stopping {
+    let held = match s.status.as_str() {
+        // The start is still under way (its hold may not be recorded yet).
+        STARTING => {
+            !starter_gone(s, now(), start_deadline(ctx))
+                && (s.hold_pid.is_none() || hold_running(s))
+        }
+        _ => hold_running(s),
+    };
+    if stopping || !held {
+        if !stopping {
+            log::info!(
+                "the recording session on {path} is stale ({}): recording not switched back on",
+                stale_reason(s)
+            );
+        }
         return Ok(false);
     }
-    Api::from_env()?
-        .set_record(path, true)
-        .map_err(|e| anyhow!(e).context("switching recording back on for the active session"))?;
-    log::info!("stream available again: recording switched back on for the active session");
-    Ok(true)
+    let api = Api::from_env()?;
+    match api
+        .record_enabled(path)
+        .map_err(|e| anyhow!(e).context("checking MediaMTX's record switch for the active session"))?
+    {
+        Some(true) => {
+            log::info!("stream available again: recording is on for the active session");
+            Ok(false)
+        }
+        Some(false) => {
+            api.set_record(path, true).map_err(|e| {
+                anyhow!(e).context("switching recording back on for the active session")
+            })?;
+            log::info!("stream available again: recording switched back on for the active session");
+            Ok(true)
+        }
+        None => Err(anyhow!(
+            "MediaMTX has no path entry named {path:?} to switch recording on; add an explicit entry for it to mediamtx.yml (`hook mediamtx-config` prints one)"
+        )),
+    }
 }
 
 /// Entry point of `hook hold PATH` (started by `record start`).
@@ -511,8 +866,9 @@ pub fn hold(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     if let Some((status, reason)) = job.finish.take() {
         // The session ran its course (or was abandoned): this hold ends it.
         let api = job.api.clone();
-        match end_session_from_hold(ctx, &api, &path, status, &reason) {
-            Ok(summary) => log::info!("recording session ended ({reason}): {summary}"),
+        match end_session_from_hold(ctx, &api, &path, job.me, &signals, status, &reason) {
+            Ok(Some(summary)) => log::info!("recording session ended ({reason}): {summary}"),
+            Ok(None) => log::info!("the session was ended by another hook command meanwhile"),
             Err(e) => log::error!("ending the recording session: {e:#}"),
         }
     }
@@ -530,15 +886,36 @@ pub fn hold(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The end of a `--duration` session, done by its hold once its reader is
-/// stopped: recording off, last segment waited for, session ended.
+/// The end of a `--duration` session (or of one whose start died), done
+/// by its hold once its reader is stopped, under the session lock: recording
+/// off, last segment waited for, session ended. A session that is no longer
+/// this hold's once the lock is taken (a stop or a start cleaned it up) is
+/// left alone. A stop signal while waiting for the lock ends the wait.
 fn end_session_from_hold(
     ctx: &Context,
     api: &Api,
     path: &str,
+    me: u32,
+    signals: &Signals,
     status: &str,
     reason: &str,
-) -> anyhow::Result<String> {
+) -> anyhow::Result<Option<String>> {
+    let stops = signals.stop_count();
+    let _lock = lock_session(ctx, path, stop_budget(ctx), || {
+        if signals.stop_count() > stops {
+            anyhow::bail!("stopped while waiting for the session lock");
+        }
+        Ok(())
+    })?;
+    let state = ctx.store.read()?;
+    let mine = state
+        .paths
+        .get(path)
+        .and_then(|p| p.recording.session.as_ref())
+        .is_some_and(|s| is_live(s) && s.hold_pid.is_none_or(|pid| pid == me));
+    if !mine {
+        return Ok(None);
+    }
     mark_stopping(ctx, path);
     let before = segment_count(ctx, path);
     let switched = api.set_record(path, false);
@@ -548,7 +925,7 @@ fn end_session_from_hold(
     let ended = finish_session(ctx, path, status, reason)?;
     let summary = ended.as_ref().map(summarize).unwrap_or_default();
     switched
-        .map(|()| summary.clone())
+        .map(|()| Some(summary.clone()))
         .map_err(|e| anyhow!(e).context(format!("{summary}; recording could not be switched off")))
 }
 
@@ -582,7 +959,7 @@ enum Verdict {
     Abandoned,
 }
 
-fn verdict(p: Option<&PathState>, me: u32, at: OffsetDateTime, start_timeout: Duration) -> Verdict {
+fn verdict(p: Option<&PathState>, me: u32, at: OffsetDateTime, deadline: Duration) -> Verdict {
     let Some(p) = p else {
         return Verdict::Leave;
     };
@@ -595,7 +972,7 @@ fn verdict(p: Option<&PathState>, me: u32, at: OffsetDateTime, start_timeout: Du
     {
         return Verdict::Leave;
     }
-    if s.status == STARTING && at - s.started_at > start_timeout * 2 {
+    if starter_gone(s, at, deadline) {
         return Verdict::Abandoned;
     }
     match s.until {
@@ -616,7 +993,10 @@ impl Hold<'_> {
                 .is_some_and(|s| s.hold_pid.is_none_or(|pid| pid == me));
             if mine {
                 let h = p.recording.hold.get_or_insert_with(HoldState::default);
-                h.pid = Some(me);
+                if h.pid != Some(me) || h.process.is_none() {
+                    h.pid = Some(me);
+                    h.process = ProcessId::me();
+                }
                 change(h);
             }
             Ok(())
@@ -700,6 +1080,7 @@ impl Job for Hold<'_> {
         match event {
             Event::Started { pid, .. } => self.write(|h| {
                 h.reader_pid = Some(pid);
+                h.reader_process = ProcessId::of(pid);
                 h.starts += 1;
                 h.reading = false;
             }),
@@ -718,6 +1099,7 @@ impl Job for Hold<'_> {
                 self.write(|h| {
                     h.reading = false;
                     h.reader_pid = None;
+                    h.reader_process = None;
                     h.last_error = Some(why);
                 });
             }
@@ -737,8 +1119,8 @@ impl Job for Hold<'_> {
                 return true;
             }
         };
-        let start_timeout = self.ctx.policy.viewing.start_timeout.0;
-        match verdict(state.paths.get(&self.path), self.me, now(), start_timeout) {
+        let deadline = start_deadline(self.ctx);
+        match verdict(state.paths.get(&self.path), self.me, now(), deadline) {
             Verdict::Leave => {
                 log::info!("the recording session is over or no longer ours: stopping");
                 false
@@ -781,6 +1163,9 @@ mod tests {
             recorded_seconds: 3600.25,
             gaps: 1,
             hold_pid: hold,
+            hold_process: None,
+            starter_pid: None,
+            starter_process: None,
         }
     }
 
@@ -827,6 +1212,24 @@ mod tests {
         assert_eq!(verdict(Some(&stuck), 7, soon, ST), Verdict::Hold);
         stuck.recording.session.as_mut().unwrap().status = ACTIVE.into();
         assert_eq!(verdict(Some(&stuck), 7, t, ST), Verdict::Hold);
+        // A recorded starter decides at once: running, the start goes on;
+        // gone (or its pid reused), the session is abandoned.
+        let mut starting = path_with(Some(session(STARTING, Some(7), None)));
+        let s = starting.recording.session.as_mut().unwrap();
+        s.starter_pid = Some(std::process::id());
+        s.starter_process = ProcessId::me();
+        assert_eq!(verdict(Some(&starting), 7, t, ST), Verdict::Hold);
+        let s = starting.recording.session.as_mut().unwrap();
+        s.starter_process.as_mut().unwrap().start_ticks += 1;
+        assert_eq!(verdict(Some(&starting), 7, soon, ST), Verdict::Abandoned);
+    }
+
+    #[test]
+    fn path_file_names_keep_inside_their_directory() {
+        assert_eq!(path_file_name("cam0"), "cam0");
+        assert_eq!(path_file_name("a/b"), "a%2Fb");
+        assert_eq!(path_file_name("a%2Fb"), "a%252Fb");
+        assert_ne!(path_file_name("a/b"), path_file_name("a%2Fb"));
     }
 
     #[test]

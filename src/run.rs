@@ -28,6 +28,7 @@ use crate::capture::{self, TEST_PATTERN};
 use crate::cli::{Context, DeviceArgs, RunArgs};
 use crate::error::{is_usage, usage};
 use crate::mtx_env;
+use crate::process_identity::{is_running, ProcessId};
 use crate::signals::Signals;
 use crate::state::{now, PathState, Phase};
 use crate::supervisor::{self, Event, FatalKind, Job, Launch, Spec, StartError};
@@ -98,7 +99,9 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
                 p.last_error_at = Some(now());
                 p.phase = Phase::Failed;
                 p.child_pid = None;
+                p.child_process = None;
                 p.supervisor_pid = None;
+                p.supervisor_process = None;
                 p.next_attempt_at = None;
             });
             match e.kind {
@@ -138,14 +141,6 @@ pub fn resolve_device(
     )))
 }
 
-/// True when process `pid` exists.
-fn pid_alive(pid: u32) -> bool {
-    // SAFETY: kill with signal 0 only checks that the process exists.
-    pid <= i32::MAX as u32
-        && (unsafe { libc::kill(pid as libc::pid_t, 0) } == 0
-            || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM))
-}
-
 /// The publisher job: the device's FFmpeg, reporting into the state.
 struct Publisher<'a> {
     ctx: &'a Context,
@@ -175,6 +170,7 @@ impl Publisher<'_> {
     fn write(&mut self, change: impl FnOnce(&mut PathState)) {
         let (me, path, demand_at) = (self.me, self.path.as_str(), self.demand_at);
         let claim = (!self.claimed).then(|| self.device.clone());
+        let me_process = if self.claimed { None } else { ProcessId::me() };
         // update_path touches only this path's entry (others are copied
         // through), so many cameras in one state stay cheap.
         let result = self.ctx.store.update_path(path, |p| {
@@ -183,7 +179,9 @@ impl Publisher<'_> {
                 previous = p.supervisor_pid.filter(|&pid| pid != me).map(|_| p.clone());
                 p.device = Some(device);
                 p.supervisor_pid = Some(me);
+                p.supervisor_process = me_process;
                 p.child_pid = None;
+                p.child_process = None;
                 p.child_started_at = None;
                 p.next_attempt_at = None;
                 p.restarts = 0;
@@ -255,6 +253,7 @@ impl Job for Publisher<'_> {
                 self.write(|p| {
                     p.phase = Phase::Starting;
                     p.child_pid = Some(pid);
+                    p.child_process = ProcessId::of(pid);
                     p.child_started_at = Some(at);
                     p.restarts = restarts;
                     p.next_attempt_at = None;
@@ -267,6 +266,7 @@ impl Job for Publisher<'_> {
                 ..
             } => self.write(|p| {
                 p.child_pid = None;
+                p.child_process = None;
                 p.child_started_at = None;
                 p.last_exit = Some(record.clone());
                 p.stderr_tail = stderr_tail.to_vec();
@@ -297,10 +297,12 @@ impl Job for Publisher<'_> {
             }
             Event::Stopping { .. } => self.write(|p| p.phase = Phase::Stopping),
             Event::Stopped => {
-                let previous = self
-                    .previous
-                    .take()
-                    .filter(|prev| !self.spawned && prev.supervisor_pid.is_some_and(pid_alive));
+                let previous = self.previous.take().filter(|prev| {
+                    !self.spawned
+                        && prev
+                            .supervisor_pid
+                            .is_some_and(|pid| is_running(pid, prev.supervisor_process.as_ref()))
+                });
                 self.write(|p| match previous {
                     // Never ran: the instance we took the entry from still
                     // does; give it back as it was.
@@ -308,7 +310,9 @@ impl Job for Publisher<'_> {
                         p.phase = prev.phase;
                         p.device = prev.device;
                         p.supervisor_pid = prev.supervisor_pid;
+                        p.supervisor_process = prev.supervisor_process;
                         p.child_pid = prev.child_pid;
+                        p.child_process = prev.child_process;
                         p.child_started_at = prev.child_started_at;
                         p.restarts = prev.restarts;
                         p.demand_at = prev.demand_at;
@@ -317,6 +321,8 @@ impl Job for Publisher<'_> {
                     None => {
                         p.phase = Phase::Idle;
                         p.child_pid = None;
+                        p.child_process = None;
+                        p.supervisor_process = None;
                         p.child_started_at = None;
                         p.supervisor_pid = None;
                         p.next_attempt_at = None;

@@ -747,6 +747,9 @@ mod tests {
             recorded_seconds: 0.0,
             gaps: 0,
             hold_pid: None,
+            hold_process: None,
+            starter_pid: None,
+            starter_process: None,
         }
     }
 

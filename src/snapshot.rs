@@ -524,10 +524,11 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
         .read()
         .ok()
         .and_then(|s| s.paths.get(&path).cloned());
-    let publisher_running = recorded
-        .as_ref()
-        .and_then(|p| p.supervisor_pid)
-        .is_some_and(crate::stop::pid_alive);
+    let publisher_running = recorded.as_ref().is_some_and(|p| {
+        p.supervisor_pid.is_some_and(|pid| {
+            crate::process_identity::is_running(pid, p.supervisor_process.as_ref())
+        })
+    });
     let api = Api::from_env()?.with_timeout(timeout.min(crate::api::DEFAULT_TIMEOUT));
     let answer = api.path(&path);
     if let Err(e) = &answer {

@@ -29,6 +29,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
+use crate::process_identity::ProcessId;
+
 /// Version of the state file. Fields are only ever added; the version
 /// changes when a meaning changes. (`hook status --json` has its own,
 /// `status::SCHEMA_VERSION`.)
@@ -212,6 +214,15 @@ pub struct Session {
     pub gaps: u64,
     /// The hold process keeping the stream alive for this session.
     pub hold_pid: Option<u32>,
+    /// `hold_pid`'s identity (start time, boot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_process: Option<ProcessId>,
+    /// The `hook record start` that created the session (it holds the
+    /// path's session lock until the session is active or undone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starter_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starter_process: Option<ProcessId>,
 }
 
 /// Recording as status shows it.
@@ -231,8 +242,14 @@ pub struct RecordingState {
 pub struct HoldState {
     /// The hold process (also `session.hold_pid`).
     pub pid: Option<u32>,
+    /// `pid`'s identity (start time, boot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessId>,
     /// Its FFmpeg reader, while one runs.
     pub reader_pid: Option<u32>,
+    /// `reader_pid`'s identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader_process: Option<ProcessId>,
     /// The reader receives frames now.
     pub reading: bool,
     /// How many times a reader was started (1 + reconnections).
@@ -266,7 +283,13 @@ pub struct PathState {
     pub device: Option<String>,
     /// The `hook run` process supervising the publisher.
     pub supervisor_pid: Option<u32>,
+    /// `supervisor_pid`'s identity (start time, boot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervisor_process: Option<ProcessId>,
     pub child_pid: Option<u32>,
+    /// `child_pid`'s identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_process: Option<ProcessId>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub child_started_at: Option<OffsetDateTime>,
     pub restarts: u64,

@@ -4,8 +4,9 @@
 //! The state file says what the hook processes last wrote; status checks it
 //! against the living processes before it says anything, so a `hook run`
 //! that was SIGKILLed (and could not record its end) is shown as gone, not
-//! as running. The checks read `/proc/<pid>/stat` only for the pids the
-//! state names, so status stays fast however many segments were recorded
+//! as running, and a pid recorded with its start time and boot
+//! (`process_identity`) that now names another process is not taken for
+//! it. The checks read `/proc/<pid>/stat` only for the pids the state names, so status stays fast however many segments were recorded
 //! (the state keeps totals, not segments).
 //!
 //! # Human output
@@ -67,11 +68,14 @@
 //!     "activation_latency_ms": 420, integer: ready − demand of the last activation
 //!     "recording": {
 //!       "active": false,            a recording session is active and held
-//!       "stale": false,             the session's hold process is gone
+//!       "stale": false,             the session's hold process is gone, or (starting)
+//!                                   its `hook record start` is gone
 //!       "session": null,            the current session, or {"started_at", "until",
 //!                                   "ended_at", "status" (starting|active|ended|failed),
 //!                                   "end_reason", "segments" (int), "recorded_seconds"
-//!                                   (number), "gaps" (int), "hold_pid"}
+//!                                   (number), "gaps" (int), "hold_pid", and when known
+//!                                   "hold_process", "starter_pid", "starter_process"
+//!                                   ({"pid", "start_ticks", "boot_id"})}
 //!       "last_session": null        the previous session, same shape
 //!     },
 //!     "segments": {                 every segment recorded on the path
@@ -113,6 +117,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::cli::{Context, StatusArgs};
 use crate::mtx_env::validate_path_name;
+use crate::process_identity::{is_running, stat, ProcessId};
 use crate::state::{
     now, ExitRecord, PathState, Phase, SegmentRecord, Session, SnapshotRecord, State, StateStore,
 };
@@ -150,7 +155,7 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             (
                 name.as_str(),
                 p,
-                observe(p, now, &mut |pid, k| probe.alive(pid, k)),
+                observe(p, now, &mut |pid, id, k| probe.alive(pid, id, k)),
             )
         })
         .collect();
@@ -203,36 +208,33 @@ impl ProcProbe {
         ProcProbe { own_comm: None }
     }
 
-    /// Alive: exists and is not a zombie; for [`ProcessKind::Hook`], also
-    /// has this executable's name (a reused pid is some other program).
-    fn alive(&mut self, pid: u32, kind: ProcessKind) -> bool {
-        let Some((comm, state)) = proc_stat(&format!("/proc/{pid}/stat")) else {
-            return false;
-        };
-        if matches!(state, 'Z' | 'X' | 'x') {
+    /// Running by the one rule ([`is_running`]: alive, not a zombie, and the
+    /// recorded start time and boot when the state has them); for
+    /// [`ProcessKind::Hook`], also this executable's name.
+    fn alive(&mut self, pid: u32, recorded: Option<&ProcessId>, kind: ProcessKind) -> bool {
+        if !is_running(pid, recorded) {
             return false;
         }
         match kind {
             ProcessKind::Any => true,
             ProcessKind::Hook => {
+                let Some(st) = stat(pid) else {
+                    return false;
+                };
                 let own = self
                     .own_comm
-                    .get_or_insert_with(|| proc_stat("/proc/self/stat").map(|(c, _)| c));
-                own.as_deref().is_none_or(|own| own == comm)
+                    .get_or_insert_with(|| stat(std::process::id()).map(|s| s.comm));
+                own.as_deref().is_none_or(|own| own == st.comm)
             }
         }
     }
 }
 
 /// The command name and state letter of `/proc/<pid>/stat`.
+#[cfg(test)]
 fn proc_stat(file: &str) -> Option<(String, char)> {
-    let stat = std::fs::read_to_string(file).ok()?;
-    // "pid (comm) S …": comm may hold spaces and parentheses.
-    let open = stat.find('(')?;
-    let close = stat.rfind(')')?;
-    let comm = stat.get(open + 1..close)?.to_string();
-    let state = stat.get(close + 2..)?.chars().next()?;
-    Some((comm, state))
+    let st = crate::process_identity::parse_stat(&std::fs::read_to_string(file).ok()?)?;
+    Some((st.comm, st.state))
 }
 
 /// A path's state checked against the living processes.
@@ -255,13 +257,14 @@ pub struct Observed {
 }
 
 /// Checks one path's state against the living processes (`alive(pid,
-/// kind)`): a phase that needs a `hook run` whose process is gone becomes
-/// `idle` (stale), pids of processes that are gone become none, a session
-/// whose hold is gone is not active.
+/// identity, kind)`): a phase that needs a `hook run` whose process is gone
+/// becomes `idle` (stale), pids of processes that are gone (or reused by
+/// another process) become none, a session whose hold is gone is not
+/// active, a `starting` session whose `record start` is gone is stale.
 pub fn observe(
     p: &PathState,
     now: OffsetDateTime,
-    alive: &mut dyn FnMut(u32, ProcessKind) -> bool,
+    alive: &mut dyn FnMut(u32, Option<&ProcessId>, ProcessKind) -> bool,
 ) -> Observed {
     let mut notes = Vec::new();
     let mut stale = false;
@@ -270,9 +273,11 @@ pub fn observe(
 
     let supervisor_pid = p
         .supervisor_pid
-        .filter(|&pid| alive(pid, ProcessKind::Hook));
+        .filter(|&pid| alive(pid, p.supervisor_process.as_ref(), ProcessKind::Hook));
     let supervisor_gone = p.supervisor_pid.is_some() && supervisor_pid.is_none();
-    let child_pid = p.child_pid.filter(|&pid| alive(pid, ProcessKind::Any));
+    let child_pid = p
+        .child_pid
+        .filter(|&pid| alive(pid, p.child_process.as_ref(), ProcessKind::Any));
     let child_gone = p.child_pid.is_some() && child_pid.is_none();
 
     if supervisor_gone && wants_publisher {
@@ -310,13 +315,35 @@ pub fn observe(
         .is_some_and(|s| s.status == "active");
     let mut recording_active = p.recording.active || session_active;
     let mut recording_stale = false;
+    if let Some(s) = p
+        .recording
+        .session
+        .as_ref()
+        .filter(|s| s.status == "starting")
+    {
+        // A start under way holds no stream yet; one whose `record start`
+        // is gone never will, and may have left MediaMTX recording.
+        if let Some(starter) = s
+            .starter_pid
+            .filter(|&pid| !alive(pid, s.starter_process.as_ref(), ProcessKind::Any))
+        {
+            recording_stale = true;
+            stale = true;
+            notes.push(format!(
+                "the recording session never started: its `hook record start` (pid {starter}) is gone; MediaMTX may still record, `hook record stop` switches it off"
+            ));
+        }
+    }
     if recording_active {
         if let Some(hold) = p
             .recording
             .session
             .as_ref()
+            .filter(|s| {
+                s.hold_pid
+                    .is_some_and(|pid| !alive(pid, s.hold_process.as_ref(), ProcessKind::Any))
+            })
             .and_then(|s| s.hold_pid)
-            .filter(|&pid| !alive(pid, ProcessKind::Any))
         {
             recording_active = false;
             recording_stale = true;
@@ -660,10 +687,10 @@ pub fn render_details(
         match &p.recording.session {
             Some(s) => format!(
                 "{}{}",
-                if o.recording_stale {
-                    "NOT held, its hold is gone: "
-                } else {
-                    ""
+                match (o.recording_stale, s.status.as_str()) {
+                    (true, "starting") => "NEVER STARTED, its record start is gone: ",
+                    (true, _) => "NOT held, its hold is gone: ",
+                    _ => "",
                 },
                 session_text(s)
             ),
@@ -857,6 +884,9 @@ mod tests {
             recorded_seconds: 60.0,
             gaps: 0,
             hold_pid: hold,
+            hold_process: None,
+            starter_pid: None,
+            starter_process: None,
         }
     }
 
@@ -864,7 +894,7 @@ mod tests {
     fn live_processes_are_believed() {
         let mut p = running();
         p.recording.session = Some(session(Some(102)));
-        let o = observe(&p, NOW, &mut |_, _| true);
+        let o = observe(&p, NOW, &mut |_, _, _| true);
         assert_eq!(o.phase, Phase::Running);
         assert!(!o.stale);
         assert!(o.notes.is_empty());
@@ -877,7 +907,7 @@ mod tests {
     #[test]
     fn a_killed_hook_is_not_shown_running() {
         let p = running();
-        let o = observe(&p, NOW, &mut |_, _| false);
+        let o = observe(&p, NOW, &mut |_, _, _| false);
         assert_eq!(o.phase, Phase::Idle);
         assert!(o.stale);
         assert_eq!(o.supervisor_pid, None);
@@ -890,7 +920,7 @@ mod tests {
     #[test]
     fn a_reused_pid_of_another_program_is_not_the_hook() {
         let p = running();
-        let o = observe(&p, NOW, &mut |_, kind| kind == ProcessKind::Any);
+        let o = observe(&p, NOW, &mut |_, _, kind| kind == ProcessKind::Any);
         assert!(o.stale);
         // FFmpeg still there without its hook: said, and still publishing.
         assert_eq!(o.phase, Phase::Running);
@@ -901,7 +931,7 @@ mod tests {
     #[test]
     fn child_gone_under_a_live_supervisor_is_noted_not_stale() {
         let p = running();
-        let o = observe(&p, NOW, &mut |pid, _| pid == 100);
+        let o = observe(&p, NOW, &mut |pid, _, _| pid == 100);
         assert_eq!(o.phase, Phase::Running);
         assert!(!o.stale);
         assert_eq!(o.child_pid, None);
@@ -913,7 +943,7 @@ mod tests {
         let mut p = PathState::default();
         p.recording.active = true;
         p.recording.session = Some(session(Some(102)));
-        let o = observe(&p, NOW, &mut |_, _| false);
+        let o = observe(&p, NOW, &mut |_, _, _| false);
         assert!(!o.recording_active);
         assert!(o.recording_stale);
         assert!(o.stale);
@@ -928,7 +958,7 @@ mod tests {
                 supervisor_pid: Some(5),
                 ..PathState::default()
             };
-            let o = observe(&p, NOW, &mut |_, _| false);
+            let o = observe(&p, NOW, &mut |_, _, _| false);
             assert_eq!(o.phase, phase);
             assert!(!o.stale);
         }
@@ -942,7 +972,7 @@ mod tests {
         p.segments.count = 3;
         p.segments.recorded_seconds = 90.5;
         p.segments.gaps = 1;
-        let o = observe(&p, NOW, &mut |_, _| true);
+        let o = observe(&p, NOW, &mut |_, _, _| true);
         let json = render_json(&store, &[("cam0", &p, o)], NOW).unwrap();
         let v: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(v["schema_version"], 1);
@@ -970,8 +1000,8 @@ mod tests {
         a.segments.count = 12;
         a.segments.recorded_seconds = 21600.0;
         let b = running();
-        let oa = observe(&a, NOW, &mut |_, _| true);
-        let ob = observe(&b, NOW, &mut |_, _| false);
+        let oa = observe(&a, NOW, &mut |_, _, _| true);
+        let ob = observe(&b, NOW, &mut |_, _, _| false);
         let text = render_table(&[("camera0", &a, oa), ("cam1", &b, ob)]);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("PATH     PHASE"), "{text}");

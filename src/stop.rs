@@ -11,23 +11,25 @@ use std::time::{Duration, Instant};
 
 use crate::api::Api;
 use crate::cli::{Context, StopArgs};
+use crate::process_identity::{is_running, ProcessId};
 
-/// True when `pid` is a live process (not a zombie).
+/// True when `pid` is a live process (not a zombie). A pid recorded with
+/// its identity goes through [`is_running`] instead.
 pub fn pid_alive(pid: u32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next())
-            .is_some_and(|s| s != "Z" && s != "X"),
-        Err(_) => false,
-    }
+    is_running(pid, None)
 }
 
 /// True when `pid` is a live `hook` process running `subcommand` (`hold`,
 /// `run`), judged from its command line: a recorded pid may have been
 /// reused by an unrelated process since.
 pub fn is_hook_process(pid: u32, subcommand: &str) -> bool {
-    if pid <= 1 || !pid_alive(pid) {
+    is_hook(pid, None, subcommand)
+}
+
+/// [`is_hook_process`] for a pid recorded with its identity: also started
+/// when it was recorded, in this boot ([`is_running`]).
+pub fn is_hook(pid: u32, recorded: Option<&ProcessId>, subcommand: &str) -> bool {
+    if pid <= 1 || !is_running(pid, recorded) {
         return false;
     }
     let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
@@ -50,8 +52,13 @@ fn kill(pid: i32, sig: i32) {
 
 /// Waits until `pid` is gone or `timeout` passes; true when gone.
 pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
+    wait_gone_id(pid, None, timeout)
+}
+
+/// [`wait_gone`] for a pid recorded with its identity.
+fn wait_gone_id(pid: u32, recorded: Option<&ProcessId>, timeout: Duration) -> bool {
     let end = Instant::now() + timeout;
-    while pid_alive(pid) {
+    while is_running(pid, recorded) {
         if Instant::now() >= end {
             return false;
         }
@@ -63,18 +70,20 @@ pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
 /// Stops a hold: SIGTERM to its process group (it leads one), then, if it
 /// is not gone after `grace` plus a margin (it gives its reader `grace`),
 /// SIGKILL to the group. True when it is gone.
-pub fn stop_hold(pid: u32, grace: Duration) -> bool {
-    if !is_hook_process(pid, "hold") {
+/// `recorded` is its identity when the state has one: a pid that now
+/// names another process is left alone.
+pub fn stop_hold(pid: u32, recorded: Option<&ProcessId>, grace: Duration) -> bool {
+    if !is_hook(pid, recorded, "hold") {
         return true;
     }
     log::info!("stopping hold pid {pid}");
     kill(-(pid as i32), libc::SIGTERM);
-    if wait_gone(pid, grace + Duration::from_secs(2)) {
+    if wait_gone_id(pid, recorded, grace + Duration::from_secs(2)) {
         return true;
     }
     log::warn!("hold pid {pid} did not stop within {grace:?}: killing it");
     kill(-(pid as i32), libc::SIGKILL);
-    wait_gone(pid, Duration::from_secs(2))
+    wait_gone_id(pid, recorded, Duration::from_secs(2))
 }
 
 /// Asks a publisher (`hook run`) to stop the way MediaMTX does (SIGINT; it
@@ -200,18 +209,18 @@ pub fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
         Err(e) => failures.push(format!("{e:#}")),
     }
 
-    let publisher = ctx
-        .store
-        .read()
-        .ok()
-        .and_then(|s| s.paths.get(&path).and_then(|p| p.supervisor_pid));
+    let publisher = ctx.store.read().ok().and_then(|s| {
+        let p = s.paths.get(&path)?;
+        Some((p.supervisor_pid?, p.supervisor_process.clone()))
+    });
     let wait = ctx.policy.restart.grace.0 + Duration::from_secs(2);
     match publisher {
-        Some(pid) if is_hook_process(pid, "run") => match stop_publisher_of(&api, &path, pid, wait)
-        {
-            Ok(how) => println!("{path}: publisher pid {pid} stopped {how}"),
-            Err(e) => failures.push(e),
-        },
+        Some((pid, id)) if is_hook(pid, id.as_ref(), "run") => {
+            match stop_publisher_of(&api, &path, pid, wait) {
+                Ok(how) => println!("{path}: publisher pid {pid} stopped {how}"),
+                Err(e) => failures.push(e),
+            }
+        }
         _ => println!("{path}: no publisher running"),
     }
 
@@ -240,6 +249,8 @@ mod tests {
         assert!(!is_hook_process(me, "hold"));
         assert!(!pid_alive(u32::MAX - 1));
         assert!(!is_hook_process(1, "run"));
+        let id = ProcessId::me().unwrap();
+        assert!(!is_hook(me, Some(&id), "hold"), "not a hook command line");
     }
 
     #[test]

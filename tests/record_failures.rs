@@ -100,8 +100,16 @@ fn a_stream_that_never_comes_fails_within_the_start_timeout_and_is_undone() {
     let took = started.elapsed();
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("start timeout"), "{err}");
+    // The deadline is MediaMTX's start timeout (3s) + the device lock wait
+    // (1s) + 2s, so it never ends while MediaMTX may still start the stream.
     assert!(
-        took >= Duration::from_secs(3) && took < Duration::from_secs(8),
+        err.contains(
+            "start deadline (6s = MediaMTX's start timeout 3s + device lock wait 1s + 2s)"
+        ),
+        "{err}"
+    );
+    assert!(
+        took >= Duration::from_secs(6) && took < Duration::from_secs(12),
         "{took:?}"
     );
     assert_eq!(server.record_patches("nostream6"), vec![true, false]);

@@ -341,3 +341,93 @@ fn a_large_state_answers_for_every_path() {
     assert_eq!(code, 0);
     assert_eq!(out.lines().count(), 65, "a header and a line per path");
 }
+
+/// Field 22 of /proc/PID/stat (start time in clock ticks since boot).
+fn start_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.split_whitespace().nth(19).unwrap().parse().unwrap()
+}
+
+fn boot_id() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn pids_reused_by_unrelated_processes_are_not_running() {
+    // After a power loss the state still names a supervisor and its FFmpeg;
+    // their pids now belong to unrelated processes (named like them, too).
+    let dir = TempDir::new("status-identity");
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let mut supervisor = process_named(&bin, "hook");
+    let mut ffmpeg = process_named(&bin, "ffmpeg");
+    let nine_days_ago = OffsetDateTime::now_utc() - time::Duration::days(9);
+    let identity = |pid: u32, ticks: u64, boot: &str| serde_json::json!({"pid": pid, "start_ticks": ticks, "boot_id": boot});
+    let write = |sup: serde_json::Value, child: serde_json::Value| {
+        let doc = serde_json::json!({
+            "schema_version": 1,
+            "paths": {"cam0": {
+                "phase": "running",
+                "supervisor_pid": supervisor.id(),
+                "supervisor_process": sup,
+                "child_pid": ffmpeg.id(),
+                "child_process": child,
+                "child_started_at": rfc3339(nine_days_ago),
+            }}
+        });
+        std::fs::write(dir.join("state.json"), doc.to_string()).unwrap();
+    };
+    let (sup_ticks, ff_ticks) = (start_ticks(supervisor.id()), start_ticks(ffmpeg.id()));
+    let json = |args: &[&str]| {
+        let (code, out, err) = status(dir.path(), args);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+
+    // Recorded with other start times: not them.
+    write(
+        identity(supervisor.id(), sup_ticks + 1, &boot_id()),
+        identity(ffmpeg.id(), ff_ticks.saturating_sub(1), &boot_id()),
+    );
+    let v: serde_json::Value = serde_json::from_str(&json(&["--json"])).unwrap();
+    let c = &v["paths"]["cam0"];
+    assert_eq!(c["phase"], "idle", "{c}");
+    assert_eq!(c["stale"], true, "{c}");
+    assert!(c["supervisor_pid"].is_null(), "{c}");
+    assert!(c["child_pid"].is_null(), "{c}");
+    assert!(c["uptime_seconds"].is_null(), "{c}");
+    let table = json(&[]);
+    let row = table.lines().nth(1).unwrap();
+    assert!(row.starts_with("cam0  idle*  -    -    -"), "{table}");
+    assert!(!row.contains("9d"), "no uptime: {table}");
+
+    // The same start times in another boot: not them either.
+    let other_boot = "00000000-0000-4000-8000-000000000000";
+    write(
+        identity(supervisor.id(), sup_ticks, other_boot),
+        identity(ffmpeg.id(), ff_ticks, other_boot),
+    );
+    let v: serde_json::Value = serde_json::from_str(&json(&["--json"])).unwrap();
+    assert_eq!(v["paths"]["cam0"]["phase"], "idle");
+    assert!(v["paths"]["cam0"]["child_pid"].is_null());
+
+    // Their true identities: running.
+    write(
+        identity(supervisor.id(), sup_ticks, &boot_id()),
+        identity(ffmpeg.id(), ff_ticks, &boot_id()),
+    );
+    let v: serde_json::Value = serde_json::from_str(&json(&["--json"])).unwrap();
+    let c = &v["paths"]["cam0"];
+    assert_eq!(c["phase"], "running", "{c}");
+    assert_eq!(c["stale"], false, "{c}");
+    assert_eq!(c["child_pid"], ffmpeg.id(), "{c}");
+
+    for p in [&mut supervisor, &mut ffmpeg] {
+        p.kill().unwrap();
+        p.wait().unwrap();
+    }
+}

@@ -6,13 +6,15 @@ every request against MediaMTX's openapi.yaml and records it.
 Run with /usr/bin/python3 (Debian's GStreamer bindings live there):
 
     mtx_standin.py --log FILE [--rtsp-port P --path NAME ...] [--api-port A]
-                   [--entry NAME ...] [--user U --pass P]
+                   [--entry NAME ...] [--user U --pass P] [--patch-delay S]
 
 --rtsp-port: serve rtsp://127.0.0.1:P/NAME for every --path.
 --api-port:  answer the Control API on 127.0.0.1:A. Config entries (--entry,
              default: the --path names) start with record=false, like a
              freshly started MediaMTX; restarting this process forgets every
              PATCH, like a MediaMTX restart.
+--patch-delay: a slow API: log each PATCH as received ("patch-received"),
+             apply it, and answer S seconds later.
 --log:       one JSON object per line: each API request (method, path, body,
              status, valid, problems) and each RTSP client connected/closed.
 
@@ -147,7 +149,11 @@ def make_handler(spec, state):
             if args.user:
                 want = "Basic " + base64.b64encode(f"{args.user}:{args.password}".encode()).decode()
                 auth_ok = self.headers.get("Authorization") == want
+            if self.command == "PATCH" and args.patch_delay:
+                log_event(args.log, {"kind": "patch-received", "path": path, "body": body})
             code, answer = self.answer(path, body, problems, auth_ok)
+            if self.command == "PATCH" and args.patch_delay:
+                time.sleep(args.patch_delay)
             log_event(
                 args.log,
                 {
@@ -264,6 +270,7 @@ def main():
     ap.add_argument("--user")
     ap.add_argument("--pass", dest="password", default="")
     ap.add_argument("--fps", type=int, default=10)
+    ap.add_argument("--patch-delay", type=float, default=0.0)
     args = ap.parse_args()
 
     state = State(args)

@@ -24,6 +24,9 @@ pub struct Options {
     pub entries: Option<Vec<String>>,
     /// Basic credentials the API requires.
     pub credentials: Option<(String, String)>,
+    /// A slow API: each PATCH is logged as received (`patch-received`),
+    /// then answered after this long.
+    pub patch_delay: Option<Duration>,
 }
 
 impl Options {
@@ -34,6 +37,7 @@ impl Options {
             paths: vec![path.to_string()],
             entries: None,
             credentials: None,
+            patch_delay: None,
         }
     }
 }
@@ -90,6 +94,9 @@ impl Standin {
         }
         if let Some((u, p)) = &self.options.credentials {
             cmd.args(["--user", u, "--pass", p]);
+        }
+        if let Some(delay) = self.options.patch_delay {
+            cmd.args(["--patch-delay", &delay.as_secs_f64().to_string()]);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -167,6 +174,14 @@ impl Standin {
             .filter(|r| r["method"] == "PATCH" && r["path"] == path.as_str())
             .filter_map(|r| r["body"]["record"].as_bool())
             .collect()
+    }
+
+    /// PATCHes received so far, answered or not (with `patch_delay`).
+    pub fn patches_received(&self) -> usize {
+        self.events()
+            .iter()
+            .filter(|e| e["kind"] == "patch-received")
+            .count()
     }
 
     /// Panics when any request did not match openapi.yaml.
