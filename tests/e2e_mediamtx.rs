@@ -241,8 +241,13 @@ fn recording_without_viewer(b: Backend) {
     assert_eq!(st["recording"]["active"], false, "{st}");
     let held = wait_until(SLACK, || m.holds().is_empty());
     assert!(held, "the hold is still there: {:?}", m.holds());
+    let durations: Vec<String> = m
+        .ledger()
+        .iter()
+        .map(|e| format!("{:.2}", e["duration"].as_f64().unwrap_or(0.0)))
+        .collect();
     eprintln!(
-        "{b:?}: {} segments, {:.1} s recorded",
+        "{b:?}: {} segments, {} s recorded, durations {durations:?}",
         files.len(),
         st["segments"]["recorded_seconds"]
     );

@@ -19,7 +19,10 @@ What it models, from MediaMTX's source:
 - The publisher leaving (setNotReady/executeRemovePublisher) drops every
   reader without scheduling the close timer and leaves the on-demand state as
   it was: a command stopped behind the server's back leaves new readers
-  parked, as in MediaMTX.
+  parked, as in MediaMTX. The dropped readers' sessions then report their
+  end (doRemoveReader), which schedules the close timer when readers were
+  watching; when it fires the state is initial again, but the readers parked
+  meanwhile are never answered.
 - Commands: split shell-style, `$VAR`/`${VAR}` expanded per word (hook
   variables, then the environment, else empty), no shell, their own process
   group, stdin /dev/null, this process's stdout/stderr. Stopping is one
@@ -175,10 +178,14 @@ def expand(word, env):
     return re.sub(r"\$\{([^}]*)\}|\$([A-Za-z0-9_]+)", value, word)
 
 
+ALL_CMDS = []
+
+
 class Cmd:
     """internal/externalcmd.Cmd without restart."""
 
     def __init__(self, label, cmdstr, env):
+        ALL_CMDS.append(self)
         self.label = label
         self.closed = False
         self.proc = None
@@ -224,7 +231,7 @@ def is_key_frame(packet):
     return nal in (5, 7)
 
 
-def format_record_path(fmt, name, t):
+def format_record_path(fmt, name, t, record_format):
     micro = int((t - int(t)) * 1e6)
     lt = time.localtime(t)
     out = fmt.replace("%path", name)
@@ -239,11 +246,7 @@ def format_record_path(fmt, name, t):
         ("%s", str(int(t))),
     ):
         out = out.replace(key, value)
-    return out + (".ts" if fmt_is_ts(fmt) else ".mp4")
-
-
-def fmt_is_ts(_fmt):
-    return False
+    return out + (".ts" if record_format == "mpegts" else ".mp4")
 
 
 def go_float(seconds):
@@ -267,26 +270,40 @@ class Recorder:
         log("INF", f"[path {path.name}] [recorder] recording with format fmp4")
 
     def write(self, packet):
+        """Cuts at the first key frame at least recordSegmentDuration of
+        stream time (RTP timestamps, 90 kHz) after the segment's start; the
+        next segment starts where the previous one ended, as MediaMTX's
+        recorder times segments from the stream, not the wall clock."""
         with self.lock:
-            if self.closed:
+            if self.closed or len(packet) < 12:
                 return
-            now = time.time()
-            if self.file is not None and now - self.start >= self.duration and is_key_frame(packet):
-                self._complete(now)
-            if self.file is None:
-                if not is_key_frame(packet):
-                    return
-                self.start = now
-                self.name = format_record_path(self.conf["recordPath"], self.path.name, now)
-                os.makedirs(os.path.dirname(os.path.abspath(self.name)), exist_ok=True)
-                self.file = open(self.name, "wb")
-                log("INF", f"[path {self.path.name}] [recorder] creating segment {self.name}")
-            self.file.write(packet)
+            ts = int.from_bytes(packet[4:8], "big")
+            key = is_key_frame(packet)
+            if self.file is not None:
+                elapsed = ((ts - self.start_ts) % (1 << 32)) / 90000.0
+                if elapsed < 1e6 and elapsed >= self.duration and key:
+                    self._complete(elapsed)
+                    self._open(self.start + elapsed, ts)
+            elif key:
+                self._open(time.time(), ts)
+            if self.file is not None:
+                self.last_elapsed = ((ts - self.start_ts) % (1 << 32)) / 90000.0
+                self.file.write(packet)
 
-    def _complete(self, now):
+    def _open(self, start, ts):
+        self.start = start
+        self.start_ts = ts
+        self.last_elapsed = 0.0
+        self.name = format_record_path(
+            self.conf["recordPath"], self.path.name, start, self.conf["recordFormat"]
+        )
+        os.makedirs(os.path.dirname(os.path.abspath(self.name)), exist_ok=True)
+        self.file = open(self.name, "wb")
+        log("INF", f"[path {self.path.name}] [recorder] creating segment {self.name}")
+
+    def _complete(self, duration):
         self.file.close()
         self.file = None
-        duration = now - self.start
         log("INF", f"[path {self.path.name}] [recorder] closing segment {self.name}")
         cmdstr = self.conf.get("runOnRecordSegmentComplete") or ""
         if cmdstr:
@@ -302,7 +319,7 @@ class Recorder:
                 return
             self.closed = True
             if self.file is not None:
-                self._complete(time.time())
+                self._complete(self.last_elapsed)
 
 
 class Parked:
@@ -447,8 +464,9 @@ class Path:
             self._disarm()
 
     def remove_reader(self, reader):
-        if reader not in self.readers:
-            return
+        """doRemoveReader: the close timer is scheduled whenever no reader
+        is left, also for a reader setNotAvailable already dropped (its
+        session still reports its end), as path.go does."""
         self.readers.discard(reader)
         if not self.readers and self.has_on_demand() and self.state == "ready":
             self.schedule_close()
@@ -854,13 +872,17 @@ def serve_rtsp(server):
 
     def accept():
         while True:
-            conn, addr = sock.accept()
+            try:
+                conn, addr = sock.accept()
+            except OSError:
+                return
             conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             c = RtspConn(server, conn, addr)
             threading.Thread(target=c.run, daemon=True).start()
 
     threading.Thread(target=accept, daemon=True).start()
     log("INF", f"[RTSP] listener opened on {server.rtsp_host}:{server.rtsp_port} (TCP/RTSP)")
+    return sock
 
 
 def make_api_handler(spec, server):
@@ -948,14 +970,21 @@ def main():
 
     def stop(_sig, _frame):
         # Shutdown as MediaMTX: paths closed (commands SIGINTed), then exit.
+        # The RTSP listener goes first (no new readers), then the paths are
+        # closed (commands SIGINTed), then every command is waited for,
+        # however long it takes: the pool's wait at shutdown.
+        rtsp_listener.close()
         with server.lock:
             for p in server.paths.values():
                 p.destroy()
+        for c in list(ALL_CMDS):
+            if c.proc is not None:
+                c.proc.wait()
         os._exit(0)
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    serve_rtsp(server)
+    rtsp_listener = serve_rtsp(server)
     if conf.get("api"):
         host, _, port = str(conf.get("apiAddress", ":9997")).rpartition(":")
         httpd = ThreadingHTTPServer((host or "0.0.0.0", int(port)), make_api_handler(Spec(args.spec), server))
