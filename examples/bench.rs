@@ -33,6 +33,13 @@ fn mono_ns() -> u64 {
 }
 
 fn main() {
+    if let Some(file) = std::env::var_os("HOOK_BENCH_ARGV") {
+        // Stand-in FFmpeg that records the command line it was given.
+        let argv: Vec<String> = std::env::args().skip(1).collect();
+        let _ = std::fs::write(file, argv.join("\0"));
+        std::thread::sleep(Duration::from_secs(60));
+        return;
+    }
     if let Some(file) = std::env::var_os("HOOK_BENCH_STAMP") {
         let t = mono_ns();
         let _ = std::fs::write(file, t.to_string());
@@ -70,11 +77,14 @@ fn main() {
     if want("frame") {
         rows.push(b.first_frame());
     }
+    if want("mediamtx") {
+        rows.push(b.mediamtx_first_frame());
+    }
     if want("supervisor") {
         rows.extend(b.supervisor_cost());
     }
     if want("hold") {
-        rows.push(b.hold_cost());
+        rows.extend(b.hold_cost());
     }
     if want("segment") {
         rows.extend(b.segment_complete());
@@ -182,15 +192,73 @@ fn stat_of(pid: u32) -> Option<(u32, u64)> {
     ))
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))?
-        .split_whitespace()
-        .next()?
-        .parse()
-        .ok()
+/// A process's memory from `/proc/PID/smaps_rollup`, in KiB: what it
+/// really costs (private pages, its proportional share of shared ones), not
+/// VmRSS, which counts shared library and binary pages in full.
+#[derive(Clone, Copy, Debug, Default)]
+struct Mem {
+    /// Private dirty pages: memory only this process holds and that cannot
+    /// be dropped (heap, stacks, written data).
+    private_dirty: u64,
+    /// Unique set size: every page only this process maps (private clean
+    /// and private dirty).
+    uss: u64,
+    /// Proportional set size: private pages plus a share of each shared one.
+    pss: u64,
+    /// VmRSS, for comparison only.
+    rss: u64,
+}
+
+impl Mem {
+    fn of(pid: u32) -> Option<Mem> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+        let field = |name: &str| -> u64 {
+            text.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(0)
+        };
+        let private_dirty = field("Private_Dirty:");
+        Some(Mem {
+            private_dirty,
+            uss: field("Private_Clean:") + private_dirty,
+            pss: field("Pss:"),
+            rss: field("Rss:"),
+        })
+    }
+
+    /// The sample with the most private dirty memory.
+    fn max(self, other: Mem) -> Mem {
+        if other.private_dirty > self.private_dirty {
+            other
+        } else {
+            self
+        }
+    }
+
+    fn add(self, o: Mem) -> Mem {
+        Mem {
+            private_dirty: self.private_dirty + o.private_dirty,
+            uss: self.uss + o.uss,
+            pss: self.pss + o.pss,
+            rss: self.rss + o.rss,
+        }
+    }
+}
+
+impl std::fmt::Display for Mem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mib = |k: u64| k as f64 / 1024.0;
+        write!(
+            f,
+            "private dirty {:.2} MiB, USS {:.2} MiB, PSS {:.2} MiB (VmRSS {:.1} MiB)",
+            mib(self.private_dirty),
+            mib(self.uss),
+            mib(self.pss),
+            mib(self.rss)
+        )
+    }
 }
 
 fn children_of(pid: u32) -> Vec<u32> {
@@ -437,18 +505,217 @@ impl Bench {
         }
     }
 
-    /// Samples a process tree's RSS and CPU over `secs` seconds.
-    fn cost_over(&self, pid: u32, secs: u64) -> (u64, f64) {
+    /// The FFmpeg command line `hook run --device testsrc` runs, without
+    /// the progress pipe only the hook reads: what a user would otherwise
+    /// put in a plain `runOnDemand: ffmpeg …` line.
+    fn hook_ffmpeg_argv(&self) -> Vec<String> {
+        let state = self.work.join("argv-state");
+        let file = self.work.join("argv");
+        let port_holder = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = port_holder.local_addr().unwrap().port();
+        let mut c = self.hook_run(&state, "PATHNAME", port, &[]);
+        c.arg("--ffmpeg")
+            .arg(&self.me)
+            .env("HOOK_BENCH_ARGV", &file);
+        let mut child = c.spawn().unwrap();
+        assert!(
+            wait_until(Duration::from_secs(5), || file.exists()),
+            "the hook started no FFmpeg"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+        stop_group(&mut child, Duration::from_secs(3));
+        let text = std::fs::read_to_string(&file).unwrap();
+        let mut argv = vec!["ffmpeg".to_string()];
+        let mut words = text.split('\0').map(str::to_string).peekable();
+        while let Some(w) = words.next() {
+            if w == "-progress" {
+                words.next();
+                continue;
+            }
+            argv.push(w.replace(
+                &format!("rtsp://127.0.0.1:{port}/PATHNAME"),
+                "rtsp://127.0.0.1:$RTSP_PORT/$MTX_PATH",
+            ));
+        }
+        argv
+    }
+
+    /// A reader's first frame on an on-demand path of a real MediaMTX
+    /// (`MEDIAMTX_BIN`): wired to `hook run --device testsrc`, against the
+    /// same picture from a plain `runOnDemand: ffmpeg …` line.
+    fn mediamtx_first_frame(&self) -> Row {
+        let what = "Reader's first frame on an on-demand MediaMTX path, hook vs plain `runOnDemand: ffmpeg …`";
+        let budget = "ratio ≤ 1.05";
+        let Some(mtx) = std::env::var_os("MEDIAMTX_BIN").filter(|v| !v.is_empty()) else {
+            return Row {
+                what,
+                budget,
+                measured: "not measured".into(),
+                met: "n/a",
+                how: "needs a MediaMTX binary in MEDIAMTX_BIN".into(),
+            };
+        };
+        let pairs = if self.quick { 3 } else { 7 };
+        let dir = self.work.join("mtx");
+        let bin = dir.join("bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        std::os::unix::fs::symlink(&self.hook, bin.join("hook")).unwrap();
+        let argv = self.hook_ffmpeg_argv();
+        // MediaMTX splits the line shell-style: quote every word.
+        let plain_line = argv
+            .iter()
+            .map(|w| format!("'{w}'"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let (rtsp, api) = (free_port(), free_port());
+        let mut yml = format!(
+            "logLevel: warn\napi: true\napiAddress: 127.0.0.1:{api}\nrtsp: true\nrtspAddress: 127.0.0.1:{rtsp}\nrtspTransports: [tcp]\nrtmp: false\nhls: false\nwebrtc: false\nsrt: false\nmoq: false\nmetrics: false\npprof: false\nplayback: false\npaths:\n"
+        );
+        for i in 0..pairs {
+            for (name, cmd) in [
+                (format!("hook{i}"), "hook run --device testsrc".to_string()),
+                (format!("plain{i}"), plain_line.clone()),
+            ] {
+                yml.push_str(&format!(
+                    "  {name}:\n    runOnDemand: {}\n    runOnDemandStartTimeout: 20s\n    runOnDemandCloseAfter: 1s\n",
+                    serde_json::to_string(&cmd).unwrap()
+                ));
+            }
+        }
+        std::fs::write(dir.join("mediamtx.yml"), yml).unwrap();
+        let path_env = format!(
+            "{}:{}",
+            bin.display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let mut server = Command::new(&mtx)
+            .arg(dir.join("mediamtx.yml"))
+            .current_dir(&dir)
+            .env("PATH", path_env)
+            .env("HOOK_STATE_DIR", dir.join("state"))
+            .env("RUST_LOG", "warn")
+            .env_remove("HOOK_CONFIG")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("MEDIAMTX_BIN");
+        let client =
+            mediamtx_hook::api::Api::new(&format!("http://127.0.0.1:{api}"), None, None).unwrap();
+        assert!(
+            wait_until(Duration::from_secs(10), || client.path("hook0").is_ok()),
+            "MediaMTX did not come up"
+        );
+        let (mut hook_ms, mut plain_ms) = (Vec::new(), Vec::new());
+        for i in 0..pairs * 2 {
+            let use_hook = i % 2 == 0;
+            let name = format!("{}{}", if use_hook { "hook" } else { "plain" }, i / 2);
+            let first = Arc::new(AtomicU64::new(0));
+            let t0 = mono_ns();
+            let mut reader = Command::new("ffmpeg")
+                .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+                .args([
+                    "-rtsp_transport",
+                    "tcp",
+                    "-analyzeduration",
+                    "0",
+                    "-probesize",
+                    "32",
+                ])
+                .arg("-i")
+                .arg(format!("rtsp://127.0.0.1:{rtsp}/{name}"))
+                .args([
+                    "-f",
+                    "null",
+                    "-stats_period",
+                    "0.02",
+                    "-progress",
+                    "pipe:1",
+                    "-",
+                ])
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::null())
+                .process_group(0)
+                .spawn()
+                .unwrap();
+            let out = reader.stdout.take().unwrap();
+            let f = first.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(out).lines().map_while(Result::ok) {
+                    if let Some(n) = line.strip_prefix("frame=") {
+                        if n.trim().parse::<u64>().unwrap_or(0) >= 1
+                            && f.load(Ordering::SeqCst) == 0
+                        {
+                            f.store(mono_ns(), Ordering::SeqCst);
+                        }
+                    }
+                }
+            });
+            assert!(
+                wait_until(Duration::from_secs(30), || first.load(Ordering::SeqCst)
+                    != 0),
+                "no frame reached the reader of {name}"
+            );
+            let ms = (first.load(Ordering::SeqCst) - t0) as f64 / 1e6;
+            if use_hook {
+                hook_ms.push(ms);
+            } else {
+                plain_ms.push(ms);
+            }
+            stop_group(&mut reader, Duration::from_secs(2));
+            // The path closes 1 s after its reader left; the next run
+            // starts on a quiet machine.
+            wait_until(Duration::from_secs(15), || {
+                client
+                    .path(&name)
+                    .map(|p| p.is_some_and(|p| !p.available))
+                    .unwrap_or(false)
+            });
+            std::thread::sleep(Duration::from_millis(500));
+        }
+        stop_group(&mut server, Duration::from_secs(10));
+        let (h, f) = (percentile(&hook_ms, 0.5), percentile(&plain_ms, 0.5));
+        let ratio = h / f;
+        let version = Command::new(&mtx)
+            .arg("--help")
+            .output()
+            .ok()
+            .and_then(|o| {
+                String::from_utf8_lossy(&o.stdout).lines().find_map(|l| {
+                    l.strip_prefix("MediaMTX ")
+                        .map(|v| v.split(',').next().unwrap_or("").to_string())
+                })
+            })
+            .unwrap_or_default();
+        Row {
+            what,
+            budget,
+            measured: format!(
+                "ratio {ratio:.3} (median {h:.0} ms with the hook, {f:.0} ms plain)"
+            ),
+            met: met(ratio <= 1.05),
+            how: format!(
+                "MediaMTX {version}; {pairs} runs each, alternating, each on a path of its own not opened before (close-after 1 s, then idle before the next run); from spawning an FFmpeg reader (`-rtsp_transport tcp -analyzeduration 0 -probesize 32`, decoding, `-progress` every 20 ms) to its first report of frame ≥ 1. Plain line = the hook's own FFmpeg command without its progress pipe: `{}`",
+                argv.join(" ")
+            ),
+        }
+    }
+
+    /// Samples a process's memory and CPU over `secs` seconds: the sample
+    /// with the most private dirty memory, and the % of a core used.
+    fn cost_over(&self, pid: u32, secs: u64) -> (Mem, f64) {
         let t0 = Instant::now();
         let c0 = stat_of(pid).unwrap().1;
-        let mut max_rss = 0;
+        let mut most = Mem::default();
         while t0.elapsed() < Duration::from_secs(secs) {
-            max_rss = max_rss.max(rss_kib(pid).unwrap_or(0));
+            most = most.max(Mem::of(pid).unwrap_or_default());
             std::thread::sleep(Duration::from_millis(250));
         }
         let c1 = stat_of(pid).unwrap().1;
         let cpu = (c1 - c0) as f64 / ticks_per_second() / t0.elapsed().as_secs_f64();
-        (max_rss, cpu * 100.0)
+        (most, cpu * 100.0)
     }
 
     fn supervisor_cost(&self) -> Vec<Row> {
@@ -466,18 +733,18 @@ impl Bench {
         std::thread::sleep(Duration::from_secs(1));
         let ffmpeg = children_of(hook.id())[0];
         let c0 = stat_of(ffmpeg).unwrap().1;
-        let (rss, cpu) = self.cost_over(hook.id(), secs);
+        let (mem, cpu) = self.cost_over(hook.id(), secs);
         let ff_cpu = (stat_of(ffmpeg).unwrap().1 - c0) as f64 / ticks_per_second() / secs as f64;
-        let ff_rss = rss_kib(ffmpeg).unwrap_or(0);
+        let ff_mem = Mem::of(ffmpeg).unwrap_or_default();
         stop_group(&mut hook, Duration::from_secs(6));
         drop(l);
         vec![
             Row {
-                what: "Supervisor RSS while FFmpeg runs",
-                budget: "< 3 MiB",
-                measured: format!("{:.2} MiB (its FFmpeg: {:.1} MiB)", rss as f64 / 1024.0, ff_rss as f64 / 1024.0),
-                met: met(rss < 3 * 1024),
-                how: format!("largest VmRSS of the `hook run` process in /proc/PID/status, sampled every 250 ms for {secs} s while it publishes the test pattern (640x480, 15 fps, libx264) to an RTSP listener"),
+                what: "Supervisor memory while FFmpeg runs",
+                budget: "< 1 MiB private dirty",
+                measured: format!("{mem} (its FFmpeg: {ff_mem})"),
+                met: met(mem.private_dirty < 1024),
+                how: format!("the `hook run` process's /proc/PID/smaps_rollup, sampled every 250 ms for {secs} s while it publishes the test pattern (640x480, 15 fps, libx264) to an RTSP listener; the sample with the most private dirty memory"),
             },
             Row {
                 what: "Supervisor CPU while FFmpeg runs",
@@ -499,9 +766,10 @@ impl Bench {
     }
 
     /// A recording session's hold (`hook record start` against MediaMTX's
-    /// stand-in: GStreamer's RTSP server and a Control API) against a plain
-    /// `ffmpeg -c copy -f null` reader of the same stream.
-    fn hold_cost(&self) -> Row {
+    /// stand-in: GStreamer's RTSP server and a Control API), with each hold
+    /// reader, against a plain `ffmpeg -c copy -f null` reader of the same
+    /// stream.
+    fn hold_cost(&self) -> Vec<Row> {
         let secs = if self.quick { 4 } else { 15 };
         let support = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support");
         let (rtsp, api) = (free_port(), free_port());
@@ -522,50 +790,24 @@ impl Bench {
         let mut line = String::new();
         let mut out = BufReader::new(server.stdout.take().unwrap());
         let ready = out.read_line(&mut line).is_ok() && line.contains("READY");
-        let not_measured = |why: String| Row {
-            what: "A hold's RSS and CPU vs a plain reader",
-            budget: "< 1% of a core; memory reported",
+        let not_measured = |what: &'static str, why: String| Row {
+            what,
+            budget: "< 1% of a core, < 4 MiB private dirty",
             measured: "not measured".into(),
             met: "n/a",
             how: why,
         };
+        const WHAT: [&str; 2] = [
+            "A hold with the FFmpeg reader (hook + reader)",
+            "A hold with the native reader (hook + reader)",
+        ];
         if !ready {
             stop_group(&mut server, Duration::from_secs(2));
-            return not_measured("MediaMTX's stand-in (Debian's GStreamer RTSP server, run by /usr/bin/python3) did not start".into());
+            let why = "MediaMTX's stand-in (Debian's GStreamer RTSP server, run by /usr/bin/python3) did not start";
+            return WHAT.iter().map(|w| not_measured(w, why.into())).collect();
         }
-        let state = self.work.join("hold-state");
-        let hook = |args: &[&str]| {
-            Command::new(&self.hook)
-                .args(args)
-                .env("HOOK_STATE_DIR", &state)
-                .env("HOOK_MTX_API", format!("http://127.0.0.1:{api}"))
-                .env("RTSP_PORT", rtsp.to_string())
-                .env_remove("HOOK_CONFIG")
-                .stdin(Stdio::null())
-                .output()
-                .unwrap()
-        };
-        let started = hook(&["record", "start", "bench3"]);
-        let hold = StateStore::new(&state)
-            .read()
-            .ok()
-            .and_then(|s| s.paths.get("bench3")?.recording.session.as_ref()?.hold_pid);
-        let Some(hold) = hold.filter(|_| started.status.success()) else {
-            stop_group(&mut server, Duration::from_secs(2));
-            return not_measured(format!(
-                "`hook record start` failed: {}",
-                String::from_utf8_lossy(&started.stderr).trim()
-            ));
-        };
-        std::thread::sleep(Duration::from_secs(2));
-        let reader = children_of(hold).first().copied();
-        let rc0 = reader.and_then(stat_of).map_or(0, |s| s.1);
-        let (hold_rss, hold_cpu) = self.cost_over(hold, secs);
-        let rc1 = reader.and_then(stat_of).map_or(0, |s| s.1);
-        let reader_rss = reader.and_then(rss_kib).unwrap_or(0);
-        let reader_cpu = (rc1 - rc0) as f64 / ticks_per_second() / secs as f64 * 100.0;
-        let stopped = hook(&["record", "stop", "bench3"]);
 
+        // The plain reader first: the figure each hold is compared with.
         let mut plain = Command::new("ffmpeg")
             .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
             .args(["-rtsp_transport", "tcp", "-i"])
@@ -578,25 +820,68 @@ impl Bench {
             .spawn()
             .unwrap();
         std::thread::sleep(Duration::from_secs(2));
-        let (plain_rss, plain_cpu) = self.cost_over(plain.id(), secs);
+        let (plain_mem, plain_cpu) = self.cost_over(plain.id(), secs);
         stop_group(&mut plain, Duration::from_secs(3));
-        stop_group(&mut server, Duration::from_secs(3));
-        let total_cpu = hold_cpu + reader_cpu;
-        Row {
-            what: "A hold's RSS and CPU vs a plain reader",
-            budget: "< 1% of a core; memory reported",
-            measured: format!(
-                "hold process {:.2} MiB, {hold_cpu:.2}% + its FFmpeg reader {:.1} MiB, {reader_cpu:.2}% = {total_cpu:.2}% of a core; plain reader {:.1} MiB, {plain_cpu:.2}%",
-                hold_rss as f64 / 1024.0,
-                reader_rss as f64 / 1024.0,
-                plain_rss as f64 / 1024.0
-            ),
-            met: met(total_cpu < 1.0),
-            how: format!(
-                "`hook record start` against MediaMTX's stand-in (Debian's GStreamer RTSP server, 320x240 H.264 at 10 fps, and a Control API); the hold (`hook hold`, detached) and its FFmpeg measured over {secs} s from /proc (largest VmRSS, utime+stime); then `hook record stop` ({}) and a plain `ffmpeg -c copy -f null` reader of the same stream over {secs} s",
-                if stopped.status.success() { "exit 0" } else { "failed" }
-            ),
+
+        let mut rows = Vec::new();
+        for (what, reader_kind) in WHAT.into_iter().zip(["ffmpeg", "native"]) {
+            let state = self.work.join(format!("hold-state-{reader_kind}"));
+            let policy = self.work.join(format!("hold-{reader_kind}.json"));
+            std::fs::write(
+                &policy,
+                format!(r#"{{"recording": {{"hold_reader": "{reader_kind}"}}}}"#),
+            )
+            .unwrap();
+            let hook = |args: &[&str]| {
+                Command::new(&self.hook)
+                    .args(args)
+                    .env("HOOK_STATE_DIR", &state)
+                    .env("HOOK_MTX_API", format!("http://127.0.0.1:{api}"))
+                    .env("RTSP_PORT", rtsp.to_string())
+                    .env("HOOK_CONFIG", &policy)
+                    .stdin(Stdio::null())
+                    .output()
+                    .unwrap()
+            };
+            let started = hook(&["record", "start", "bench3"]);
+            let hold = StateStore::new(&state)
+                .read()
+                .ok()
+                .and_then(|s| s.paths.get("bench3")?.recording.session.as_ref()?.hold_pid);
+            let Some(hold) = hold.filter(|_| started.status.success()) else {
+                rows.push(not_measured(
+                    what,
+                    format!(
+                        "`hook record start` failed: {}",
+                        String::from_utf8_lossy(&started.stderr).trim()
+                    ),
+                ));
+                continue;
+            };
+            std::thread::sleep(Duration::from_secs(2));
+            let reader = children_of(hold).first().copied();
+            let rc0 = reader.and_then(stat_of).map_or(0, |s| s.1);
+            let (hold_mem, hold_cpu) = self.cost_over(hold, secs);
+            let rc1 = reader.and_then(stat_of).map_or(0, |s| s.1);
+            let reader_mem = reader.and_then(Mem::of).unwrap_or_default();
+            let reader_cpu = (rc1 - rc0) as f64 / ticks_per_second() / secs as f64 * 100.0;
+            let stopped = hook(&["record", "stop", "bench3"]);
+            let (mem, cpu) = (hold_mem.add(reader_mem), hold_cpu + reader_cpu);
+            rows.push(Row {
+                what,
+                budget: "< 1% of a core, < 4 MiB private dirty",
+                measured: format!(
+                    "{cpu:.2}% of a core, {mem}; the hook {hold_cpu:.2}%, {hold_mem}; its reader {reader_cpu:.2}%, {reader_mem}. Plain FFmpeg reader: {plain_cpu:.2}%, {plain_mem}",
+                ),
+                met: met(cpu < 1.0 && mem.private_dirty < 4 * 1024),
+                how: format!(
+                    "`hook record start` with `recording.hold_reader: {reader_kind}` against MediaMTX's stand-in (Debian's GStreamer RTSP server, 320x240 H.264 at 10 fps, and a Control API); the hold (`hook hold`, detached) and its reader measured over {secs} s from /proc (smaps_rollup: the sample with the most private dirty memory; utime+stime); then `hook record stop` ({}). The plain reader (`ffmpeg -c copy -f null`) read the same stream for {secs} s before",
+                    if stopped.status.success() { "exit 0" } else { "failed" }
+                ),
+            });
         }
+        stop_group(&mut server, Duration::from_secs(3));
+        rows
     }
 
     fn segment_cmd(&self, state: &Path, path: &str, file: &Path) -> Command {

@@ -6,7 +6,12 @@
 #
 #   scripts/bench.sh            # the full run
 #   scripts/bench.sh --quick    # fewer repetitions, to try it out
-#   scripts/bench.sh --only exec,frame,supervisor,hold,segment,status,snapshot
+#   scripts/bench.sh --only exec,frame,mediamtx,supervisor,hold,segment,status,snapshot
+#
+# With MEDIAMTX_BIN naming a MediaMTX binary it also measures a reader's first
+# frame on an on-demand MediaMTX path wired to the hook against a plain
+# `runOnDemand: ffmpeg …` line (the `mediamtx` row); without it that row says
+# "not measured".
 #
 # The measuring program is examples/bench.rs.
 set -euo pipefail

@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# The main job with no camera: `hook run --device testsrc` publishing FFmpeg's
-# test pattern to an RTSP server, started the way MediaMTX starts it (its own
-# process group, stdin /dev/null, MTX_PATH / RTSP_PORT in the environment).
-# The server is a real MediaMTX when `mediamtx` is on PATH, else FFmpeg's
-# one-shot RTSP listener. Shows frames arriving and the hook's state, then
-# sends one SIGINT to the hook's process group, as MediaMTX does, and shows
-# that it stopped cleanly with nothing left behind.
+# The main job with no camera, `hook run --device testsrc` publishing FFmpeg's
+# test pattern, shown the way MediaMTX runs it.
+#
+# With a MediaMTX binary at hand (MEDIAMTX_BIN, or `mediamtx` on PATH) it shows
+# the real flow: MediaMTX with the configuration `hook mediamtx-config`
+# generates (short durations, loopback ports), a reader starting the camera on
+# demand, the path closing after the reader left, a short recording with no
+# viewer and its segments in `hook status`, and a clean stop of MediaMTX with
+# nothing left behind.
+#
+# Without one, the hook is started as MediaMTX starts it (its own process
+# group, stdin /dev/null, MTX_PATH / RTSP_PORT in the environment) against
+# FFmpeg's one-shot RTSP listener: frames arriving, the hook's state, then one
+# SIGINT to the hook's process group, as MediaMTX sends it, and nothing left
+# behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,19 +33,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-path=camera0
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url="rtsp://127.0.0.1:$port/$path"
-export HOOK_STATE_DIR="$work/state"
-
-# True when something listens on $port. Looks in /proc instead of
-# connecting: FFmpeg's listener would take a probe connection for its
-# publisher and quit.
-listening() {
-  local hex
-  hex=$(printf '%04X' "$port")
-  grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
-}
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 # Waits up to $1 tenths of a second for the command in $2… to succeed.
 wait_for() {
@@ -50,37 +46,135 @@ wait_for() {
   done
 }
 
-# ---- the RTSP server -------------------------------------------------------
-if command -v mediamtx >/dev/null; then
-  echo "demo: RTSP server: MediaMTX ($(command -v mediamtx)) on port $port"
-  cat >"$work/mediamtx.yml" <<EOF
-logLevel: warn
-api: false
-metrics: false
-pprof: false
-playback: false
+# Pids of live processes (not this script) whose command line contains $1.
+procs_with() {
+  local f pid
+  for f in /proc/[0-9]*/cmdline; do
+    pid=${f#/proc/}
+    pid=${pid%/cmdline}
+    [ "$pid" = "$$" ] && continue
+    if tr '\0' ' ' 2>/dev/null <"$f" | grep -qF -- "$1"; then
+      grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || echo "$pid"
+    fi
+  done
+}
+
+# ---- the real flow, with MediaMTX -------------------------------------------
+mediamtx_bin=${MEDIAMTX_BIN:-$(command -v mediamtx || true)}
+if [ -n "$mediamtx_bin" ]; then
+  rtsp_port=$(free_port)
+  api_port=$(free_port)
+  export HOOK_STATE_DIR="$work/state"
+  export HOOK_CONFIG="$work/hook.json"
+  export HOOK_MTX_API="http://127.0.0.1:$api_port"
+  export RTSP_PORT=$rtsp_port
+  mkdir -p "$work/bin" "$work/recordings"
+  ln -s "$hook" "$work/bin/hook"
+  cat >"$HOOK_CONFIG" <<EOF
+{
+  "viewing": {"close_after": "3s", "start_timeout": "10s"},
+  "recording": {
+    "segment_duration": "2s",
+    "record_path": "$work/recordings/%path/%Y-%m-%d_%H-%M-%S-%f",
+    "hold_check_interval": "1s"
+  }
+}
+EOF
+  {
+    cat <<EOF
+# Global settings for the demo: loopback only, the Control API on.
+logLevel: info
+api: true
+apiAddress: 127.0.0.1:$api_port
+rtsp: true
+rtspAddress: 127.0.0.1:$rtsp_port
+rtspTransports: [tcp]
 rtmp: false
 hls: false
 webrtc: false
 srt: false
-rtspTransports: [tcp]
-rtspAddress: 127.0.0.1:$port
-paths:
-  $path:
-    source: publisher
+moq: false
+metrics: false
+pprof: false
+playback: false
 EOF
-  mediamtx "$work/mediamtx.yml" >"$work/server.log" 2>&1 &
+    "$hook" mediamtx-config --device testsrc
+  } >"$work/mediamtx.yml"
+  path=$(sed -n 's/^  \([A-Za-z0-9_.-]*\):$/\1/p' "$work/mediamtx.yml" | tail -n1)
+  url="rtsp://127.0.0.1:$rtsp_port/$path"
+  echo "demo: MediaMTX $("$mediamtx_bin" --help 2>&1 | sed -n 's/^MediaMTX \(v[^,]*\),.*/\1/p') ($mediamtx_bin)"
+  echo "demo: its paths: entry, as \`hook mediamtx-config --device testsrc\` prints it with a 3 s close-after and 2 s segments:"
+  sed -n '/^paths:/,$p' "$work/mediamtx.yml" | sed 's/^/    /'
+  PATH="$work/bin:$PATH" "$mediamtx_bin" "$work/mediamtx.yml" >"$work/mediamtx.log" 2>&1 &
   server_pid=$!
-  server=mediamtx
-else
-  echo "demo: RTSP server: FFmpeg's RTSP listener on port $port (no mediamtx on PATH)"
-  # A short analysis so the count starts at once (the stream is H.264 with
-  # its parameters in the SDP; nothing to probe for long).
-  ffmpeg -hide_banner -nostdin -loglevel error -rtsp_flags listen -timeout 60 \
-    -analyzeduration 200000 -i "$url" -f null -progress "$work/server.progress" - >"$work/server.log" 2>&1 &
-  server_pid=$!
-  server=ffmpeg
+  api_get() { /usr/bin/python3 -c "import sys,urllib.request; print(urllib.request.urlopen('$HOOK_MTX_API'+sys.argv[1], timeout=2).read().decode())" "$1"; }
+  api_up() { api_get /v3/paths/list >/dev/null 2>&1; }
+  wait_for 100 api_up || { echo "demo: MediaMTX did not come up"; cat "$work/mediamtx.log"; exit 1; }
+  phase() { "$hook" status --json | /usr/bin/python3 -c "import json,sys; print(json.load(sys.stdin)['paths'].get('$path', {}).get('phase', 'idle'))"; }
+  echo
+
+  echo "demo: 1. a reader opens $url: MediaMTX starts \`hook run\` on demand"
+  frames=$(ffmpeg -hide_banner -nostdin -loglevel error -rtsp_transport tcp -i "$url" \
+    -t 3 -f null -progress pipe:1 - 2>"$work/reader.log" | grep -o 'frame=[0-9]*' | tail -1 | cut -d= -f2)
+  echo "demo:    the reader received ${frames:-0} frames in 3 s"
+  "$hook" status "$path" | sed 's/^/    /'
+  echo
+  echo "demo: 2. the reader left: MediaMTX stops the hook after the 3 s close-after"
+  hook_gone() { [ -z "$(procs_with "hook run --device testsrc")" ]; }
+  if wait_for 150 hook_gone; then
+    echo "demo:    hook run and its FFmpeg are gone; hook status says: $(phase)"
+  else
+    echo "demo: FAILED: hook run still runs 15 s after the reader left"
+    exit 1
+  fi
+  echo
+  echo "demo: 3. recording with no viewer: hook record start $path, 9 s, hook record stop $path"
+  "$hook" record start "$path"
+  sleep 9
+  "$hook" record stop "$path"
+  echo "demo:    files MediaMTX wrote: $(find "$work/recordings" -type f | wc -l)"
+  "$hook" status "$path" | grep -iE 'segment|session|gap|record' | sed 's/^/    /' || true
+  echo
+  echo "demo: 4. MediaMTX stopped with SIGINT: it stops its hooks and waits for them"
+  kill -INT "$server_pid"
+  code=0
+  wait "$server_pid" || code=$?
+  server_pid=""
+  left=$(procs_with "$work")
+  if [ -n "$left" ]; then
+    echo "demo: FAILED: left behind: $left"
+    exit 1
+  fi
+  echo "demo:    MediaMTX exited ($code); nothing of the hook or FFmpeg is left"
+  echo
+  echo "demo: MediaMTX's log with the hooks' lines (last 30):"
+  tail -n 30 "$work/mediamtx.log" | sed 's/^/  /'
+  echo "demo: OK"
+  exit 0
 fi
+
+# ---- without MediaMTX: FFmpeg's RTSP listener ---------------------------------
+path=camera0
+port=$(free_port)
+url="rtsp://127.0.0.1:$port/$path"
+export HOOK_STATE_DIR="$work/state"
+
+# True when something listens on $port. Looks in /proc instead of
+# connecting: FFmpeg's listener would take a probe connection for its
+# publisher and quit.
+listening() {
+  local hex
+  hex=$(printf '%04X' "$port")
+  grep -qE "^ *[0-9]+: [0-9A-F]+:$hex [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+}
+
+# ---- the RTSP server -------------------------------------------------------
+echo "demo: RTSP server: FFmpeg's RTSP listener on port $port (no MediaMTX here: set MEDIAMTX_BIN for the real flow)"
+# A short analysis so the count starts at once (the stream is H.264 with
+# its parameters in the SDP; nothing to probe for long).
+ffmpeg -hide_banner -nostdin -loglevel error -rtsp_flags listen -timeout 60 \
+  -analyzeduration 200000 -i "$url" -f null -progress "$work/server.progress" - >"$work/server.log" 2>&1 &
+server_pid=$!
 wait_for 100 listening || { echo "demo: the RTSP server did not come up"; cat "$work/server.log"; exit 1; }
 
 # ---- the hook, started as MediaMTX starts it ------------------------------
@@ -104,17 +198,11 @@ echo "demo: running after $(( ($(date +%s%N) - start_ns) / 1000000 )) ms"
 
 # ---- frames arriving --------------------------------------------------------
 frames() {
-  if [ "$server" = ffmpeg ]; then
-    grep -o 'frame=[0-9]*' "$work/server.progress" 2>/dev/null | tail -1 | cut -d= -f2
-  else
-    # A reader of MediaMTX's stream for one second.
-    ffmpeg -hide_banner -nostdin -loglevel error -rtsp_transport tcp -i "$url" \
-      -t 1 -f null -progress pipe:1 - 2>/dev/null | grep -o 'frame=[0-9]*' | tail -1 | cut -d= -f2
-  fi
+  grep -o 'frame=[0-9]*' "$work/server.progress" 2>/dev/null | tail -1 | cut -d= -f2
 }
 for _ in 1 2 3; do
   sleep 1
-  echo "demo: frames received by the $server server: $(frames)"
+  echo "demo: frames received by the listener: $(frames)"
 done
 
 echo

@@ -130,6 +130,9 @@ pub struct PathInfo {
     pub readers: usize,
     /// The publisher's type (`rtspSession`…), when there is one.
     pub source_type: Option<String>,
+    /// The configuration entry serving the path (`confName`): the path's
+    /// own name, or a regular expression entry shared by several paths.
+    pub conf_name: Option<String>,
 }
 
 /// A raw HTTP answer.
@@ -231,6 +234,39 @@ impl Api {
             }
             404 => Ok(None),
             _ => Err(self.status_error("GET", &target, &resp, "")),
+        }
+    }
+
+    /// The configuration entry `entry` as MediaMTX holds it now
+    /// (`GET /v3/config/paths/get/{entry}`); `None` when there is no such entry.
+    pub fn entry(&self, entry: &str) -> Result<Option<serde_json::Value>, ApiError> {
+        let target = format!("/v3/config/paths/get/{}", encode_segment(entry));
+        let resp = self.request("GET", &target, None)?;
+        match resp.code {
+            200 => self.json("GET", &target, &resp).map(Some),
+            404 => Ok(None),
+            _ => Err(self.status_error("GET", &target, &resp, "")),
+        }
+    }
+
+    /// Merges `fields` into the configuration entry `entry`
+    /// (`PATCH /v3/config/paths/patch/{entry}`). MediaMTX keeps the change in
+    /// memory only. A change of anything but the `record*` fields recreates
+    /// every path the entry serves: readers are dropped and on-demand
+    /// commands get their SIGINT.
+    pub fn patch_entry(&self, entry: &str, fields: &serde_json::Value) -> Result<(), ApiError> {
+        let target = format!("/v3/config/paths/patch/{}", encode_segment(entry));
+        let body = fields.to_string();
+        let resp = self.request("PATCH", &target, Some(body.as_bytes()))?;
+        match resp.code {
+            200..=299 => Ok(()),
+            404 => Err(self.status_error(
+                "PATCH",
+                &target,
+                &resp,
+                &format!("MediaMTX has no path entry named {entry:?}"),
+            )),
+            _ => Err(self.status_error("PATCH", &target, &resp, "")),
         }
     }
 
@@ -601,6 +637,10 @@ fn path_info(v: &serde_json::Value) -> PathInfo {
             .and_then(|s| s.get("type"))
             .and_then(|t| t.as_str())
             .map(str::to_string),
+        conf_name: v
+            .get("confName")
+            .and_then(|c| c.as_str())
+            .map(str::to_string),
     }
 }
 
@@ -727,7 +767,7 @@ mod tests {
     #[test]
     fn reads_path_objects() {
         let v = serde_json::json!({
-            "name": "cam0", "ready": true, "available": true,
+            "name": "cam0", "confName": "cam0", "ready": true, "available": true,
             "source": {"type": "rtspSession", "id": "x"},
             "readers": [{"type": "rtspSession", "id": "a"}, {"type": "hlsMuxer", "id": "b"}]
         });
@@ -736,7 +776,8 @@ mod tests {
             PathInfo {
                 available: true,
                 readers: 2,
-                source_type: Some("rtspSession".into())
+                source_type: Some("rtspSession".into()),
+                conf_name: Some("cam0".into()),
             }
         );
         let old = serde_json::json!({"ready": true, "readers": [], "source": null});

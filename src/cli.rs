@@ -50,7 +50,9 @@ pub enum Command {
     /// Reads MTX_PATH, RTSP_PORT and G1 from MediaMTX. Publishes to
     /// rtsp://127.0.0.1:$RTSP_PORT/$MTX_PATH over TCP. Restarts FFmpeg with
     /// backoff when it exits or stalls; on SIGINT, SIGTERM or SIGHUP stops it
-    /// (SIGINT, then SIGKILL after the grace period) and exits 0.
+    /// (SIGINT, then SIGKILL after the grace period) and exits 0. With
+    /// HOOK_RTSP_USER and HOOK_RTSP_PASS set (the environment only), FFmpeg
+    /// publishes through a loopback relay in the hook that adds the login.
     Run(RunArgs),
 
     /// Record that the stream became available (for runOnAvailable)
@@ -198,7 +200,9 @@ pub struct PathArg {
 pub struct SnapshotArgs {
     /// MediaMTX path name (e.g. camera0)
     pub path: OsString,
-    /// Where to write the JPEG (written atomically)
+    /// Where to write the JPEG: a new name or a regular file to replace,
+    /// written whole and atomically (a symbolic link, device, FIFO, socket or
+    /// directory is refused, exit 2)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Give up after this long [default: snapshot.timeout, 5s]

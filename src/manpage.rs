@@ -28,6 +28,9 @@ The optional JSON policy config (same as \fB\-\-config\fR).
 \fBHOOK_MTX_API\fR, \fBHOOK_MTX_API_USER\fR, \fBHOOK_MTX_API_PASS\fR
 MediaMTX's Control API (default http://127.0.0.1:9997) and its credentials; never taken from the command line.
 .TP
+\fBHOOK_RTSP_USER\fR, \fBHOOK_RTSP_PASS\fR
+RTSP credentials for publishing and holds, both or neither; never taken from the command line, never logged.
+.TP
 \fBHOOK_FFMPEG\fR
 The FFmpeg binary to run (same as \fB\-\-ffmpeg\fR).
 .TP

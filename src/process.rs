@@ -208,6 +208,121 @@ pub fn peek_exit(pid: u32) -> Option<ExitStatus> {
     }
 }
 
+/// How [`run_bounded`] ended a child.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BoundedEnd {
+    /// It exited by itself.
+    Exited(ExitStatus),
+    /// The deadline passed first: its group was killed.
+    TimedOut,
+    /// Its stdout outgrew the bound: its group was killed.
+    TooMuchOutput,
+}
+
+/// What [`run_bounded`] collected.
+#[derive(Debug)]
+pub struct BoundedRun {
+    pub end: BoundedEnd,
+    /// Everything it wrote to stdout (at most the bound).
+    pub stdout: Vec<u8>,
+    /// The last 4 KiB it wrote to stderr.
+    pub stderr: Vec<u8>,
+}
+
+/// Runs `program` as [`spawn`] does and collects its stdout (at most
+/// `max_stdout` bytes) and the tail of its stderr until it exits or
+/// `deadline` passes. Whatever happens, its process group is then sent
+/// SIGKILL (so nothing it started outlives it) and it is reaped before this
+/// returns.
+pub fn run_bounded(
+    program: &Path,
+    args: &[OsString],
+    keep_fd: Option<RawFd>,
+    deadline: std::time::Instant,
+    max_stdout: usize,
+) -> io::Result<BoundedRun> {
+    const STDERR_TAIL: usize = 4096;
+    let child = spawn(program, args, keep_fd)?;
+    let mut out = Vec::new();
+    let mut err = Vec::new();
+    let mut open = [true, true];
+    let mut buf = vec![0u8; 64 * 1024];
+    let end = loop {
+        let exited = peek_exit(child.pid);
+        // Drain what is there (after an exit, everything it wrote is).
+        for (i, fd) in [&child.stdout, &child.stderr].into_iter().enumerate() {
+            while open[i] && out.len() <= max_stdout {
+                // SAFETY: read(2) into a buffer we own, on a descriptor we own.
+                let n = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+                if n > 0 {
+                    let got = &buf[..n as usize];
+                    if i == 0 {
+                        out.extend_from_slice(got);
+                    } else {
+                        err.extend_from_slice(got);
+                        if err.len() > STDERR_TAIL {
+                            err.drain(..err.len() - STDERR_TAIL);
+                        }
+                    }
+                } else if n == 0 {
+                    open[i] = false;
+                } else {
+                    match io::Error::last_os_error().kind() {
+                        io::ErrorKind::Interrupted => {}
+                        io::ErrorKind::WouldBlock => break,
+                        _ => open[i] = false,
+                    }
+                }
+            }
+        }
+        if out.len() > max_stdout {
+            out.truncate(max_stdout);
+            break BoundedEnd::TooMuchOutput;
+        }
+        if let Some(status) = exited {
+            break BoundedEnd::Exited(status);
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            break BoundedEnd::TimedOut;
+        }
+        // Wait for output (at most 10 ms, to look at the child again), or
+        // 1 ms once both pipes are closed and only its exit is awaited.
+        let step = if open.contains(&true) { 10 } else { 1 };
+        let wait = (deadline - now).min(std::time::Duration::from_millis(step));
+        let mut fds: Vec<libc::pollfd> = [&child.stdout, &child.stderr]
+            .into_iter()
+            .zip(open)
+            .filter(|(_, o)| *o)
+            .map(|(fd, _)| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
+            .collect();
+        // SAFETY: poll(2) on descriptors we own (an empty set just sleeps).
+        unsafe {
+            libc::poll(
+                fds.as_mut_ptr(),
+                fds.len() as libc::nfds_t,
+                wait.as_millis() as i32,
+            );
+        }
+    };
+    // The leader is not reaped yet, so its group id still names its group.
+    kill_group(child.pid, libc::SIGKILL);
+    let mut status = 0;
+    // SAFETY: waitpid on our own child, blocking: it was just killed.
+    while unsafe { libc::waitpid(child.pid as libc::pid_t, &mut status, 0) } < 0
+        && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted
+    {}
+    Ok(BoundedRun {
+        end,
+        stdout: out,
+        stderr: err,
+    })
+}
+
 /// Reaps `pid` if it has ended.
 pub fn reap(pid: u32) -> Option<ExitStatus> {
     let mut status = 0;
@@ -315,6 +430,80 @@ mod tests {
         for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGPIPE] {
             assert_eq!(ign & (1 << (sig - 1)), 0, "signal {sig} ignored");
         }
+    }
+
+    #[test]
+    fn bounded_run_collects_stdout_and_kills_the_group() {
+        let sh = Path::new("/bin/sh");
+        let soon = || Instant::now() + Duration::from_secs(10);
+        let r = run_bounded(
+            sh,
+            &["-c".into(), "printf abc; echo oops >&2".into()],
+            None,
+            soon(),
+            100,
+        )
+        .unwrap();
+        assert_eq!(r.end, BoundedEnd::Exited(ExitStatus::Code(0)));
+        assert_eq!(r.stdout, b"abc");
+        assert_eq!(r.stderr, b"oops\n");
+
+        // Stuck, with a child of its own that holds the pipe: killed at the
+        // deadline, the whole group with it.
+        let started = Instant::now();
+        let script = "sleep 917.31 & printf x; exec sleep 917.32";
+        let r = run_bounded(
+            sh,
+            &["-c".into(), script.into()],
+            None,
+            Instant::now() + Duration::from_millis(300),
+            100,
+        )
+        .unwrap();
+        assert_eq!(r.end, BoundedEnd::TimedOut);
+        assert_eq!(r.stdout, b"x");
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "{:?}",
+            started.elapsed()
+        );
+
+        // Exits at once but leaves a child behind in its group: killed too,
+        // so the pipe closes and nothing outlives the run.
+        let r = run_bounded(
+            sh,
+            &["-c".into(), "sleep 917.33 & echo done".into()],
+            None,
+            soon(),
+            100,
+        )
+        .unwrap();
+        assert_eq!(r.end, BoundedEnd::Exited(ExitStatus::Code(0)));
+        assert_eq!(r.stdout, b"done\n");
+
+        let r = run_bounded(sh, &["-c".into(), "exec yes".into()], None, soon(), 1000).unwrap();
+        assert_eq!(r.end, BoundedEnd::TooMuchOutput);
+        assert_eq!(r.stdout.len(), 1000);
+        assert!(run_bounded(Path::new("/nonexistent/ffmpeg"), &[], None, soon(), 1).is_err());
+        // SIGKILL is sent before run_bounded returns; give the kernel a
+        // moment to finish them on a loaded machine.
+        let end = Instant::now() + Duration::from_secs(3);
+        for left in ["917.31", "917.32", "917.33"] {
+            while sleeping(left) {
+                assert!(Instant::now() < end, "sleep {left} outlived its run");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+        }
+    }
+
+    /// Is a `sleep SECS` running anywhere?
+    fn sleeping(secs: &str) -> bool {
+        let wanted = format!("sleep\0{secs}\0");
+        std::fs::read_dir("/proc").unwrap().flatten().any(|e| {
+            let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let state = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+            cmdline == wanted.as_bytes() && !state.contains(") Z ")
+        })
     }
 
     #[test]

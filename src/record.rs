@@ -669,12 +669,20 @@ impl Job for Hold<'_> {
     }
 
     fn command(&mut self) -> Result<Launch, StartError> {
+        // RTSP credentials (HOOK_RTSP_USER/PASS): FFmpeg reads through the
+        // credential relay; the native reader logs in itself with what it
+        // inherits from the environment. Half-set ones are fatal.
+        let fatal = crate::rtsp_relay::start_error;
         match self.ctx.policy.recording.hold_reader {
             HoldReader::Ffmpeg => Ok(Launch {
                 program: self.ffmpeg.clone(),
-                args: crate::ffmpeg::reader_args(self.port, &self.path),
+                args: crate::ffmpeg::reader_args(
+                    crate::rtsp_relay::ffmpeg_port(self.port).map_err(fatal)?,
+                    &self.path,
+                ),
             }),
             HoldReader::Native => {
+                crate::rtsp_auth::Credentials::from_env().map_err(fatal)?;
                 let exe = std::env::current_exe()
                     .map_err(|e| StartError::retry(format!("finding the hook executable: {e}")))?;
                 Ok(Launch {

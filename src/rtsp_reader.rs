@@ -23,6 +23,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
 
+use crate::error::usage;
+use crate::rtsp_auth::{self, Credentials, Head, Scheme};
+
 /// Time limit for connecting and for each answer during setup.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often progress is printed.
@@ -31,16 +34,22 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(500);
 const DEFAULT_SESSION_TIMEOUT: u64 = 60;
 /// Largest RTSP header block or body accepted.
 const MAX_MESSAGE: usize = 64 * 1024;
+/// Longest session timeout believed (seconds): keep-alives go at least every
+/// half hour whatever the server announces.
+const MAX_SESSION_TIMEOUT: u64 = 3600;
 
 /// Entry point of `hook rtsp-read URL`: reads until SIGINT/SIGTERM (exit 0)
-/// or until the stream fails (error, exit 1).
+/// or until the stream fails (error, exit 1). Credentials, when MediaMTX asks
+/// for them, come from `HOOK_RTSP_USER`/`HOOK_RTSP_PASS` (one without the
+/// other: exit 2).
 pub fn main(url: &str) -> anyhow::Result<std::process::ExitCode> {
+    let creds = Credentials::from_env()?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in crate::signals::STOP_SIGNALS {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
     let mut out = std::io::stdout().lock();
-    read(url, &mut out, &stop)?;
+    read(url, creds, &mut out, &stop)?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 
@@ -55,17 +64,28 @@ fn parse_url(url: &str) -> anyhow::Result<Target> {
     let rest = url
         .strip_prefix("rtsp://")
         .ok_or_else(|| anyhow!("{url:?} is not an rtsp:// URL"))?;
-    let authority = rest.split('/').next().unwrap_or("");
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
     if authority.contains('@') {
-        bail!("{url:?}: credentials in the URL are not supported by the native reader");
+        return Err(usage(format!(
+            "{url:?}: credentials in the URL would show in the process list; give them in {} and {}",
+            rtsp_auth::USER_VAR,
+            rtsp_auth::PASS_VAR
+        )));
     }
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || h.starts_with('[') => (
-            h.trim_start_matches('[').trim_end_matches(']'),
-            p.parse::<u16>()
-                .map_err(|_| anyhow!("{url:?}: bad port {p:?}"))?,
-        ),
-        _ => (authority, 554),
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6
+            .split_once(']')
+            .ok_or_else(|| anyhow!("{url:?}: unclosed '[' in the host"))?;
+        match after.strip_prefix(':') {
+            Some(p) => (host, parse_port(url, p)?),
+            None if after.is_empty() => (host, 554),
+            None => bail!("{url:?}: unexpected {after:?} after the host"),
+        }
+    } else {
+        match authority.rsplit_once(':') {
+            Some((h, p)) => (h, parse_port(url, p)?),
+            None => (authority, 554),
+        }
     };
     if host.is_empty() {
         bail!("{url:?} has no host");
@@ -76,62 +96,65 @@ fn parse_url(url: &str) -> anyhow::Result<Target> {
     })
 }
 
+fn parse_port(url: &str, p: &str) -> anyhow::Result<u16> {
+    p.parse::<u16>()
+        .map_err(|_| anyhow!("{url:?}: bad port {p:?}: expected 0-65535"))
+}
+
 /// One RTSP answer.
 #[derive(Debug, Default)]
 struct Answer {
     code: u16,
-    headers: Vec<(String, String)>,
+    head: Head,
     body: Vec<u8>,
 }
 
 impl Answer {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
+        self.head.header(name)
     }
 }
 
 /// Parses an RTSP answer at the start of `buf`; returns it and its length,
 /// or `None` while incomplete.
 fn parse_answer(buf: &[u8]) -> anyhow::Result<Option<(Answer, usize)>> {
-    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
-        if buf.len() > MAX_MESSAGE {
-            bail!("RTSP header larger than {MAX_MESSAGE} bytes");
-        }
+    let Some(head) = rtsp_auth::parse_head(buf, MAX_MESSAGE)? else {
         return Ok(None);
     };
-    let head = std::str::from_utf8(&buf[..end]).context("RTSP header is not UTF-8")?;
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap_or("");
-    let code: u16 = status
-        .strip_prefix("RTSP/1.0 ")
-        .and_then(|s| s.split(' ').next())
-        .and_then(|c| c.parse().ok())
-        .ok_or_else(|| anyhow!("not an RTSP answer: {status:?}"))?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_string(), v.trim().to_string()))
-        .collect();
-    let mut answer = Answer {
-        code,
-        headers,
-        body: Vec::new(),
-    };
-    let len: usize = match answer.header("Content-Length") {
-        Some(v) => v.parse().map_err(|_| anyhow!("bad Content-Length {v:?}"))?,
-        None => 0,
-    };
-    if len > MAX_MESSAGE {
-        bail!("RTSP body larger than {MAX_MESSAGE} bytes");
-    }
-    let total = end + 4 + len;
-    if buf.len() < total {
+    let code = head
+        .status()
+        .ok_or_else(|| anyhow!("not an RTSP answer: {:?}", head.first))?;
+    let total = head.total();
+    let Some(body) = buf.get(head.head_len..total) else {
         return Ok(None);
-    }
-    answer.body = buf[end + 4..total].to_vec();
-    Ok(Some((answer, total)))
+    };
+    let body = body.to_vec();
+    Ok(Some((Answer { code, head, body }, total)))
+}
+
+/// The session id and timeout (seconds) of a `Session` header
+/// (`id;timeout=60`). A timeout that is missing or not a number is `None`.
+fn parse_session(header: &str) -> (String, Option<u64>) {
+    let mut parts = header.split(';');
+    let id = parts.next().unwrap_or("").trim().to_string();
+    let timeout = parts
+        .filter_map(|p| p.trim().strip_prefix("timeout="))
+        .find_map(|t| t.trim().parse().ok());
+    (id, timeout)
+}
+
+/// How often to send a keep-alive for a session that times out after
+/// `timeout` seconds: half of it, within 1 s and half of [`MAX_SESSION_TIMEOUT`]
+/// whatever the server says.
+fn keepalive_every(timeout: u64) -> Duration {
+    Duration::from_secs((timeout.min(MAX_SESSION_TIMEOUT) / 2).max(1))
+}
+
+/// `now + d`, or far ahead when that does not fit in an `Instant`.
+fn later(now: Instant, d: Duration) -> Instant {
+    now.checked_add(d)
+        .or_else(|| now.checked_add(Duration::from_secs(MAX_SESSION_TIMEOUT)))
+        .unwrap_or(now)
 }
 
 /// The tracks of an SDP: each one's control URL and whether it is video.
@@ -177,16 +200,23 @@ struct Conversation {
     buf: Vec<u8>,
     cseq: u32,
     session: Option<String>,
+    creds: Option<Credentials>,
+    /// How to authenticate, once the server has asked.
+    scheme: Option<Scheme>,
 }
 
 impl Conversation {
     fn send(&mut self, method: &str, url: &str, extra: &[(&str, &str)]) -> anyhow::Result<()> {
-        self.cseq += 1;
+        self.cseq = self.cseq.wrapping_add(1);
         let mut req = format!(
             "{method} {url} RTSP/1.0\r\nCSeq: {}\r\nUser-Agent: mediamtx-hook/{}\r\n",
             self.cseq,
             env!("CARGO_PKG_VERSION")
         );
+        if let (Some(scheme), Some(creds)) = (&self.scheme, &self.creds) {
+            let value = rtsp_auth::authorization(scheme, creds, method, url);
+            req.push_str(&format!("Authorization: {value}\r\n"));
+        }
         if let Some(s) = &self.session {
             req.push_str(&format!("Session: {s}\r\n"));
         }
@@ -200,20 +230,63 @@ impl Conversation {
     }
 
     /// Sends a request and waits for its answer (setup phase: no media yet).
+    /// A 401 is answered once with the credentials, if there are any.
     fn request(
         &mut self,
         method: &str,
         url: &str,
         extra: &[(&str, &str)],
     ) -> anyhow::Result<Answer> {
+        let mut retried = false;
+        loop {
+            let answer = self.exchange(method, url, extra)?;
+            match answer.code {
+                200 => return Ok(answer),
+                401 => {
+                    let next = self
+                        .after_unauthorized(&answer, retried)
+                        .with_context(|| format!("{method} {url}: RTSP 401 Unauthorized"))?;
+                    self.scheme = Some(next);
+                    retried = true;
+                }
+                code => bail!("{method} {url}: RTSP {code}"),
+            }
+        }
+    }
+
+    /// What to answer a 401 with, or why not to.
+    fn after_unauthorized(&self, answer: &Answer, retried: bool) -> anyhow::Result<Scheme> {
+        if self.creds.is_none() {
+            bail!(
+                "MediaMTX requires credentials: set {} and {} in the environment",
+                rtsp_auth::USER_VAR,
+                rtsp_auth::PASS_VAR
+            );
+        }
+        if retried || self.scheme.is_some() {
+            bail!("{}", rtsp_auth::REFUSED);
+        }
+        let challenges = rtsp_auth::parse_challenges(answer.head.all("WWW-Authenticate"));
+        rtsp_auth::choose(&challenges).ok_or_else(|| {
+            anyhow!(
+                "MediaMTX asks for an authentication method this reader does not speak (it speaks Basic and Digest MD5): {:?}",
+                answer.head.all("WWW-Authenticate")
+            )
+        })
+    }
+
+    /// Sends one request and waits for whatever answer comes.
+    fn exchange(
+        &mut self,
+        method: &str,
+        url: &str,
+        extra: &[(&str, &str)],
+    ) -> anyhow::Result<Answer> {
         self.send(method, url, extra)?;
-        let deadline = Instant::now() + SETUP_TIMEOUT;
+        let deadline = later(Instant::now(), SETUP_TIMEOUT);
         loop {
             if let Some((answer, used)) = parse_answer(&self.buf)? {
                 self.buf.drain(..used);
-                if answer.code != 200 {
-                    bail!("{method} {url}: RTSP {}", answer.code);
-                }
                 return Ok(answer);
             }
             if Instant::now() >= deadline {
@@ -277,10 +350,10 @@ fn consume(
                     break;
                 }
                 let payload = &rest[4..4 + len];
-                counts.bytes += len as u64;
+                counts.bytes = counts.bytes.saturating_add(len as u64);
                 let marker = payload.len() >= 12 && payload[1] & 0x80 != 0;
                 if Some(channel) == video_channel && marker {
-                    counts.frames += 1;
+                    counts.frames = counts.frames.saturating_add(1);
                 }
                 at += 4 + len;
             }
@@ -297,7 +370,12 @@ fn consume(
 }
 
 /// Reads `url` until `stop` is set (then TEARDOWN, Ok) or the stream fails.
-pub fn read(url: &str, out: &mut dyn Write, stop: &AtomicBool) -> anyhow::Result<()> {
+pub fn read(
+    url: &str,
+    creds: Option<Credentials>,
+    out: &mut dyn Write,
+    stop: &AtomicBool,
+) -> anyhow::Result<()> {
     let target = parse_url(url)?;
     let addr = (target.host.as_str(), target.port)
         .to_socket_addrs()
@@ -313,6 +391,8 @@ pub fn read(url: &str, out: &mut dyn Write, stop: &AtomicBool) -> anyhow::Result
         buf: Vec::with_capacity(64 * 1024),
         cseq: 0,
         session: None,
+        creds,
+        scheme: None,
     };
 
     let described = rtsp.request("DESCRIBE", url, &[("Accept", "application/sdp")])?;
@@ -336,14 +416,12 @@ pub fn read(url: &str, out: &mut dyn Write, stop: &AtomicBool) -> anyhow::Result
             let header = answer
                 .header("Session")
                 .ok_or_else(|| anyhow!("SETUP {control}: no Session in the answer"))?;
-            let mut parts = header.split(';');
-            rtsp.session = Some(parts.next().unwrap_or("").trim().to_string());
-            if let Some(t) = parts
-                .filter_map(|p| p.trim().strip_prefix("timeout="))
-                .find_map(|t| t.parse().ok())
-            {
-                timeout = t;
+            let (id, announced) = parse_session(header);
+            if id.is_empty() {
+                bail!("SETUP {control}: empty Session id in {header:?}");
             }
+            rtsp.session = Some(id);
+            timeout = announced.unwrap_or(timeout);
         }
         if *video && video_channel.is_none() {
             video_channel = Some(channel);
@@ -353,8 +431,8 @@ pub fn read(url: &str, out: &mut dyn Write, stop: &AtomicBool) -> anyhow::Result
     // It reads for as long as the session lasts: shed what setup used.
     crate::footprint::drop_startup_text();
 
-    let keepalive = Duration::from_secs((timeout / 2).max(5));
-    let mut next_keepalive = Instant::now() + keepalive;
+    let keepalive = keepalive_every(timeout);
+    let mut next_keepalive = later(Instant::now(), keepalive);
     let mut next_progress = Instant::now();
     let mut counts = Counts::default();
     while !stop.load(Ordering::SeqCst) {
@@ -362,7 +440,7 @@ pub fn read(url: &str, out: &mut dyn Write, stop: &AtomicBool) -> anyhow::Result
         consume(&mut rtsp.buf, video_channel, &mut counts)?;
         let now = Instant::now();
         if now >= next_progress {
-            next_progress = now + PROGRESS_EVERY;
+            next_progress = later(now, PROGRESS_EVERY);
             let _ = write!(
                 out,
                 "frame={}\ntotal_size={}\nprogress=continue\n",
@@ -371,7 +449,7 @@ pub fn read(url: &str, out: &mut dyn Write, stop: &AtomicBool) -> anyhow::Result
             let _ = out.flush();
         }
         if now >= next_keepalive {
-            next_keepalive = now + keepalive;
+            next_keepalive = later(now, keepalive);
             rtsp.send("OPTIONS", url, &[])?;
         }
     }
@@ -402,6 +480,34 @@ mod tests {
         assert!(parse_url("http://x/y").is_err());
         assert!(parse_url("rtsp://u:p@x/y").is_err());
         assert!(parse_url("rtsp://x:99999/y").is_err());
+        let err = parse_url("rtsp://u:secret@x/y").unwrap_err();
+        assert!(crate::error::is_usage(&err));
+        assert!(err.to_string().contains("HOOK_RTSP_USER"), "{err}");
+        assert_eq!(
+            parse_url("rtsp://[::1]:8554/p").unwrap(),
+            Target {
+                host: "::1".into(),
+                port: 8554
+            }
+        );
+        assert_eq!(parse_url("rtsp://[::1]/p").unwrap().port, 554);
+        assert!(parse_url("rtsp://[::1/p").is_err());
+        assert!(parse_url("rtsp://:8554/p").is_err());
+    }
+
+    #[test]
+    fn absurd_session_timeouts_are_capped() {
+        let (id, t) = parse_session("x;timeout=18446744073709551615");
+        assert_eq!((id.as_str(), t), ("x", Some(u64::MAX)));
+        assert_eq!(keepalive_every(u64::MAX), Duration::from_secs(1800));
+        assert_eq!(keepalive_every(60), Duration::from_secs(30));
+        assert_eq!(keepalive_every(0), Duration::from_secs(1));
+        assert_eq!(parse_session("abc; timeout = 30").1, None);
+        assert_eq!(parse_session("abc;timeout=99999999999999999999999").1, None);
+        assert_eq!(parse_session("").0, "");
+        let now = Instant::now();
+        assert!(later(now, Duration::MAX) > now);
+        assert!(later(now, keepalive_every(u64::MAX)) > now);
     }
 
     #[test]
@@ -414,6 +520,21 @@ mod tests {
         assert_eq!(used, raw.len() - 4);
         assert!(parse_answer(&raw[..20]).unwrap().is_none());
         assert!(parse_answer(b"HTTP/1.1 200 OK\r\n\r\n").is_err());
+        // Huge or unreadable lengths are errors, never an allocation or a panic.
+        for len in [
+            "18446744073709551615",
+            "99999999999999999999999",
+            "-1",
+            "1e3",
+            "65537",
+        ] {
+            let raw = format!("RTSP/1.0 200 OK\r\nContent-Length: {len}\r\n\r\n");
+            assert!(parse_answer(raw.as_bytes()).is_err(), "{len}");
+        }
+        // A missing status code, a short one, an empty head.
+        assert!(parse_answer(b"RTSP/1.0\r\n\r\n").is_err());
+        assert!(parse_answer(b"RTSP/1.0 20 OK\r\n\r\n").is_err());
+        assert!(parse_answer(b"\r\n\r\n").is_err());
     }
 
     #[test]
@@ -465,5 +586,54 @@ mod tests {
         assert_eq!(buf, vec![b'$', 0, 0]);
         let mut bad = b"xyz".to_vec();
         assert!(consume(&mut bad, Some(0), &mut counts).is_err());
+    }
+
+    mod props {
+        use super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(512))]
+
+            #[test]
+            fn answers_from_arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..2048)) {
+                let _ = parse_answer(&bytes);
+                let mut buf = bytes.clone();
+                let mut counts = Counts::default();
+                let _ = consume(&mut buf, Some(0), &mut counts);
+                prop_assert!(buf.len() <= bytes.len());
+                let text = String::from_utf8_lossy(&bytes);
+                let _ = sdp_tracks(&text, "rtsp://h/p");
+                let _ = parse_url(&text);
+                let _ = parse_url(&format!("rtsp://{text}"));
+            }
+
+            #[test]
+            fn answers_with_arbitrary_header_values_never_panic(
+                code in "[0-9]{0,6}",
+                session in "[^\r\n]{0,60}",
+                length in "[^\r\n]{0,30}",
+                other in "[^\r\n]{0,60}",
+                body in proptest::collection::vec(any::<u8>(), 0..200),
+            ) {
+                let mut raw = format!(
+                    "RTSP/1.0 {code} OK\r\nSession: {session}\r\nContent-Length: {length}\r\nWWW-Authenticate: {other}\r\n{other}\r\n\r\n"
+                ).into_bytes();
+                raw.extend_from_slice(&body);
+                if let Ok(Some((answer, used))) = parse_answer(&raw) {
+                    prop_assert!(used <= raw.len());
+                    let (_, timeout) = parse_session(answer.header("Session").unwrap_or(""));
+                    let every = keepalive_every(timeout.unwrap_or(DEFAULT_SESSION_TIMEOUT));
+                    prop_assert!(every >= Duration::from_secs(1));
+                    let _ = later(Instant::now(), every);
+                    let _ = rtsp_auth::choose(&rtsp_auth::parse_challenges(answer.head.all("WWW-Authenticate")));
+                }
+                let (_, timeout) = parse_session(&session);
+                let _ = later(Instant::now(), keepalive_every(timeout.unwrap_or(0)));
+                let mut buf = raw;
+                buf.insert(0, b'$');
+                let _ = consume(&mut buf, Some(0), &mut Counts::default());
+            }
+        }
     }
 }

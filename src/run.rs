@@ -49,6 +49,8 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     if device == TEST_PATTERN {
         capture::prepare(&device, &args.device)?;
     }
+    // HOOK_RTSP_USER without HOOK_RTSP_PASS (or the reverse) is refused now.
+    crate::rtsp_auth::Credentials::from_env()?;
     let signals = Signals::install().context("installing signal handlers")?;
 
     let mut job = Publisher {
@@ -230,10 +232,13 @@ impl Job for Publisher<'_> {
     }
 
     fn command(&mut self) -> Result<Launch, StartError> {
+        // With RTSP credentials FFmpeg publishes through the credential relay.
+        let port =
+            crate::rtsp_relay::ffmpeg_port(self.port).map_err(crate::rtsp_relay::start_error)?;
         match capture::prepare(&self.device, self.flags) {
             Ok(input) => Ok(Launch {
                 program: self.flags.ffmpeg.clone(),
-                args: crate::ffmpeg::publish_args(&input, self.port, &self.path),
+                args: crate::ffmpeg::publish_args(&input, port, &self.path),
             }),
             Err(e) if is_usage(&e) => Err(StartError::fatal(format!("{e:#}"), FatalKind::Usage)),
             Err(e) => Err(StartError::device(format!("{e:#}"))),

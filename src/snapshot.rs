@@ -6,26 +6,42 @@
 //! straight from the device, under the device lock, so a snapshot and a
 //! publisher that MediaMTX is starting never open the camera at once.
 //!
-//! FFmpeg writes to a temporary file beside the target, which is renamed
-//! into place only once it holds a whole JPEG. The time limit covers
-//! everything; on expiry FFmpeg's process group is killed.
+//! FFmpeg opens no output file: it writes the JPEG to its stdout, which the
+//! hook reads (at most [`MAX_JPEG`] bytes) through `process::run_bounded`, so
+//! on the time limit FFmpeg's whole process group is killed and reaped. The
+//! picture is checked to be one whole JPEG, then written to a new temporary
+//! file beside the target (created exclusively, never through a link, with an
+//! unpredictable name), synced, and renamed over the target; the directory is
+//! synced last. Any failure leaves the old picture as it was and removes the
+//! temporary file. `-o` must be a new name or an existing regular file:
+//! anything else (a link, a device, a FIFO, a socket, a directory) is refused
+//! before anything is captured.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::Read;
-use std::os::unix::process::CommandExt;
+use std::io::Write as _;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context as _};
+use nix::errno::Errno;
+use nix::fcntl::{AtFlags, OFlag};
+use nix::sys::stat::{Mode, SFlag};
 
 use crate::api::{Api, ApiError, PathInfo};
 use crate::capture::{CaptureInput, Source as Capture, TEST_PATTERN};
 use crate::cli::{Context, SnapshotArgs};
 use crate::device_lock::{lock_file_for, DeviceLock};
 use crate::error::usage;
+use crate::process::{run_bounded, BoundedEnd};
 use crate::state::{now, SnapshotRecord};
+
+/// The largest JPEG a snapshot accepts from FFmpeg (an 8K frame at the
+/// quality used here is well below it).
+pub const MAX_JPEG: usize = 32 * 1024 * 1024;
 
 /// Where the frame comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,9 +73,9 @@ pub fn choose_source(api: &Result<Option<PathInfo>, ApiError>, publisher_running
 }
 
 /// FFmpeg's arguments for one JPEG from `input` (`None`: from `stream_url`)
-/// into `tmp`.
-pub fn snapshot_args(input: Option<&CaptureInput>, stream_url: &str, tmp: &Path) -> Vec<OsString> {
-    let mut args: Vec<OsString> = ["-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+/// to its stdout.
+pub fn snapshot_args(input: Option<&CaptureInput>, stream_url: &str) -> Vec<OsString> {
+    let mut args: Vec<OsString> = ["-hide_banner", "-nostdin", "-loglevel", "error"]
         .iter()
         .map(OsString::from)
         .collect();
@@ -92,7 +108,7 @@ pub fn snapshot_args(input: Option<&CaptureInput>, stream_url: &str, tmp: &Path)
         }
     }
     // One frame, JPEG quality ~ 90 %, raw MJPEG muxer (one frame of it is a
-    // JPEG file); `file:` so a name with ':' is never read as a protocol.
+    // JPEG file), to stdout: FFmpeg opens no file.
     for a in [
         "-an",
         "-frames:v",
@@ -103,32 +119,67 @@ pub fn snapshot_args(input: Option<&CaptureInput>, stream_url: &str, tmp: &Path)
         "3",
         "-f",
         "mjpeg",
+        "pipe:1",
     ] {
         args.push(a.into());
     }
-    let mut target = OsString::from("file:");
-    target.push(tmp.as_os_str());
-    args.push(target);
     args
 }
 
-/// The temporary file FFmpeg writes, beside the target (same file system,
-/// so the rename is atomic).
-fn temp_path(output: &Path) -> PathBuf {
-    let name = output
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    output.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
+/// Where the JPEG goes: an open directory and a name in it. Everything after
+/// the check works on the directory's descriptor, so the path's components
+/// can no longer change under the snapshot.
+#[derive(Debug)]
+pub struct Target {
+    dir: OwnedFd,
+    name: OsString,
+    /// The absolute path, for messages and the state.
+    shown: PathBuf,
+    /// The permissions of the file being replaced, or 0644 for a new one.
+    mode: u32,
+    /// The directory could be opened for reading, so it can be synced.
+    can_sync: bool,
 }
 
-/// Checks `-o FILE`: a file name in an existing directory.
-fn check_output(output: &Path) -> anyhow::Result<PathBuf> {
-    if output.as_os_str().is_empty() || output.file_name().is_none() || output.is_dir() {
-        return Err(usage(format!(
+/// What an existing `-o` is, when it is not a regular file.
+fn kind_of(mode: u32) -> &'static str {
+    match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
+        SFlag::S_IFLNK => "a symbolic link",
+        SFlag::S_IFDIR => "a directory",
+        SFlag::S_IFCHR => "a character device",
+        SFlag::S_IFBLK => "a block device",
+        SFlag::S_IFIFO => "a FIFO (named pipe)",
+        SFlag::S_IFSOCK => "a socket",
+        SFlag::S_IFREG => "a regular file",
+        _ => "not a regular file",
+    }
+}
+
+/// Looks at `name` in `dir` without following a link: `Ok(None)` when
+/// nothing has that name, else its mode bits.
+fn lstat_at(dir: RawFd, name: &OsStr) -> std::io::Result<Option<u32>> {
+    match nix::sys::stat::fstatat(Some(dir), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
+        Ok(st) => Ok(Some(st.st_mode)),
+        Err(Errno::ENOENT) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Checks `-o FILE`: a new name or an existing regular file, in an existing
+/// directory. Anything else is a usage error naming the file and what it is.
+pub fn check_output(output: &Path) -> anyhow::Result<Target> {
+    let expected = || {
+        usage(format!(
             "-o {:?}: expected the name of the JPEG file to write",
             output.display().to_string()
-        )));
+        ))
+    };
+    let raw = output.as_os_str().as_bytes();
+    let Some(name) = output.file_name() else {
+        return Err(expected());
+    };
+    if raw.ends_with(b"/") || raw.ends_with(b"/.") {
+        return Err(expected());
     }
     let abs = if output.is_absolute() {
         output.to_path_buf()
@@ -137,15 +188,303 @@ fn check_output(output: &Path) -> anyhow::Result<PathBuf> {
             .context("reading the current directory")?
             .join(output)
     };
-    let dir = abs.parent().unwrap_or(Path::new("/"));
-    if !dir.is_dir() {
-        return Err(usage(format!(
-            "-o {}: directory {} does not exist",
-            output.display(),
-            dir.display()
-        )));
+    let dir_path = abs.parent().unwrap_or(Path::new("/"));
+    let open_dir = |how: OFlag| {
+        nix::fcntl::open(
+            dir_path,
+            how | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+    };
+    // A directory this user may write into but not list (mode 0733) can
+    // only be opened as a path: then it cannot be synced after the rename.
+    let mut can_sync = true;
+    let opened = open_dir(OFlag::O_RDONLY).or_else(|e| match e {
+        Errno::EACCES => {
+            can_sync = false;
+            open_dir(OFlag::O_PATH)
+        }
+        e => Err(e),
+    });
+    let dir = match opened {
+        // SAFETY: `open` just returned this descriptor; nothing else owns it.
+        Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd) },
+        Err(Errno::ENOENT | Errno::ENOTDIR) => {
+            return Err(usage(format!(
+                "-o {}: directory {} does not exist",
+                output.display(),
+                dir_path.display()
+            )))
+        }
+        Err(e) => {
+            return Err(std::io::Error::from(e))
+                .with_context(|| format!("opening directory {}", dir_path.display()))
+        }
+    };
+    let existing =
+        lstat_at(dir.as_raw_fd(), name).with_context(|| format!("looking at {}", abs.display()))?;
+    let mode = match existing {
+        None => 0o644,
+        Some(m) if m & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits() => m & 0o777,
+        Some(m) if m & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits() => {
+            let to = fs::read_link(&abs)
+                .map(|t| format!(" to {}", t.display()))
+                .unwrap_or_default();
+            let msg = format!(
+                "-o {}: is a symbolic link{to}; a snapshot never writes through a link: \
+                 give the file it points to, or another name",
+                output.display()
+            );
+            return Err(usage(msg));
+        }
+        Some(m) => {
+            let msg = format!(
+                "-o {}: is {}; expected the name of a regular file \
+                 (a new one, or a JPEG to replace)",
+                output.display(),
+                kind_of(m)
+            );
+            return Err(usage(msg));
+        }
+    };
+    Ok(Target {
+        dir,
+        name: name.to_os_string(),
+        shown: abs,
+        mode,
+        can_sync,
+    })
+}
+
+/// A hidden, unpredictable name beside the target: `.NAME.tmp-` and 16 random
+/// hex digits (NAME cut to 64 bytes, so the result stays a valid name).
+fn temp_name(name: &OsStr) -> std::io::Result<OsString> {
+    let mut random = [0u8; 8];
+    // SAFETY: getrandom(2) fills the buffer we own.
+    let n = unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
+    if n != random.len() as isize {
+        return Err(std::io::Error::last_os_error());
     }
-    Ok(abs)
+    let base = name.as_bytes();
+    let mut out = b".".to_vec();
+    out.extend_from_slice(&base[..base.len().min(64)]);
+    out.extend_from_slice(b".tmp-");
+    for b in random {
+        out.extend_from_slice(format!("{b:02x}").as_bytes());
+    }
+    Ok(OsString::from_vec(out))
+}
+
+/// A temporary file being written; removed on drop unless renamed.
+struct TempFile<'a> {
+    dir: RawFd,
+    name: OsString,
+    shown: PathBuf,
+    file: fs::File,
+    renamed: bool,
+    _target: &'a Target,
+}
+
+impl Drop for TempFile<'_> {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = nix::unistd::unlinkat(
+                Some(self.dir),
+                self.name.as_os_str(),
+                nix::unistd::UnlinkatFlags::NoRemoveDir,
+            );
+        }
+    }
+}
+
+impl Target {
+    pub fn path(&self) -> &Path {
+        &self.shown
+    }
+
+    /// A new file beside the target: `O_CREAT|O_EXCL|O_NOFOLLOW`, so it is
+    /// never an existing file nor reached through a link someone planted.
+    fn create_temp(&self) -> anyhow::Result<TempFile<'_>> {
+        let dir = self.dir.as_raw_fd();
+        let shown_dir = self.shown.parent().unwrap_or(Path::new("/"));
+        for _ in 0..16 {
+            let name = temp_name(&self.name).context("drawing a temporary file name")?;
+            match nix::fcntl::openat(
+                Some(dir),
+                name.as_os_str(),
+                OFlag::O_WRONLY
+                    | OFlag::O_CREAT
+                    | OFlag::O_EXCL
+                    | OFlag::O_NOFOLLOW
+                    | OFlag::O_CLOEXEC,
+                Mode::from_bits_truncate(0o600),
+            ) {
+                Ok(fd) => {
+                    return Ok(TempFile {
+                        dir,
+                        shown: shown_dir.join(&name),
+                        name,
+                        // SAFETY: `openat` just returned this descriptor.
+                        file: unsafe { fs::File::from_raw_fd(fd) },
+                        renamed: false,
+                        _target: self,
+                    });
+                }
+                Err(Errno::EEXIST) => continue,
+                Err(e) => {
+                    return Err(std::io::Error::from(e)).with_context(|| {
+                        format!("creating a temporary file in {}", shown_dir.display())
+                    })
+                }
+            }
+        }
+        bail!(
+            "creating a temporary file in {}: 16 random names were all taken",
+            shown_dir.display()
+        )
+    }
+
+    /// Writes `jpeg` whole into a temporary file, syncs it and renames it
+    /// over the target, then syncs the directory. On any error the target
+    /// is untouched and the temporary file is gone.
+    pub fn replace_with(&self, jpeg: &[u8]) -> anyhow::Result<()> {
+        // Checked again: between the first look and now the name may have
+        // been given to something else. A rename would replace a link or a
+        // device node itself, never write through it, but it is not ours.
+        if let Some(m) = lstat_at(self.dir.as_raw_fd(), &self.name)
+            .with_context(|| format!("looking at {}", self.shown.display()))?
+        {
+            if m & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+                bail!(
+                    "{} became {} while the snapshot was taken; left alone",
+                    self.shown.display(),
+                    kind_of(m)
+                );
+            }
+        }
+        let mut tmp = self.create_temp()?;
+        let written = (|| -> std::io::Result<()> {
+            tmp.file.write_all(jpeg)?;
+            nix::sys::stat::fchmod(tmp.file.as_raw_fd(), Mode::from_bits_truncate(self.mode))?;
+            tmp.file.sync_all()
+        })();
+        written.with_context(|| format!("writing {}", tmp.shown.display()))?;
+        nix::fcntl::renameat(
+            Some(tmp.dir),
+            tmp.name.as_os_str(),
+            Some(self.dir.as_raw_fd()),
+            self.name.as_os_str(),
+        )
+        .map_err(std::io::Error::from)
+        .with_context(|| {
+            format!(
+                "renaming {} to {}",
+                tmp.shown.display(),
+                self.shown.display()
+            )
+        })?;
+        tmp.renamed = true;
+        if !self.can_sync {
+            log::debug!("directory not readable: the rename is not synced");
+            return Ok(());
+        }
+        nix::unistd::fsync(self.dir.as_raw_fd())
+            .map_err(std::io::Error::from)
+            .with_context(|| {
+                format!(
+                    "syncing directory {}",
+                    self.shown.parent().unwrap_or(Path::new("/")).display()
+                )
+            })?;
+        Ok(())
+    }
+}
+
+/// Checks that `data` is one whole baseline or progressive JPEG: SOI first,
+/// then well-formed marker segments (each length inside the data), a frame
+/// header with a size, at least one scan, and EOI as its last two bytes.
+/// Returns the picture's width and height.
+pub fn check_jpeg(data: &[u8]) -> Result<(u16, u16), String> {
+    if data.len() < 4 || data[..2] != [0xFF, 0xD8] {
+        return Err("it does not start with a JPEG start-of-image marker".into());
+    }
+    let mut i = 2;
+    let mut size = None;
+    let mut scans = 0;
+    loop {
+        // Marker: 0xFF, optional 0xFF fill bytes, the code.
+        if i >= data.len() || data[i] != 0xFF {
+            return Err(format!("no marker at byte {i} (torn or not a JPEG)"));
+        }
+        while i < data.len() && data[i] == 0xFF {
+            i += 1;
+        }
+        let Some(&code) = data.get(i) else {
+            return Err("it ends inside a marker (torn)".into());
+        };
+        i += 1;
+        match code {
+            0xD9 => break,
+            0x01 | 0xD0..=0xD7 => continue,
+            0x00 | 0xD8 => return Err(format!("unexpected marker 0x{code:02X} at byte {}", i - 1)),
+            _ => {}
+        }
+        let Some(len) = data
+            .get(i..i + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]) as usize)
+        else {
+            return Err("it ends inside a segment header (torn)".into());
+        };
+        if len < 2 || i + len > data.len() {
+            return Err(format!(
+                "segment 0x{code:02X} at byte {} runs past the end (torn)",
+                i - 2
+            ));
+        }
+        let body = &data[i + 2..i + len];
+        i += len;
+        match code {
+            0xC0..=0xCF if !matches!(code, 0xC4 | 0xC8 | 0xCC) => {
+                if body.len() < 5 {
+                    return Err("frame header too short".into());
+                }
+                let h = u16::from_be_bytes([body[1], body[2]]);
+                let w = u16::from_be_bytes([body[3], body[4]]);
+                if w == 0 || h == 0 {
+                    return Err(format!("frame header says {w}x{h}"));
+                }
+                size = Some((w, h));
+            }
+            0xDA => {
+                if size.is_none() {
+                    return Err("a scan before any frame header".into());
+                }
+                scans += 1;
+                // Entropy-coded data: up to the next marker that is neither
+                // a stuffed 0xFF00 nor a restart marker.
+                loop {
+                    match data.get(i..i + 2) {
+                        None => return Err("it ends inside the image data (torn)".into()),
+                        Some([0xFF, 0x00]) | Some([0xFF, 0xD0..=0xD7]) => i += 2,
+                        Some([0xFF, 0xFF]) => i += 1,
+                        Some([0xFF, _]) => break,
+                        Some(_) => i += 1,
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if scans == 0 {
+        return Err("it has no image data".into());
+    }
+    if i != data.len() {
+        return Err(format!(
+            "{} bytes follow its end-of-image marker",
+            data.len() - i
+        ));
+    }
+    size.ok_or_else(|| "it has no frame header".into())
 }
 
 /// The device a snapshot opens: `--device`, else the one `hook run` last
@@ -206,13 +545,13 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let source = choose_source(&answer, publisher_running);
     let stream_url = format!("rtsp://127.0.0.1:{port}/{path}");
 
-    let tmp = temp_path(&output);
     let result = match source {
         Source::Stream => {
             log::info!("snapshot from the live stream {stream_url}");
             capture(
                 &args.device.ffmpeg,
-                &snapshot_args(None, &stream_url, &tmp),
+                &snapshot_args(None, &stream_url),
+                None,
                 deadline,
             )
         }
@@ -225,25 +564,32 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             let input = crate::capture::prepare(&device, &args.device)
                 .with_context(|| format!("preparing device {device} for a snapshot"))?;
             log::info!("snapshot straight from {device} (no stream runs)");
-            let _lock = lock_device(ctx, &path, &device, deadline)?;
+            let lock = lock_device(ctx, &path, &device, deadline)?;
+            // FFmpeg holds the lock too, until it is really gone.
             capture(
                 &args.device.ffmpeg,
-                &snapshot_args(Some(&input), &stream_url, &tmp),
+                &snapshot_args(Some(&input), &stream_url),
+                Some(lock.fd()),
                 deadline,
             )
         }
     };
-    let bytes = match result.and_then(|()| finish(&tmp, &output)) {
+    let bytes = match result.and_then(|jpeg| {
+        output.replace_with(&jpeg)?;
+        Ok(jpeg.len() as u64)
+    }) {
         Ok(bytes) => bytes,
         Err(e) => {
-            let _ = fs::remove_file(&tmp);
-            return Err(e.context(format!("snapshot of {path} into {}", output.display())));
+            return Err(e.context(format!(
+                "snapshot of {path} into {}",
+                output.path().display()
+            )))
         }
     };
     let millis = started.elapsed().as_millis() as u64;
     let record = SnapshotRecord {
         at: now(),
-        file: output.display().to_string(),
+        file: output.path().display().to_string(),
         source: source.as_str().to_string(),
         bytes,
         millis,
@@ -256,7 +602,7 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     }
     println!(
         "{}: {bytes} bytes from the {} in {millis} ms",
-        output.display(),
+        output.path().display(),
         source.as_str()
     );
     Ok(ExitCode::SUCCESS)
@@ -286,81 +632,44 @@ fn lock_device(
     }
 }
 
-/// Runs FFmpeg in its own process group until it exits or `deadline`
-/// passes (then kills the group).
-fn capture(ffmpeg: &Path, args: &[OsString], deadline: Instant) -> anyhow::Result<()> {
-    let mut cmd = Command::new(ffmpeg);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .process_group(0);
-    // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill
-    // FFmpeg if this process dies first.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let mut child = cmd
-        .spawn()
+/// Runs FFmpeg through `process::run_bounded` (own process group, killed
+/// and reaped on `deadline`) and returns the JPEG it wrote to its stdout,
+/// checked to be whole.
+fn capture(
+    ffmpeg: &Path,
+    args: &[OsString],
+    keep_fd: Option<RawFd>,
+    deadline: Instant,
+) -> anyhow::Result<Vec<u8>> {
+    let run = run_bounded(ffmpeg, args, keep_fd, deadline, MAX_JPEG)
         .with_context(|| format!("starting {}", ffmpeg.display()))?;
-    let mut stderr = child.stderr.take().expect("piped");
-    let reader = std::thread::spawn(move || {
-        let mut text = String::new();
-        let _ = stderr.read_to_string(&mut text);
-        text
-    });
-    let status = loop {
-        if let Some(status) = child.try_wait().context("waiting for FFmpeg")? {
-            break Some(status);
+    let text = String::from_utf8_lossy(&run.stderr);
+    let tail: Vec<&str> = text.lines().rev().take(3).collect();
+    let tail: Vec<&str> = tail.into_iter().rev().collect();
+    let tail = tail.join(" | ");
+    match run.end {
+        BoundedEnd::TimedOut => {
+            bail!("FFmpeg gave no frame within the time limit (killed its process group)")
         }
-        if Instant::now() >= deadline {
-            break None;
+        BoundedEnd::TooMuchOutput => {
+            bail!("FFmpeg wrote more than {MAX_JPEG} bytes for one frame (killed it)")
         }
-        std::thread::sleep(Duration::from_millis(5));
-    };
-    let Some(status) = status else {
-        // SAFETY: kill(2) on FFmpeg's own process group.
-        unsafe {
-            libc::kill(-(child.id() as i32), libc::SIGKILL);
+        BoundedEnd::Exited(status) if status.code() != Some(0) => {
+            bail!("FFmpeg failed ({status}): {tail}")
         }
-        let _ = child.wait();
-        let _ = reader.join();
-        bail!("FFmpeg gave no frame within the time limit (killed it)");
-    };
-    let text = reader.join().unwrap_or_default();
-    if !status.success() {
-        let tail: Vec<&str> = text.lines().rev().take(3).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        bail!("FFmpeg failed ({status}): {}", tail.join(" | "));
+        BoundedEnd::Exited(_) => {}
     }
-    Ok(())
-}
-
-/// Checks the temporary file holds a JPEG, syncs it and renames it into
-/// place. Returns its size.
-fn finish(tmp: &Path, output: &Path) -> anyhow::Result<u64> {
-    let mut file =
-        fs::File::open(tmp).with_context(|| format!("FFmpeg wrote no file {}", tmp.display()))?;
-    let mut magic = [0u8; 2];
-    if file.read_exact(&mut magic).is_err() || magic != [0xFF, 0xD8] {
-        bail!("FFmpeg's output {} is not a JPEG", tmp.display());
+    if run.stdout.is_empty() {
+        bail!("FFmpeg exited without writing a frame: {tail}");
     }
-    file.sync_all()
-        .with_context(|| format!("syncing {}", tmp.display()))?;
-    let bytes = file.metadata()?.len();
-    fs::rename(tmp, output)
-        .with_context(|| format!("renaming {} to {}", tmp.display(), output.display()))?;
-    if let Some(dir) = output.parent() {
-        if let Ok(d) = fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
+    match check_jpeg(&run.stdout) {
+        Ok((w, h)) => log::debug!("a whole {w}x{h} JPEG, {} bytes", run.stdout.len()),
+        Err(why) => bail!(
+            "FFmpeg's output ({} bytes) is not one whole JPEG: {why}",
+            run.stdout.len()
+        ),
     }
-    Ok(bytes)
+    Ok(run.stdout)
 }
 
 #[cfg(test)]
@@ -392,9 +701,8 @@ mod tests {
 
     #[test]
     fn arguments() {
-        let tmp = Path::new("/snaps/.a:b.jpg.tmp-1");
         let input = crate::capture::prepare(TEST_PATTERN, &Default::default()).unwrap();
-        let a: Vec<String> = snapshot_args(Some(&input), "rtsp://x", tmp)
+        let a: Vec<String> = snapshot_args(Some(&input), "rtsp://x")
             .into_iter()
             .map(|s| s.into_string().unwrap())
             .collect();
@@ -403,9 +711,14 @@ mod tests {
             text.contains("-f lavfi -i testsrc2=size=640x480:rate=15"),
             "{text}"
         );
-        assert!(text.ends_with("-frames:v 1 -c:v mjpeg -q:v 3 -f mjpeg file:/snaps/.a:b.jpg.tmp-1"));
+        // To stdout: FFmpeg opens no output file, so it follows no link.
+        assert!(
+            text.ends_with("-frames:v 1 -c:v mjpeg -q:v 3 -f mjpeg pipe:1"),
+            "{text}"
+        );
+        assert!(!text.contains("file:") && !text.contains("-y"), "{text}");
         assert!(!text.contains("rtsp://"));
-        let s: Vec<String> = snapshot_args(None, "rtsp://127.0.0.1:8554/cam0", tmp)
+        let s: Vec<String> = snapshot_args(None, "rtsp://127.0.0.1:8554/cam0")
             .into_iter()
             .map(|s| s.into_string().unwrap())
             .collect();
@@ -420,7 +733,7 @@ mod tests {
             encoder: crate::capture::EncoderChoice::Copy,
             bitrate: None,
         };
-        let d: Vec<String> = snapshot_args(Some(&dev), "", tmp)
+        let d: Vec<String> = snapshot_args(Some(&dev), "")
             .into_iter()
             .map(|s| s.into_string().unwrap())
             .collect();
@@ -430,13 +743,67 @@ mod tests {
     }
 
     #[test]
-    fn temp_file_is_hidden_beside_the_target() {
-        let t = temp_path(Path::new("/x/y/snap.jpg"));
-        assert_eq!(t.parent(), Some(Path::new("/x/y")));
-        assert!(t
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with(".snap.jpg.tmp-"));
+    fn temp_names_are_hidden_unpredictable_and_bounded() {
+        let a = temp_name(OsStr::new("snap.jpg")).unwrap();
+        let b = temp_name(OsStr::new("snap.jpg")).unwrap();
+        assert_ne!(a, b);
+        let a = a.to_string_lossy();
+        assert!(a.starts_with(".snap.jpg.tmp-"), "{a}");
+        assert_eq!(a.len(), ".snap.jpg.tmp-".len() + 16, "{a}");
+        let long = "x".repeat(255);
+        let t = temp_name(OsStr::new(&long)).unwrap();
+        assert_eq!(t.len(), 1 + 64 + 5 + 16);
+    }
+
+    /// A small real JPEG from FFmpeg's encoder, as a snapshot gets it.
+    fn ffmpeg_jpeg() -> Vec<u8> {
+        let out = std::process::Command::new("ffmpeg")
+            .args([
+                "-hide_banner",
+                "-nostdin",
+                "-loglevel",
+                "error",
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=64x48:rate=1",
+                "-frames:v",
+                "1",
+                "-c:v",
+                "mjpeg",
+                "-q:v",
+                "3",
+                "-f",
+                "mjpeg",
+                "pipe:1",
+            ])
+            .output()
+            .expect("ffmpeg runs");
+        assert!(out.status.success());
+        out.stdout
+    }
+
+    #[test]
+    fn only_a_whole_jpeg_passes() {
+        let jpeg = ffmpeg_jpeg();
+        assert_eq!(check_jpeg(&jpeg), Ok((64, 48)));
+        // Torn anywhere: refused, whichever byte it stops at.
+        for cut in 0..jpeg.len() {
+            assert!(check_jpeg(&jpeg[..cut]).is_err(), "torn at {cut} accepted");
+        }
+        // A full-length file whose end is zeros (a short write on a full
+        // disk that kept the size) is refused too.
+        let mut zeroed = jpeg.clone();
+        let n = zeroed.len();
+        zeroed[n / 2..].fill(0);
+        assert!(check_jpeg(&zeroed).is_err());
+        let mut trailing = jpeg.clone();
+        trailing.extend_from_slice(b"junk");
+        assert!(check_jpeg(&trailing).unwrap_err().contains("follow"));
+        assert!(
+            check_jpeg(b"\xFF\xD8\xFF\xD9").is_err(),
+            "no frame, no scan"
+        );
+        assert!(check_jpeg(b"GIF89a....").is_err());
     }
 }
