@@ -17,7 +17,6 @@
 //! gone, recording off, a moment for MediaMTX's last segment to be counted,
 //! session ended; so nothing switches recording back on behind the stop.
 
-use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -287,18 +286,9 @@ fn mark_stopping(ctx: &Context, path: &str) {
 /// terminal's SIGHUP reaches it), stdin from /dev/null, output to
 /// `holds/PATH.log`, the state directory and this command's policy passed on.
 fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::process::Child> {
-    let dir = holds_dir(ctx);
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let log_file = dir.join(format!("{path}.log"));
-    let log = fs::File::create(&log_file)
-        .with_context(|| format!("creating hold log {}", log_file.display()))?;
-    let policy_file = dir.join(format!("{path}.policy.json"));
     let policy = serde_json::to_vec_pretty(&ctx.policy).context("serializing the policy")?;
-    fs::write(&policy_file, policy)
-        .with_context(|| format!("writing {}", policy_file.display()))?;
-    for created in [&dir, &log_file, &policy_file] {
-        crate::state::give_to_dir_owner(created);
-    }
+    let log = ctx.store.create_hold_files(path, &policy)?;
+    let policy_file = ctx.store.hold_policy_file(path);
     let exe = std::env::current_exe().context("finding the hook executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg("hold")
