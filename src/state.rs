@@ -4,11 +4,17 @@
 //! file, because `state.json` itself is replaced by rename), is written to a
 //! temporary file, fsynced, renamed over `state.json`, and the directory is
 //! fsynced: a crash at any instant leaves the old or the new state, never a
-//! torn one. A file that does not parse is moved aside (kept, with a
-//! timestamp) and a fresh state is started, with a warning.
+//! torn one. Every file is opened through `state_files` (no link followed,
+//! regular files only, handed to the directory's owner only when created).
+//!
+//! Readers never write: a file that does not parse reads as an empty state,
+//! a path entry that does not parse is left out, each with a warning. Writers
+//! (under the lock) move a corrupt file aside (`state.json.corrupt-<time>`)
+//! and set bad entries aside (`state.json.bad-<time>`), keeping the others;
+//! they check entries with the same schema as readers.
 //!
 //! The state grows with paths, not segments: segments go to the per-path
-//! ledger (`ledger/<path>.jsonl`, append-only, one JSON line per segment,
+//! ledger (`ledger/<stem>.jsonl`, append-only, one JSON line per segment,
 //! appended under the same lock); the state keeps totals and the last few.
 //!
 //! A state file written by a newer hook (a higher schema version) is left
@@ -17,7 +23,7 @@
 //!
 //! The file is compact JSON (`hook status --json` is the readable view).
 //! [`StateStore::update_path`], used by the hooks that run per event,
-//! parses and rewrites only the entry it changes.
+//! serializes only the entry it changes.
 
 use std::collections::BTreeMap;
 use std::fs::{self, File};
