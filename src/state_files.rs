@@ -195,9 +195,16 @@ impl Dir {
         }
         // SAFETY: fd was just opened and is owned by nobody else.
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-        let dir = Dir::from_fd(fd, path.to_path_buf())?;
-        dir.check_not_world_writable()?;
-        Ok(dir)
+        let st = fstat(fd.as_raw_fd())?;
+        if st.st_mode & libc::S_IWOTH != 0 {
+            return Err(refused(format!(
+                "state directory {} is writable by every user (mode {:04o}): anyone could plant files in it; run `chmod o-w {}` (it should belong to the user MediaMTX runs as)",
+                path.display(),
+                st.st_mode & 0o7777,
+                path.display()
+            )));
+        }
+        Dir::with_stat(fd, path.to_path_buf(), &st)
     }
 
     /// Opens a directory whose last component must not be a link (a
@@ -235,6 +242,10 @@ impl Dir {
 
     fn from_fd(fd: OwnedFd, path: PathBuf) -> io::Result<Dir> {
         let st = fstat(fd.as_raw_fd())?;
+        Dir::with_stat(fd, path, &st)
+    }
+
+    fn with_stat(fd: OwnedFd, path: PathBuf, st: &libc::stat) -> io::Result<Dir> {
         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
             return Err(refused(format!("{} is not a directory", path.display())));
         }
@@ -246,19 +257,6 @@ impl Dir {
         })
     }
 
-    fn check_not_world_writable(&self) -> io::Result<()> {
-        let st = fstat(self.fd.as_raw_fd())?;
-        if st.st_mode & libc::S_IWOTH != 0 {
-            return Err(refused(format!(
-                "state directory {} is writable by every user (mode {:04o}): anyone could plant files in it; run `chmod o-w {}` (it should belong to the user MediaMTX runs as)",
-                self.path.display(),
-                st.st_mode & 0o7777,
-                self.path.display()
-            )));
-        }
-        Ok(())
-    }
-
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -266,11 +264,6 @@ impl Dir {
     /// The path of `name` in this directory (for messages).
     pub fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)
-    }
-
-    /// The directory's owner (uid, gid).
-    pub fn owner(&self) -> (u32, u32) {
-        (self.uid, self.gid)
     }
 
     /// Hands what this process has just created to the directory's owner,
