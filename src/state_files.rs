@@ -210,7 +210,7 @@ impl Dir {
     /// Opens a directory whose last component must not be a link (a
     /// directory of lock files); its ancestors are followed as given.
     /// `create` makes it when it is missing (handed to its parent's owner
-    /// when root made it).
+    /// when root made it), and its parent as given when that is missing.
     pub fn open_nofollow(path: &Path, create: bool) -> io::Result<Dir> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Dir::open_state(path);
@@ -221,18 +221,29 @@ impl Dir {
             parent
         };
         let c = path_cstr(parent)?;
-        // SAFETY: open(2) with a valid NUL-terminated path.
-        let fd = unsafe {
-            libc::open(
-                c.as_ptr(),
-                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
-            )
+        let open_parent = || {
+            // SAFETY: open(2) with a valid NUL-terminated path.
+            let fd = unsafe {
+                libc::open(
+                    c.as_ptr(),
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+            if fd < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                // SAFETY: fd was just opened and is owned by nobody else.
+                Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+            }
         };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd was just opened and is owned by nobody else.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        // The parent (the state directory) is made as given when missing.
+        let fd = match open_parent() {
+            Err(e) if create && e.kind() == io::ErrorKind::NotFound => {
+                std::fs::create_dir_all(parent)?;
+                open_parent()?
+            }
+            other => other?,
+        };
         let parent = Dir::from_fd(fd, parent.to_path_buf())?;
         let name = name.to_str().ok_or_else(|| {
             io::Error::new(io::ErrorKind::InvalidInput, "directory name is not UTF-8")
