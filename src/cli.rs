@@ -29,13 +29,27 @@ use crate::state::{default_state_dir, StateStore};
 #[command(name = "hook", version, max_term_width = 100)]
 pub struct Cli {
     /// State directory [default: /var/lib/mediamtx-hook when writable, else
-    /// $XDG_STATE_HOME/mediamtx-hook]
-    #[arg(long, global = true, env = "HOOK_STATE_DIR", value_name = "DIR")]
+    /// $XDG_STATE_HOME/mediamtx-hook]. It must not be writable by every user;
+    /// an empty or blank value is an error
+    #[arg(
+        long,
+        global = true,
+        env = "HOOK_STATE_DIR",
+        value_name = "DIR",
+        value_parser = any_path()
+    )]
     pub state_dir: Option<PathBuf>,
 
     /// Optional JSON config overriding the policy values (close-after, start
-    /// timeout, restart and backoff, segment length…)
-    #[arg(long, global = true, env = "HOOK_CONFIG", value_name = "FILE")]
+    /// timeout, restart and backoff, segment length…): a regular file of at
+    /// most 1 MiB; an empty or blank value is an error
+    #[arg(
+        long,
+        global = true,
+        env = "HOOK_CONFIG",
+        value_name = "FILE",
+        value_parser = any_path()
+    )]
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]
@@ -362,6 +376,43 @@ impl Cli {
     }
 }
 
+/// A path taken as given, empty included (so that an empty value reaches
+/// [`check_path_value`], which names the variable when it came from one).
+fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
+}
+
+/// Refuses an empty or blank (whitespace only) `--state-dir` / `--config`,
+/// naming the flag when it is on the command line, else the variable.
+fn check_path_value(
+    value: Option<&std::path::Path>,
+    flag: &str,
+    var: &str,
+    expected: &str,
+) -> anyhow::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let Some(value) = value else {
+        return Ok(());
+    };
+    let bytes = value.as_os_str().as_bytes();
+    if !bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    let with_value = format!("{flag}=");
+    let on_command_line =
+        std::env::args_os().any(|a| a == flag || a.as_bytes().starts_with(with_value.as_bytes()));
+    let source = if on_command_line { flag } else { var };
+    let what = if bytes.is_empty() {
+        "is empty".to_string()
+    } else {
+        format!("is blank ({:?})", value.as_os_str())
+    };
+    Err(crate::error::usage(format!(
+        "{source} {what}: expected {expected}"
+    )))
+}
+
 /// Entry point of the binary.
 pub fn main() -> ExitCode {
     crate::logging::init();
@@ -400,6 +451,18 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         _ => {}
     }
+    check_path_value(
+        cli.state_dir.as_deref(),
+        "--state-dir",
+        "HOOK_STATE_DIR",
+        "a state directory (unset HOOK_STATE_DIR and leave out --state-dir for the default, /var/lib/mediamtx-hook when writable)",
+    )?;
+    check_path_value(
+        cli.config.as_deref(),
+        "--config",
+        "HOOK_CONFIG",
+        "a JSON config file (unset HOOK_CONFIG and leave out --config for the built-in policy)",
+    )?;
     let ctx = Context {
         store: cli.store(),
         policy: Policy::load(cli.config.as_deref())?,

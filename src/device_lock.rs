@@ -14,40 +14,47 @@
 //! locked until FFmpeg is really gone, even when the hook was SIGKILLed. The
 //! owner writes its pid into the file for "device busy: held by pid N".
 
-use std::fs::{File, OpenOptions, TryLockError};
+use std::fs::{File, TryLockError};
 use std::io::{self, Read, Seek, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use crate::capture::TEST_PATTERN;
+use crate::state_files::{name_stem, Access, Dir};
 
 /// The lock file for `device` (as given on the command line) serving
-/// MediaMTX path `mtx_path`.
+/// MediaMTX path `mtx_path`. Names become file names through
+/// [`name_stem`], so two names never share a file and none escapes the
+/// directory (`site1/camera0` → `testsrc-site1%2Fcamera0.lock`).
 pub fn lock_file_for(locks_dir: &Path, device: &str, mtx_path: &str) -> PathBuf {
     if device == TEST_PATTERN {
-        return locks_dir.join(format!("testsrc-{}.lock", escape(mtx_path)));
+        return locks_dir.join(format!("testsrc-{}.lock", name_stem(mtx_path)));
     }
     // A device that does not exist (yet) keeps its own name; the attempt
     // fails on it anyway and canonicalizes once it is back.
     let canonical = std::fs::canonicalize(device).unwrap_or_else(|_| PathBuf::from(device));
     locks_dir.join(format!(
         "device-{}.lock",
-        escape(&canonical.to_string_lossy())
+        name_stem(&canonical.to_string_lossy())
     ))
 }
 
-/// Keeps letters, digits, `-` and `.`; every other byte becomes `%XX`, so two
-/// different names never share a file and no name escapes the directory.
-fn escape(name: &str) -> String {
-    let mut out = String::with_capacity(name.len());
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || b == b'-' || (b == b'.' && !out.is_empty()) {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+/// Opens lock file `path` without following a link, neither at the file
+/// nor at its directory (made when missing), and refuses anything but a
+/// regular file (see `state_files`).
+pub fn open_lock_file(path: &Path, create: bool) -> io::Result<File> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{} is not a lock file path", path.display()),
+        ));
+    };
+    let access = if create {
+        Access::ReadWrite
+    } else {
+        Access::Read
+    };
+    Dir::open_nofollow(dir, create)?.open(name, access, create)
 }
 
 /// A held device lock; released when dropped (and when every process that
@@ -61,16 +68,7 @@ pub struct DeviceLock {
 impl DeviceLock {
     /// Takes the lock if it is free; `Ok(None)` when someone holds it.
     pub fn try_acquire(path: &Path) -> io::Result<Option<DeviceLock>> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
-        let mut file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .read(true)
-            .write(true)
-            .open(path)?;
-        crate::state::give_to_dir_owner(path);
+        let mut file = open_lock_file(path, true)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => return Ok(None),
@@ -109,7 +107,10 @@ impl DeviceLock {
 /// The pid written by the current (or last) owner of a lock file.
 pub fn holder(path: &Path) -> Option<u32> {
     let mut text = String::new();
-    File::open(path).ok()?.read_to_string(&mut text).ok()?;
+    open_lock_file(path, false)
+        .ok()?
+        .read_to_string(&mut text)
+        .ok()?;
     text.trim().parse().ok()
 }
 
@@ -133,10 +134,17 @@ mod tests {
         let a = lock_file_for(dir, TEST_PATTERN, "cam_1");
         let b = lock_file_for(dir, TEST_PATTERN, "cam%5F1");
         assert_ne!(a, b);
-        assert_eq!(a, Path::new("/locks/testsrc-cam%5F1.lock"));
+        assert_eq!(a, Path::new("/locks/testsrc-cam_1.lock"));
+        assert_eq!(b, Path::new("/locks/testsrc-cam%255F1.lock"));
+        let site = lock_file_for(dir, TEST_PATTERN, "site1/camera0");
+        assert_eq!(site, Path::new("/locks/testsrc-site1%2Fcamera0.lock"));
+        for hostile in ["..", "a/../../x", "../../etc/passwd"] {
+            let f = lock_file_for(dir, TEST_PATTERN, hostile);
+            assert_eq!(f.parent().unwrap(), dir, "{hostile:?}");
+        }
         let d = lock_file_for(dir, "/nonexistent/video0", "camera0");
         assert_eq!(d, Path::new("/locks/device-%2Fnonexistent%2Fvideo0.lock"));
-        assert_eq!(escape(".."), "%2E.");
+        assert_eq!(name_stem(".."), "%2E.");
         assert_eq!(d.parent().unwrap(), dir);
     }
 

@@ -185,8 +185,8 @@ pub fn v4l2m2m_works_cached(ffmpeg: &Path, cache_dir: Option<&Path>) -> bool {
     let boot = boot_id();
     let now = unix_now();
     let cache = cache_dir.map(|d| d.join(CACHE_FILE));
-    if let Some(file) = &cache {
-        if let Some(record) = std::fs::read(file)
+    if let Some(dir) = cache_dir {
+        if let Some(record) = crate::state_files::read_regular(dir, CACHE_FILE, 1 << 20)
             .ok()
             .and_then(|b| serde_json::from_slice::<ProbeRecord>(&b).ok())
         {
@@ -232,13 +232,9 @@ pub fn v4l2m2m_works(ffmpeg: &Path) -> bool {
 fn write_atomically(file: &Path, record: &ProbeRecord) -> anyhow::Result<()> {
     use anyhow::Context;
     let dir = file.parent().context("cache file has no directory")?;
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let tmp = dir.join(format!(".{CACHE_FILE}.{}", std::process::id()));
-    std::fs::write(&tmp, serde_json::to_vec_pretty(record)?)
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    crate::state::give_to_dir_owner(&tmp);
-    std::fs::rename(&tmp, file).with_context(|| format!("renaming to {}", file.display()))?;
-    Ok(())
+    let bytes = serde_json::to_vec_pretty(record)?;
+    crate::state_files::replace_file(dir, CACHE_FILE, &bytes)
+        .with_context(|| format!("writing {}", file.display()))
 }
 
 /// Asks FFmpeg whether it has `h264_v4l2m2m`, then encodes one second of

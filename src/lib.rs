@@ -44,6 +44,7 @@ pub mod segment;
 pub mod signals;
 pub mod snapshot;
 pub mod state;
+pub mod state_files;
 pub mod status;
 pub mod stop;
 pub mod supervisor;

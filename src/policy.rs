@@ -23,6 +23,46 @@ pub const DEFAULT_DELETE_AFTER_DAYS: u64 = 7;
 /// overflow beyond it).
 pub const MAX_SEGMENT_DURATION: Duration = Duration::from_secs(86400);
 
+/// Largest config file read.
+pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+
+/// The config's text: a regular file (a link to one is fine) of at most
+/// [`MAX_CONFIG_BYTES`]. Opened with `O_NONBLOCK`, so a FIFO is refused
+/// rather than waited on; a device such as `/dev/zero` is refused too.
+fn read_config(file: &Path) -> Result<String, String> {
+    use std::io::Read;
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(file)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    let meta = f.metadata().map_err(|e| format!("cannot read it: {e}"))?;
+    let kind = meta.file_type();
+    if !kind.is_file() {
+        let what = if kind.is_dir() {
+            "a directory"
+        } else if kind.is_fifo() {
+            "a FIFO"
+        } else if kind.is_char_device() || kind.is_block_device() {
+            "a device"
+        } else {
+            "not a regular file"
+        };
+        return Err(format!("is {what}: expected a JSON file"));
+    }
+    let mut bytes = Vec::new();
+    f.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read it: {e}"))?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(format!(
+            "is larger than {MAX_CONFIG_BYTES} bytes (1 MiB): expected a small JSON file"
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| format!("is not UTF-8 text: {e}"))
+}
+
 /// All policy values. Every section and key is optional in the file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -176,8 +216,8 @@ impl Policy {
         let Some(file) = file else {
             return Ok(Policy::default());
         };
-        let text = std::fs::read_to_string(file)
-            .map_err(|e| usage(format!("config {}: cannot read it: {e}", file.display())))
+        let text = read_config(file)
+            .map_err(|e| usage(format!("config {}: {e}", file.display())))
             .context("loading the JSON config (HOOK_CONFIG / --config)")?;
         Policy::from_json(&text, &file.display().to_string())
     }

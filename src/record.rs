@@ -28,7 +28,6 @@
 //! off) by the next start or stop. Each process is recorded with its
 //! identity (`process_identity`), so a reused pid is never taken for it.
 
-use std::fs;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
@@ -121,32 +120,19 @@ fn stop_budget(ctx: &Context) -> Duration {
         + Duration::from_secs(10)
 }
 
-/// The file name a path name becomes: `/` and `%` percent-encoded, so two
-/// names never share a file and none leaves its directory.
-pub fn path_file_name(path: &str) -> String {
-    let mut out = String::with_capacity(path.len());
-    for c in path.chars() {
-        match c {
-            '/' => out.push_str("%2F"),
-            '%' => out.push_str("%25"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// The path's session lock file, in the state directory's `locks/`.
 pub fn session_lock_file(ctx: &Context, path: &str) -> PathBuf {
-    ctx.store
-        .locks_dir()
-        .join(format!("session-{}.lock", path_file_name(path)))
+    ctx.store.locks_dir().join(format!(
+        "session-{}.lock",
+        crate::state_files::name_stem(path)
+    ))
 }
 
 /// The held session lock of one path; released when dropped (or when its
 /// holder dies: it is a `flock`).
 #[derive(Debug)]
 pub struct SessionLock {
-    _file: fs::File,
+    _file: std::fs::File,
 }
 
 /// Takes `path`'s session lock, waiting up to `limit` while another hook
@@ -160,26 +146,22 @@ pub fn lock_session(
 ) -> anyhow::Result<SessionLock> {
     use std::io::{Seek, Write};
     let file_name = session_lock_file(ctx, path);
-    let mut file = fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .read(true)
-        .write(true)
-        .open(&file_name)
+    let mut file = crate::device_lock::open_lock_file(&file_name, true)
         .with_context(|| format!("opening session lock {}", file_name.display()))?;
-    crate::state::give_to_dir_owner(&file_name);
     let end = Instant::now() + limit;
     loop {
         match file.try_lock() {
             Ok(()) => break,
-            Err(fs::TryLockError::WouldBlock) => {}
-            Err(fs::TryLockError::Error(e)) => {
+            Err(std::fs::TryLockError::WouldBlock) => {}
+            Err(std::fs::TryLockError::Error(e)) => {
                 return Err(e).with_context(|| format!("locking {}", file_name.display()))
             }
         }
         busy()?;
         if Instant::now() >= end {
-            let holder = fs::read_to_string(&file_name).unwrap_or_default();
+            let holder = crate::device_lock::open_lock_file(&file_name, false)
+                .and_then(std::io::read_to_string)
+                .unwrap_or_default();
             anyhow::bail!(
                 "{path}: another hook command ({}) has been changing its recording session for more than {}; try again, or see `hook status {path}`",
                 match holder.trim() {
@@ -198,11 +180,6 @@ pub fn lock_session(
         .and_then(|()| file.rewind())
         .and_then(|()| writeln!(file, "pid {} (hook {me})", std::process::id()));
     Ok(SessionLock { _file: file })
-}
-
-/// Where holds keep their log and the policy they run with.
-fn holds_dir(ctx: &Context) -> PathBuf {
-    ctx.store.dir().join("holds")
 }
 
 fn rtsp_port() -> anyhow::Result<u16> {
@@ -365,7 +342,7 @@ fn wait_until_recording(
         if let Ok(Some(status)) = hold.try_wait() {
             return Err(format!(
                 "the hold exited ({status}); see {}",
-                holds_dir(ctx).join(format!("{path}.log")).display()
+                ctx.store.hold_log_file(path).display()
             ));
         }
         let hold_state = ctx
@@ -446,22 +423,9 @@ fn mark_stopping(ctx: &Context, path: &str) {
 /// terminal's SIGHUP reaches it), stdin from /dev/null, output appended to
 /// `holds/PATH.log`, the state directory and this command's policy passed on.
 fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::process::Child> {
-    let dir = holds_dir(ctx);
-    fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let log_file = dir.join(format!("{path}.log"));
-    // Appended to: never truncate the log of a hold that may still write.
-    let log = fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_file)
-        .with_context(|| format!("opening hold log {}", log_file.display()))?;
-    let policy_file = dir.join(format!("{path}.policy.json"));
     let policy = serde_json::to_vec_pretty(&ctx.policy).context("serializing the policy")?;
-    fs::write(&policy_file, policy)
-        .with_context(|| format!("writing {}", policy_file.display()))?;
-    for created in [&dir, &log_file, &policy_file] {
-        crate::state::give_to_dir_owner(created);
-    }
+    let log = ctx.store.create_hold_files(path, &policy)?;
+    let policy_file = ctx.store.hold_policy_file(path);
     let exe = std::env::current_exe().context("finding the hook executable")?;
     let mut cmd = Command::new(exe);
     cmd.arg("hold")
@@ -1225,11 +1189,12 @@ mod tests {
     }
 
     #[test]
-    fn path_file_names_keep_inside_their_directory() {
-        assert_eq!(path_file_name("cam0"), "cam0");
-        assert_eq!(path_file_name("a/b"), "a%2Fb");
-        assert_eq!(path_file_name("a%2Fb"), "a%252Fb");
-        assert_ne!(path_file_name("a/b"), path_file_name("a%2Fb"));
+    fn session_lock_names_keep_inside_their_directory() {
+        use crate::state_files::name_stem;
+        assert_eq!(name_stem("cam0"), "cam0");
+        assert_eq!(name_stem("a/b"), "a%2Fb");
+        assert_eq!(name_stem("a%2Fb"), "a%252Fb");
+        assert_ne!(name_stem("a/b"), name_stem("a%2Fb"));
     }
 
     #[test]

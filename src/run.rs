@@ -94,16 +94,20 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
                 .pending_error
                 .take()
                 .unwrap_or_else(|| e.message.clone());
-            job.write(|p| {
-                p.last_error = Some(error);
-                p.last_error_at = Some(now());
-                p.phase = Phase::Failed;
-                p.child_pid = None;
-                p.child_process = None;
-                p.supervisor_pid = None;
-                p.supervisor_process = None;
-                p.next_attempt_at = None;
-            });
+            // An instance that never ran leaves a running owner's entry
+            // as it was; its error is in its log and exit status.
+            if !job.give_back() {
+                job.write(|p| {
+                    p.last_error = Some(error);
+                    p.last_error_at = Some(now());
+                    p.phase = Phase::Failed;
+                    p.child_pid = None;
+                    p.child_process = None;
+                    p.supervisor_pid = None;
+                    p.supervisor_process = None;
+                    p.next_attempt_at = None;
+                });
+            }
             match e.kind {
                 supervisor::StartErrorKind::Fatal(FatalKind::Usage) => Err(usage(e.message)),
                 _ => Err(anyhow::anyhow!(e.message)),
@@ -202,6 +206,37 @@ impl Publisher<'_> {
         self.note_write(result);
     }
 
+    /// When this instance never started FFmpeg and the instance it took the
+    /// entry from still runs, gives the entry back as it was, that owner's
+    /// error included (a waiting instance's "device busy" is not the
+    /// owner's), and returns true.
+    fn give_back(&mut self) -> bool {
+        let spawned = self.spawned;
+        let Some(prev) = self.previous.take().filter(|prev| {
+            !spawned
+                && prev
+                    .supervisor_pid
+                    .is_some_and(|pid| is_running(pid, prev.supervisor_process.as_ref()))
+        }) else {
+            return false;
+        };
+        self.write(|p| {
+            p.phase = prev.phase;
+            p.device = prev.device;
+            p.supervisor_pid = prev.supervisor_pid;
+            p.supervisor_process = prev.supervisor_process;
+            p.child_pid = prev.child_pid;
+            p.child_process = prev.child_process;
+            p.child_started_at = prev.child_started_at;
+            p.restarts = prev.restarts;
+            p.demand_at = prev.demand_at;
+            p.last_error = prev.last_error;
+            p.last_error_at = prev.last_error_at;
+            p.next_attempt_at = None;
+        });
+        true
+    }
+
     /// A failed state write is logged once per run of failures and otherwise
     /// ignored: the stream matters more than the record of it.
     fn note_write(&mut self, result: anyhow::Result<()>) {
@@ -297,28 +332,8 @@ impl Job for Publisher<'_> {
             }
             Event::Stopping { .. } => self.write(|p| p.phase = Phase::Stopping),
             Event::Stopped => {
-                let previous = self.previous.take().filter(|prev| {
-                    !self.spawned
-                        && prev
-                            .supervisor_pid
-                            .is_some_and(|pid| is_running(pid, prev.supervisor_process.as_ref()))
-                });
-                self.write(|p| match previous {
-                    // Never ran: the instance we took the entry from still
-                    // does; give it back as it was.
-                    Some(prev) => {
-                        p.phase = prev.phase;
-                        p.device = prev.device;
-                        p.supervisor_pid = prev.supervisor_pid;
-                        p.supervisor_process = prev.supervisor_process;
-                        p.child_pid = prev.child_pid;
-                        p.child_process = prev.child_process;
-                        p.child_started_at = prev.child_started_at;
-                        p.restarts = prev.restarts;
-                        p.demand_at = prev.demand_at;
-                        p.next_attempt_at = None;
-                    }
-                    None => {
+                if !self.give_back() {
+                    self.write(|p| {
                         p.phase = Phase::Idle;
                         p.child_pid = None;
                         p.child_process = None;
@@ -326,8 +341,8 @@ impl Job for Publisher<'_> {
                         p.child_started_at = None;
                         p.supervisor_pid = None;
                         p.next_attempt_at = None;
-                    }
-                })
+                    })
+                }
             }
         }
     }

@@ -71,8 +71,8 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     };
 
     let store = &ctx.store;
-    let placed = store
-        .update_path(&path, |entry| {
+    let record = || {
+        store.update_path(&path, |entry| {
             if already_recorded(&entry.segments, &segment.file) {
                 return Ok(None);
             }
@@ -93,7 +93,14 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             }
             Ok(Some((placed, gone)))
         })
-        .with_context(|| format!("recording segment of {path}"))?;
+    };
+    let placed = with_retries(record).map_err(|e| {
+        e.context(format!(
+            "segment {} of {path} was NOT recorded (its totals and ledger line are missing, and the next segment may count a false gap); once the state directory can be written, record it by hand: {}",
+            segment.file,
+            by_hand(store, &path, &segment.file, duration)
+        ))
+    })?;
     let Some((placed, gone)) = placed else {
         log::info!(
             "segment {} was already recorded; not counted again",
@@ -228,7 +235,18 @@ fn read_from(ledger: &Path, offset: u64, committed: u64) -> Option<Vec<u8>> {
     // From the byte before, which must end a line: a cursor never points
     // into the middle of one.
     let start = offset.saturating_sub(1);
-    let mut f = std::fs::File::open(ledger).ok()?;
+    // Never through a link planted in the state directory.
+    let mut f = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+            .open(ledger)
+            .ok()?
+    };
+    if !f.metadata().ok()?.is_file() {
+        return None;
+    }
     f.seek(SeekFrom::Start(start)).ok()?;
     let mut chunk = Vec::new();
     f.take(GONE_READ.min(committed - start))
@@ -253,6 +271,63 @@ fn cursor_holds(cursor: &LedgerCursor, chunk: &[u8]) -> bool {
         .ok()
         .and_then(|v| v.get("file").and_then(|f| f.as_str()).map(|f| f == file))
         .unwrap_or(false)
+}
+
+/// How long to wait before each new attempt when the state cannot be
+/// written for a reason that may pass (full disk, I/O error, no memory).
+const RETRY_DELAYS: [std::time::Duration; 2] = [
+    std::time::Duration::from_millis(100),
+    std::time::Duration::from_millis(400),
+];
+
+/// Runs `attempt`, again after [`RETRY_DELAYS`] while it fails for a
+/// reason that may pass.
+fn with_retries<T>(mut attempt: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<T> {
+    let mut delays = RETRY_DELAYS.iter();
+    loop {
+        match attempt() {
+            Err(e) if transient(&e) => match delays.next() {
+                Some(delay) => {
+                    log::warn!("{e:#}; trying again in {} ms", delay.as_millis());
+                    std::thread::sleep(*delay);
+                }
+                None => return Err(e),
+            },
+            other => return other,
+        }
+    }
+}
+
+/// An error that may pass by itself: the disk full, a failing write, the
+/// kernel short of memory, an interrupted or busy call.
+fn transient(err: &anyhow::Error) -> bool {
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<std::io::Error>())
+        .any(|e| {
+            matches!(
+                e.raw_os_error(),
+                Some(
+                    libc::ENOSPC
+                        | libc::EDQUOT
+                        | libc::EIO
+                        | libc::ENOMEM
+                        | libc::EAGAIN
+                        | libc::EINTR
+                        | libc::EBUSY
+                )
+            )
+        })
+}
+
+/// The command line that records the segment by hand, quoted for a shell.
+fn by_hand(store: &crate::state::StateStore, path: &str, file: &str, duration: f64) -> String {
+    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
+    format!(
+        "HOOK_STATE_DIR={} MTX_PATH={} MTX_SEGMENT_PATH={} MTX_SEGMENT_DURATION={duration} hook segment-complete",
+        quote(&store.dir().to_string_lossy()),
+        quote(path),
+        quote(file)
+    )
 }
 
 /// The segment's start and where it was read from.

@@ -4,11 +4,17 @@
 //! file, because `state.json` itself is replaced by rename), is written to a
 //! temporary file, fsynced, renamed over `state.json`, and the directory is
 //! fsynced: a crash at any instant leaves the old or the new state, never a
-//! torn one. A file that does not parse is moved aside (kept, with a
-//! timestamp) and a fresh state is started, with a warning.
+//! torn one. Every file is opened through `state_files` (no link followed,
+//! regular files only, handed to the directory's owner only when created).
+//!
+//! Readers never write: a file that does not parse reads as an empty state,
+//! a path entry that does not parse is left out, each with a warning. Writers
+//! (under the lock) move a corrupt file aside (`state.json.corrupt-<time>`)
+//! and set bad entries aside (`state.json.bad-<time>`), keeping the others;
+//! they check entries with the same schema as readers.
 //!
 //! The state grows with paths, not segments: segments go to the per-path
-//! ledger (`ledger/<path>.jsonl`, append-only, one JSON line per segment,
+//! ledger (`ledger/<stem>.jsonl`, append-only, one JSON line per segment,
 //! appended under the same lock); the state keeps totals and the last few.
 //!
 //! A state file written by a newer hook (a higher schema version) is left
@@ -17,10 +23,10 @@
 //!
 //! The file is compact JSON (`hook status --json` is the readable view).
 //! [`StateStore::update_path`], used by the hooks that run per event,
-//! parses and rewrites only the entry it changes.
+//! serializes only the entry it changes.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
 use std::path::{Path, PathBuf};
 
@@ -30,6 +36,7 @@ use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
 use crate::process_identity::ProcessId;
+use crate::state_files::{self, name_stem, Access, Dir};
 
 /// Version of the state file. Fields are only ever added; the version
 /// changes when a meaning changes. (`hook status --json` has its own,
@@ -344,8 +351,9 @@ pub fn default_state_dir() -> PathBuf {
 
 /// `<tmp>/mediamtx-hook-<uid>/locks`, when that directory is this user's
 /// own (mode 0700, not a symlink): in a shared temporary directory nobody
-/// else may choose where the lock files go.
-fn private_locks_dir(tmp: &Path) -> Option<PathBuf> {
+/// else may choose where the lock files go. Err says why it cannot be used
+/// and how to fix it.
+fn private_locks_dir(tmp: &Path) -> std::result::Result<PathBuf, String> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
     // SAFETY: geteuid(2) cannot fail.
     let uid = unsafe { libc::geteuid() };
@@ -353,38 +361,34 @@ fn private_locks_dir(tmp: &Path) -> Option<PathBuf> {
     match fs::DirBuilder::new().mode(0o700).create(&base) {
         Ok(()) => {}
         Err(e) if e.kind() == ErrorKind::AlreadyExists => {}
-        Err(_) => return None,
+        Err(e) => return Err(format!("cannot create {}: {e}", base.display())),
     }
-    let meta = fs::symlink_metadata(&base).ok()?;
-    if !meta.is_dir() || meta.uid() != uid || meta.mode() & 0o077 != 0 {
-        return None;
+    let meta = fs::symlink_metadata(&base).map_err(|e| format!("{}: {e}", base.display()))?;
+    if meta.file_type().is_symlink() || !meta.is_dir() {
+        return Err(format!(
+            "{} is not a directory of this user's (it is a link or a file): remove it",
+            base.display()
+        ));
+    }
+    if meta.uid() != uid {
+        return Err(format!(
+            "{} belongs to uid {}, not to this user (uid {uid}): another user made it first; remove it (as root: rm -r {}) or set TMPDIR to a directory of this user's",
+            base.display(),
+            meta.uid(),
+            base.display()
+        ));
+    }
+    if meta.mode() & 0o077 != 0 {
+        return Err(format!(
+            "{} is open to other users (mode {:04o}): run `chmod 700 {}`",
+            base.display(),
+            meta.mode() & 0o7777,
+            base.display()
+        ));
     }
     let locks = base.join("locks");
-    fs::create_dir_all(&locks).ok()?;
-    Some(locks)
-}
-
-/// Hands a file or directory just created in the state directory to the
-/// owner of the directory it is in, when this process runs as root and that
-/// owner is not root. The state directory belongs to the user MediaMTX runs
-/// as; an operator's `sudo hook record start …` must not leave behind a
-/// lock, ledger or state file that this user can no longer open. Failures
-/// are ignored: the file is still usable by root.
-pub fn give_to_dir_owner(created: &Path) {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid(2) cannot fail.
-    if unsafe { libc::geteuid() } != 0 {
-        return;
-    }
-    let Some(parent) = created.parent() else {
-        return;
-    };
-    let Ok(meta) = fs::metadata(parent) else {
-        return;
-    };
-    if meta.uid() != 0 {
-        let _ = std::os::unix::fs::chown(created, Some(meta.uid()), Some(meta.gid()));
-    }
+    Dir::open_nofollow(&locks, true).map_err(|e| format!("{}: {e}", locks.display()))?;
+    Ok(locks)
 }
 
 fn dir_is_writable(dir: &Path) -> bool {
@@ -401,6 +405,19 @@ pub fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 
+/// The state lock, held, with the state directory open.
+struct Locked {
+    dir: Dir,
+    _file: File,
+}
+
+/// A path's entry that does not parse, set aside by a writer.
+struct Bad {
+    path: String,
+    raw: String,
+    error: String,
+}
+
 impl StateStore {
     /// A store rooted at `dir`; nothing is created until the first write.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -415,18 +432,50 @@ impl StateStore {
         self.dir.join("state.json")
     }
 
-    fn lock_file(&self) -> PathBuf {
-        self.dir.join("state.lock")
-    }
-
-    /// The per-path append-only segment ledger. `path` must be a validated
-    /// path name (`mtx_env::validate_path_name`): it becomes a file name.
+    /// The per-path append-only segment ledger:
+    /// `ledger/<stem>.jsonl`, the stem made by [`state_files::name_stem`]
+    /// (`site1/camera0` → `site1%2Fcamera0`).
     pub fn ledger_file(&self, path: &str) -> PathBuf {
-        self.ledger_dir().join(format!("{path}.jsonl"))
+        self.ledger_dir().join(ledger_name(path))
     }
 
     fn ledger_dir(&self) -> PathBuf {
         self.dir.join("ledger")
+    }
+
+    /// The log of `path`'s recording hold (`holds/<stem>.log`).
+    pub fn hold_log_file(&self, path: &str) -> PathBuf {
+        self.dir
+            .join("holds")
+            .join(format!("{}.log", name_stem(path)))
+    }
+
+    /// The policy `path`'s recording hold runs with (`holds/<stem>.policy.json`).
+    pub fn hold_policy_file(&self, path: &str) -> PathBuf {
+        self.dir
+            .join("holds")
+            .join(format!("{}.policy.json", name_stem(path)))
+    }
+
+    /// Creates (or empties) the hold's log and writes the policy it runs
+    /// with, never through a link (see `state_files`); returns the log.
+    pub fn create_hold_files(&self, path: &str, policy: &[u8]) -> Result<File> {
+        let stem = name_stem(path);
+        let holds = self
+            .open_dir_creating()?
+            .sub("holds", true)
+            .with_context(|| format!("creating {}", self.dir.join("holds").display()))?;
+        let log_name = format!("{stem}.log");
+        let log = holds
+            // Appended to: never truncate the log of a hold that may still write.
+            .open(&log_name, Access::Append, true)
+            .with_context(|| format!("opening hold log {}", holds.join(&log_name).display()))?;
+        let policy_name = format!("{stem}.policy.json");
+        holds
+            .open(&policy_name, Access::Truncate, true)
+            .and_then(|mut f| f.write_all(policy))
+            .with_context(|| format!("writing {}", holds.join(&policy_name).display()))?;
+        Ok(log)
     }
 
     /// Appends one segment to `path`'s ledger as a JSON line, durably, and
@@ -438,29 +487,21 @@ impl StateStore {
     /// ledger holds exactly the segments the totals count. With no committed
     /// length known (a fresh state) nothing is dropped.
     ///
-    /// A path name that is not a valid MediaMTX path name is refused, so
-    /// nothing is ever written outside the ledger directory.
+    /// The file name comes from [`state_files::name_stem`], so whatever the
+    /// path name nothing is written outside the ledger directory, and the
+    /// ledger is never opened through a link.
     pub fn append_ledger(
         &self,
         path: &str,
         committed: Option<u64>,
         record: &impl Serialize,
     ) -> Result<u64> {
-        crate::mtx_env::validate_path_name(Some(std::ffi::OsStr::new(path)), "path name")?;
-        let dir = self.ledger_dir();
         let file = self.ledger_file(path);
         let mut line = serde_json::to_vec(record).context("serializing a ledger line")?;
         line.push(b'\n');
         let append = || -> std::io::Result<u64> {
-            let mut f = match OpenOptions::new().append(true).create(true).open(&file) {
-                Err(e) if e.kind() == ErrorKind::NotFound => {
-                    fs::create_dir_all(&dir)?;
-                    OpenOptions::new().append(true).create(true).open(&file)?
-                }
-                other => other?,
-            };
-            give_to_dir_owner(&dir);
-            give_to_dir_owner(&file);
+            let dir = self.open_state_dir(true)?.sub("ledger", true)?;
+            let mut f = dir.open(&ledger_name(path), Access::Append, true)?;
             let mut len = f.metadata()?.len();
             if let Some(committed) = committed.filter(|&c| c < len) {
                 f.set_len(committed)?;
@@ -479,14 +520,21 @@ impl StateStore {
     /// that cannot be written) the locks go to this user's private directory
     /// under the system's temporary directory instead: streaming needs the
     /// device lock, not the state, and every instance falls back alike.
+    ///
+    /// A `locks` that is refused (a link, a state directory writable by
+    /// everyone) is returned as it is: taking a lock in it fails with the
+    /// reason. A fallback directory that cannot be used either (another
+    /// user made it first) is logged as an error saying how to fix it.
     pub fn locks_dir(&self) -> PathBuf {
         let dir = self.dir.join("locks");
-        if fs::create_dir_all(&dir).is_ok() {
-            give_to_dir_owner(&dir);
-            return dir;
+        let made = self.open_state_dir(true).and_then(|d| d.sub("locks", true));
+        match made {
+            Ok(_) => return dir,
+            Err(e) if state_files::is_refusal(&e) => return dir,
+            Err(_) => {}
         }
         match private_locks_dir(&std::env::temp_dir()) {
-            Some(fallback) => {
+            Ok(fallback) => {
                 log::debug!(
                     "cannot create {}; device locks go to {}",
                     dir.display(),
@@ -494,112 +542,172 @@ impl StateStore {
                 );
                 fallback
             }
-            None => dir,
+            Err(why) => {
+                static SAID: std::sync::atomic::AtomicBool =
+                    std::sync::atomic::AtomicBool::new(false);
+                if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                    log::error!(
+                        "cannot create the device lock directory {} and cannot use the fallback: {why}",
+                        dir.display()
+                    );
+                }
+                dir
+            }
         }
     }
 
-    /// Takes the exclusive state lock; released when the returned file drops.
-    /// Creates the state directory on first use.
-    fn lock(&self) -> Result<File> {
-        let path = self.lock_file();
-        let open = || {
-            OpenOptions::new()
-                .create(true)
-                .truncate(false)
-                .read(true)
-                .write(true)
-                .open(&path)
-        };
-        let file = match open() {
-            Err(e) if e.kind() == ErrorKind::NotFound => fs::create_dir_all(&self.dir)
-                .with_context(|| format!("creating state directory {}", self.dir.display()))
-                .and_then(|()| {
-                    open().with_context(|| format!("opening state lock {}", path.display()))
-                }),
-            other => other.with_context(|| format!("opening state lock {}", path.display())),
+    /// Opens the state directory (`create`: making it when missing).
+    fn open_state_dir(&self, create: bool) -> std::io::Result<Dir> {
+        match Dir::open_state(&self.dir) {
+            Err(e) if create && e.kind() == ErrorKind::NotFound => {
+                fs::create_dir_all(&self.dir)?;
+                Dir::open_state(&self.dir)
+            }
+            other => other,
         }
-        .with_context(|| {
-            format!(
-                "state directory {} cannot be written (give a writable one with --state-dir or HOOK_STATE_DIR)",
-                self.dir.display()
-            )
-        })?;
-        give_to_dir_owner(&path);
+    }
+
+    /// The state directory, made when missing, for a writer.
+    fn open_dir_creating(&self) -> Result<Dir> {
+        self.open_state_dir(true).map_err(|e| {
+            if state_files::is_refusal(&e) {
+                anyhow::Error::new(e)
+            } else {
+                anyhow::Error::new(e).context(format!(
+                    "state directory {} cannot be written (give a writable one with --state-dir or HOOK_STATE_DIR)",
+                    self.dir.display()
+                ))
+            }
+        })
+    }
+
+    /// Takes the exclusive state lock; released when the returned value
+    /// drops. Creates the state directory on first use.
+    fn lock(&self) -> Result<Locked> {
+        let dir = self.open_dir_creating()?;
+        let path = dir.join("state.lock");
+        let file = dir
+            .open("state.lock", Access::ReadWrite, true)
+            .map_err(|e| {
+                let refusal = state_files::is_refusal(&e);
+                let err =
+                    anyhow::Error::new(e).context(format!("opening state lock {}", path.display()));
+                if refusal {
+                    err
+                } else {
+                    err.context(format!(
+                        "state directory {} cannot be written (give a writable one with --state-dir or HOOK_STATE_DIR)",
+                        self.dir.display()
+                    ))
+                }
+            })?;
         file.lock()
             .with_context(|| format!("locking {}", path.display()))?;
-        Ok(file)
+        Ok(Locked { dir, _file: file })
     }
 
     /// Reads the state without taking the lock (the file is only ever
-    /// replaced whole). A missing file is an empty state; a corrupt one is
-    /// quarantined under the lock and an empty state returned.
-    ///
-    /// When the directory cannot be written the corrupt file stays where it
-    /// is and an empty state is returned with a warning: readers (`hook
-    /// status`) still answer.
+    /// replaced whole), and without ever writing: a missing file or
+    /// directory is an empty state; a file that does not parse is shown as
+    /// an empty state and a path entry that does not parse is left out,
+    /// each with a warning. The next change (under the lock) moves a
+    /// corrupt file aside, or sets such entries aside in
+    /// `state.json.bad-<time>`.
     pub fn read(&self) -> Result<State> {
-        match self.read_file()? {
-            Parsed::Ok(state) => Ok(state),
-            Parsed::Missing => Ok(State::empty()),
-            Parsed::Newer(version) => Err(self.newer_error(version)),
-            Parsed::Corrupt(why) => match self.lock() {
-                Ok(_lock) => self.load_locked(),
-                Err(e) => {
+        let dir = match Dir::open_state(&self.dir) {
+            Ok(dir) => dir,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(State::empty()),
+            Err(e) => {
+                return Err(e)
+                    .with_context(|| format!("opening state directory {}", self.dir.display()))
+            }
+        };
+        let Some(bytes) = self.read_bytes(&dir)? else {
+            return Ok(State::empty());
+        };
+        match split(&bytes) {
+            Ok(doc) => {
+                let (state, bad) = doc.into_state();
+                for b in &bad {
                     log::warn!(
-                        "state file {} is corrupt ({why}) and cannot be moved aside ({e:#}); showing an empty state",
-                        self.state_file().display()
+                        "state file {}: the entry of path {:?} does not parse ({}); leaving it out (the next change to the state sets it aside in a state.json.bad-<time> file)",
+                        self.state_file().display(),
+                        b.path,
+                        b.error
                     );
-                    Ok(State::empty())
                 }
-            },
+                Ok(state)
+            }
+            Err(Split::Newer(version)) => Err(self.newer_error(version)),
+            Err(Split::Corrupt(why)) => {
+                log::warn!(
+                    "state file {} is corrupt ({why}); showing an empty state (the next change to the state moves it aside as state.json.corrupt-<time>)",
+                    self.state_file().display()
+                );
+                Ok(State::empty())
+            }
         }
     }
 
     /// Applies `change` to the state under the exclusive lock and replaces
     /// the file atomically. Returns what `change` returned.
     pub fn update<T>(&self, change: impl FnOnce(&mut State) -> Result<T>) -> Result<T> {
-        let _lock = self.lock()?;
-        let mut state = self.load_locked()?;
+        let locked = self.lock()?;
+        let mut state = self.load_locked(&locked.dir)?;
         let out = change(&mut state)?;
         state.schema_version = SCHEMA_VERSION;
-        self.write_locked(&state)?;
+        self.write_locked(&locked.dir, &state)?;
         Ok(out)
     }
 
     /// Applies `change` to one path's entry (created when missing) and stamps
     /// its `updated_at`, under the lock, replacing the file atomically.
     ///
-    /// Only that entry is parsed and serialized: the other paths are copied
-    /// through as the JSON text they were, so the hooks that run once per
-    /// segment stay fast however many paths the state holds. A file that is
-    /// missing, corrupt or newer takes the route of [`StateStore::update`].
+    /// Only that entry is serialized: the other paths are copied through
+    /// as the JSON text they were (checked to parse as an entry, like a
+    /// reader would; one that does not is set aside), so the hooks that run
+    /// once per segment stay fast however many paths the state holds.
     pub fn update_path<T>(
         &self,
         path: &str,
         change: impl FnOnce(&mut PathState) -> Result<T>,
     ) -> Result<T> {
-        let _lock = self.lock()?;
-        let file = self.state_file();
-        let bytes = match fs::read(&file) {
-            Ok(b) => Some(b),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => {
-                return Err(e).with_context(|| format!("reading state file {}", file.display()))
+        let locked = self.lock()?;
+        let bytes = self.read_bytes(&locked.dir)?;
+        let mut doc = match bytes.as_deref().map(split) {
+            None => RawDoc::default(),
+            Some(Ok(doc)) => doc,
+            Some(Err(Split::Newer(version))) => return Err(self.newer_error(version)),
+            Some(Err(Split::Corrupt(why))) => {
+                self.quarantine(&locked.dir, &why)?;
+                RawDoc::default()
             }
         };
-        if let Some(mut doc) = bytes.as_deref().and_then(|b| RawDoc::parse(b, path)) {
-            let out = change(&mut doc.entry)?;
-            doc.entry.updated_at = Some(now());
-            let rendered = doc.render(path)?;
-            self.write_bytes_locked(&rendered)?;
-            return Ok(out);
-        }
-        let mut state = self.load_locked()?;
-        let entry = state.paths.entry(path.to_string()).or_default();
-        let out = change(entry)?;
+        let mut entry = PathState::default();
+        let mut bad = Vec::new();
+        doc.paths.retain(
+            |name, raw| match serde_json::from_str::<PathState>(raw.get()) {
+                Ok(parsed) => {
+                    if name == path {
+                        entry = parsed;
+                    }
+                    true
+                }
+                Err(e) => {
+                    bad.push(Bad {
+                        path: name.clone(),
+                        raw: raw.get().to_string(),
+                        error: e.to_string(),
+                    });
+                    false
+                }
+            },
+        );
+        self.set_aside(&locked.dir, &bad)?;
+        let out = change(&mut entry)?;
         entry.updated_at = Some(now());
-        state.schema_version = SCHEMA_VERSION;
-        self.write_locked(&state)?;
+        let rendered = doc.render(path, &entry)?;
+        self.write_bytes_locked(&locked.dir, &rendered)?;
         Ok(out)
     }
 
@@ -611,20 +719,22 @@ impl StateStore {
         f()
     }
 
-    fn read_file(&self) -> Result<Parsed> {
-        let path = self.state_file();
-        let bytes = match fs::read(&path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(Parsed::Missing),
+    /// The bytes of `state.json`, `None` when there is none.
+    fn read_bytes(&self, dir: &Dir) -> Result<Option<Vec<u8>>> {
+        use std::io::Read;
+        let file = match dir.open("state.json", Access::Read, false) {
+            Ok(f) => f,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
             Err(e) => {
-                return Err(e).with_context(|| format!("reading state file {}", path.display()))
+                return Err(e)
+                    .with_context(|| format!("reading state file {}", self.state_file().display()))
             }
         };
-        Ok(match serde_json::from_slice::<State>(&bytes) {
-            Ok(state) if state.schema_version <= SCHEMA_VERSION => Parsed::Ok(state),
-            Ok(state) => Parsed::Newer(state.schema_version),
-            Err(e) => Parsed::Corrupt(e.to_string()),
-        })
+        let mut bytes = Vec::new();
+        (&file)
+            .read_to_end(&mut bytes)
+            .with_context(|| format!("reading state file {}", self.state_file().display()))?;
+        Ok(Some(bytes))
     }
 
     fn newer_error(&self, version: u32) -> anyhow::Error {
@@ -634,109 +744,205 @@ impl StateStore {
         )
     }
 
-    /// Loads the state; the caller holds the lock.
-    fn load_locked(&self) -> Result<State> {
-        match self.read_file()? {
-            Parsed::Ok(state) => Ok(state),
-            Parsed::Missing => Ok(State::empty()),
-            Parsed::Newer(version) => Err(self.newer_error(version)),
-            Parsed::Corrupt(why) => {
-                let path = self.state_file();
-                let stamp = file_stamp(now());
-                let mut aside = self.dir.join(format!("state.json.corrupt-{stamp}"));
-                let mut n = 1;
-                while aside.exists() {
-                    aside = self.dir.join(format!("state.json.corrupt-{stamp}-{n}"));
-                    n += 1;
-                }
-                fs::rename(&path, &aside).with_context(|| {
-                    format!(
-                        "moving corrupt state file {} aside to {}",
-                        path.display(),
-                        aside.display()
-                    )
-                })?;
-                log::warn!(
-                    "state file {} was corrupt ({why}); kept it as {} and started a fresh state",
-                    path.display(),
-                    aside.display()
-                );
+    /// Loads the state; the caller holds the lock. A corrupt file is moved
+    /// aside, entries that do not parse are set aside.
+    fn load_locked(&self, dir: &Dir) -> Result<State> {
+        let Some(bytes) = self.read_bytes(dir)? else {
+            return Ok(State::empty());
+        };
+        match split(&bytes) {
+            Ok(doc) => {
+                let (state, bad) = doc.into_state();
+                self.set_aside(dir, &bad)?;
+                Ok(state)
+            }
+            Err(Split::Newer(version)) => Err(self.newer_error(version)),
+            Err(Split::Corrupt(why)) => {
+                self.quarantine(dir, &why)?;
                 Ok(State::empty())
             }
         }
     }
 
-    /// Writes the state atomically; the caller holds the lock.
-    fn write_locked(&self, state: &State) -> Result<()> {
-        let mut bytes = serde_json::to_vec(state).context("serializing state")?;
-        bytes.push(b'\n');
-        self.write_bytes_locked(&bytes)
+    /// A name `state.json.<what>-<time>` not taken yet.
+    fn aside_name(dir: &Dir, what: &str) -> String {
+        let stamp = file_stamp(now());
+        let mut name = format!("state.json.{what}-{stamp}");
+        let mut n = 1;
+        while dir.exists(&name) {
+            name = format!("state.json.{what}-{stamp}-{n}");
+            n += 1;
+        }
+        name
     }
 
-    /// Replaces `state.json` with `bytes`: temporary file, fsync, rename,
-    /// directory fsync. The caller holds the lock.
-    fn write_bytes_locked(&self, bytes: &[u8]) -> Result<()> {
+    /// Moves a corrupt `state.json` aside; the caller holds the lock.
+    fn quarantine(&self, dir: &Dir, why: &str) -> Result<()> {
         let path = self.state_file();
-        // One name for every writer: only the lock holder writes it, and a
-        // writer killed half-way leaves a file the next one truncates.
-        let tmp = self.dir.join("state.json.tmp");
+        let aside = dir.join(&Self::aside_name(dir, "corrupt"));
+        let name = aside.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        dir.rename("state.json", name).with_context(|| {
+            format!(
+                "moving corrupt state file {} aside to {}",
+                path.display(),
+                aside.display()
+            )
+        })?;
+        log::warn!(
+            "state file {} was corrupt ({why}); kept it as {} and started a fresh state",
+            path.display(),
+            aside.display()
+        );
+        Ok(())
+    }
+
+    /// Writes entries that do not parse to a new `state.json.bad-<time>`
+    /// (`{"set_aside_at", "errors": {path: why}, "paths": {path: entry}}`),
+    /// durably, before the state is written without them; the caller holds
+    /// the lock.
+    fn set_aside(&self, dir: &Dir, bad: &[Bad]) -> Result<()> {
+        if bad.is_empty() {
+            return Ok(());
+        }
+        let name = Self::aside_name(dir, "bad");
+        let file = dir.join(&name);
+        let mut out = Vec::new();
+        out.extend_from_slice(b"{\"set_aside_at\":");
+        serde_json::to_writer(&mut out, &now().unix_timestamp())?;
+        out.extend_from_slice(b",\"errors\":");
+        let errors: BTreeMap<&str, &str> = bad
+            .iter()
+            .map(|b| (b.path.as_str(), b.error.as_str()))
+            .collect();
+        serde_json::to_writer(&mut out, &errors)?;
+        out.extend_from_slice(b",\"paths\":{");
+        for (i, b) in bad.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            serde_json::to_writer(&mut out, &b.path)?;
+            out.push(b':');
+            out.extend_from_slice(b.raw.as_bytes());
+        }
+        out.extend_from_slice(b"}}\n");
+        dir.open(&name, Access::Append, true)
+            .and_then(|mut f| {
+                f.write_all(&out)?;
+                f.sync_all()
+            })
+            .with_context(|| format!("setting bad state entries aside in {}", file.display()))?;
+        for b in bad {
+            log::warn!(
+                "state file {}: the entry of path {:?} did not parse ({}); set it aside in {} and started that path afresh",
+                self.state_file().display(),
+                b.path,
+                b.error,
+                file.display()
+            );
+        }
+        Ok(())
+    }
+
+    /// Writes the state atomically; the caller holds the lock.
+    fn write_locked(&self, dir: &Dir, state: &State) -> Result<()> {
+        let mut bytes = serde_json::to_vec(state).context("serializing state")?;
+        bytes.push(b'\n');
+        self.write_bytes_locked(dir, &bytes)
+    }
+
+    /// Replaces `state.json` with `bytes`: a new temporary file (`O_EXCL`,
+    /// unpredictable name), fsync, rename, directory fsync. The caller
+    /// holds the lock. (A writer killed half-way leaves its
+    /// `state.json.tmp-…`; nothing reads it, and it may be deleted.)
+    fn write_bytes_locked(&self, dir: &Dir, bytes: &[u8]) -> Result<()> {
+        let path = self.state_file();
+        let (mut f, tmp) = dir
+            .create_temp("state.json.tmp-")
+            .with_context(|| format!("writing state file {}", path.display()))?;
         let result = (|| -> std::io::Result<()> {
-            let mut f = OpenOptions::new()
-                .create(true)
-                .truncate(true)
-                .write(true)
-                .open(&tmp)?;
-            give_to_dir_owner(&tmp);
             f.write_all(bytes)?;
             f.sync_all()?;
-            drop(f);
-            fs::rename(&tmp, &path)?;
-            File::open(&self.dir)?.sync_all()
+            dir.rename(&tmp, "state.json")?;
+            dir.sync()
         })();
         if let Err(e) = result {
-            let _ = fs::remove_file(&tmp);
+            let _ = dir.unlink(&tmp);
             return Err(e).with_context(|| format!("writing state file {}", path.display()));
         }
         Ok(())
     }
 }
 
-/// `state.json` split into its top-level fields and its paths, each kept as
-/// the JSON text it was, with one path's entry parsed: what
-/// [`StateStore::update_path`] needs to change one path without parsing or
-/// re-serializing the others.
-struct RawDoc<'a> {
-    top: BTreeMap<String, &'a RawValue>,
-    paths: BTreeMap<String, &'a RawValue>,
-    entry: PathState,
+fn ledger_name(path: &str) -> String {
+    format!("{}.jsonl", name_stem(path))
 }
 
-impl<'a> RawDoc<'a> {
-    /// `None` when the text is not a state file of this schema whose entry
-    /// for `path` parses (the caller then takes the full route).
-    fn parse(bytes: &'a [u8], path: &str) -> Option<RawDoc<'a>> {
-        let top: BTreeMap<String, &'a RawValue> = serde_json::from_slice(bytes).ok()?;
-        let version: u32 = match top.get("schema_version") {
-            Some(v) => serde_json::from_str(v.get()).ok()?,
-            None => 0,
+/// `state.json` split into its top-level fields and its paths, each kept as
+/// the JSON text it was: what [`StateStore::update_path`] needs to change
+/// one path without re-serializing the others, and what the reader parses
+/// entry by entry.
+#[derive(Default)]
+struct RawDoc<'a> {
+    version: u32,
+    top: BTreeMap<String, &'a RawValue>,
+    paths: BTreeMap<String, &'a RawValue>,
+}
+
+enum Split {
+    /// Written by a newer hook: never touched.
+    Newer(u32),
+    Corrupt(String),
+}
+
+/// Splits the file's text; a file that is not a JSON object with a numeric
+/// `schema_version` (or none) and an object `paths` (or none) is corrupt.
+fn split(bytes: &[u8]) -> std::result::Result<RawDoc<'_>, Split> {
+    let corrupt = |e: serde_json::Error| Split::Corrupt(e.to_string());
+    let top: BTreeMap<String, &RawValue> = serde_json::from_slice(bytes).map_err(corrupt)?;
+    let version: u32 = match top.get("schema_version") {
+        Some(v) => serde_json::from_str(v.get()).map_err(corrupt)?,
+        None => 0,
+    };
+    if version > SCHEMA_VERSION {
+        return Err(Split::Newer(version));
+    }
+    let paths: BTreeMap<String, &RawValue> = match top.get("paths") {
+        Some(v) => serde_json::from_str(v.get()).map_err(corrupt)?,
+        None => BTreeMap::new(),
+    };
+    Ok(RawDoc {
+        version,
+        top,
+        paths,
+    })
+}
+
+impl RawDoc<'_> {
+    /// Every entry parsed; those that do not parse are returned apart.
+    fn into_state(self) -> (State, Vec<Bad>) {
+        let mut state = State {
+            schema_version: self.version,
+            paths: BTreeMap::new(),
         };
-        if version > SCHEMA_VERSION {
-            return None;
+        let mut bad = Vec::new();
+        for (name, raw) in self.paths {
+            match serde_json::from_str::<PathState>(raw.get()) {
+                Ok(entry) => {
+                    state.paths.insert(name, entry);
+                }
+                Err(e) => bad.push(Bad {
+                    path: name,
+                    raw: raw.get().to_string(),
+                    error: e.to_string(),
+                }),
+            }
         }
-        let paths: BTreeMap<String, &'a RawValue> = match top.get("paths") {
-            Some(v) => serde_json::from_str(v.get()).ok()?,
-            None => BTreeMap::new(),
-        };
-        let entry = match paths.get(path) {
-            Some(v) => serde_json::from_str(v.get()).ok()?,
-            None => PathState::default(),
-        };
-        Some(RawDoc { top, paths, entry })
+        (state, bad)
     }
 
-    /// The whole file again, with the entry of `path` replaced.
-    fn render(&self, path: &str) -> Result<Vec<u8>> {
-        let entry = serde_json::to_string(&self.entry).context("serializing state")?;
+    /// The whole file again, with the entry of `path` replaced by `entry`.
+    fn render(&self, path: &str, entry: &PathState) -> Result<Vec<u8>> {
+        let entry = serde_json::to_string(entry).context("serializing state")?;
         let mut paths: BTreeMap<&str, &str> = self
             .paths
             .iter()
@@ -779,14 +985,6 @@ impl State {
             paths: BTreeMap::new(),
         }
     }
-}
-
-enum Parsed {
-    Ok(State),
-    Missing,
-    /// Written by a newer hook: never touched.
-    Newer(u32),
-    Corrupt(String),
 }
 
 /// `20261124T034319.123Z`: a UTC time for file names, sortable, no colons.
@@ -869,49 +1067,96 @@ mod tests {
         assert_eq!(s.paths.keys().collect::<Vec<_>>(), ["a", "b", "new"]);
     }
 
+    fn files_starting(dir: &Path, prefix: &str) -> Vec<PathBuf> {
+        fs::read_dir(dir)
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with(prefix))
+            .map(|e| e.path())
+            .collect()
+    }
+
     #[test]
-    fn update_path_on_a_corrupt_entry_quarantines_the_file() {
+    fn a_bad_entry_is_left_out_by_readers_and_set_aside_by_writers() {
         let dir = tmp();
         let store = StateStore::new(&dir);
-        let bad = r#"{"schema_version":1,"paths":{"a":{"restarts":"many"}}}"#;
+        let bad = r#"{"schema_version":1,"paths":{"a":{"restarts":"many"},"b":{"restarts":7},"c":{"phase":"sleeping"}}}"#;
         fs::write(dir.join("state.json"), bad).unwrap();
+        // A reader keeps what parses and writes nothing.
+        let s = store.read().unwrap();
+        assert_eq!(s.paths.keys().collect::<Vec<_>>(), ["b"]);
+        assert_eq!(s.paths["b"].restarts, 7);
+        assert_eq!(fs::read_to_string(dir.join("state.json")).unwrap(), bad);
+        assert!(files_starting(&dir, "state.json.").is_empty());
+
+        // A writer sets the bad entries aside and keeps the others.
         store
             .update_path("a", |p| {
+                assert_eq!(p.restarts, 0, "started afresh");
                 p.restarts = 1;
                 Ok(())
             })
             .unwrap();
-        assert_eq!(store.read().unwrap().paths["a"].restarts, 1);
-        let aside: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with("state.json.corrupt-")
-            })
-            .collect();
+        let s = store.read().unwrap();
+        assert_eq!(s.paths["a"].restarts, 1);
+        assert_eq!(s.paths["b"].restarts, 7);
+        assert!(!s.paths.contains_key("c"));
+        let aside = files_starting(&dir, "state.json.bad-");
         assert_eq!(aside.len(), 1);
+        let kept: serde_json::Value =
+            serde_json::from_slice(&fs::read(&aside[0]).unwrap()).unwrap();
+        assert_eq!(kept["paths"]["a"]["restarts"], "many");
+        assert_eq!(kept["paths"]["c"]["phase"], "sleeping");
+        assert!(kept["errors"]["c"].as_str().unwrap().contains("sleeping"));
+        assert!(files_starting(&dir, "state.json.corrupt-").is_empty());
+
+        // The full route does the same.
+        let text = fs::read_to_string(dir.join("state.json")).unwrap();
+        let text = text.replacen(r#""b":{"#, r#""b":{"child_pid":-1,"#, 1);
+        fs::write(dir.join("state.json"), text).unwrap();
+        store.update(|_| Ok(())).unwrap();
+        let s = store.read().unwrap();
+        assert_eq!(s.paths.keys().collect::<Vec<_>>(), ["a"]);
+        assert_eq!(files_starting(&dir, "state.json.bad-").len(), 2);
     }
 
     #[test]
-    fn corrupt_file_is_quarantined() {
+    fn corrupt_file_is_left_by_readers_and_quarantined_by_writers() {
         let dir = tmp();
         fs::write(dir.join("state.json"), b"{\"paths\": {\"x\": [").unwrap();
         let store = StateStore::new(&dir);
         let s = store.read().unwrap();
         assert!(s.paths.is_empty());
-        let aside: Vec<_> = fs::read_dir(&dir)
-            .unwrap()
-            .filter_map(|e| e.ok())
-            .filter(|e| {
-                e.file_name()
-                    .to_string_lossy()
-                    .starts_with("state.json.corrupt-")
-            })
-            .collect();
+        assert!(files_starting(&dir, "state.json.corrupt-").is_empty());
+        store.update(|_| Ok(())).unwrap();
+        let aside = files_starting(&dir, "state.json.corrupt-");
         assert_eq!(aside.len(), 1);
-        assert_eq!(fs::read(aside[0].path()).unwrap(), b"{\"paths\": {\"x\": [");
+        assert_eq!(fs::read(&aside[0]).unwrap(), b"{\"paths\": {\"x\": [");
+        assert!(store.read().unwrap().paths.is_empty());
+    }
+
+    #[test]
+    fn state_files_are_never_written_through_links() {
+        let dir = tmp();
+        let outside = tmp();
+        let target = outside.join("target");
+        fs::write(&target, b"precious").unwrap();
+        let store = StateStore::new(&dir);
+        store.update_path("a", |_| Ok(())).unwrap();
+        for name in ["state.lock", "state.json"] {
+            let link = dir.join(name);
+            fs::rename(&link, dir.join("moved")).unwrap();
+            std::os::unix::fs::symlink(&target, &link).unwrap();
+            let err = store.update_path("a", |_| Ok(())).unwrap_err();
+            assert!(format!("{err:#}").contains("is a symbolic link"), "{err:#}");
+            fs::remove_file(&link).unwrap();
+            fs::rename(dir.join("moved"), &link).unwrap();
+        }
+        fs::remove_file(dir.join("state.json")).unwrap();
+        std::os::unix::fs::symlink(&target, dir.join("state.json")).unwrap();
+        let err = store.read().unwrap_err();
+        assert!(format!("{err:#}").contains("is a symbolic link"), "{err:#}");
+        assert_eq!(fs::read(&target).unwrap(), b"precious");
     }
 
     #[test]
@@ -930,7 +1175,7 @@ mod tests {
     }
 
     #[test]
-    fn ledger_refuses_unsafe_names() {
+    fn ledger_names_stay_inside_the_ledger_directory() {
         let dir = tmp();
         let store = StateStore::new(&dir);
         let rec = SegmentRecord {
@@ -942,9 +1187,18 @@ mod tests {
             start_from: StartSource::Mtime,
             session: None,
         };
-        for bad in ["../x", "a/b", "", ".hidden"] {
-            assert!(store.append_ledger(bad, None, &rec).is_err(), "{bad:?}");
+        for (name, file) in [
+            ("site1/camera0", "site1%2Fcamera0.jsonl"),
+            ("../x", "%2E.%2Fx.jsonl"),
+            ("a/../../x", "a%2F..%2F..%2Fx.jsonl"),
+            ("", "%.jsonl"),
+            (".hidden", "%2Ehidden.jsonl"),
+        ] {
+            assert_eq!(store.ledger_file(name), dir.join("ledger").join(file));
+            store.append_ledger(name, None, &rec).unwrap();
+            assert!(dir.join("ledger").join(file).is_file(), "{name:?}");
         }
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "only ledger/");
         let one = store.append_ledger("cam0", None, &rec).unwrap();
         let two = store.append_ledger("cam0", Some(one), &rec).unwrap();
         let text = fs::read_to_string(store.ledger_file("cam0")).unwrap();
@@ -987,6 +1241,17 @@ mod tests {
         assert!(fallback.is_dir(), "{}", fallback.display());
         assert!(!fallback.starts_with(&blocker));
         assert_eq!(fallback, private_locks_dir(&std::env::temp_dir()).unwrap());
+        // A locks directory planted as a link is returned as it is, and
+        // taking a lock in it is refused.
+        let planted = tmp();
+        let elsewhere = tmp();
+        std::os::unix::fs::symlink(&elsewhere, planted.join("locks")).unwrap();
+        let store = StateStore::new(&planted);
+        let locks = store.locks_dir();
+        assert_eq!(locks, planted.join("locks"));
+        let err = crate::device_lock::DeviceLock::try_acquire(&locks.join("x.lock")).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
 
         // Somebody else's (or a too open) directory is never used.
         let shared = tmp();
@@ -995,10 +1260,15 @@ mod tests {
         fs::create_dir(&base).unwrap();
         use std::os::unix::fs::PermissionsExt;
         fs::set_permissions(&base, fs::Permissions::from_mode(0o777)).unwrap();
-        assert_eq!(private_locks_dir(&shared), None);
+        let why = private_locks_dir(&shared).unwrap_err();
+        assert!(
+            why.contains(&format!("chmod 700 {}", base.display())),
+            "{why}"
+        );
         fs::remove_dir(&base).unwrap();
         std::os::unix::fs::symlink(&dir, &base).unwrap();
-        assert_eq!(private_locks_dir(&shared), None);
+        let why = private_locks_dir(&shared).unwrap_err();
+        assert!(why.contains("is not a directory of this user's"), "{why}");
     }
 
     #[test]

@@ -134,6 +134,10 @@ fn full_state_disk_is_a_clear_error_keeps_the_old_state_and_the_stream() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("No space left on device"), "{err}");
     assert!(err.contains(&state_dir.display().to_string()), "{err}");
+    // Tried again briefly, then says how to record the segment by hand.
+    assert!(err.contains("trying again"), "{err}");
+    assert!(err.contains(&seg2.display().to_string()), "{err}");
+    assert!(err.contains("record it by hand"), "{err}");
 
     // The old state is intact: the same bytes, and they parse.
     let now = std::fs::read(state_dir.join("state.json")).unwrap();
@@ -144,6 +148,15 @@ fn full_state_disk_is_a_clear_error_keeps_the_old_state_and_the_stream() {
     assert!(
         !state_dir.join("state.json.tmp").exists(),
         "temporary file left"
+    );
+    let temporaries: Vec<_> = std::fs::read_dir(&state_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("state.json.tmp"))
+        .collect();
+    assert!(
+        temporaries.is_empty(),
+        "temporary files left: {temporaries:?}"
     );
     let mut status = hook_command(&state_dir);
     status.args(["status", "--json"]);

@@ -142,6 +142,14 @@ fn lock_wait_gives_up_with_device_busy_and_sigint_ends_the_wait_at_once() {
     assert_eq!(first.child_pid(), Some(first_child), "{}", first.state());
     assert_eq!(first.phase(), "running");
     assert_eq!(first.publishers().len(), 1);
+    // Nor was the waiting instances' "device busy" left on its entry.
+    assert_eq!(
+        first.state()["last_error"],
+        serde_json::Value::Null,
+        "{}",
+        first.state()
+    );
+    assert_eq!(first.state()["last_error_at"], serde_json::Value::Null);
     let (status, _) = first
         .signal_group_and_wait(libc::SIGINT, Duration::from_secs(3))
         .expect("first stops");

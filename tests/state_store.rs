@@ -158,7 +158,7 @@ fn sigkill_at_random_moments_never_tears_the_state() {
 }
 
 #[test]
-fn corrupt_state_is_quarantined_and_status_still_answers() {
+fn corrupt_state_is_left_by_status_and_quarantined_by_a_writer() {
     let valid = r#"{"schema_version":1,"paths":{"cam0":{"phase":"idle","restarts":3}}}"#;
     let cases: Vec<(&str, Vec<u8>)> = vec![
         ("garbage", b"this is not json at all".to_vec()),
@@ -177,6 +177,19 @@ fn corrupt_state_is_quarantined_and_status_still_answers() {
         assert!(err.contains("corrupt"), "{what}: warned: {err}");
         let doc: serde_json::Value = serde_json::from_str(&out).expect("status answers JSON");
         assert_eq!(doc["paths"], serde_json::json!({}), "{what}");
+        // A reader writes nothing: the file stays where it is, as it was.
+        assert!(corrupt_files(dir.path()).is_empty(), "{what}");
+        assert_eq!(
+            std::fs::read(dir.join("state.json")).unwrap(),
+            bytes,
+            "{what}"
+        );
+
+        // A writer meeting a corrupt file moves it aside and starts afresh.
+        let f = fake_segment(dir.path(), 0.0, 10);
+        let (code, _, err) = run_to_end(segment_command(dir.path(), "cam0", &f, "1"), LIMIT);
+        assert_eq!(code, 0, "{what}: {err}");
+        assert!(err.contains("corrupt"), "{what}: {err}");
         let aside = corrupt_files(dir.path());
         assert_eq!(aside.len(), 1, "{what}");
         assert!(
@@ -188,16 +201,73 @@ fn corrupt_state_is_quarantined_and_status_still_answers() {
             bytes,
             "{what}: kept as it was"
         );
-
-        // A writer meeting a corrupt file starts afresh too.
-        std::fs::write(dir.join("state.json"), &bytes).unwrap();
-        let f = fake_segment(dir.path(), 0.0, 10);
-        let (code, _, err) = run_to_end(segment_command(dir.path(), "cam0", &f, "1"), LIMIT);
-        assert_eq!(code, 0, "{what}: {err}");
-        assert!(err.contains("corrupt"), "{what}: {err}");
-        assert_eq!(corrupt_files(dir.path()).len(), 2, "{what}");
         assert_eq!(path_state(dir.path(), "cam0")["segments"]["count"], 1);
     }
+}
+
+#[test]
+fn a_bad_entry_in_one_path_keeps_the_others_and_a_reader_moves_nothing() {
+    let dir = TempDir::new("badentry");
+    let state = dir.path();
+    let rec = dir.join("rec");
+    std::fs::create_dir_all(&rec).unwrap();
+    for (k, p) in ["cam0", "cam1"].into_iter().enumerate() {
+        let f = fake_segment(&rec, 1000.0 + k as f64, 10);
+        let (code, _, err) = run_to_end(segment_command(state, p, &f, "2"), LIMIT);
+        assert_eq!(code, 0, "{err}");
+    }
+    // One unknown value in one path's entry (as a newer or broken writer
+    // might leave).
+    let mut doc = read_state(state);
+    doc["paths"]["cam1"]["phase"] = serde_json::json!("hibernating");
+    let text = doc.to_string();
+    std::fs::write(state.join("state.json"), &text).unwrap();
+
+    let mut c = hook_command(state);
+    c.args(["status", "--json"]);
+    let (code, out, err) = run_to_end(c, LIMIT);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("cam1") && err.contains("hibernating"),
+        "warned: {err}"
+    );
+    let shown: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(shown["paths"]["cam0"]["segments"]["count"], 1, "{out}");
+    assert!(shown["paths"].get("cam1").is_none(), "{out}");
+    // The reader moved and rewrote nothing.
+    assert_eq!(
+        std::fs::read_to_string(state.join("state.json")).unwrap(),
+        text
+    );
+    let names: Vec<String> = std::fs::read_dir(state)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("state.json."))
+        .collect();
+    assert!(names.is_empty(), "{names:?}");
+
+    // The next writer (another path) sets the entry aside, keeps cam0.
+    let f = fake_segment(&rec, 1004.0, 10);
+    let (code, _, err) = run_to_end(segment_command(state, "cam0", &f, "2"), LIMIT);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(path_state(state, "cam0")["segments"]["count"], 2);
+    assert!(read_state(state)["paths"].get("cam1").is_none());
+    let aside: Vec<_> = std::fs::read_dir(state)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            p.file_name()
+                .unwrap()
+                .to_string_lossy()
+                .starts_with("state.json.bad-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert!(err.contains(&aside[0].display().to_string()), "{err}");
+    let kept: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&aside[0]).unwrap()).unwrap();
+    assert_eq!(kept["paths"]["cam1"], doc["paths"]["cam1"]);
+    assert!(corrupt_files(state).is_empty());
 }
 
 #[test]
