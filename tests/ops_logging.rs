@@ -47,7 +47,7 @@ fn every_line_names_its_path_and_a_pipe_gets_no_colour() {
     }
     // A usage error before the path is known still names "-", and the
     // refused value.
-    let mut c = mediamtx_command(&state, "bad/path", free_port());
+    let mut c = mediamtx_command(&state, "bad//path", free_port());
     c.arg("ready");
     let (code, _, err) = run_to_end(c, LIMIT);
     assert_eq!(code, 2, "{err}");
