@@ -44,7 +44,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::rtsp_auth::{self, Credentials, Scheme};
+use crate::mediamtx::rtsp_auth::{self, Credentials, Scheme};
 
 /// Size of each direction's input buffer.
 const BUF: usize = 64 * 1024;
@@ -140,8 +140,8 @@ pub fn ffmpeg_port(mediamtx_port: u16) -> anyhow::Result<u16> {
 
 /// A relay that cannot start (or credentials that are half set) as the
 /// supervisor's fatal start error: usage for the latter, failure otherwise.
-pub fn start_error(e: anyhow::Error) -> crate::supervisor::StartError {
-    use crate::supervisor::{FatalKind, StartError};
+pub fn start_error(e: anyhow::Error) -> crate::supervise::StartError {
+    use crate::supervise::{FatalKind, StartError};
     let kind = if crate::error::is_usage(&e) {
         FatalKind::Usage
     } else {

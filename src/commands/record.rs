@@ -38,16 +38,17 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context as _};
 use time::OffsetDateTime;
 
-use crate::api::{Api, ApiError};
-use crate::cli::{Context, HoldArgs, PathArg, RecordStartArgs};
+use crate::cli::{HoldArgs, PathArg, RecordStartArgs};
+use crate::commands::stop::{is_hook, stop_hold};
+use crate::commands::Context;
 use crate::error::usage;
-use crate::mtx_env;
+use crate::mediamtx::api::{Api, ApiError};
+use crate::mediamtx::env as mtx_env;
 use crate::policy::HoldReader;
-use crate::process_identity::{is_running, ProcessId};
-use crate::signals::Signals;
 use crate::state::{now, HoldState, PathState, Session};
-use crate::stop::{is_hook, stop_hold};
-use crate::supervisor::{self, Event, Job, Launch, Spec, StartError};
+use crate::supervise::identity::{is_running, ProcessId};
+use crate::supervise::signals::Signals;
+use crate::supervise::{self, Event, Job, Launch, Spec, StartError};
 
 /// How long a stop waits for MediaMTX's last segment of the session to be
 /// reported (`runOnRecordSegmentComplete` fires right after `record` goes off).
@@ -104,7 +105,7 @@ pub fn start_deadline(ctx: &Context) -> Duration {
 fn describe_deadline(ctx: &Context) -> String {
     format!(
         "{} = MediaMTX's start timeout {} + device lock wait {} + {}s",
-        crate::duration::Dur(start_deadline(ctx)),
+        crate::policy::duration::Dur(start_deadline(ctx)),
         ctx.policy.viewing.start_timeout,
         ctx.policy.restart.device_lock_wait,
         START_MARGIN.as_secs()
@@ -124,7 +125,7 @@ fn stop_budget(ctx: &Context) -> Duration {
 pub fn session_lock_file(ctx: &Context, path: &str) -> PathBuf {
     ctx.store.locks_dir().join(format!(
         "session-{}.lock",
-        crate::state_files::name_stem(path)
+        crate::state::files::name_stem(path)
     ))
 }
 
@@ -146,7 +147,7 @@ pub fn lock_session(
 ) -> anyhow::Result<SessionLock> {
     use std::io::{Seek, Write};
     let file_name = session_lock_file(ctx, path);
-    let mut file = crate::device_lock::open_lock_file(&file_name, true)
+    let mut file = crate::camera::device_lock::open_lock_file(&file_name, true)
         .with_context(|| format!("opening session lock {}", file_name.display()))?;
     let end = Instant::now() + limit;
     loop {
@@ -159,7 +160,7 @@ pub fn lock_session(
         }
         busy()?;
         if Instant::now() >= end {
-            let holder = crate::device_lock::open_lock_file(&file_name, false)
+            let holder = crate::camera::device_lock::open_lock_file(&file_name, false)
                 .and_then(std::io::read_to_string)
                 .unwrap_or_default();
             anyhow::bail!(
@@ -168,7 +169,7 @@ pub fn lock_session(
                     "" => "pid unknown".to_string(),
                     h => h.to_string(),
                 },
-                crate::duration::Dur(limit)
+                crate::policy::duration::Dur(limit)
             );
         }
         std::thread::sleep(LOCK_POLL);
@@ -199,7 +200,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
     let api = Api::from_env()?;
     // Ctrl-C (or SIGTERM) while waiting undoes the start like a timeout.
     let interrupted = Arc::new(AtomicBool::new(false));
-    for sig in crate::signals::STOP_SIGNALS {
+    for sig in crate::supervise::signals::STOP_SIGNALS {
         signal_hook::flag::register(sig, interrupted.clone())
             .context("installing signal handlers")?;
     }
@@ -826,7 +827,7 @@ pub fn hold(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
         ..Spec::new(ctx.policy.restart.clone())
     };
     log::info!("holding rtsp://127.0.0.1:{port}/{path} for a recording session");
-    let outcome = supervisor::supervise(&mut job, &spec, &signals);
+    let outcome = supervise::supervise(&mut job, &spec, &signals);
     if let Some((status, reason)) = job.finish.take() {
         // The session ran its course (or was abandoned): this hold ends it.
         let api = job.api.clone();
@@ -839,9 +840,9 @@ pub fn hold(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(o) => {
             let why = match o {
-                supervisor::Outcome::Signal(sig) => crate::process::signal_name(sig),
-                supervisor::Outcome::Finished => "finished",
-                supervisor::Outcome::Orphaned => "parent gone",
+                supervise::Outcome::Signal(sig) => crate::supervise::process::signal_name(sig),
+                supervise::Outcome::Finished => "finished",
+                supervise::Outcome::Orphaned => "parent gone",
             };
             log::info!("hold stopped ({why})");
             Ok(ExitCode::SUCCESS)
@@ -1016,17 +1017,17 @@ impl Job for Hold<'_> {
         // RTSP credentials (HOOK_RTSP_USER/PASS): FFmpeg reads through the
         // credential relay; the native reader logs in itself with what it
         // inherits from the environment. Half-set ones are fatal.
-        let fatal = crate::rtsp_relay::start_error;
+        let fatal = crate::mediamtx::rtsp_relay::start_error;
         match self.ctx.policy.recording.hold_reader {
             HoldReader::Ffmpeg => Ok(Launch {
                 program: self.ffmpeg.clone(),
                 args: crate::ffmpeg::reader_args(
-                    crate::rtsp_relay::ffmpeg_port(self.port).map_err(fatal)?,
+                    crate::mediamtx::rtsp_relay::ffmpeg_port(self.port).map_err(fatal)?,
                     &self.path,
                 ),
             }),
             HoldReader::Native => {
-                crate::rtsp_auth::Credentials::from_env().map_err(fatal)?;
+                crate::mediamtx::rtsp_auth::Credentials::from_env().map_err(fatal)?;
                 let exe = std::env::current_exe()
                     .map_err(|e| StartError::retry(format!("finding the hook executable: {e}")))?;
                 Ok(Launch {
@@ -1190,7 +1191,7 @@ mod tests {
 
     #[test]
     fn session_lock_names_keep_inside_their_directory() {
-        use crate::state_files::name_stem;
+        use crate::state::files::name_stem;
         assert_eq!(name_stem("cam0"), "cam0");
         assert_eq!(name_stem("a/b"), "a%2Fb");
         assert_eq!(name_stem("a%2Fb"), "a%252Fb");

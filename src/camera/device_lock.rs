@@ -19,8 +19,8 @@ use std::io::{self, Read, Seek, Write};
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
-use crate::capture::TEST_PATTERN;
-use crate::state_files::{name_stem, Access, Dir};
+use crate::camera::capture::TEST_PATTERN;
+use crate::state::files::{name_stem, Access, Dir};
 
 /// The lock file for `device` (as given on the command line) serving
 /// MediaMTX path `mtx_path`. Names become file names through

@@ -25,6 +25,8 @@
 //! [`StateStore::update_path`], used by the hooks that run per event,
 //! serializes only the entry it changes.
 
+pub mod files;
+
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{ErrorKind, Write};
@@ -35,8 +37,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use time::OffsetDateTime;
 
-use crate::process_identity::ProcessId;
-use crate::state_files::{self, name_stem, Access, Dir};
+use crate::supervise::identity::ProcessId;
+use files::{name_stem, Access, Dir};
 
 /// Version of the state file. Fields are only ever added; the version
 /// changes when a meaning changes. (`hook status --json` has its own,
@@ -433,7 +435,7 @@ impl StateStore {
     }
 
     /// The per-path append-only segment ledger:
-    /// `ledger/<stem>.jsonl`, the stem made by [`state_files::name_stem`]
+    /// `ledger/<stem>.jsonl`, the stem made by [`files::name_stem`]
     /// (`site1/camera0` → `site1%2Fcamera0`).
     pub fn ledger_file(&self, path: &str) -> PathBuf {
         self.ledger_dir().join(ledger_name(path))
@@ -487,7 +489,7 @@ impl StateStore {
     /// ledger holds exactly the segments the totals count. With no committed
     /// length known (a fresh state) nothing is dropped.
     ///
-    /// The file name comes from [`state_files::name_stem`], so whatever the
+    /// The file name comes from [`files::name_stem`], so whatever the
     /// path name nothing is written outside the ledger directory, and the
     /// ledger is never opened through a link.
     pub fn append_ledger(
@@ -530,7 +532,7 @@ impl StateStore {
         let made = self.open_state_dir(true).and_then(|d| d.sub("locks", true));
         match made {
             Ok(_) => return dir,
-            Err(e) if state_files::is_refusal(&e) => return dir,
+            Err(e) if files::is_refusal(&e) => return dir,
             Err(_) => {}
         }
         match private_locks_dir(&std::env::temp_dir()) {
@@ -570,7 +572,7 @@ impl StateStore {
     /// The state directory, made when missing, for a writer.
     fn open_dir_creating(&self) -> Result<Dir> {
         self.open_state_dir(true).map_err(|e| {
-            if state_files::is_refusal(&e) {
+            if files::is_refusal(&e) {
                 anyhow::Error::new(e)
             } else {
                 anyhow::Error::new(e).context(format!(
@@ -589,7 +591,7 @@ impl StateStore {
         let file = dir
             .open("state.lock", Access::ReadWrite, true)
             .map_err(|e| {
-                let refusal = state_files::is_refusal(&e);
+                let refusal = files::is_refusal(&e);
                 let err =
                     anyhow::Error::new(e).context(format!("opening state lock {}", path.display()));
                 if refusal {
@@ -1249,7 +1251,8 @@ mod tests {
         let store = StateStore::new(&planted);
         let locks = store.locks_dir();
         assert_eq!(locks, planted.join("locks"));
-        let err = crate::device_lock::DeviceLock::try_acquire(&locks.join("x.lock")).unwrap_err();
+        let err =
+            crate::camera::device_lock::DeviceLock::try_acquire(&locks.join("x.lock")).unwrap_err();
         assert!(err.to_string().contains("is a symbolic link"), "{err}");
         assert_eq!(fs::read_dir(&elsewhere).unwrap().count(), 0);
 

@@ -9,9 +9,10 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::api::Api;
-use crate::cli::{Context, StopArgs};
-use crate::process_identity::{is_running, ProcessId};
+use crate::cli::StopArgs;
+use crate::commands::Context;
+use crate::mediamtx::api::Api;
+use crate::supervise::identity::{is_running, ProcessId};
 
 /// True when `pid` is a live process (not a zombie). A pid recorded with
 /// its identity goes through [`is_running`] instead.
@@ -183,7 +184,7 @@ fn toggle_trailing_space(command: &str) -> String {
 
 /// Entry point of `hook stop`.
 pub fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
-    let path = crate::mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = crate::mediamtx::env::validate_path_name(Some(&args.path), "PATH")?;
     crate::logging::set_path(&path);
     let reason = match args.reason.as_deref().map(str::trim) {
         Some(r) if r.chars().any(|c| c.is_control()) => {
@@ -203,7 +204,7 @@ pub fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
     let mut failures: Vec<String> = Vec::new();
 
     // Recording first, so the publisher is not held alive while it stops.
-    match crate::record::end_session(ctx, &api, &path, &format!("hook stop: {reason}")) {
+    match crate::commands::record::end_session(ctx, &api, &path, &format!("hook stop: {reason}")) {
         Ok(Some(summary)) => println!("{path}: {summary}"),
         Ok(None) => {}
         Err(e) => failures.push(format!("{e:#}")),

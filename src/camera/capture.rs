@@ -6,15 +6,34 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::cli::{DeviceArgs, Encoder};
-use crate::device_error::DeviceError;
-use crate::encoder_choice::{self, choose_encoder};
-use crate::input_choice::{choose_input, InputRequest};
-use crate::v4l_formats::{self, Kind};
-use crate::v4l_probe::{DeviceCaps, Probe, V4l2Probe};
+use crate::camera::device_error::DeviceError;
+use crate::camera::encoder_choice::{self, choose_encoder, Encoder};
+use crate::camera::formats::{self, Kind};
+use crate::camera::input_choice::{choose_input, InputRequest};
+use crate::camera::probe::{DeviceCaps, Probe, V4l2Probe};
 
 /// The device name that selects FFmpeg's synthetic test pattern.
 pub const TEST_PATTERN: &str = "testsrc";
+
+/// What the device flags ask of a capture (`--input-format`, `--size`,
+/// `--fps`, `--encoder`, `--bitrate`, `--ffmpeg`), as given, and where the
+/// encoder probe caches its answer (the state directory).
+#[derive(Clone, Debug, Default)]
+pub struct CaptureRequest {
+    /// FFmpeg name or V4L2 code of the input format wanted.
+    pub input_format: Option<String>,
+    /// Largest frame size wanted, `WxH`.
+    pub size: Option<String>,
+    /// Frame rate wanted.
+    pub fps: Option<u32>,
+    pub encoder: Encoder,
+    /// Target bitrate, as FFmpeg reads it (`2M`, `800k`).
+    pub bitrate: Option<String>,
+    /// The FFmpeg binary to run.
+    pub ffmpeg: PathBuf,
+    /// Where the hardware-encoder probe caches its answer (none: not cached).
+    pub cache_dir: Option<PathBuf>,
+}
 
 /// Where frames come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -82,8 +101,10 @@ pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
 /// (find it with [`DeviceError::find`]): its text is fit for `last_error`,
 /// and the caller waits for the device and tries again. Bad flags are usage
 /// errors (`crate::error::is_usage`), which no retry can fix.
-pub fn prepare(device: &str, args: &DeviceArgs) -> anyhow::Result<CaptureInput> {
-    prepare_with(&V4l2Probe, &encoder_choice::v4l2m2m_works, device, args)
+pub fn prepare(device: &str, args: &CaptureRequest) -> anyhow::Result<CaptureInput> {
+    let cache_dir = args.cache_dir.as_deref();
+    let v4l2m2m_works = |ffmpeg: &Path| encoder_choice::v4l2m2m_works_cached(ffmpeg, cache_dir);
+    prepare_with(&V4l2Probe, &v4l2m2m_works, device, args)
 }
 
 /// [`prepare`] with the probe and the hardware-encoder check given, so
@@ -92,7 +113,7 @@ pub fn prepare_with(
     probe: &dyn Probe,
     v4l2m2m_works: &dyn Fn(&Path) -> bool,
     device: &str,
-    args: &DeviceArgs,
+    args: &CaptureRequest,
 ) -> anyhow::Result<CaptureInput> {
     let flags = check_flags(args)?;
     if device == TEST_PATTERN {
@@ -141,7 +162,7 @@ pub(crate) struct Flags {
     pub size: Option<(u32, u32)>,
 }
 
-pub(crate) fn check_flags(args: &DeviceArgs) -> anyhow::Result<Flags> {
+pub(crate) fn check_flags(args: &CaptureRequest) -> anyhow::Result<Flags> {
     use crate::error::usage;
     let size = args
         .size
@@ -160,16 +181,14 @@ pub(crate) fn check_flags(args: &DeviceArgs) -> anyhow::Result<Flags> {
         encoder_choice::parse_bitrate(b).map_err(usage)?;
     }
     if let Some(f) = &args.input_format {
-        if !v4l_formats::is_known_name(f) {
+        if !formats::is_known_name(f) {
             return Err(usage(format!(
                 "--input-format {f:?} is not a format FFmpeg can capture; expected one of {} \
                  (or a V4L2 code such as MJPG or YUYV)",
-                v4l_formats::known_names().join(", ")
+                formats::known_names().join(", ")
             )));
         }
-        if args.encoder == Encoder::Copy
-            && !v4l_formats::matches(f, v4l_formats::FourCc::new("H264"))
-        {
+        if args.encoder == Encoder::Copy && !formats::matches(f, formats::FourCc::new("H264")) {
             return Err(usage(format!(
                 "--encoder copy copies the camera's H.264 and cannot be used with \
                  --input-format {f}"
@@ -184,7 +203,7 @@ pub(crate) fn check_flags(args: &DeviceArgs) -> anyhow::Result<Flags> {
 pub fn choose(
     path: &Path,
     caps: &DeviceCaps,
-    args: &DeviceArgs,
+    args: &CaptureRequest,
     v4l2m2m_works: &dyn Fn(&Path) -> bool,
 ) -> anyhow::Result<CaptureInput> {
     let flags = check_flags(args)?;
@@ -256,7 +275,7 @@ impl EncoderChoice {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera_tables::*;
+    use crate::camera::tables::*;
     use crate::error::is_usage;
 
     #[test]
@@ -269,7 +288,7 @@ mod tests {
 
     #[test]
     fn test_pattern_defaults() {
-        let c = prepare(TEST_PATTERN, &DeviceArgs::default()).unwrap();
+        let c = prepare(TEST_PATTERN, &CaptureRequest::default()).unwrap();
         assert_eq!(c.source, Source::TestPattern);
         assert_eq!(c.size, Some(TEST_PATTERN_SIZE));
         assert_eq!(c.encoder, EncoderChoice::Libx264);
@@ -280,8 +299,8 @@ mod tests {
         TableProbe(vec![(PathBuf::from("/dev/video0"), Ok(caps))])
     }
 
-    fn args(f: impl FnOnce(&mut DeviceArgs)) -> DeviceArgs {
-        let mut a = DeviceArgs::default();
+    fn args(f: impl FnOnce(&mut CaptureRequest)) -> CaptureRequest {
+        let mut a = CaptureRequest::default();
         f(&mut a);
         a
     }
@@ -291,8 +310,8 @@ mod tests {
     fn prepare_table() {
         type Row = (
             &'static str,
-            Vec<crate::v4l_probe::FormatCaps>,
-            DeviceArgs,
+            Vec<crate::camera::probe::FormatCaps>,
+            CaptureRequest,
             bool,
             &'static str,
         );
@@ -300,7 +319,7 @@ mod tests {
             (
                 "c920",
                 c920(),
-                DeviceArgs::default(),
+                CaptureRequest::default(),
                 true,
                 "h264 1280x720 at 30 fps, encoder copy",
             ),
@@ -321,14 +340,14 @@ mod tests {
             (
                 "c270 with hardware encoder",
                 c270(),
-                DeviceArgs::default(),
+                CaptureRequest::default(),
                 true,
                 "mjpeg 1280x720 at 30 fps, encoder h264_v4l2m2m at 2764k",
             ),
             (
                 "c270 without",
                 c270(),
-                DeviceArgs::default(),
+                CaptureRequest::default(),
                 false,
                 "mjpeg 1280x720 at 30 fps, encoder libx264",
             ),
@@ -359,7 +378,7 @@ mod tests {
             (
                 "unicam",
                 pi_unicam(),
-                DeviceArgs::default(),
+                CaptureRequest::default(),
                 false,
                 "bayer_rggb8 1280x720 at 30 fps, encoder libx264",
             ),
@@ -390,7 +409,7 @@ mod tests {
             &one_camera(busy),
             &|_| false,
             "/dev/video0",
-            &DeviceArgs::default(),
+            &CaptureRequest::default(),
         )
         .unwrap_err();
         assert!(matches!(
@@ -403,8 +422,13 @@ mod tests {
         );
 
         let probe = one_camera(device("cam", "uvcvideo", c270()));
-        let err =
-            prepare_with(&probe, &|_| false, "/dev/video7", &DeviceArgs::default()).unwrap_err();
+        let err = prepare_with(
+            &probe,
+            &|_| false,
+            "/dev/video7",
+            &CaptureRequest::default(),
+        )
+        .unwrap_err();
         assert!(matches!(
             DeviceError::find(&err),
             Some(DeviceError::NotFound { .. })
@@ -443,7 +467,7 @@ mod tests {
     #[test]
     fn bad_flags_are_usage_errors() {
         let probe = TableProbe(vec![]);
-        let cases: Vec<(DeviceArgs, &str)> = vec![
+        let cases: Vec<(CaptureRequest, &str)> = vec![
             (args(|a| a.size = Some("big".into())), "size \"big\" is not WxH"),
             (args(|a| a.fps = Some(0)), "--fps 0 is out of range"),
             (args(|a| a.bitrate = Some("fast".into())), "bitrate \"fast\" is not a number"),
@@ -468,12 +492,12 @@ mod tests {
     /// The real prepare on real nodes that are not cameras.
     #[test]
     fn real_nodes() {
-        let err = prepare("/dev/null", &DeviceArgs::default()).unwrap_err();
+        let err = prepare("/dev/null", &CaptureRequest::default()).unwrap_err();
         assert!(matches!(
             DeviceError::find(&err),
             Some(DeviceError::NotCapture { .. })
         ));
-        let err = prepare("/nonexistent/video0", &DeviceArgs::default()).unwrap_err();
+        let err = prepare("/nonexistent/video0", &CaptureRequest::default()).unwrap_err();
         assert_eq!(
             err.to_string(),
             "device /nonexistent/video0 not found: no such file (is the camera plugged in?)"

@@ -13,8 +13,9 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use crate::capture::TEST_PATTERN;
-use crate::cli::{Context, MediamtxConfigArgs};
+use crate::camera::capture::TEST_PATTERN;
+use crate::cli::MediamtxConfigArgs;
+use crate::commands::Context;
 use crate::error::usage;
 use crate::policy::Policy;
 
@@ -40,7 +41,8 @@ pub struct Camera {
 /// The video nodes that may be cameras (metadata and codec nodes left
 /// out), else `/dev/video0` so the output is a usable template anywhere.
 fn default_devices() -> Vec<String> {
-    let found = crate::v4l_probe::camera_nodes(&crate::v4l_probe::V4l2Probe, Path::new("/dev"));
+    let found =
+        crate::camera::probe::camera_nodes(&crate::camera::probe::V4l2Probe, Path::new("/dev"));
     if found.is_empty() {
         return vec!["/dev/video0".to_string()];
     }
@@ -54,7 +56,10 @@ pub fn cameras(devices: &[String]) -> anyhow::Result<Vec<Camera>> {
     for device in devices {
         check_device_word(device)?;
         let path = path_name_for(device);
-        crate::mtx_env::validate_path_name(Some(path.as_ref()), "path name derived from --device")?;
+        crate::mediamtx::env::validate_path_name(
+            Some(path.as_ref()),
+            "path name derived from --device",
+        )?;
         if let Some(other) = out.iter().find(|c| c.path == path) {
             return Err(usage(format!(
                 "--device {device} and --device {} would both be path {path:?}: give each camera once",
@@ -129,7 +134,7 @@ pub fn path_name_for(device: &str) -> String {
 pub fn mediamtx_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if !d.as_nanos().is_multiple_of(1_000_000) {
-        crate::duration::format_mediamtx(d)
+        crate::policy::duration::format_mediamtx(d)
     } else if ms > 0 && ms.is_multiple_of(86_400_000) {
         format!("{}d", ms / 86_400_000)
     } else if ms > 0 && ms.is_multiple_of(3_600_000) {
@@ -137,7 +142,7 @@ pub fn mediamtx_duration(d: Duration) -> String {
     } else if ms > 0 && ms.is_multiple_of(60_000) {
         format!("{}m", ms / 60_000)
     } else {
-        crate::duration::format_mediamtx(d)
+        crate::policy::duration::format_mediamtx(d)
     }
 }
 

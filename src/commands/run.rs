@@ -24,14 +24,16 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use time::OffsetDateTime;
 
-use crate::capture::{self, TEST_PATTERN};
-use crate::cli::{Context, DeviceArgs, RunArgs};
+use crate::camera::capture::CaptureRequest;
+use crate::camera::capture::{self, TEST_PATTERN};
+use crate::cli::RunArgs;
+use crate::commands::Context;
 use crate::error::{is_usage, usage};
-use crate::mtx_env;
-use crate::process_identity::{is_running, ProcessId};
-use crate::signals::Signals;
+use crate::mediamtx::env as mtx_env;
 use crate::state::{now, PathState, Phase};
-use crate::supervisor::{self, Event, FatalKind, Job, Launch, Spec, StartError};
+use crate::supervise::identity::{is_running, ProcessId};
+use crate::supervise::signals::Signals;
+use crate::supervise::{self, Event, FatalKind, Job, Launch, Spec, StartError};
 
 /// Entry point of `hook run`.
 pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -46,17 +48,18 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     // Bad flags are refused before anything starts (exit 2); for the test
     // pattern the whole choice is pure, so its conflicts are found here too.
-    capture::check_flags(&args.device)?;
+    let request = ctx.capture_request(&args.device);
+    capture::check_flags(&request)?;
     if device == TEST_PATTERN {
-        capture::prepare(&device, &args.device)?;
+        capture::prepare(&device, &request)?;
     }
     // HOOK_RTSP_USER without HOOK_RTSP_PASS (or the reverse) is refused now.
-    crate::rtsp_auth::Credentials::from_env()?;
+    crate::mediamtx::rtsp_auth::Credentials::from_env()?;
     let signals = Signals::install().context("installing signal handlers")?;
 
     let mut job = Publisher {
         ctx,
-        flags: &args.device,
+        flags: &request,
         path: path.clone(),
         port,
         device: device.clone(),
@@ -79,12 +82,12 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         stop_when_orphaned: true,
         ..Spec::new(ctx.policy.restart.clone())
     };
-    match supervisor::supervise(&mut job, &spec, &signals) {
+    match supervise::supervise(&mut job, &spec, &signals) {
         Ok(outcome) => {
             let why = match outcome {
-                supervisor::Outcome::Signal(sig) => crate::process::signal_name(sig),
-                supervisor::Outcome::Finished => "finished",
-                supervisor::Outcome::Orphaned => "parent gone",
+                supervise::Outcome::Signal(sig) => crate::supervise::process::signal_name(sig),
+                supervise::Outcome::Finished => "finished",
+                supervise::Outcome::Orphaned => "parent gone",
             };
             log::info!("stopped cleanly ({why}); exiting 0");
             Ok(ExitCode::SUCCESS)
@@ -109,7 +112,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
                 });
             }
             match e.kind {
-                supervisor::StartErrorKind::Fatal(FatalKind::Usage) => Err(usage(e.message)),
+                supervise::StartErrorKind::Fatal(FatalKind::Usage) => Err(usage(e.message)),
                 _ => Err(anyhow::anyhow!(e.message)),
             }
         }
@@ -148,7 +151,7 @@ pub fn resolve_device(
 /// The publisher job: the device's FFmpeg, reporting into the state.
 struct Publisher<'a> {
     ctx: &'a Context,
-    flags: &'a DeviceArgs,
+    flags: &'a CaptureRequest,
     path: String,
     port: u16,
     device: String,
@@ -257,7 +260,7 @@ impl Job for Publisher<'_> {
     }
 
     fn lock_file(&mut self) -> Option<PathBuf> {
-        Some(crate::device_lock::lock_file_for(
+        Some(crate::camera::device_lock::lock_file_for(
             &self.ctx.store.locks_dir(),
             &self.device,
             &self.path,
@@ -266,8 +269,8 @@ impl Job for Publisher<'_> {
 
     fn command(&mut self) -> Result<Launch, StartError> {
         // With RTSP credentials FFmpeg publishes through the credential relay.
-        let port =
-            crate::rtsp_relay::ffmpeg_port(self.port).map_err(crate::rtsp_relay::start_error)?;
+        let port = crate::mediamtx::rtsp_relay::ffmpeg_port(self.port)
+            .map_err(crate::mediamtx::rtsp_relay::start_error)?;
         match capture::prepare(&self.device, self.flags) {
             Ok(input) => Ok(Launch {
                 program: self.flags.ffmpeg.clone(),

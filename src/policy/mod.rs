@@ -6,14 +6,16 @@
 //! and so is a `0s` close-after or start timeout: MediaMTX reads `0s` as
 //! "at once", never as "never".
 
+pub mod duration;
+
 use std::path::Path;
 use std::time::Duration;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use crate::duration::Dur;
 use crate::error::usage;
+use crate::policy::duration::Dur;
 
 /// Default of `recording.delete_after`, in days (the shipped
 /// `mediamtx/mediamtx.yml` says `recordDeleteAfter: 7d`).

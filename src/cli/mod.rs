@@ -2,16 +2,16 @@
 //! its documentation; `--help`, the man page and the shell completions are
 //! all generated from this one definition.
 
+pub mod completions;
+pub mod manpage;
+
 use std::ffi::OsString;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
-use crate::duration::Dur;
-use crate::error::{is_usage, EXIT_FAILURE, EXIT_USAGE};
-use crate::policy::Policy;
-use crate::state::{default_state_dir, StateStore};
+use crate::camera::encoder_choice::Encoder;
+use crate::policy::duration::Dur;
 
 /// Supervises FFmpeg for MediaMTX: V4L2 cameras published on demand,
 /// recording sessions that survive segment rotation, snapshots, and a status
@@ -169,7 +169,7 @@ pub const MIN_SIDE: u32 = 32;
 /// (4:2:0 chroma halves them) and at least [`MIN_SIDE`] (the hardware
 /// encoders' floor; libx264 refuses any odd side such as `1x1`).
 pub fn size_value(text: &str) -> Result<String, String> {
-    let (w, h) = crate::capture::parse_size(text)?;
+    let (w, h) = crate::camera::capture::parse_size(text)?;
     if w < MIN_SIDE || h < MIN_SIDE || w % 2 == 1 || h % 2 == 1 {
         return Err(format!(
             "size {text:?} cannot be encoded: expected even width and height, at least {MIN_SIDE}x{MIN_SIDE} (H.264 in 4:2:0 needs even sides), e.g. 640x480 or 1280x720"
@@ -178,10 +178,10 @@ pub fn size_value(text: &str) -> Result<String, String> {
     Ok(text.to_string())
 }
 
-/// `--bitrate`: checked by [`crate::encoder_choice::parse_bitrate`], kept
+/// `--bitrate`: checked by [`crate::camera::encoder_choice::parse_bitrate`], kept
 /// as given (FFmpeg reads the same text).
 pub fn bitrate_value(text: &str) -> Result<String, String> {
-    crate::encoder_choice::parse_bitrate(text).map(|_| text.to_string())
+    crate::camera::encoder_choice::parse_bitrate(text).map(|_| text.to_string())
 }
 
 /// `--input-format`: a format FFmpeg can capture, by FFmpeg name (listed
@@ -199,7 +199,7 @@ impl clap::builder::TypedValueParser for InputFormatParser {
         value: &std::ffi::OsStr,
     ) -> Result<String, clap::Error> {
         let text = value.to_string_lossy();
-        if value.to_str().is_some() && crate::v4l_formats::is_known_name(&text) {
+        if value.to_str().is_some() && crate::camera::formats::is_known_name(&text) {
             return Ok(text.into_owned());
         }
         let flag = arg.map_or("--input-format".to_string(), |a| {
@@ -209,7 +209,7 @@ impl clap::builder::TypedValueParser for InputFormatParser {
             clap::error::ErrorKind::ValueValidation,
             format!(
                 "{flag} {text:?} is not a format FFmpeg can capture; expected one of {} (or a V4L2 code such as MJPG or YUYV)\n",
-                crate::v4l_formats::known_names().join(", ")
+                crate::camera::formats::known_names().join(", ")
             ),
         )
         .with_cmd(cmd))
@@ -219,27 +219,11 @@ impl clap::builder::TypedValueParser for InputFormatParser {
         &self,
     ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
         Some(Box::new(
-            crate::v4l_formats::known_names()
+            crate::camera::formats::known_names()
                 .into_iter()
                 .map(clap::builder::PossibleValue::new),
         ))
     }
-}
-
-/// Encoder choice.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
-pub enum Encoder {
-    /// Copy H.264 from the camera, else the hardware encoder when it works,
-    /// else libx264
-    #[default]
-    Auto,
-    /// Copy the camera's H.264 as it is
-    Copy,
-    /// Software H.264 (ultrafast, zerolatency)
-    Libx264,
-    /// Hardware H.264 through V4L2 M2M (Raspberry Pi)
-    #[value(name = "h264_v4l2m2m")]
-    H264V4l2m2m,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -362,127 +346,11 @@ pub struct HoldArgs {
     pub path: OsString,
 }
 
-/// What every command gets: where the state lives and the policy values.
-#[derive(Debug, Clone)]
-pub struct Context {
-    pub store: StateStore,
-    pub policy: Policy,
-}
-
-impl Cli {
-    /// The state store from `--state-dir` / `HOOK_STATE_DIR` or the default.
-    pub fn store(&self) -> StateStore {
-        StateStore::new(self.state_dir.clone().unwrap_or_else(default_state_dir))
-    }
-}
-
 /// A path taken as given, empty included (so that an empty value reaches
-/// [`check_path_value`], which names the variable when it came from one).
+/// `commands::check_path_value`, which names the variable when it came from one).
 fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
     use clap::builder::TypedValueParser as _;
     clap::builder::OsStringValueParser::new().map(PathBuf::from)
-}
-
-/// Refuses an empty or blank (whitespace only) `--state-dir` / `--config`,
-/// naming the flag when it is on the command line, else the variable.
-fn check_path_value(
-    value: Option<&std::path::Path>,
-    flag: &str,
-    var: &str,
-    expected: &str,
-) -> anyhow::Result<()> {
-    use std::os::unix::ffi::OsStrExt;
-    let Some(value) = value else {
-        return Ok(());
-    };
-    let bytes = value.as_os_str().as_bytes();
-    if !bytes.iter().all(u8::is_ascii_whitespace) {
-        return Ok(());
-    }
-    let with_value = format!("{flag}=");
-    let on_command_line =
-        std::env::args_os().any(|a| a == flag || a.as_bytes().starts_with(with_value.as_bytes()));
-    let source = if on_command_line { flag } else { var };
-    let what = if bytes.is_empty() {
-        "is empty".to_string()
-    } else {
-        format!("is blank ({:?})", value.as_os_str())
-    };
-    Err(crate::error::usage(format!(
-        "{source} {what}: expected {expected}"
-    )))
-}
-
-/// Entry point of the binary.
-pub fn main() -> ExitCode {
-    crate::logging::init();
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
-            let _ = e.print();
-            return ExitCode::from(code);
-        }
-    };
-    match run(cli) {
-        Ok(code) => code,
-        Err(err) => {
-            log::error!("{err:#}");
-            ExitCode::from(if is_usage(&err) {
-                EXIT_USAGE
-            } else {
-                EXIT_FAILURE
-            })
-        }
-    }
-}
-
-/// Runs one parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
-    // Commands that need neither state nor policy.
-    match &cli.command {
-        Command::Completions(args) => {
-            crate::completions::render(args.shell, &mut std::io::stdout());
-            return Ok(ExitCode::SUCCESS);
-        }
-        Command::Man => {
-            crate::manpage::render(&mut std::io::stdout())?;
-            return Ok(ExitCode::SUCCESS);
-        }
-        _ => {}
-    }
-    check_path_value(
-        cli.state_dir.as_deref(),
-        "--state-dir",
-        "HOOK_STATE_DIR",
-        "a state directory (unset HOOK_STATE_DIR and leave out --state-dir for the default, /var/lib/mediamtx-hook when writable)",
-    )?;
-    check_path_value(
-        cli.config.as_deref(),
-        "--config",
-        "HOOK_CONFIG",
-        "a JSON config file (unset HOOK_CONFIG and leave out --config for the built-in policy)",
-    )?;
-    let ctx = Context {
-        store: cli.store(),
-        policy: Policy::load(cli.config.as_deref())?,
-    };
-    crate::encoder_choice::set_cache_dir(ctx.store.dir());
-    match cli.command {
-        Command::Run(args) => crate::run::main(&ctx, &args),
-        Command::Ready => crate::ready::main(&ctx),
-        Command::SegmentComplete(args) => crate::segment::main(&ctx, &args),
-        Command::Record(RecordCommand::Start(args)) => crate::record::start(&ctx, &args),
-        Command::Record(RecordCommand::Stop(args)) => crate::record::stop(&ctx, &args),
-        Command::Snapshot(args) => crate::snapshot::main(&ctx, &args),
-        Command::Stop(args) => crate::stop::main(&ctx, &args),
-        Command::Status(args) => crate::status::main(&ctx, &args),
-        Command::Devices(args) => crate::devices::main(&ctx, &args),
-        Command::MediamtxConfig(args) => crate::mediamtx_config::main(&ctx, &args),
-        Command::Hold(args) => crate::record::hold(&ctx, &args),
-        Command::RtspRead(args) => crate::rtsp_reader::main(&args.url),
-        Command::Completions(_) | Command::Man => unreachable!("handled above"),
-    }
 }
 
 #[cfg(test)]

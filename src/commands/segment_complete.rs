@@ -25,8 +25,11 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
 
-use crate::cli::{Context, SegmentArgs};
-use crate::mtx_env::{validate_path_name, validate_segment_duration, validate_segment_path, var};
+use crate::cli::SegmentArgs;
+use crate::commands::Context;
+use crate::mediamtx::env::{
+    validate_path_name, validate_segment_duration, validate_segment_path, var,
+};
 use crate::state::{
     now, Hole, LedgerCursor, PathState, SegmentRecord, SegmentTotals, StartSource, RECENT_SEGMENTS,
 };

@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, bail, Context as _};
 
 use crate::error::usage;
-use crate::rtsp_auth::{self, Credentials, Head, Scheme};
+use crate::mediamtx::rtsp_auth::{self, Credentials, Head, Scheme};
 
 /// Time limit for connecting and for each answer during setup.
 const SETUP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -45,7 +45,7 @@ const MAX_SESSION_TIMEOUT: u64 = 3600;
 pub fn main(url: &str) -> anyhow::Result<std::process::ExitCode> {
     let creds = Credentials::from_env()?;
     let stop = Arc::new(AtomicBool::new(false));
-    for sig in crate::signals::STOP_SIGNALS {
+    for sig in crate::supervise::signals::STOP_SIGNALS {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
     let mut out = std::io::stdout().lock();
@@ -61,7 +61,7 @@ struct Target {
 }
 
 fn parse_url(url: &str) -> anyhow::Result<Target> {
-    let shown = crate::api::redact_url(url);
+    let shown = crate::mediamtx::api::redact_url(url);
     let rest = url
         .strip_prefix("rtsp://")
         .ok_or_else(|| anyhow!("{shown:?} is not an rtsp:// URL"))?;
@@ -430,7 +430,7 @@ pub fn read(
     }
     rtsp.request("PLAY", &base, &[("Range", "npt=0.000-")])?;
     // It reads for as long as the session lasts: shed what setup used.
-    crate::footprint::drop_startup_text();
+    crate::supervise::footprint::drop_startup_text();
 
     let keepalive = keepalive_every(timeout);
     let mut next_keepalive = later(Instant::now(), keepalive);

@@ -115,12 +115,13 @@ use anyhow::Context as _;
 use serde::Serialize;
 use time::{OffsetDateTime, UtcOffset};
 
-use crate::cli::{Context, StatusArgs};
-use crate::mtx_env::validate_path_name;
-use crate::process_identity::{is_running, stat, ProcessId};
+use crate::cli::StatusArgs;
+use crate::commands::Context;
+use crate::mediamtx::env::validate_path_name;
 use crate::state::{
     now, ExitRecord, PathState, Phase, SegmentRecord, Session, SnapshotRecord, State, StateStore,
 };
+use crate::supervise::identity::{is_running, stat, ProcessId};
 
 /// Version of the `hook status --json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -161,7 +162,7 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         .collect();
 
     let text = if args.prometheus {
-        crate::prometheus::render(&truthful(&state, &observed), now)?
+        crate::status::prometheus::render(&truthful(&state, &observed), now)?
     } else if args.json {
         let mut s = render_json(&ctx.store, &observed, now)?;
         s.push('\n');
@@ -233,7 +234,7 @@ impl ProcProbe {
 /// The command name and state letter of `/proc/<pid>/stat`.
 #[cfg(test)]
 fn proc_stat(file: &str) -> Option<(String, char)> {
-    let st = crate::process_identity::parse_stat(&std::fs::read_to_string(file).ok()?)?;
+    let st = crate::supervise::identity::parse_stat(&std::fs::read_to_string(file).ok()?)?;
     Some((st.comm, st.state))
 }
 

@@ -3,7 +3,7 @@
 //! Pure functions over a capability table ([`FormatCaps`]), so every rule is
 //! tested with tables copied from real cameras:
 //! - format: the camera's H.264 (copied) > MJPEG > raw (see
-//!   [`crate::v4l_formats::KNOWN_FORMATS`] for the order); `--input-format`
+//!   [`crate::camera::formats::KNOWN_FORMATS`] for the order); `--input-format`
 //!   forces one, `--encoder copy` forces H.264;
 //! - size: the largest not above the requested one (default 1280x720); a
 //!   format with no size that small loses to one that has; when no format has
@@ -11,9 +11,9 @@
 //!   which is then an error listing what the camera offers;
 //! - frame rate: the one nearest the requested rate (default 30).
 
-use crate::device_error::Unsupported;
-use crate::v4l_formats::{self, FourCc, Kind};
-use crate::v4l_probe::{FormatCaps, FrameRates, FrameSize};
+use crate::camera::device_error::Unsupported;
+use crate::camera::formats::{self, FourCc, Kind};
+use crate::camera::probe::{FormatCaps, FrameRates, FrameSize};
 
 /// What the flags ask for.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,10 +63,10 @@ pub fn choose_input(
     } else {
         req.format
     };
-    let candidates: Vec<(&FormatCaps, &v4l_formats::KnownFormat)> = formats
+    let candidates: Vec<(&FormatCaps, &formats::KnownFormat)> = formats
         .iter()
-        .filter(|f| forced.is_none_or(|asked| v4l_formats::matches(asked, f.fourcc)))
-        .filter_map(|f| v4l_formats::lookup(f.fourcc).map(|k| (f, k)))
+        .filter(|f| forced.is_none_or(|asked| formats::matches(asked, f.fourcc)))
+        .filter_map(|f| formats::lookup(f.fourcc).map(|k| (f, k)))
         .collect();
     if candidates.is_empty() {
         return Err(match forced {
@@ -193,7 +193,7 @@ pub fn nearest_fps(rates: &FrameRates, want: u32) -> u32 {
 
 /// `mjpeg (MJPG)`, or `NV21 (FFmpeg cannot read it)`.
 pub fn describe_format(f: &FormatCaps) -> String {
-    match v4l_formats::lookup(f.fourcc) {
+    match formats::lookup(f.fourcc) {
         Some(k) => format!("{} ({})", k.ffmpeg, f.fourcc),
         None => format!("{} (FFmpeg cannot read it)", f.fourcc),
     }
@@ -220,8 +220,8 @@ pub fn describe_size(s: &FrameSize) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera_tables::*;
-    use crate::v4l_probe::FrameRates::{Discrete as Rates, Range};
+    use crate::camera::probe::FrameRates::{Discrete as Rates, Range};
+    use crate::camera::tables::*;
 
     fn req() -> InputRequest<'static> {
         InputRequest {
@@ -409,7 +409,7 @@ mod tests {
                     _ => unreachable!(),
                 }).collect()
             };
-            let readable: Vec<&FormatCaps> = formats.iter().filter(|f| v4l_formats::lookup(f.fourcc).is_some()).collect();
+            let readable: Vec<&FormatCaps> = formats.iter().filter(|f| formats::lookup(f.fourcc).is_some()).collect();
             match choose_input(&formats, &request) {
                 Err(e) => {
                     prop_assert!(readable.is_empty(), "{e}");

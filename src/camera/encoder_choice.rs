@@ -13,19 +13,34 @@ use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::capture::EncoderChoice;
-use crate::cli::Encoder;
+use crate::camera::capture::EncoderChoice;
 
 /// How long a failed probe is believed.
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(3600);
 
 /// How long the probe encode may take before it counts as failed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The encoder asked for (`--encoder`); [`choose_encoder`] turns it into
+/// the one used.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum Encoder {
+    /// Copy H.264 from the camera, else the hardware encoder when it works,
+    /// else libx264
+    #[default]
+    Auto,
+    /// Copy the camera's H.264 as it is
+    Copy,
+    /// Software H.264 (ultrafast, zerolatency)
+    Libx264,
+    /// Hardware H.264 through V4L2 M2M (Raspberry Pi)
+    #[value(name = "h264_v4l2m2m")]
+    H264V4l2m2m,
+}
 
 /// The file the probe result is cached in, inside the state directory.
 pub const CACHE_FILE: &str = "encoder-probe.json";
@@ -97,13 +112,6 @@ pub fn parse_bitrate(text: &str) -> Result<u64, String> {
         ));
     }
     Ok(bits as u64)
-}
-
-static CACHE_DIR: OnceLock<PathBuf> = OnceLock::new();
-
-/// Where the probe result is cached: the state directory, set once at start.
-pub fn set_cache_dir(dir: &Path) {
-    let _ = CACHE_DIR.set(dir.to_path_buf());
 }
 
 /// The cached probe result.
@@ -186,7 +194,7 @@ pub fn v4l2m2m_works_cached(ffmpeg: &Path, cache_dir: Option<&Path>) -> bool {
     let now = unix_now();
     let cache = cache_dir.map(|d| d.join(CACHE_FILE));
     if let Some(dir) = cache_dir {
-        if let Some(record) = crate::state_files::read_regular(dir, CACHE_FILE, 1 << 20)
+        if let Some(record) = crate::state::files::read_regular(dir, CACHE_FILE, 1 << 20)
             .ok()
             .and_then(|b| serde_json::from_slice::<ProbeRecord>(&b).ok())
         {
@@ -223,17 +231,11 @@ pub fn v4l2m2m_works_cached(ffmpeg: &Path, cache_dir: Option<&Path>) -> bool {
     works
 }
 
-/// [`v4l2m2m_works_cached`] with the state directory set by
-/// [`set_cache_dir`].
-pub fn v4l2m2m_works(ffmpeg: &Path) -> bool {
-    v4l2m2m_works_cached(ffmpeg, CACHE_DIR.get().map(PathBuf::as_path))
-}
-
 fn write_atomically(file: &Path, record: &ProbeRecord) -> anyhow::Result<()> {
     use anyhow::Context;
     let dir = file.parent().context("cache file has no directory")?;
     let bytes = serde_json::to_vec_pretty(record)?;
-    crate::state_files::replace_file(dir, CACHE_FILE, &bytes)
+    crate::state::files::replace_file(dir, CACHE_FILE, &bytes)
         .with_context(|| format!("writing {}", file.display()))
 }
 

@@ -19,8 +19,8 @@ use v4l::frameinterval::FrameIntervalEnum;
 use v4l::framesize::FrameSizeEnum;
 use v4l::video::Capture;
 
-use crate::device_error::DeviceError;
-use crate::v4l_formats::FourCc;
+use crate::camera::device_error::DeviceError;
+use crate::camera::formats::FourCc;
 
 /// The character-device major number of every V4L2 node (`VIDEO_MAJOR`).
 pub const V4L2_MAJOR: u32 = 81;
@@ -446,13 +446,13 @@ mod tests {
         assert!(video_nodes(&dir.join("absent")).is_empty());
         // Regular files are not cameras; a missing or forbidden node may be.
         assert!(camera_nodes(&V4l2Probe, &dir).is_empty());
-        let table = crate::camera_tables::TableProbe(vec![
+        let table = crate::camera::tables::TableProbe(vec![
             (
                 dir.join("video0"),
-                Ok(crate::camera_tables::device(
+                Ok(crate::camera::tables::device(
                     "C270",
                     "uvcvideo",
-                    crate::camera_tables::c270(),
+                    crate::camera::tables::c270(),
                 )),
             ),
             (

@@ -13,8 +13,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use time::OffsetDateTime;
 
-use crate::cli::Context;
-use crate::mtx_env::{validate_path_name, var};
+use crate::commands::Context;
+use crate::mediamtx::env::{validate_path_name, var};
 use crate::state::{now, PathState};
 
 pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
@@ -30,7 +30,7 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
     }
     // A stream that became available again may belong to a MediaMTX that
     // restarted and forgot the session's `record` switch: switch it back on.
-    if let Err(e) = crate::record::reapply_on_ready(ctx, &path) {
+    if let Err(e) = crate::commands::record::reapply_on_ready(ctx, &path) {
         let text = format!("{e:#}");
         let _ = ctx.store.update_path(&path, |p| {
             p.last_error = Some(text);

@@ -3,8 +3,8 @@
 //! input and encoder choice and of `hook devices`: this machine has no
 //! camera, so these tables stand in for them.
 
-use crate::v4l_formats::FourCc;
-use crate::v4l_probe::{DeviceCaps, FormatCaps, FrameRates, FrameSize};
+use crate::camera::formats::FourCc;
+use crate::camera::probe::{DeviceCaps, FormatCaps, FrameRates, FrameSize};
 
 use FrameRates::{Discrete as Rates, Range};
 
@@ -186,21 +186,21 @@ pub fn device(card: &str, driver: &str, formats: Vec<FormatCaps>) -> DeviceCaps 
 pub struct TableProbe(
     pub  Vec<(
         std::path::PathBuf,
-        Result<DeviceCaps, crate::device_error::DeviceError>,
+        Result<DeviceCaps, crate::camera::device_error::DeviceError>,
     )>,
 );
 
-impl crate::v4l_probe::Probe for TableProbe {
+impl crate::camera::probe::Probe for TableProbe {
     fn probe(
         &self,
         path: &std::path::Path,
-    ) -> Result<DeviceCaps, crate::device_error::DeviceError> {
+    ) -> Result<DeviceCaps, crate::camera::device_error::DeviceError> {
         self.0
             .iter()
             .find(|(p, _)| p == path)
             .map(|(_, r)| r.clone())
             .unwrap_or_else(|| {
-                Err(crate::device_error::DeviceError::NotFound {
+                Err(crate::camera::device_error::DeviceError::NotFound {
                     device: path.to_path_buf(),
                     detail: "no such file (is the camera plugged in?)".into(),
                 })

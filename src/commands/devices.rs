@@ -28,12 +28,14 @@ use std::process::ExitCode;
 
 use serde::Serialize;
 
-use crate::capture::{self, CaptureInput, TEST_PATTERN};
-use crate::cli::{Context, DeviceArgs, DevicesArgs};
-use crate::device_error::DeviceError;
-use crate::encoder_choice;
-use crate::v4l_formats::{self, FourCc};
-use crate::v4l_probe::{self, DeviceCaps, FrameRates, FrameSize, Probe, V4l2Probe};
+use crate::camera::capture::CaptureRequest;
+use crate::camera::capture::{self, CaptureInput, TEST_PATTERN};
+use crate::camera::device_error::DeviceError;
+use crate::camera::encoder_choice;
+use crate::camera::formats::{self, FourCc};
+use crate::camera::probe::{self, DeviceCaps, FrameRates, FrameSize, Probe, V4l2Probe};
+use crate::cli::DevicesArgs;
+use crate::commands::Context;
 
 /// Version of `hook devices --json`; fields are only ever added.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -114,12 +116,13 @@ impl Skipped {
     }
 }
 
-pub fn main(_ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
-    capture::check_flags(&args.device)?;
-    let m2m = encoder_choice::v4l2m2m_works;
+pub fn main(ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
+    let request = ctx.capture_request(&args.device);
+    capture::check_flags(&request)?;
+    let m2m = |ffmpeg: &Path| encoder_choice::v4l2m2m_works_cached(ffmpeg, Some(&ctx.cache_dir));
     let report = match args.device.device.as_deref() {
         Some(TEST_PATTERN) => {
-            let input = capture::prepare(TEST_PATTERN, &args.device)?;
+            let input = capture::prepare(TEST_PATTERN, &request)?;
             println!(
                 "testsrc: FFmpeg's test pattern; hook run would use {}",
                 capture::describe(&input)
@@ -134,7 +137,7 @@ pub fn main(_ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
                 devices: vec![device_report(
                     path,
                     caps,
-                    &args.device,
+                    &request,
                     &m2m,
                     Path::new(LINKS_ROOT),
                 )],
@@ -143,8 +146,8 @@ pub fn main(_ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
         }
         None => scan(
             &V4l2Probe,
-            &v4l_probe::video_nodes(Path::new("/dev")),
-            &args.device,
+            &probe::video_nodes(Path::new("/dev")),
+            &request,
             &m2m,
             Path::new(LINKS_ROOT),
         ),
@@ -161,7 +164,7 @@ pub fn main(_ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
 pub fn scan(
     probe: &dyn Probe,
     nodes: &[std::path::PathBuf],
-    args: &DeviceArgs,
+    args: &CaptureRequest,
     v4l2m2m_works: &dyn Fn(&Path) -> bool,
     links_root: &Path,
 ) -> DevicesReport {
@@ -187,7 +190,7 @@ pub fn scan(
 pub fn device_report(
     path: &Path,
     caps: DeviceCaps,
-    args: &DeviceArgs,
+    args: &CaptureRequest,
     v4l2m2m_works: &dyn Fn(&Path) -> bool,
     links_root: &Path,
 ) -> DeviceReport {
@@ -196,7 +199,7 @@ pub fn device_report(
         Err(e) => (None, Some(format!("{e:#}"))),
     };
     let link = |dir: &str| {
-        v4l_probe::stable_name(path, &links_root.join(dir)).map(|p| p.display().to_string())
+        probe::stable_name(path, &links_root.join(dir)).map(|p| p.display().to_string())
     };
     DeviceReport {
         path: path.display().to_string(),
@@ -210,7 +213,7 @@ pub fn device_report(
             .formats
             .into_iter()
             .map(|f| FormatReport {
-                ffmpeg_format: v4l_formats::lookup(f.fourcc).map(|k| k.ffmpeg),
+                ffmpeg_format: formats::lookup(f.fourcc).map(|k| k.ffmpeg),
                 fourcc: f.fourcc,
                 description: f.description,
                 sizes: f.sizes,
@@ -326,7 +329,7 @@ fn sizes_line(sizes: &[FrameSize]) -> String {
         let rates = match s {
             FrameSize::Discrete { rates, .. } | FrameSize::Stepwise { rates, .. } => rates,
         };
-        let text = crate::input_choice::describe_size(s);
+        let text = crate::camera::input_choice::describe_size(s);
         match groups.last_mut() {
             Some((names, r)) if *r == rates => names.push(text),
             _ => groups.push((vec![text], rates)),
@@ -366,8 +369,8 @@ fn rates_text(rates: &FrameRates) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::camera_tables::*;
-    use crate::device_error::DeviceError;
+    use crate::camera::device_error::DeviceError;
+    use crate::camera::tables::*;
     use std::path::PathBuf;
 
     fn no_m2m(_: &Path) -> bool {
@@ -407,7 +410,7 @@ mod tests {
 
     #[test]
     fn scan_reports_choices_and_skips() {
-        let args = DeviceArgs::default();
+        let args = CaptureRequest::default();
         let report = scan(
             &table_probe(),
             &nodes(),
@@ -443,10 +446,10 @@ mod tests {
 
     #[test]
     fn flags_change_the_choice_and_errors_are_shown() {
-        let args = DeviceArgs {
+        let args = CaptureRequest {
             size: Some("1280x720".into()),
-            encoder: crate::cli::Encoder::Auto,
-            ..DeviceArgs::default()
+            encoder: crate::camera::encoder_choice::Encoder::Auto,
+            ..CaptureRequest::default()
         };
         let m2m = |_: &Path| true;
         let report = scan(
@@ -486,7 +489,7 @@ mod tests {
         let report = scan(
             &table_probe(),
             &nodes()[..2],
-            &DeviceArgs::default(),
+            &CaptureRequest::default(),
             &no_m2m,
             Path::new("/nonexistent"),
         );
@@ -510,7 +513,7 @@ Not video capture devices:
         let report = scan(
             &probe,
             &[PathBuf::from("/dev/video0")],
-            &DeviceArgs::default(),
+            &CaptureRequest::default(),
             &no_m2m,
             Path::new("/nonexistent"),
         );
@@ -560,7 +563,7 @@ Not video capture devices:
         let report = scan(
             &TableProbe(table),
             &nodes,
-            &DeviceArgs::default(),
+            &CaptureRequest::default(),
             &no_m2m,
             Path::new("/nonexistent"),
         );
@@ -583,7 +586,7 @@ Not video capture devices:
         let report = scan(
             &table_probe(),
             &[],
-            &DeviceArgs::default(),
+            &CaptureRequest::default(),
             &no_m2m,
             Path::new("/nonexistent"),
         );
@@ -604,7 +607,7 @@ Not video capture devices:
         let report = device_report(
             &node,
             device("HD Pro Webcam C920", "uvcvideo", c920()),
-            &DeviceArgs::default(),
+            &CaptureRequest::default(),
             &no_m2m,
             &dir.join("v4l"),
         );

@@ -48,6 +48,12 @@
 //! next deadline, so the thread that forks the child is the one that lives
 //! for the whole run (`PR_SET_PDEATHSIG` is tied to it).
 
+pub mod backoff;
+pub mod footprint;
+pub mod identity;
+pub mod process;
+pub mod signals;
+
 use std::collections::VecDeque;
 use std::ffi::OsString;
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -56,13 +62,13 @@ use std::time::{Duration, Instant};
 
 use time::OffsetDateTime;
 
-use crate::backoff::{Backoff, SplitMix64};
-use crate::device_lock::{self, DeviceLock};
+use crate::camera::device_lock::{self, DeviceLock};
 use crate::ffmpeg::{parse_progress_line, Progress};
 use crate::policy::Restart;
-use crate::process::{self, ExitStatus, Spawned};
-use crate::signals::Signals;
 use crate::state::{now, ExitRecord, STDERR_TAIL_LINES};
+use crate::supervise::backoff::{Backoff, SplitMix64};
+use crate::supervise::signals::Signals;
+use process::{ExitStatus, Spawned};
 
 /// How often the device lock is tried while waiting for it.
 const LOCK_POLL: Duration = Duration::from_millis(50);
@@ -368,7 +374,7 @@ impl Supervisor<'_> {
                                 self.fail(
                                     format!(
                                         "device busy: held by pid {holder} for more than {} (lock {})",
-                                        crate::duration::Dur(self.spec.policy.device_lock_wait.0),
+                                        crate::policy::duration::Dur(self.spec.policy.device_lock_wait.0),
                                         file.display()
                                     ),
                                     true,
@@ -504,7 +510,7 @@ impl Supervisor<'_> {
                     "device lock {} held by pid {}; waiting up to {}",
                     file.display(),
                     holder.map_or_else(|| "?".to_string(), |p| p.to_string()),
-                    crate::duration::Dur(self.spec.policy.device_lock_wait.0)
+                    crate::policy::duration::Dur(self.spec.policy.device_lock_wait.0)
                 );
                 self.job.report(Event::WaitingForLock { holder });
                 let now = Instant::now();
@@ -644,7 +650,7 @@ impl Supervisor<'_> {
                 // Startup, or the restart just done, touched code the loop
                 // does not run; let those pages go (after the start, so it
                 // is not slowed by faulting them back in).
-                crate::footprint::drop_startup_text();
+                crate::supervise::footprint::drop_startup_text();
             }
         }
     }
@@ -746,7 +752,7 @@ impl Supervisor<'_> {
             "stalled" => format!(
                 "{} stalled (no new frames for {}) and was restarted",
                 self.job.name(),
-                crate::duration::Dur(self.spec.policy.stall_timeout.0)
+                crate::policy::duration::Dur(self.spec.policy.stall_timeout.0)
             ),
             _ => format!(
                 "{} exited ({status}) after {:.1} s",

@@ -31,13 +31,14 @@ use nix::errno::Errno;
 use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, SFlag};
 
-use crate::api::{Api, ApiError, PathInfo};
-use crate::capture::{CaptureInput, Source as Capture, TEST_PATTERN};
-use crate::cli::{Context, SnapshotArgs};
-use crate::device_lock::{lock_file_for, DeviceLock};
+use crate::camera::capture::{CaptureInput, Source as Capture, TEST_PATTERN};
+use crate::camera::device_lock::{lock_file_for, DeviceLock};
+use crate::cli::SnapshotArgs;
+use crate::commands::Context;
 use crate::error::usage;
-use crate::process::{run_bounded, BoundedEnd};
+use crate::mediamtx::api::{Api, ApiError, PathInfo};
 use crate::state::{now, SnapshotRecord};
+use crate::supervise::process::{run_bounded, BoundedEnd};
 
 /// The largest JPEG a snapshot accepts from FFmpeg (an 8K frame at the
 /// quality used here is well below it).
@@ -83,8 +84,11 @@ pub fn snapshot_args(input: Option<&CaptureInput>, stream_url: &str) -> Vec<OsSt
     match input.map(|i| (&i.source, i)) {
         None => push(&["-rtsp_transport", "tcp", "-i", stream_url]),
         Some((Capture::TestPattern, i)) => {
-            let (w, h) = i.size.unwrap_or(crate::capture::TEST_PATTERN_SIZE);
-            let fps = i.fps.unwrap_or(crate::capture::TEST_PATTERN_FPS).max(1);
+            let (w, h) = i.size.unwrap_or(crate::camera::capture::TEST_PATTERN_SIZE);
+            let fps = i
+                .fps
+                .unwrap_or(crate::camera::capture::TEST_PATTERN_FPS)
+                .max(1);
             push(&[
                 "-f",
                 "lavfi",
@@ -496,7 +500,7 @@ fn device_for(args: &SnapshotArgs, path: &str, recorded: Option<&str>) -> anyhow
     if let Some(d) = recorded {
         return Ok(d.to_string());
     }
-    match crate::mtx_env::trailing_number(path) {
+    match crate::mediamtx::env::trailing_number(path) {
         Some(n) => Ok(format!("/dev/video{n}")),
         None => Err(usage(format!(
             "path {path:?} has no number at its end and no device is recorded for it: give --device /dev/videoN (or --device {TEST_PATTERN})"
@@ -505,7 +509,7 @@ fn device_for(args: &SnapshotArgs, path: &str, recorded: Option<&str>) -> anyhow
 }
 
 pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
-    let path = crate::mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = crate::mediamtx::env::validate_path_name(Some(&args.path), "PATH")?;
     crate::logging::set_path(&path);
     let output = check_output(&args.output)?;
     let timeout = args.timeout.map_or(ctx.policy.snapshot.timeout.0, |d| d.0);
@@ -514,8 +518,10 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             "--timeout 0s: expected a positive time limit, e.g. 5s",
         ));
     }
-    let port =
-        crate::mtx_env::validate_port(crate::mtx_env::var("RTSP_PORT").as_deref(), "RTSP_PORT")?;
+    let port = crate::mediamtx::env::validate_port(
+        crate::mediamtx::env::var("RTSP_PORT").as_deref(),
+        "RTSP_PORT",
+    )?;
     let started = Instant::now();
     let deadline = started + timeout;
 
@@ -526,10 +532,10 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
         .and_then(|s| s.paths.get(&path).cloned());
     let publisher_running = recorded.as_ref().is_some_and(|p| {
         p.supervisor_pid.is_some_and(|pid| {
-            crate::process_identity::is_running(pid, p.supervisor_process.as_ref())
+            crate::supervise::identity::is_running(pid, p.supervisor_process.as_ref())
         })
     });
-    let api = Api::from_env()?.with_timeout(timeout.min(crate::api::DEFAULT_TIMEOUT));
+    let api = Api::from_env()?.with_timeout(timeout.min(crate::mediamtx::api::DEFAULT_TIMEOUT));
     let answer = api.path(&path);
     if let Err(e) = &answer {
         // The API is optional for snapshots: say so briefly, not as a failure.
@@ -537,7 +543,7 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             "Control API at {} did not answer ({}); a publisher is {}recorded as running",
             api.base_url(),
             match &e.kind {
-                crate::api::ApiErrorKind::Unreachable(io) => io.to_string(),
+                crate::mediamtx::api::ApiErrorKind::Unreachable(io) => io.to_string(),
                 _ => "error".to_string(),
             },
             if publisher_running { "" } else { "not " }
@@ -562,8 +568,9 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
                 &path,
                 recorded.as_ref().and_then(|p| p.device.as_deref()),
             )?;
-            let input = crate::capture::prepare(&device, &args.device)
-                .with_context(|| format!("preparing device {device} for a snapshot"))?;
+            let input =
+                crate::camera::capture::prepare(&device, &ctx.capture_request(&args.device))
+                    .with_context(|| format!("preparing device {device} for a snapshot"))?;
             log::info!("snapshot straight from {device} (no stream runs)");
             let lock = lock_device(ctx, &path, &device, deadline)?;
             // FFmpeg holds the lock too, until it is really gone.
@@ -625,7 +632,7 @@ fn lock_device(
             Some(lock) => return Ok(lock),
             None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
             None => {
-                let holder = crate::device_lock::holder(&file)
+                let holder = crate::camera::device_lock::holder(&file)
                     .map_or_else(String::new, |pid| format!(" by pid {pid}"));
                 bail!("device {device} stayed busy (its lock is held{holder}) until the time limit")
             }
@@ -676,7 +683,7 @@ fn capture(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::ApiErrorKind;
+    use crate::mediamtx::api::ApiErrorKind;
 
     fn unreachable() -> Result<Option<PathInfo>, ApiError> {
         Err(ApiError {
@@ -702,7 +709,7 @@ mod tests {
 
     #[test]
     fn arguments() {
-        let input = crate::capture::prepare(TEST_PATTERN, &Default::default()).unwrap();
+        let input = crate::camera::capture::prepare(TEST_PATTERN, &Default::default()).unwrap();
         let a: Vec<String> = snapshot_args(Some(&input), "rtsp://x")
             .into_iter()
             .map(|s| s.into_string().unwrap())
@@ -731,7 +738,7 @@ mod tests {
             input_format: Some("mjpeg".into()),
             size: Some((1280, 720)),
             fps: Some(30),
-            encoder: crate::capture::EncoderChoice::Copy,
+            encoder: crate::camera::capture::EncoderChoice::Copy,
             bitrate: None,
         };
         let d: Vec<String> = snapshot_args(Some(&dev), "")

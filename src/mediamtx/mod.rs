@@ -1,0 +1,9 @@
+//! MediaMTX as the hook sees it: the variables it hands a hook (`env`), its
+//! Control API (`api`) and its RTSP server (`rtsp_auth`, the native reader
+//! `rtsp_reader`, the login relay `rtsp_relay`).
+
+pub mod api;
+pub mod env;
+pub mod rtsp_auth;
+pub mod rtsp_reader;
+pub mod rtsp_relay;

@@ -1,0 +1,4 @@
+//! How `hook status` shows what it observed: human text, JSON, Prometheus
+//! metrics. Rendering only; the observation itself is in `state`.
+
+pub mod prometheus;
