@@ -129,6 +129,19 @@ mod tests {
     }
 
     #[test]
+    fn a_locks_directory_planted_as_a_link_is_refused() {
+        let planted = tmp("planted");
+        let elsewhere = tmp("elsewhere");
+        std::os::unix::fs::symlink(&elsewhere, planted.join("locks")).unwrap();
+        let store = crate::state::StateStore::new(&planted);
+        let locks = store.locks_dir();
+        assert_eq!(locks, planted.join("locks"));
+        let err = DeviceLock::try_acquire(&locks.join("x.lock")).unwrap_err();
+        assert!(err.to_string().contains("is a symbolic link"), "{err}");
+        assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+    }
+
+    #[test]
     fn names_are_escaped_and_distinct() {
         let dir = Path::new("/locks");
         let a = lock_file_for(dir, TEST_PATTERN, "cam_1");

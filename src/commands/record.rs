@@ -39,14 +39,14 @@ use anyhow::{anyhow, Context as _};
 use time::OffsetDateTime;
 
 use crate::cli::{HoldArgs, PathArg, RecordStartArgs};
-use crate::commands::stop::{is_hook, stop_hold};
 use crate::commands::Context;
 use crate::error::usage;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::mediamtx::env as mtx_env;
 use crate::policy::HoldReader;
+use crate::state::identity::{is_running, ProcessId};
 use crate::state::{now, HoldState, PathState, Session};
-use crate::supervise::identity::{is_running, ProcessId};
+use crate::supervise::hook_process::{is_hook, stop_hold};
 use crate::supervise::signals::Signals;
 use crate::supervise::{self, Event, Job, Launch, Spec, StartError};
 

@@ -30,8 +30,8 @@ use crate::cli::RunArgs;
 use crate::commands::Context;
 use crate::error::{is_usage, usage};
 use crate::mediamtx::env as mtx_env;
+use crate::state::identity::{is_running, ProcessId};
 use crate::state::{now, PathState, Phase};
-use crate::supervise::identity::{is_running, ProcessId};
 use crate::supervise::signals::Signals;
 use crate::supervise::{self, Event, FatalKind, Job, Launch, Spec, StartError};
 

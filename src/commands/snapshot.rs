@@ -532,7 +532,7 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
         .and_then(|s| s.paths.get(&path).cloned());
     let publisher_running = recorded.as_ref().is_some_and(|p| {
         p.supervisor_pid.is_some_and(|pid| {
-            crate::supervise::identity::is_running(pid, p.supervisor_process.as_ref())
+            crate::state::identity::is_running(pid, p.supervisor_process.as_ref())
         })
     });
     let api = Api::from_env()?.with_timeout(timeout.min(crate::mediamtx::api::DEFAULT_TIMEOUT));

@@ -118,10 +118,10 @@ use time::{OffsetDateTime, UtcOffset};
 use crate::cli::StatusArgs;
 use crate::commands::Context;
 use crate::mediamtx::env::validate_path_name;
+use crate::state::identity::{is_running, stat, ProcessId};
 use crate::state::{
     now, ExitRecord, PathState, Phase, SegmentRecord, Session, SnapshotRecord, State, StateStore,
 };
-use crate::supervise::identity::{is_running, stat, ProcessId};
 
 /// Version of the `hook status --json` schema.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -234,7 +234,7 @@ impl ProcProbe {
 /// The command name and state letter of `/proc/<pid>/stat`.
 #[cfg(test)]
 fn proc_stat(file: &str) -> Option<(String, char)> {
-    let st = crate::supervise::identity::parse_stat(&std::fs::read_to_string(file).ok()?)?;
+    let st = crate::state::identity::parse_stat(&std::fs::read_to_string(file).ok()?)?;
     Some((st.comm, st.state))
 }
 

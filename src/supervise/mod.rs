@@ -50,7 +50,7 @@
 
 pub mod backoff;
 pub mod footprint;
-pub mod identity;
+pub mod hook_process;
 pub mod process;
 pub mod signals;
 

@@ -13,7 +13,7 @@
 //! judged as before: alive and not a zombie. That is the conservative
 //! choice: a session or publisher of the older hook is never declared dead
 //! while it still runs; the callers that act on a process (stop, kill) also
-//! check its command line ([`crate::commands::stop::is_hook_process`]).
+//! check its command line (`supervise::hook_process::is_hook_process`).
 
 use std::sync::OnceLock;
 
