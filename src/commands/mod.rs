@@ -4,11 +4,13 @@
 
 pub mod context;
 pub mod devices;
+pub mod hold;
 pub mod mediamtx_config;
 pub mod ready;
 pub mod record;
 pub mod run;
 pub mod segment_complete;
+pub mod session;
 pub mod snapshot;
 pub mod status;
 pub mod stop;
@@ -57,7 +59,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status(args) => status::main(&ctx, &args),
         Command::Devices(args) => devices::main(&ctx, &args),
         Command::MediamtxConfig(args) => mediamtx_config::main(&ctx, &args),
-        Command::Hold(args) => record::hold(&ctx, &args),
+        Command::Hold(args) => hold::main(&ctx, &args),
         Command::RtspRead(args) => crate::mediamtx::rtsp_reader::main(&args.url),
         Command::Completions(_) | Command::Man => unreachable!("handled above"),
     }

@@ -38,25 +38,23 @@ use std::time::{Duration, Instant};
 use anyhow::{anyhow, Context as _};
 use time::OffsetDateTime;
 
-use crate::cli::{HoldArgs, PathArg, RecordStartArgs};
+use crate::cli::{PathArg, RecordStartArgs};
+use crate::commands::session::*;
 use crate::commands::Context;
 use crate::error::usage;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::mediamtx::env as mtx_env;
-use crate::policy::HoldReader;
 use crate::state::identity::{is_running, ProcessId};
-use crate::state::{now, HoldState, PathState, Session};
+use crate::state::{now, HoldState, Session};
 use crate::supervise::hook_process::{is_hook, stop_hold};
-use crate::supervise::signals::Signals;
-use crate::supervise::{self, Event, Job, Launch, Spec, StartError};
 
 /// How long a stop waits for MediaMTX's last segment of the session to be
 /// reported (`runOnRecordSegmentComplete` fires right after `record` goes off).
-const FINAL_SEGMENT_WAIT: Duration = Duration::from_secs(2);
+pub(super) const FINAL_SEGMENT_WAIT: Duration = Duration::from_secs(2);
 /// How often `record start` looks at the hold and the API while waiting.
 const START_POLL: Duration = Duration::from_millis(100);
 /// Longest time between two checks of a hold's session.
-const HOLD_TICK_MAX: Duration = Duration::from_secs(1);
+pub(super) const HOLD_TICK_MAX: Duration = Duration::from_secs(1);
 /// What `record start` waits beyond MediaMTX's start timeout and the
 /// device lock wait (see [`start_deadline`]).
 const START_MARGIN: Duration = Duration::from_secs(2);
@@ -64,12 +62,12 @@ const START_MARGIN: Duration = Duration::from_secs(2);
 const LOCK_POLL: Duration = Duration::from_millis(50);
 
 /// Session statuses.
-const STARTING: &str = "starting";
-const ACTIVE: &str = "active";
-const ENDED: &str = "ended";
-const FAILED: &str = "failed";
+pub(super) const STARTING: &str = "starting";
+pub(super) const ACTIVE: &str = "active";
+pub(super) const ENDED: &str = "ended";
+pub(super) const FAILED: &str = "failed";
 
-fn is_live(session: &Session) -> bool {
+pub(super) fn is_live(session: &Session) -> bool {
     session.status == STARTING || session.status == ACTIVE
 }
 
@@ -114,7 +112,7 @@ fn describe_deadline(ctx: &Context) -> String {
 
 /// How long a stop may take once it holds the lock (hold stopped, recording
 /// off, last segment), with room for slow API answers.
-fn stop_budget(ctx: &Context) -> Duration {
+pub(super) fn stop_budget(ctx: &Context) -> Duration {
     ctx.policy.restart.grace.0
         + Duration::from_secs(4)
         + FINAL_SEGMENT_WAIT
@@ -183,7 +181,7 @@ pub fn lock_session(
     Ok(SessionLock { _file: file })
 }
 
-fn rtsp_port() -> anyhow::Result<u16> {
+pub(super) fn rtsp_port() -> anyhow::Result<u16> {
     mtx_env::validate_port(mtx_env::var("RTSP_PORT").as_deref(), "RTSP_PORT")
 }
 
@@ -408,7 +406,7 @@ fn fail_start(
     }
 }
 
-fn mark_stopping(ctx: &Context, path: &str) {
+pub(super) fn mark_stopping(ctx: &Context, path: &str) {
     let r = ctx.store.update_path(path, |p| {
         if let Some(h) = p.recording.hold.as_mut() {
             h.stopping = true;
@@ -491,7 +489,7 @@ fn refuse_if_taken(ctx: &Context, path: &str) -> anyhow::Result<()> {
 }
 
 /// Why a live session found under the session lock is stale.
-fn stale_reason(s: &Session) -> String {
+pub(super) fn stale_reason(s: &Session) -> String {
     if s.status == STARTING {
         match s.starter_pid {
             Some(pid) => format!(
@@ -509,7 +507,7 @@ fn stale_reason(s: &Session) -> String {
 /// Ends a stale session (the caller holds the session lock): its hold
 /// stopped if it still runs, recording switched off when `api` is given,
 /// the session kept as failed with `why`. The switch-off's error, if any.
-fn end_stale(
+pub(super) fn end_stale(
     ctx: &Context,
     api: Option<&Api>,
     path: &str,
@@ -546,200 +544,6 @@ pub fn stop(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
             "{path} has no recording session to stop, and whether MediaMTX still records could not be checked"
         ))),
     }
-}
-
-/// What a stop did.
-#[derive(Debug)]
-pub enum Stopped {
-    /// The live session ended: its summary.
-    Ended(String),
-    /// A stale session (its start or its hold died) was cleaned up.
-    Cleaned(String),
-    /// No session, but MediaMTX still recorded: switched off.
-    SwitchedOff(String),
-    /// Nothing to do; the API error when the switch could not be checked.
-    Nothing(Option<ApiError>),
-}
-
-/// For `hook stop`: [`stop_recording`] as one line, `None` when there was
-/// nothing to stop (an API that could not be asked is then only logged).
-pub fn end_session(
-    ctx: &Context,
-    api: &Api,
-    path: &str,
-    reason: &str,
-) -> anyhow::Result<Option<String>> {
-    match stop_recording(ctx, api, path, reason)? {
-        Stopped::Ended(t) | Stopped::Cleaned(t) | Stopped::SwitchedOff(t) => Ok(Some(t)),
-        Stopped::Nothing(None) => Ok(None),
-        Stopped::Nothing(Some(e)) => {
-            log::warn!("no recording session; could not check MediaMTX's record switch: {e}");
-            Ok(None)
-        }
-    }
-}
-
-/// Stops recording on `path`, under its session lock (waiting for a start
-/// in progress to finish): the live session ended (hold stopped, recording
-/// off, MediaMTX's last segment waited for); a stale one cleaned up; with
-/// no session, MediaMTX's `record` switched off when it is still on. So
-/// recording is off afterwards whatever state the path was in. An API
-/// failure on a live session is reported after the session is ended (the
-/// hold is gone either way).
-pub fn stop_recording(
-    ctx: &Context,
-    api: &Api,
-    path: &str,
-    reason: &str,
-) -> anyhow::Result<Stopped> {
-    let mut told = false;
-    let limit = start_deadline(ctx) + ctx.policy.restart.grace.0 + stop_budget(ctx);
-    let _lock = lock_session(ctx, path, limit, || {
-        if !told {
-            told = true;
-            log::info!("another hook command is changing the recording session (a start in progress?): waiting for it");
-        }
-        Ok(())
-    })?;
-    let state = ctx.store.read()?;
-    let session = state
-        .paths
-        .get(path)
-        .and_then(|p| p.recording.session.clone())
-        .filter(is_live);
-    let Some(session) = session else {
-        return Ok(match api.record_enabled(path) {
-            Ok(Some(true)) => {
-                api.set_record(path, false).map_err(|e| {
-                    anyhow!(e).context(format!(
-                        "{path} has no recording session but MediaMTX records it; switching that off"
-                    ))
-                })?;
-                log::info!(
-                    "no recording session, but MediaMTX's record switch was on: switched it off"
-                );
-                Stopped::SwitchedOff(
-                    "no recording session, but MediaMTX's record switch was on: switched it off"
-                        .into(),
-                )
-            }
-            Ok(_) => Stopped::Nothing(None),
-            Err(e) => Stopped::Nothing(Some(e)),
-        });
-    };
-    if session.status == STARTING {
-        // Under the lock: its `record start` is gone.
-        let why = stale_reason(&session);
-        log::warn!("cleaning up a recording session that never started: {why}");
-        let text =
-            format!("cleaned up a session that never started ({why}); recording switched off");
-        return match end_stale(ctx, Some(api), path, &session, &why) {
-            None => Ok(Stopped::Cleaned(text)),
-            Some(e) => Err(anyhow!(e).context(format!(
-                "cleaned up a session that never started ({why}), but recording could not be switched off"
-            ))),
-        };
-    }
-    mark_stopping(ctx, path);
-    if let Some(pid) = session.hold_pid {
-        if !stop_hold(
-            pid,
-            session.hold_process.as_ref(),
-            ctx.policy.restart.grace.0,
-        ) {
-            log::error!("hold pid {pid} could not be stopped");
-        }
-    }
-    let before = segment_count(ctx, path);
-    let switched = api.set_record(path, false);
-    if switched.is_ok() {
-        wait_for_final_segment(ctx, path, before);
-    }
-    let ended = finish_session(ctx, path, ENDED, reason)?;
-    let summary = ended.as_ref().map(summarize).unwrap_or_default();
-    log::info!("recording session ended ({reason}): {summary}");
-    match switched {
-        Ok(()) => Ok(Stopped::Ended(summary)),
-        Err(e) => Err(anyhow!(e).context(format!(
-            "session ended ({summary}), but recording could not be switched off"
-        ))),
-    }
-}
-
-fn segment_count(ctx: &Context, path: &str) -> u64 {
-    ctx.store
-        .read()
-        .ok()
-        .and_then(|s| s.paths.get(path).map(|p| p.segments.count))
-        .unwrap_or(0)
-}
-
-/// MediaMTX closes the open segment when `record` goes off and runs
-/// `hook segment-complete` for it; give that a moment to land in the
-/// session (which stays active until then).
-fn wait_for_final_segment(ctx: &Context, path: &str, before: u64) {
-    let end = Instant::now() + FINAL_SEGMENT_WAIT;
-    while Instant::now() < end {
-        if segment_count(ctx, path) > before {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Moves the live session to `last_session` with `status` and `reason`.
-fn finish_session(
-    ctx: &Context,
-    path: &str,
-    status: &str,
-    reason: &str,
-) -> anyhow::Result<Option<Session>> {
-    ctx.store.update_path(path, |p| {
-        let ended = p.recording.session.take().map(|mut s| {
-            s.status = status.into();
-            s.ended_at = Some(now());
-            s.end_reason = Some(reason.to_string());
-            s
-        });
-        if let Some(s) = &ended {
-            p.recording.last_session = Some(s.clone());
-        }
-        p.recording.active = false;
-        p.recording.hold = None;
-        Ok(ended)
-    })
-}
-
-/// `ended after 1h30m: 3 segments, 5400.2 s recorded, 0 gaps`.
-pub fn summarize(s: &Session) -> String {
-    let ran = s
-        .ended_at
-        .map(|e| (e - s.started_at).whole_seconds().max(0) as u64)
-        .unwrap_or(0);
-    format!(
-        "session {} after {}: {} segment{}, {:.1} s recorded, {} gap{}",
-        s.status,
-        human_seconds(ran),
-        s.segments,
-        if s.segments == 1 { "" } else { "s" },
-        s.recorded_seconds,
-        s.gaps,
-        if s.gaps == 1 { "" } else { "s" },
-    )
-}
-
-fn human_seconds(secs: u64) -> String {
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    match (h, m) {
-        (0, 0) => format!("{s}s"),
-        (0, _) => format!("{m}m{s:02}s"),
-        _ => format!("{h}h{m:02}m{s:02}s"),
-    }
-}
-
-fn rfc3339(t: OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
 }
 
 /// For `hook ready`: the stream became available (again); when a session
@@ -796,328 +600,17 @@ pub fn reapply_on_ready(ctx: &Context, path: &str) -> anyhow::Result<bool> {
     }
 }
 
-/// Entry point of `hook hold PATH` (started by `record start`).
-pub fn hold(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
-    crate::logging::set_path(&path);
-    let port = rtsp_port()?;
-    let api = Api::from_env()?;
-    let signals = Signals::install().context("installing signal handlers")?;
-    let ffmpeg = std::env::var_os("HOOK_FFMPEG")
-        .filter(|f| !f.is_empty())
-        .map_or_else(|| PathBuf::from("ffmpeg"), PathBuf::from);
-    let check_every = ctx.policy.recording.hold_check_interval.0;
-    let mut job = Hold {
-        ctx,
-        path: path.clone(),
-        port,
-        api,
-        ffmpeg,
-        me: std::process::id(),
-        check_every,
-        next_api_check: Instant::now(),
-        finish: None,
-        api_trouble: false,
-    };
-    let spec = Spec {
-        rtsp_port: Some(port),
-        subreaper: true,
-        stop_when_orphaned: false,
-        tick_every: Some(check_every.min(HOLD_TICK_MAX)),
-        ..Spec::new(ctx.policy.restart.clone())
-    };
-    log::info!("holding rtsp://127.0.0.1:{port}/{path} for a recording session");
-    let outcome = supervise::supervise(&mut job, &spec, &signals);
-    if let Some((status, reason)) = job.finish.take() {
-        // The session ran its course (or was abandoned): this hold ends it.
-        let api = job.api.clone();
-        match end_session_from_hold(ctx, &api, &path, job.me, &signals, status, &reason) {
-            Ok(Some(summary)) => log::info!("recording session ended ({reason}): {summary}"),
-            Ok(None) => log::info!("the session was ended by another hook command meanwhile"),
-            Err(e) => log::error!("ending the recording session: {e:#}"),
-        }
-    }
-    match outcome {
-        Ok(o) => {
-            let why = match o {
-                supervise::Outcome::Signal(sig) => crate::supervise::process::signal_name(sig),
-                supervise::Outcome::Finished => "finished",
-                supervise::Outcome::Orphaned => "parent gone",
-            };
-            log::info!("hold stopped ({why})");
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => Err(anyhow!(e.message).context("holding the stream")),
-    }
-}
-
-/// The end of a `--duration` session (or of one whose start died), done
-/// by its hold once its reader is stopped, under the session lock: recording
-/// off, last segment waited for, session ended. A session that is no longer
-/// this hold's once the lock is taken (a stop or a start cleaned it up) is
-/// left alone. A stop signal while waiting for the lock ends the wait.
-fn end_session_from_hold(
-    ctx: &Context,
-    api: &Api,
-    path: &str,
-    me: u32,
-    signals: &Signals,
-    status: &str,
-    reason: &str,
-) -> anyhow::Result<Option<String>> {
-    let stops = signals.stop_count();
-    let _lock = lock_session(ctx, path, stop_budget(ctx), || {
-        if signals.stop_count() > stops {
-            anyhow::bail!("stopped while waiting for the session lock");
-        }
-        Ok(())
-    })?;
-    let state = ctx.store.read()?;
-    let mine = state
-        .paths
-        .get(path)
-        .and_then(|p| p.recording.session.as_ref())
-        .is_some_and(|s| is_live(s) && s.hold_pid.is_none_or(|pid| pid == me));
-    if !mine {
-        return Ok(None);
-    }
-    mark_stopping(ctx, path);
-    let before = segment_count(ctx, path);
-    let switched = api.set_record(path, false);
-    if switched.is_ok() {
-        wait_for_final_segment(ctx, path, before);
-    }
-    let ended = finish_session(ctx, path, status, reason)?;
-    let summary = ended.as_ref().map(summarize).unwrap_or_default();
-    switched
-        .map(|()| Some(summary.clone()))
-        .map_err(|e| anyhow!(e).context(format!("{summary}; recording could not be switched off")))
-}
-
-/// The hold's job for the supervisor: an FFmpeg reader of the path.
-struct Hold<'a> {
-    ctx: &'a Context,
-    path: String,
-    port: u16,
-    api: Api,
-    ffmpeg: PathBuf,
-    me: u32,
-    check_every: Duration,
-    next_api_check: Instant,
-    /// Set when the hold itself ends the session: the status and why.
-    finish: Option<(&'static str, String)>,
-    /// The API failed at the last check (logged once per outage).
-    api_trouble: bool,
-}
-
-/// What a hold should do, from its session as the state shows it.
-#[derive(Debug, PartialEq, Eq)]
-enum Verdict {
-    /// Keep holding.
-    Hold,
-    /// The session is gone, ended or someone else's: stop quietly.
-    Leave,
-    /// The session's `--duration` is over: stop and end it.
-    Finish,
-    /// The session never left `starting` (its `record start` died): stop
-    /// and mark it failed.
-    Abandoned,
-}
-
-fn verdict(p: Option<&PathState>, me: u32, at: OffsetDateTime, deadline: Duration) -> Verdict {
-    let Some(p) = p else {
-        return Verdict::Leave;
-    };
-    let Some(s) = p.recording.session.as_ref() else {
-        return Verdict::Leave;
-    };
-    if !is_live(s)
-        || s.hold_pid.is_some_and(|pid| pid != me)
-        || p.recording.hold.as_ref().is_some_and(|h| h.stopping)
-    {
-        return Verdict::Leave;
-    }
-    if starter_gone(s, at, deadline) {
-        return Verdict::Abandoned;
-    }
-    match s.until {
-        Some(until) if at >= until => Verdict::Finish,
-        _ => Verdict::Hold,
-    }
-}
-
-impl Hold<'_> {
-    /// Updates this hold's report in the state; never fails the hold.
-    fn write(&self, change: impl FnOnce(&mut HoldState)) {
-        let me = self.me;
-        let r = self.ctx.store.update_path(&self.path, |p| {
-            let mine = p
-                .recording
-                .session
-                .as_ref()
-                .is_some_and(|s| s.hold_pid.is_none_or(|pid| pid == me));
-            if mine {
-                let h = p.recording.hold.get_or_insert_with(HoldState::default);
-                if h.pid != Some(me) || h.process.is_none() {
-                    h.pid = Some(me);
-                    h.process = ProcessId::me();
-                }
-                change(h);
-            }
-            Ok(())
-        });
-        if let Err(e) = r {
-            log::warn!("could not record the hold's state: {e:#}");
-        }
-    }
-
-    /// Re-applies MediaMTX's record switch when it is off.
-    fn check_record_switch(&mut self) {
-        match self.api.record_enabled(&self.path) {
-            Ok(Some(true)) => self.api_trouble = false,
-            Ok(Some(false)) => {
-                self.api_trouble = false;
-                match self.api.set_record(&self.path, true) {
-                    Ok(()) => {
-                        log::info!(
-                            "MediaMTX's record switch was off (MediaMTX restarted?): switched it back on"
-                        );
-                        self.write(|h| h.record_reapplied += 1);
-                    }
-                    Err(e) => self.api_failed(e),
-                }
-            }
-            Ok(None) => self.api_failed_text(format!(
-                "MediaMTX has no path entry named {:?} to switch recording on",
-                self.path
-            )),
-            Err(e) => self.api_failed(e),
-        }
-    }
-
-    fn api_failed(&mut self, e: ApiError) {
-        self.api_failed_text(e.to_string());
-    }
-
-    fn api_failed_text(&mut self, text: String) {
-        if !self.api_trouble {
-            log::warn!("{text}; will retry");
-            self.api_trouble = true;
-            self.write(|h| h.last_error = Some(text));
-        }
-    }
-}
-
-impl Job for Hold<'_> {
-    fn name(&self) -> &str {
-        "hold reader"
-    }
-
-    fn command(&mut self) -> Result<Launch, StartError> {
-        // RTSP credentials (HOOK_RTSP_USER/PASS): FFmpeg reads through the
-        // credential relay; the native reader logs in itself with what it
-        // inherits from the environment. Half-set ones are fatal.
-        let fatal = crate::mediamtx::rtsp_relay::start_error;
-        match self.ctx.policy.recording.hold_reader {
-            HoldReader::Ffmpeg => Ok(Launch {
-                program: self.ffmpeg.clone(),
-                args: crate::ffmpeg::reader_args(
-                    crate::mediamtx::rtsp_relay::ffmpeg_port(self.port).map_err(fatal)?,
-                    &self.path,
-                ),
-            }),
-            HoldReader::Native => {
-                crate::mediamtx::rtsp_auth::Credentials::from_env().map_err(fatal)?;
-                let exe = std::env::current_exe()
-                    .map_err(|e| StartError::retry(format!("finding the hook executable: {e}")))?;
-                Ok(Launch {
-                    program: exe,
-                    args: vec![
-                        "rtsp-read".into(),
-                        crate::ffmpeg::rtsp_url(self.port, &self.path).into(),
-                    ],
-                })
-            }
-        }
-    }
-
-    fn report(&mut self, event: Event<'_>) {
-        match event {
-            Event::Started { pid, .. } => self.write(|h| {
-                h.reader_pid = Some(pid);
-                h.reader_process = ProcessId::of(pid);
-                h.starts += 1;
-                h.reading = false;
-            }),
-            Event::Running { pid } => {
-                log::info!("reader pid {pid} receives the stream");
-                self.write(|h| {
-                    h.reading = true;
-                    h.last_error = None;
-                });
-            }
-            Event::Exited { record, .. } => {
-                let why = format!(
-                    "reader ended ({}) after {:.1} s",
-                    record.reason, record.ran_seconds
-                );
-                self.write(|h| {
-                    h.reading = false;
-                    h.reader_pid = None;
-                    h.reader_process = None;
-                    h.last_error = Some(why);
-                });
-            }
-            Event::Error { message, .. } => {
-                let message = message.to_string();
-                self.write(|h| h.last_error = Some(message));
-            }
-            _ => {}
-        }
-    }
-
-    fn tick(&mut self) -> bool {
-        let state = match self.ctx.store.read() {
-            Ok(s) => s,
-            Err(e) => {
-                log::warn!("reading the state: {e:#}; holding on");
-                return true;
-            }
-        };
-        let deadline = start_deadline(self.ctx);
-        match verdict(state.paths.get(&self.path), self.me, now(), deadline) {
-            Verdict::Leave => {
-                log::info!("the recording session is over or no longer ours: stopping");
-                false
-            }
-            Verdict::Finish => {
-                self.finish = Some((ENDED, "duration elapsed".into()));
-                log::info!("the session's duration elapsed: stopping");
-                false
-            }
-            Verdict::Abandoned => {
-                let why = "`hook record start` did not finish starting the session (killed?)";
-                log::warn!("{why}: stopping");
-                self.finish = Some((FAILED, why.into()));
-                false
-            }
-            Verdict::Hold => {
-                if Instant::now() >= self.next_api_check {
-                    self.next_api_check = Instant::now() + self.check_every;
-                    self.check_record_switch();
-                }
-                true
-            }
-        }
-    }
-}
-
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
+    use crate::state::PathState;
     use time::macros::datetime;
 
-    fn session(status: &str, hold: Option<u32>, until: Option<OffsetDateTime>) -> Session {
+    pub(crate) fn session(
+        status: &str,
+        hold: Option<u32>,
+        until: Option<OffsetDateTime>,
+    ) -> Session {
         Session {
             started_at: datetime!(2026-01-01 00:00:00 UTC),
             until,
@@ -1134,60 +627,13 @@ mod tests {
         }
     }
 
-    fn path_with(s: Option<Session>) -> PathState {
+    pub(crate) fn path_with(s: Option<Session>) -> PathState {
         let mut p = PathState::default();
         p.recording.session = s;
         p
     }
 
-    const ST: Duration = Duration::from_secs(10);
-
-    #[test]
-    fn hold_verdicts() {
-        let t = datetime!(2026-01-01 00:10:00 UTC);
-        let until = Some(datetime!(2026-01-01 00:05:00 UTC));
-        assert_eq!(verdict(None, 7, t, ST), Verdict::Leave);
-        assert_eq!(verdict(Some(&path_with(None)), 7, t, ST), Verdict::Leave);
-        let mine = path_with(Some(session(ACTIVE, Some(7), None)));
-        assert_eq!(verdict(Some(&mine), 7, t, ST), Verdict::Hold);
-        assert_eq!(
-            verdict(Some(&mine), 8, t, ST),
-            Verdict::Leave,
-            "another hold's session"
-        );
-        let starting = path_with(Some(session(STARTING, None, None)));
-        let early_on = datetime!(2026-01-01 00:00:03 UTC);
-        assert_eq!(verdict(Some(&starting), 7, early_on, ST), Verdict::Hold);
-        let ended = path_with(Some(session(ENDED, Some(7), None)));
-        assert_eq!(verdict(Some(&ended), 7, t, ST), Verdict::Leave);
-        let timed = path_with(Some(session(ACTIVE, Some(7), until)));
-        assert_eq!(verdict(Some(&timed), 7, t, ST), Verdict::Finish);
-        let early = datetime!(2026-01-01 00:04:59 UTC);
-        assert_eq!(verdict(Some(&timed), 7, early, ST), Verdict::Hold);
-        let mut stopping = mine.clone();
-        stopping.recording.hold = Some(HoldState {
-            stopping: true,
-            ..HoldState::default()
-        });
-        assert_eq!(verdict(Some(&stopping), 7, t, ST), Verdict::Leave);
-        // Started at 00:00, still starting at 00:10: its `record start` died.
-        let mut stuck = path_with(Some(session(STARTING, Some(7), None)));
-        assert_eq!(verdict(Some(&stuck), 7, t, ST), Verdict::Abandoned);
-        let soon = datetime!(2026-01-01 00:00:15 UTC);
-        assert_eq!(verdict(Some(&stuck), 7, soon, ST), Verdict::Hold);
-        stuck.recording.session.as_mut().unwrap().status = ACTIVE.into();
-        assert_eq!(verdict(Some(&stuck), 7, t, ST), Verdict::Hold);
-        // A recorded starter decides at once: running, the start goes on;
-        // gone (or its pid reused), the session is abandoned.
-        let mut starting = path_with(Some(session(STARTING, Some(7), None)));
-        let s = starting.recording.session.as_mut().unwrap();
-        s.starter_pid = Some(std::process::id());
-        s.starter_process = ProcessId::me();
-        assert_eq!(verdict(Some(&starting), 7, t, ST), Verdict::Hold);
-        let s = starting.recording.session.as_mut().unwrap();
-        s.starter_process.as_mut().unwrap().start_ticks += 1;
-        assert_eq!(verdict(Some(&starting), 7, soon, ST), Verdict::Abandoned);
-    }
+    pub(crate) const ST: Duration = Duration::from_secs(10);
 
     #[test]
     fn session_lock_names_keep_inside_their_directory() {
@@ -1196,20 +642,5 @@ mod tests {
         assert_eq!(name_stem("a/b"), "a%2Fb");
         assert_eq!(name_stem("a%2Fb"), "a%252Fb");
         assert_ne!(name_stem("a/b"), name_stem("a%2Fb"));
-    }
-
-    #[test]
-    fn summaries() {
-        let mut s = session(ENDED, None, None);
-        s.ended_at = Some(datetime!(2026-01-01 01:30:05 UTC));
-        assert_eq!(
-            summarize(&s),
-            "session ended after 1h30m05s: 2 segments, 3600.2 s recorded, 1 gap"
-        );
-        s.ended_at = Some(datetime!(2026-01-01 00:00:42 UTC));
-        s.segments = 1;
-        s.gaps = 0;
-        assert!(summarize(&s).starts_with("session ended after 42s: 1 segment, "));
-        assert_eq!(human_seconds(61), "1m01s");
     }
 }

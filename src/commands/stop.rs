@@ -126,7 +126,7 @@ pub fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
     let mut failures: Vec<String> = Vec::new();
 
     // Recording first, so the publisher is not held alive while it stops.
-    match crate::commands::record::end_session(ctx, &api, &path, &format!("hook stop: {reason}")) {
+    match crate::commands::session::end_session(ctx, &api, &path, &format!("hook stop: {reason}")) {
         Ok(Some(summary)) => println!("{path}: {summary}"),
         Ok(None) => {}
         Err(e) => failures.push(format!("{e:#}")),
