@@ -9,6 +9,7 @@ pub mod files;
 pub mod identity;
 mod ledger;
 pub mod model;
+pub mod observe;
 mod raw;
 pub mod store;
 

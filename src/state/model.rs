@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 /// Version of the state file. Fields are only ever added; the version
 /// changes when a meaning changes. (`hook status --json` has its own,
-/// `status::SCHEMA_VERSION`.)
+/// `status::json::SCHEMA_VERSION`.)
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// How many recent segments the state keeps per path.
