@@ -18,12 +18,10 @@
 //! fall-back is settled by the file's mtime. Any other name, or an unknown
 //! local offset, falls back to the file's mtime minus the duration.
 
-use std::fs::Metadata;
-use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use time::{Date, Duration, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};
+use time::{Duration, OffsetDateTime};
 
 use crate::cli::SegmentArgs;
 use crate::commands::Context;
@@ -31,13 +29,20 @@ use crate::mediamtx::env::{
     validate_path_name, validate_segment_duration, validate_segment_path, var,
 };
 use crate::state::{
-    now, Hole, LedgerCursor, PathState, SegmentRecord, SegmentTotals, StartSource, RECENT_SEGMENTS,
+    now, Hole, PathState, SegmentRecord, SegmentTotals, StartSource, RECENT_SEGMENTS,
 };
 
 /// How long a hole is remembered so that a late segment can fill it (and
 /// take its gap back). Segment hooks that run concurrently finish within
 /// seconds of each other; a segment arriving later than this is not
 /// expected, and a hole forgotten stays counted.
+mod gone;
+mod start_time;
+
+pub use gone::*;
+use start_time::segment_start;
+pub use start_time::{resolve_local, start_from_file_name};
+
 pub const HOLE_MEMORY: Duration = Duration::minutes(10);
 
 /// At most this many holes are remembered per path, so that the state stays
@@ -146,136 +151,6 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// At most this many ledger entries are checked (one `stat` each) per
-/// finished segment: the work per call stays constant however long the
-/// ledger is, and deletions (one segment per segment, once MediaMTX's
-/// `recordDeleteAfter` is reached) are still kept up with.
-pub const GONE_CHECKS: usize = 4;
-
-/// At most this many ledger bytes are read per finished segment.
-const GONE_READ: u64 = 64 * 1024;
-
-/// A ledger line saying that a segment's file was found gone.
-#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct GoneRecord {
-    /// The segment's file, as on its ledger line.
-    pub gone: String,
-    /// When the hook noticed.
-    #[serde(with = "time::serde::rfc3339")]
-    pub noticed_at: OffsetDateTime,
-}
-
-/// Looks for segment files that are gone, from the ledger cursor on: up to
-/// [`GONE_CHECKS`] entries, oldest first, stopping at the first whose file
-/// still exists (MediaMTX deletes the oldest first). Returns a
-/// [`GoneRecord`] for each missing file and moves the cursor past them.
-/// Only the committed part of the ledger (`committed` bytes) is read. A
-/// cursor that no longer points at the line it named (a ledger replaced
-/// or cut) starts again from the beginning. Read errors leave the cursor
-/// where it is: finding gone files is best effort and never fails a segment.
-pub fn notice_gone(
-    ledger: &Path,
-    committed: u64,
-    totals: &mut SegmentTotals,
-    now: OffsetDateTime,
-) -> Vec<GoneRecord> {
-    let mut cursor = totals.gone_cursor.clone().unwrap_or_default();
-    let chunk = match read_from(ledger, cursor.offset, committed) {
-        Some(chunk) if cursor_holds(&cursor, &chunk) => chunk,
-        _ => {
-            cursor = LedgerCursor::default();
-            match read_from(ledger, 0, committed) {
-                Some(chunk) => chunk,
-                None => return Vec::new(),
-            }
-        }
-    };
-    let mut gone = Vec::new();
-    let mut checks = 0;
-    let mut at = 0usize;
-    cursor.file = None;
-    while let Some(len) = chunk[at..].iter().position(|&b| b == b'\n') {
-        let line = &chunk[at..at + len];
-        let file = match serde_json::from_slice::<serde_json::Value>(line) {
-            Ok(v) if v.get("gone").is_none() => {
-                v.get("file").and_then(|f| f.as_str()).map(str::to_string)
-            }
-            // A gone line, or a line that is not a segment: passed over.
-            _ => None,
-        };
-        if let Some(file) = file {
-            if checks == GONE_CHECKS {
-                cursor.file = Some(file);
-                break;
-            }
-            checks += 1;
-            match std::fs::symlink_metadata(&file) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => gone.push(GoneRecord {
-                    gone: file,
-                    noticed_at: now,
-                }),
-                // There, or not known to be gone: the oldest not known gone.
-                _ => {
-                    cursor.file = Some(file);
-                    break;
-                }
-            }
-        }
-        at += len + 1;
-        cursor.offset += len as u64 + 1;
-    }
-    totals.gone_cursor = Some(cursor);
-    gone
-}
-
-/// Up to [`GONE_READ`] bytes of the ledger from `offset`, not beyond
-/// `committed`.
-fn read_from(ledger: &Path, offset: u64, committed: u64) -> Option<Vec<u8>> {
-    use std::io::{Read, Seek, SeekFrom};
-    if offset > committed {
-        return None;
-    }
-    // From the byte before, which must end a line: a cursor never points
-    // into the middle of one.
-    let start = offset.saturating_sub(1);
-    // Never through a link planted in the state directory.
-    let mut f = {
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-            .open(ledger)
-            .ok()?
-    };
-    if !f.metadata().ok()?.is_file() {
-        return None;
-    }
-    f.seek(SeekFrom::Start(start)).ok()?;
-    let mut chunk = Vec::new();
-    f.take(GONE_READ.min(committed - start))
-        .read_to_end(&mut chunk)
-        .ok()?;
-    if offset > 0 {
-        if chunk.first() != Some(&b'\n') {
-            return None;
-        }
-        chunk.remove(0);
-    }
-    Some(chunk)
-}
-
-/// True when the ledger text at the cursor is the line the cursor names.
-fn cursor_holds(cursor: &LedgerCursor, chunk: &[u8]) -> bool {
-    let Some(file) = &cursor.file else {
-        return true;
-    };
-    let line = chunk.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    serde_json::from_slice::<serde_json::Value>(line)
-        .ok()
-        .and_then(|v| v.get("file").and_then(|f| f.as_str()).map(|f| f == file))
-        .unwrap_or(false)
-}
-
 /// How long to wait before each new attempt when the state cannot be
 /// written for a reason that may pass (full disk, I/O error, no memory).
 const RETRY_DELAYS: [std::time::Duration; 2] = [
@@ -331,125 +206,6 @@ fn by_hand(store: &crate::state::StateStore, path: &str, file: &str, duration: f
         quote(path),
         quote(file)
     )
-}
-
-/// The segment's start and where it was read from.
-fn segment_start(file: &Path, meta: &Metadata, duration: f64) -> (OffsetDateTime, StartSource) {
-    let mtime = meta.modified().ok().map(OffsetDateTime::from);
-    let named = file
-        .file_name()
-        .and_then(|n| n.to_str())
-        .and_then(start_from_file_name)
-        .and_then(|local| {
-            resolve_local(local, duration, mtime, |t| {
-                UtcOffset::local_offset_at(t).ok()
-            })
-        });
-    let utc = |t: OffsetDateTime| t.to_offset(UtcOffset::UTC);
-    match (named, mtime) {
-        (Some(start), _) => (utc(start), StartSource::FileName),
-        (None, Some(m)) => (
-            m.checked_sub(Duration::seconds_f64(duration)).unwrap_or(m),
-            StartSource::Mtime,
-        ),
-        // No mtime on this filesystem: the best left is "it just ended".
-        (None, None) => (now() - Duration::seconds_f64(duration), StartSource::Mtime),
-    }
-}
-
-/// Reads the wall-clock start from MediaMTX's default segment file name
-/// `YYYY-MM-DD_HH-MM-SS-ffffff` (`%f` is microseconds, six digits),
-/// optionally followed by `~N` (MediaMTX's suffix for a name already taken),
-/// then `.mp4` or `.ts`. Anything else is `None`.
-pub fn start_from_file_name(name: &str) -> Option<PrimitiveDateTime> {
-    let stem = name
-        .strip_suffix(".mp4")
-        .or_else(|| name.strip_suffix(".ts"))?;
-    let stem = match stem.rsplit_once('~') {
-        Some((base, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => base,
-        _ => stem,
-    };
-    let b = stem.as_bytes();
-    if b.len() != 26 {
-        return None;
-    }
-    // Separators at fixed places, digits everywhere else.
-    for (i, &c) in b.iter().enumerate() {
-        let sep = match i {
-            4 | 7 | 13 | 16 | 19 => Some(b'-'),
-            10 => Some(b'_'),
-            _ => None,
-        };
-        match sep {
-            Some(s) if c != s => return None,
-            None if !c.is_ascii_digit() => return None,
-            _ => {}
-        }
-    }
-    let num = |from: usize, to: usize| -> u32 {
-        b[from..to]
-            .iter()
-            .fold(0, |n, &d| n * 10 + u32::from(d - b'0'))
-    };
-    let date = Date::from_calendar_date(
-        num(0, 4) as i32,
-        Month::try_from(num(5, 7) as u8).ok()?,
-        num(8, 10) as u8,
-    )
-    .ok()?;
-    let time = Time::from_hms_micro(
-        num(11, 13) as u8,
-        num(14, 16) as u8,
-        num(17, 19) as u8,
-        num(20, 26),
-    )
-    .ok()?;
-    Some(PrimitiveDateTime::new(date, time))
-}
-
-/// Turns a local wall-clock time into an instant with the offset in force
-/// at that time (`offset_at` gives the local offset at an instant). Around a
-/// DST fall-back two instants fit: the one whose segment end lies closest to
-/// the file's mtime wins. `None` when no local offset is known.
-pub fn resolve_local(
-    local: PrimitiveDateTime,
-    duration: f64,
-    mtime: Option<OffsetDateTime>,
-    offset_at: impl Fn(OffsetDateTime) -> Option<UtcOffset>,
-) -> Option<OffsetDateTime> {
-    // Offsets change at most once within a day, so the offsets a day before
-    // and a day after (and the one between) are every offset that may fit;
-    // an offset fits when it is the one in force at the instant it gives.
-    // A day either side saturates at the ends of the calendar (a file named
-    // for 9999-12-31 must not panic the hook).
-    let near = local.assume_utc();
-    let offsets = [
-        offset_at(near)?,
-        offset_at(near.checked_sub(Duration::DAY).unwrap_or(near))?,
-        offset_at(near.checked_add(Duration::DAY).unwrap_or(near))?,
-    ];
-    let mut fits: Vec<OffsetDateTime> = Vec::with_capacity(2);
-    for &o in &offsets {
-        let t = local.assume_offset(o);
-        if offset_at(t) == Some(o) && !fits.contains(&t) {
-            fits.push(t);
-        }
-    }
-    match (fits.as_slice(), mtime) {
-        // Two fit (DST fall-back): the mtime says which.
-        ([a, b, ..], Some(mtime)) if duration.is_finite() => {
-            let len = Duration::seconds_f64(duration);
-            let miss = |t: OffsetDateTime| {
-                t.checked_add(len)
-                    .map_or(Duration::MAX, |end| (mtime - end).abs())
-            };
-            Some(if miss(*a) <= miss(*b) { *a } else { *b })
-        }
-        ([a, ..], _) => Some(*a),
-        // None fits: a wall-clock time skipped by a DST spring-forward,
-        // which MediaMTX does not write; read it with the earlier offset.
-        ([], _) => Some(local.assume_offset(offsets[1])),
-    }
 }
 
 /// True when `file` is among the latest segments already recorded: the
@@ -609,12 +365,16 @@ pub fn place(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::state::Session;
-    use time::macros::{datetime, offset};
+    use time::macros::datetime;
 
-    fn seg(start: OffsetDateTime, duration: f64) -> SegmentRecord {
+    pub(super) fn at(secs: f64) -> OffsetDateTime {
+        T0 + Duration::seconds_f64(secs)
+    }
+
+    pub(super) fn seg(start: OffsetDateTime, duration: f64) -> SegmentRecord {
         SegmentRecord {
             file: format!("/rec/{}.mp4", start.unix_timestamp()),
             start,
@@ -626,96 +386,8 @@ mod tests {
         }
     }
 
-    const T0: OffsetDateTime = datetime!(2026-11-24 10:00:00 UTC);
+    pub(super) const T0: OffsetDateTime = datetime!(2026-11-24 10:00:00 UTC);
     const TOL: Duration = Duration::milliseconds(1500);
-
-    fn at(secs: f64) -> OffsetDateTime {
-        T0 + Duration::seconds_f64(secs)
-    }
-
-    #[test]
-    fn file_names_from_mediamtx() {
-        assert_eq!(
-            start_from_file_name("2026-11-24_03-43-19-123456.mp4"),
-            Some(datetime!(2026-11-24 03:43:19.123456))
-        );
-        assert_eq!(
-            start_from_file_name("2026-01-02_00-00-00-000001.ts"),
-            Some(datetime!(2026-01-02 00:00:00.000001))
-        );
-        assert_eq!(
-            start_from_file_name("2026-11-24_03-43-19-123456~2.mp4"),
-            Some(datetime!(2026-11-24 03:43:19.123456))
-        );
-        for bad in [
-            "2026-11-24_03-43-19-123456",
-            "2026-11-24_03-43-19-123456.mkv",
-            "2026-11-24_03-43-19-12345.mp4",
-            "2026-11-24_03-43-19-1234567.mp4",
-            "2026-13-24_03-43-19-123456.mp4",
-            "2026-02-30_03-43-19-123456.mp4",
-            "2026-11-24_24-43-19-123456.mp4",
-            "2026-11-24 03-43-19-123456.mp4",
-            "2026-11-24_03:43:19-123456.mp4",
-            "2026-11-24_03-43-19-12345a.mp4",
-            "x2026-11-24_03-43-19-123456.mp4",
-            "2026-11-24_03-43-19-123456~.mp4",
-            "segment.mp4",
-            "",
-        ] {
-            assert_eq!(start_from_file_name(bad), None, "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn local_time_uses_the_offset_in_force_then() {
-        let local = datetime!(2026-07-01 12:00:00);
-        let fixed = |_| Some(offset!(+2));
-        assert_eq!(
-            resolve_local(local, 10.0, None, fixed),
-            Some(datetime!(2026-07-01 12:00:00 +2))
-        );
-        assert_eq!(resolve_local(local, 10.0, None, |_| None), None);
-    }
-
-    /// Central Europe: +1 in winter, +2 in summer; summer time ends at
-    /// 2026-10-25 01:00 UTC (03:00 local becomes 02:00).
-    fn europe(t: OffsetDateTime) -> Option<UtcOffset> {
-        let switch_back = datetime!(2026-10-25 01:00 UTC);
-        let switch_on = datetime!(2026-03-29 01:00 UTC);
-        Some(if t >= switch_on && t < switch_back {
-            offset!(+2)
-        } else {
-            offset!(+1)
-        })
-    }
-
-    #[test]
-    fn dst_ambiguity_settled_by_mtime() {
-        // 02:30 local happens twice on 2026-10-25: at 00:30 UTC (+2) and
-        // 01:30 UTC (+1).
-        let local = datetime!(2026-10-25 02:30:00);
-        let first = datetime!(2026-10-25 00:30 UTC);
-        let second = datetime!(2026-10-25 01:30 UTC);
-        let end_of = |t: OffsetDateTime| Some(t + Duration::seconds(60));
-        assert_eq!(
-            resolve_local(local, 60.0, end_of(first), europe),
-            Some(first)
-        );
-        assert_eq!(
-            resolve_local(local, 60.0, end_of(second), europe),
-            Some(second)
-        );
-        // Not ambiguous in summer or winter.
-        assert_eq!(
-            resolve_local(datetime!(2026-07-01 12:00), 60.0, None, europe),
-            Some(datetime!(2026-07-01 10:00 UTC))
-        );
-        assert_eq!(
-            resolve_local(datetime!(2026-12-01 12:00), 60.0, None, europe),
-            Some(datetime!(2026-12-01 11:00 UTC))
-        );
-    }
 
     fn run_series(order: &[(f64, f64)]) -> (SegmentTotals, Vec<Option<f64>>) {
         let mut t = SegmentTotals::default();
@@ -886,137 +558,5 @@ mod tests {
         );
         assert_eq!(p.segments.count, 10);
         assert_eq!(p.segments.gaps, 0);
-    }
-
-    /// A ledger of `n` segments whose files live in `dir` (created), and
-    /// totals that committed it.
-    fn ledger_with(dir: &std::path::Path, n: usize) -> (std::path::PathBuf, Vec<String>, u64) {
-        std::fs::create_dir_all(dir).unwrap();
-        let ledger = dir.join("cam0.jsonl");
-        let mut text = Vec::new();
-        let mut files = Vec::new();
-        for i in 0..n {
-            let mut rec = seg(at(i as f64 * 60.0), 60.0);
-            rec.file = dir.join(format!("seg{i}.mp4")).display().to_string();
-            std::fs::write(&rec.file, b"x").unwrap();
-            files.push(rec.file.clone());
-            serde_json::to_writer(&mut text, &rec).unwrap();
-            text.push(b'\n');
-        }
-        std::fs::write(&ledger, &text).unwrap();
-        (ledger, files, text.len() as u64)
-    }
-
-    fn unit_dir(tag: &str) -> std::path::PathBuf {
-        std::env::temp_dir().join(format!(
-            "hook-segment-unit-{tag}-{}-{}",
-            std::process::id(),
-            now().unix_timestamp_nanos()
-        ))
-    }
-
-    #[test]
-    fn gone_files_are_found_oldest_first_a_few_at_a_time() {
-        let dir = unit_dir("gone");
-        let (ledger, files, len) = ledger_with(&dir, 8);
-        let mut totals = SegmentTotals::default();
-        // Nothing gone: one stat, the cursor stays on the first entry.
-        assert!(notice_gone(&ledger, len, &mut totals, T0).is_empty());
-        let c = totals.gone_cursor.clone().unwrap();
-        assert_eq!((c.offset, c.file.as_deref()), (0, Some(files[0].as_str())));
-        // Six gone: four per call, then the rest, then the cursor rests on
-        // the oldest file that is still there.
-        for f in &files[..6] {
-            std::fs::remove_file(f).unwrap();
-        }
-        let first = notice_gone(&ledger, len, &mut totals, T0);
-        assert_eq!(
-            first.iter().map(|g| g.gone.as_str()).collect::<Vec<_>>(),
-            files[..GONE_CHECKS]
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-        );
-        assert_eq!(first[0].noticed_at, T0);
-        let second = notice_gone(&ledger, len, &mut totals, T0);
-        assert_eq!(
-            second.iter().map(|g| g.gone.as_str()).collect::<Vec<_>>(),
-            files[GONE_CHECKS..6]
-                .iter()
-                .map(String::as_str)
-                .collect::<Vec<_>>()
-        );
-        let c = totals.gone_cursor.clone().unwrap();
-        assert_eq!(c.file.as_deref(), Some(files[6].as_str()));
-        let text = std::fs::read(&ledger).unwrap();
-        assert_eq!(&text[c.offset as usize - 1], &b'\n');
-        assert!(text[c.offset as usize..].starts_with(b"{\"file\":"));
-        assert!(notice_gone(&ledger, len, &mut totals, T0).is_empty());
-
-        // Gone lines appended to the ledger are passed over.
-        let mut more = text.clone();
-        for g in &second {
-            serde_json::to_writer(&mut more, g).unwrap();
-            more.push(b'\n');
-        }
-        std::fs::write(&ledger, &more).unwrap();
-        std::fs::remove_file(&files[6]).unwrap();
-        std::fs::remove_file(&files[7]).unwrap();
-        let last = notice_gone(&ledger, more.len() as u64, &mut totals, T0);
-        assert_eq!(last.len(), 2);
-        assert_eq!(
-            totals.gone_cursor.as_ref().unwrap().offset,
-            more.len() as u64,
-            "at the end, past the gone lines"
-        );
-        let _ = std::fs::remove_dir_all(&dir);
-    }
-
-    #[test]
-    fn a_cursor_that_no_longer_fits_the_ledger_starts_again() {
-        let dir = unit_dir("cursor");
-        let (ledger, files, len) = ledger_with(&dir, 3);
-        for (cursor, why) in [
-            (
-                LedgerCursor {
-                    offset: len + 10,
-                    file: None,
-                },
-                "beyond the end",
-            ),
-            (
-                LedgerCursor {
-                    offset: 5,
-                    file: None,
-                },
-                "inside a line",
-            ),
-            (
-                LedgerCursor {
-                    offset: 0,
-                    file: Some("/elsewhere.mp4".into()),
-                },
-                "another file",
-            ),
-        ] {
-            let mut totals = SegmentTotals {
-                gone_cursor: Some(cursor),
-                ..SegmentTotals::default()
-            };
-            assert!(
-                notice_gone(&ledger, len, &mut totals, T0).is_empty(),
-                "{why}"
-            );
-            let c = totals.gone_cursor.unwrap();
-            assert_eq!(
-                (c.offset, c.file.as_deref()),
-                (0, Some(files[0].as_str())),
-                "{why}"
-            );
-        }
-        // No ledger at all: nothing found, nothing fails.
-        let mut totals = SegmentTotals::default();
-        assert!(notice_gone(&dir.join("none.jsonl"), 0, &mut totals, T0).is_empty());
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }
