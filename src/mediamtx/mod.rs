@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod env;
+mod http;
 pub mod rtsp_auth;
 pub mod rtsp_reader;
 pub mod rtsp_relay;
