@@ -1,8 +1,9 @@
 //! MediaMTX as the hook sees it: the variables it hands a hook (`env`), its
-//! Control API (`api`) and its RTSP server (`rtsp_auth`, the native reader
+//! Control API (`api`, on `http`), the generated configuration (`config`) and its RTSP server (`rtsp_auth`, the native reader
 //! `rtsp_reader`, the login relay `rtsp_relay`).
 
 pub mod api;
+pub mod config;
 pub mod env;
 mod http;
 pub mod rtsp_auth;
