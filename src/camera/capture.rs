@@ -2,7 +2,7 @@
 //! chosen for it. `hook run` (before every start attempt) and `hook
 //! snapshot` turn their flags into a [`CaptureInput`] through [`prepare`];
 //! the FFmpeg command line is built from it. The decisions themselves live in
-//! `input_choice` and `encoder_choice`, the device access in `v4l_probe`.
+//! `input_choice` and `encoder_choice`, the device access in `probe`.
 
 use std::path::{Path, PathBuf};
 

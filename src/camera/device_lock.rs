@@ -41,7 +41,7 @@ pub fn lock_file_for(locks_dir: &Path, device: &str, mtx_path: &str) -> PathBuf 
 
 /// Opens lock file `path` without following a link, neither at the file
 /// nor at its directory (made when missing), and refuses anything but a
-/// regular file (see `state_files`).
+/// regular file (see `state::files`).
 pub fn open_lock_file(path: &Path, create: bool) -> io::Result<File> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return Err(io::Error::new(

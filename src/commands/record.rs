@@ -1,4 +1,6 @@
-//! `hook record start|stop` and the hold that keeps a recorded stream alive.
+//! `hook record start|stop`, and how recording sessions work as a whole:
+//! the hold process itself is in `hold`, the ending of a session (shared by
+//! every way to stop one) in `session`.
 //!
 //! MediaMTX's recorder is not a reader: an on-demand path records only while
 //! something reads it. A recording session therefore starts a *hold*
@@ -26,7 +28,7 @@
 //! both start holds, and a `starting` session found under the lock has lost
 //! its `record start` (killed): it is stale and is cleaned up (recording
 //! off) by the next start or stop. Each process is recorded with its
-//! identity (`process_identity`), so a reused pid is never taken for it.
+//! identity (`state::identity`), so a reused pid is never taken for it.
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

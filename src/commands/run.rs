@@ -4,7 +4,7 @@
 //! regex paths, `G1`. The device is `--device`, else `/dev/video$G1`, else the
 //! number at the end of the path name. Each start attempt re-checks the device
 //! (`capture::prepare`), builds FFmpeg's command line (`ffmpeg`) and hands it
-//! to the supervisor (`supervisor`), which restarts it with backoff and stops
+//! to the supervisor (`supervise`), which restarts it with backoff and stops
 //! it on SIGINT. What happens is written to the path's entry in the state,
 //! on transitions only; a state that cannot be written is logged and the
 //! stream goes on.

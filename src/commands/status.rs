@@ -5,7 +5,7 @@
 //! against the living processes before it says anything, so a `hook run`
 //! that was SIGKILLed (and could not record its end) is shown as gone, not
 //! as running, and a pid recorded with its start time and boot
-//! (`process_identity`) that now names another process is not taken for
+//! (`state::identity`) that now names another process is not taken for
 //! it. The checks read `/proc/<pid>/stat` only for the pids the state names, so status stays fast however many segments were recorded
 //! (the state keeps totals, not segments).
 //!

@@ -1,6 +1,8 @@
 //! MediaMTX as the hook sees it: the variables it hands a hook (`env`), its
-//! Control API (`api`, on `http`), the generated configuration (`config`) and its RTSP server (`rtsp_auth`, the native reader
-//! `rtsp_reader`, the login relay `rtsp_relay`).
+//! Control API (`api`, speaking HTTP through `http`), the `paths:` entries
+//! that wire the hook into `mediamtx.yml` (`config`), and its RTSP server
+//! (`rtsp_auth`, the native reader `rtsp_reader`, the login relay
+//! `rtsp_relay`).
 
 pub mod api;
 pub mod config;

@@ -4,7 +4,7 @@
 //! file, because `state.json` itself is replaced by rename), is written to a
 //! temporary file, fsynced, renamed over `state.json`, and the directory is
 //! fsynced: a crash at any instant leaves the old or the new state, never a
-//! torn one. Every file is opened through `state_files` (no link followed,
+//! torn one. Every file is opened through `state::files` (no link followed,
 //! regular files only, handed to the directory's owner only when created).
 //!
 //! Readers never write: a file that does not parse reads as an empty state,
@@ -86,7 +86,7 @@ impl StateStore {
     }
 
     /// Creates (or empties) the hold's log and writes the policy it runs
-    /// with, never through a link (see `state_files`); returns the log.
+    /// with, never through a link (see `state::files`); returns the log.
     pub fn create_hold_files(&self, path: &str, policy: &[u8]) -> Result<File> {
         let stem = name_stem(path);
         let holds = self
