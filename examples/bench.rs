@@ -280,7 +280,7 @@ fn ticks_per_second() -> f64 {
 }
 
 fn port_listening(port: u16) -> bool {
-    mediamtx_hook::supervisor::port_listening(port)
+    mediamtx_hook::supervise::port_listening(port)
 }
 
 /// FFmpeg's RTSP listener (one publisher), decoding what arrives and
@@ -603,7 +603,8 @@ impl Bench {
             .spawn()
             .expect("MEDIAMTX_BIN");
         let client =
-            mediamtx_hook::api::Api::new(&format!("http://127.0.0.1:{api}"), None, None).unwrap();
+            mediamtx_hook::mediamtx::api::Api::new(&format!("http://127.0.0.1:{api}"), None, None)
+                .unwrap();
         assert!(
             wait_until(Duration::from_secs(10), || client.path("hook0").is_ok()),
             "MediaMTX did not come up"
@@ -1022,7 +1023,7 @@ impl Bench {
             met: met(p50 < 5.0),
             how: format!(
                 "{runs} runs in sequence on a path whose ledger holds 100,000 segments whose files are all gone (the worst case: each run stats and marks {} of them; {} marked in all), on {}",
-                mediamtx_hook::segment::GONE_CHECKS,
+                mediamtx_hook::commands::segment_complete::GONE_CHECKS,
                 totals.1,
                 fs_of(&state)
             ),

@@ -12,7 +12,7 @@ pub const EXIT_USAGE: u8 = 2;
 pub const EXIT_FAILURE: u8 = 1;
 
 /// A bad input: a variable, flag or config value that is not what is expected.
-/// Carried inside `anyhow::Error`; `cli::main` maps it to exit status 2.
+/// Carried inside `anyhow::Error`; the binary (`main.rs`) maps it to exit status 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageError(pub String);
 

@@ -8,7 +8,7 @@
 
 use std::ffi::{OsStr, OsString};
 
-use crate::capture::{CaptureInput, EncoderChoice, Source, DEFAULT_FPS};
+use crate::camera::capture::{CaptureInput, EncoderChoice, Source, DEFAULT_FPS};
 
 /// Bitrate given to the hardware encoder when none is asked for: the
 /// `h264_v4l2m2m` driver fails or produces garbage at very low bitrates.
@@ -46,7 +46,9 @@ pub fn publish_args(input: &CaptureInput, port: u16, path: &str) -> Vec<OsString
     let fps = input.fps.unwrap_or(DEFAULT_FPS).max(1);
     match &input.source {
         Source::TestPattern => {
-            let (w, h) = input.size.unwrap_or(crate::capture::TEST_PATTERN_SIZE);
+            let (w, h) = input
+                .size
+                .unwrap_or(crate::camera::capture::TEST_PATTERN_SIZE);
             // -re: the synthetic source would otherwise run as fast as the CPU.
             push(&mut args, &["-re", "-f", "lavfi", "-i"]);
             args.push(format!("testsrc2=size={w}x{h}:rate={fps}").into());

@@ -1,6 +1,31 @@
 //! The `hook` binary: parse the command line, run it, exit with its code.
 //! Everything else lives in the library so tests and the binary share it.
 
-fn main() -> std::process::ExitCode {
-    mediamtx_hook::cli::main()
+use std::process::ExitCode;
+
+use clap::Parser;
+use mediamtx_hook::cli::Cli;
+use mediamtx_hook::error::{is_usage, EXIT_FAILURE, EXIT_USAGE};
+
+fn main() -> ExitCode {
+    mediamtx_hook::logging::init();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match mediamtx_hook::commands::dispatch(cli) {
+        Ok(code) => code,
+        Err(err) => {
+            log::error!("{err:#}");
+            ExitCode::from(if is_usage(&err) {
+                EXIT_USAGE
+            } else {
+                EXIT_FAILURE
+            })
+        }
+    }
 }

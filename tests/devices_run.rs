@@ -13,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::time::Duration;
 
 use common::TempDir;
-use mediamtx_hook::device_lock::{lock_file_for, DeviceLock};
+use mediamtx_hook::camera::device_lock::{lock_file_for, DeviceLock};
 use mediamtx_hook::state::StateStore;
 use run_support::{assert_nothing_left, Hook, HookOptions, FAST_POLICY};
 

@@ -15,10 +15,10 @@ use std::time::Duration;
 use common::*;
 use run_support::{Hook, HookOptions};
 
-use mediamtx_hook::prometheus::render;
 use mediamtx_hook::state::{
     PathState, Phase, RecordingState, SegmentTotals, SnapshotRecord, State,
 };
+use mediamtx_hook::status::prometheus::render;
 use time::macros::datetime;
 
 /// Checks `text` against the exposition format as the textfile collector

@@ -147,7 +147,7 @@ fn shipped_policy_config_is_the_defaults() {
     assert_eq!(
         policy,
         Policy::default(),
-        "mediamtx/hook.json lists every policy value with its default; keep it in step with src/policy.rs"
+        "mediamtx/hook.json lists every policy value with its default; keep it in step with src/policy/mod.rs"
     );
     // Every key is written out, so the file documents them all.
     let written: serde_json::Value = serde_json::from_str(&text).unwrap();

@@ -101,7 +101,7 @@ fn real_ffmpeg_killed_is_restarted_and_publishes_again() {
     // and a new one takes the port, as a restarted MediaMTX would.
     common::kill_pid(ffmpeg, libc::SIGKILL);
     assert!(common::wait_until(Duration::from_secs(5), || {
-        !mediamtx_hook::supervisor::port_listening(port)
+        !mediamtx_hook::supervise::port_listening(port)
     }));
     drop(first);
     let second = RtspListener::start_on(port, path);

@@ -97,7 +97,7 @@ fn bad_input_is_a_usage_error() {
 
 #[test]
 fn the_device_lock_is_waited_for_and_never_raced() {
-    use mediamtx_hook::device_lock::{lock_file_for, DeviceLock};
+    use mediamtx_hook::camera::device_lock::{lock_file_for, DeviceLock};
     let dir = TempDir::new("snap-lock");
     let state = dir.join("state");
     let out = dir.join("locked.jpg");

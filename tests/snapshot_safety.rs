@@ -162,7 +162,7 @@ fn links_planted_in_a_shared_directory_are_never_written_through() {
         is_root(),
         "needs root: a root snapshot into a directory where nobody plants links (CI runs as root)"
     );
-    use mediamtx_hook::device_lock::{lock_file_for, DeviceLock};
+    use mediamtx_hook::camera::device_lock::{lock_file_for, DeviceLock};
     let dir = TempDir::new("snap-links");
     let state = dir.join("state");
     // Another user's file the attacker wants overwritten.

@@ -331,7 +331,7 @@ impl RtspListener {
         // Wait until the port listens. Look, don't connect: FFmpeg's listener
         // takes the first connection for its publisher and quits when it closes.
         let ok = wait_until(Duration::from_secs(10), || {
-            mediamtx_hook::supervisor::port_listening(port)
+            mediamtx_hook::supervise::port_listening(port)
                 || child.try_wait().ok().flatten().is_some()
         });
         assert!(ok, "RTSP listener on port {port} did not come up");

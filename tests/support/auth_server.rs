@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mediamtx_hook::rtsp_auth::{base64, md5_hex};
+use mediamtx_hook::mediamtx::rtsp_auth::{base64, md5_hex};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Demand {

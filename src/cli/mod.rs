@@ -1,0 +1,419 @@
+//! The command line: every flag and subcommand is defined here, once, with
+//! its documentation; `--help`, the man page and the shell completions are
+//! all generated from this one definition.
+
+pub mod completions;
+pub mod manpage;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::camera::encoder_choice::Encoder;
+use crate::policy::duration::Dur;
+
+/// Supervises FFmpeg for MediaMTX: V4L2 cameras published on demand,
+/// recording sessions that survive segment rotation, snapshots, and a status
+/// that tells the truth.
+///
+/// MediaMTX runs `hook run` from `runOnDemand`, `hook ready` from
+/// `runOnAvailable` and `hook segment-complete` from
+/// `runOnRecordSegmentComplete`; `hook mediamtx-config` prints that wiring.
+/// People run `hook status`, `hook record`, `hook snapshot`, `hook stop` and
+/// `hook devices`.
+///
+/// Exit status: 0 success or a requested stop, 1 a runtime failure, 2 a usage
+/// or input error.
+#[derive(Debug, Parser)]
+#[command(name = "hook", version, max_term_width = 100)]
+pub struct Cli {
+    /// State directory [default: /var/lib/mediamtx-hook when writable, else
+    /// $XDG_STATE_HOME/mediamtx-hook]. It must not be writable by every user;
+    /// an empty or blank value is an error
+    #[arg(
+        long,
+        global = true,
+        env = "HOOK_STATE_DIR",
+        value_name = "DIR",
+        value_parser = any_path()
+    )]
+    pub state_dir: Option<PathBuf>,
+
+    /// Optional JSON config overriding the policy values (close-after, start
+    /// timeout, restart and backoff, segment length…): a regular file of at
+    /// most 1 MiB; an empty or blank value is an error
+    #[arg(
+        long,
+        global = true,
+        env = "HOOK_CONFIG",
+        value_name = "FILE",
+        value_parser = any_path()
+    )]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Publish a camera to MediaMTX and supervise FFmpeg until told to stop
+    /// (for runOnDemand or runOnInit)
+    ///
+    /// Reads MTX_PATH, RTSP_PORT and G1 from MediaMTX. Publishes to
+    /// rtsp://127.0.0.1:$RTSP_PORT/$MTX_PATH over TCP. Restarts FFmpeg with
+    /// backoff when it exits or stalls; on SIGINT, SIGTERM or SIGHUP stops it
+    /// (SIGINT, then SIGKILL after the grace period) and exits 0. With
+    /// HOOK_RTSP_USER and HOOK_RTSP_PASS set (the environment only), FFmpeg
+    /// publishes through a loopback relay in the hook that adds the login.
+    Run(RunArgs),
+
+    /// Record that the stream became available (for runOnAvailable)
+    ///
+    /// Stores the activation latency (demand to ready) and switches recording
+    /// back on for an active recording session.
+    Ready,
+
+    /// Record a finished segment (for runOnRecordSegmentComplete)
+    ///
+    /// Reads MTX_PATH, MTX_SEGMENT_PATH and MTX_SEGMENT_DURATION; appends the
+    /// segment to the path's ledger, updates totals and detects gaps; marks
+    /// the oldest few segments whose files MediaMTX deleted as gone.
+    SegmentComplete(SegmentArgs),
+
+    /// Start or stop a manual recording session
+    #[command(subcommand)]
+    Record(RecordCommand),
+
+    /// Take one JPEG snapshot, from the device or from the live stream
+    Snapshot(SnapshotArgs),
+
+    /// Stop everything on a path: holds, recording sessions and the publisher
+    Stop(StopArgs),
+
+    /// Show what every path is doing
+    Status(StatusArgs),
+
+    /// List V4L2 capture devices and what `hook run` would choose for them
+    Devices(DevicesArgs),
+
+    /// Print the `paths:` entries that wire the hook into mediamtx.yml
+    MediamtxConfig(MediamtxConfigArgs),
+
+    /// Print a shell completion script
+    Completions(CompletionsArgs),
+
+    /// Print the man page (roff)
+    Man,
+
+    /// Keep a path's stream alive for a recording session (started by
+    /// `hook record start`; not for direct use)
+    #[command(hide = true)]
+    Hold(HoldArgs),
+
+    /// Read an RTSP stream and discard it, printing FFmpeg-style progress
+    /// (the native reader of a hold; not for direct use)
+    #[command(hide = true)]
+    RtspRead(RtspReadArgs),
+}
+
+/// Device and encoding flags shared by `run`, `snapshot`, `devices` and `mediamtx-config`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct DeviceArgs {
+    /// Capture device: /dev/videoN, a /dev/v4l/by-id/… link, or `testsrc` for
+    /// FFmpeg's synthetic test pattern [default: /dev/video$G1, else the
+    /// number at the end of the path name]
+    #[arg(long, value_name = "DEV")]
+    pub device: Option<String>,
+
+    /// Input format to ask the camera for: an FFmpeg name below, or a V4L2
+    /// code such as MJPG or YUYV [default: the camera's H.264, else MJPEG,
+    /// else raw]
+    #[arg(long, value_name = "FORMAT", value_parser = InputFormatParser, hide_possible_values = false)]
+    pub input_format: Option<String>,
+
+    /// Largest frame size wanted, WxH: even numbers from 32x32 to
+    /// 16384x16384 [default: 1280x720]
+    #[arg(long, value_name = "WxH", value_parser = size_value)]
+    pub size: Option<String>,
+
+    /// Frame rate wanted, 1 to 1000 [default: 30, or the nearest the camera
+    /// offers]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub fps: Option<u32>,
+
+    /// Video encoder
+    #[arg(long, value_enum, default_value_t = Encoder::Auto)]
+    pub encoder: Encoder,
+
+    /// Target bitrate for encoders that take one: bits per second, with k
+    /// or M, from 1k to 1000M (e.g. 2M, 800k, 1500000)
+    #[arg(long, value_name = "B", value_parser = bitrate_value)]
+    pub bitrate: Option<String>,
+
+    /// FFmpeg binary to run
+    #[arg(
+        long,
+        env = "HOOK_FFMPEG",
+        value_name = "PATH",
+        default_value = "ffmpeg"
+    )]
+    pub ffmpeg: PathBuf,
+}
+
+/// Smallest frame size accepted by `--size`, each side.
+pub const MIN_SIDE: u32 = 32;
+
+/// `--size`: `WxH` that FFmpeg's H.264 encoders can encode: both sides even
+/// (4:2:0 chroma halves them) and at least [`MIN_SIDE`] (the hardware
+/// encoders' floor; libx264 refuses any odd side such as `1x1`).
+pub fn size_value(text: &str) -> Result<String, String> {
+    let (w, h) = crate::camera::capture::parse_size(text)?;
+    if w < MIN_SIDE || h < MIN_SIDE || w % 2 == 1 || h % 2 == 1 {
+        return Err(format!(
+            "size {text:?} cannot be encoded: expected even width and height, at least {MIN_SIDE}x{MIN_SIDE} (H.264 in 4:2:0 needs even sides), e.g. 640x480 or 1280x720"
+        ));
+    }
+    Ok(text.to_string())
+}
+
+/// `--bitrate`: checked by [`crate::camera::encoder_choice::parse_bitrate`], kept
+/// as given (FFmpeg reads the same text).
+pub fn bitrate_value(text: &str) -> Result<String, String> {
+    crate::camera::encoder_choice::parse_bitrate(text).map(|_| text.to_string())
+}
+
+/// `--input-format`: a format FFmpeg can capture, by FFmpeg name (listed
+/// in `--help` and the completions) or by V4L2 code.
+#[derive(Clone, Copy, Debug)]
+pub struct InputFormatParser;
+
+impl clap::builder::TypedValueParser for InputFormatParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        if value.to_str().is_some() && crate::camera::formats::is_known_name(&text) {
+            return Ok(text.into_owned());
+        }
+        let flag = arg.map_or("--input-format".to_string(), |a| {
+            format!("--{}", a.get_long().unwrap_or("input-format"))
+        });
+        Err(clap::Error::raw(
+            clap::error::ErrorKind::ValueValidation,
+            format!(
+                "{flag} {text:?} is not a format FFmpeg can capture; expected one of {} (or a V4L2 code such as MJPG or YUYV)\n",
+                crate::camera::formats::known_names().join(", ")
+            ),
+        )
+        .with_cmd(cmd))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(
+            crate::camera::formats::known_names()
+                .into_iter()
+                .map(clap::builder::PossibleValue::new),
+        ))
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SegmentArgs {
+    /// A segment starting later than this after the previous one ended
+    /// counts as a gap [default: recording.gap_tolerance, 1.5s]
+    #[arg(long, value_name = "DURATION")]
+    pub gap_tolerance: Option<Dur>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RecordCommand {
+    /// Start a recording session; returns once MediaMTX is recording
+    ///
+    /// Waits for recording up to MediaMTX's start timeout plus
+    /// restart.device_lock_wait plus 2 s (20 s by default), then undoes
+    /// everything. Fails at once (exit 1) when the path already records or
+    /// another start is in progress; waits for a stop in progress.
+    Start(RecordStartArgs),
+    /// Stop the recording session and print what it recorded
+    ///
+    /// Leaves MediaMTX's record switch off: ends a live session, cleans up
+    /// one whose record start was killed, and switches recording off when
+    /// it is on with no session. Exits 1 only when there was nothing to do.
+    Stop(PathArg),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RecordStartArgs {
+    /// MediaMTX path name (e.g. camera0)
+    pub path: OsString,
+    /// End the session by itself after this long (e.g. 90m)
+    #[arg(long, value_name = "DURATION")]
+    pub duration: Option<Dur>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct PathArg {
+    /// MediaMTX path name (e.g. camera0)
+    pub path: OsString,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct SnapshotArgs {
+    /// MediaMTX path name (e.g. camera0)
+    pub path: OsString,
+    /// Where to write the JPEG: a new name or a regular file to replace,
+    /// written whole and atomically (a symbolic link, device, FIFO, socket or
+    /// directory is refused, exit 2)
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// Give up after this long [default: snapshot.timeout, 5s]
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<Dur>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StopArgs {
+    /// MediaMTX path name (e.g. camera0)
+    pub path: OsString,
+    /// Why, kept in the state and shown by `hook status`
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Only this path
+    pub path: Option<OsString>,
+    /// Print JSON (versioned schema, see README)
+    #[arg(long, conflicts_with = "prometheus")]
+    pub json: bool,
+    /// Print node_exporter textfile-collector metrics
+    #[arg(long)]
+    pub prometheus: bool,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DevicesArgs {
+    /// Print JSON (`{"schema_version": 1, "devices": [...], "skipped": [...]}`)
+    #[arg(long)]
+    pub json: bool,
+    // The same flags as `hook run`: `--device` shows that device only, the
+    // others change what `hook run` would choose.
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct MediamtxConfigArgs {
+    /// Cameras to wire, one path entry each (repeatable) [default: every
+    /// capture device found, else /dev/video0]
+    #[arg(long, value_name = "DEV")]
+    pub device: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// Shell to generate for
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RtspReadArgs {
+    /// rtsp://host:port/path
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct HoldArgs {
+    /// MediaMTX path name to hold
+    pub path: OsString,
+}
+
+/// A path taken as given, empty included (so that an empty value reaches
+/// `commands::check_path_value`, which names the variable when it came from one).
+fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::OsStringValueParser::new().map(PathBuf::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn sizes_ffmpeg_cannot_encode_are_refused() {
+        for ok in ["1280x720", "32x32", "640X480", "16384x16384"] {
+            assert_eq!(size_value(ok).as_deref(), Ok(ok));
+        }
+        for bad in [
+            "1x1",
+            "31x32",
+            "33x34",
+            "640x481",
+            "16x16",
+            "0x720",
+            "big",
+            "16386x16386",
+        ] {
+            assert!(size_value(bad).is_err(), "{bad}");
+        }
+        assert!(size_value("1x1").unwrap_err().contains("at least 32x32"));
+    }
+
+    #[test]
+    fn flag_values_are_checked_while_parsing() {
+        let parse =
+            |args: &[&str]| Cli::try_parse_from(["hook", "run"].iter().chain(args).copied());
+        assert!(parse(&[
+            "--size",
+            "640x480",
+            "--bitrate",
+            "2M",
+            "--input-format",
+            "mjpeg"
+        ])
+        .is_ok());
+        assert!(parse(&["--input-format", "MJPG"]).is_ok());
+        for bad in [
+            &["--size", "1x1"][..],
+            &["--bitrate", "fast"][..],
+            &["--bitrate", "0"][..],
+            &["--input-format", "h265"][..],
+            &["--fps", "0"][..],
+            &["--fps", "1001"][..],
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad:?}");
+        }
+        let help = Cli::command()
+            .find_subcommand_mut("run")
+            .unwrap()
+            .render_long_help()
+            .to_string();
+        assert!(help.contains("yuyv422"), "{help}");
+        assert!(help.contains("32x32"), "{help}");
+    }
+}

@@ -1,0 +1,392 @@
+//! `hook hold PATH`: the process `hook record start` leaves behind to keep
+//! a path's stream alive for a recording session. It reads the stream
+//! (natively or through FFmpeg) under the supervisor, follows the session in
+//! the state, and ends the session when it runs out (`--duration`), when the
+//! session is ended elsewhere, or when its reader cannot be kept.
+
+use super::record::*;
+use super::session::*;
+use crate::cli::HoldArgs;
+use crate::commands::Context;
+use crate::mediamtx::api::{Api, ApiError};
+use crate::mediamtx::env as mtx_env;
+use crate::policy::HoldReader;
+use crate::state::identity::ProcessId;
+use crate::state::{now, HoldState, PathState};
+use crate::supervise::signals::Signals;
+use crate::supervise::{self, Event, Job, Launch, Spec, StartError};
+use anyhow::{anyhow, Context as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// Entry point of `hook hold PATH` (started by `record start`).
+pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
+    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    crate::logging::set_path(&path);
+    let port = rtsp_port()?;
+    let api = Api::from_env()?;
+    let signals = Signals::install().context("installing signal handlers")?;
+    let ffmpeg = std::env::var_os("HOOK_FFMPEG")
+        .filter(|f| !f.is_empty())
+        .map_or_else(|| PathBuf::from("ffmpeg"), PathBuf::from);
+    let check_every = ctx.policy.recording.hold_check_interval.0;
+    let mut job = Hold {
+        ctx,
+        path: path.clone(),
+        port,
+        api,
+        ffmpeg,
+        me: std::process::id(),
+        check_every,
+        next_api_check: Instant::now(),
+        finish: None,
+        api_trouble: false,
+    };
+    let spec = Spec {
+        rtsp_port: Some(port),
+        subreaper: true,
+        stop_when_orphaned: false,
+        tick_every: Some(check_every.min(HOLD_TICK_MAX)),
+        ..Spec::new(ctx.policy.restart.clone())
+    };
+    log::info!("holding rtsp://127.0.0.1:{port}/{path} for a recording session");
+    let outcome = supervise::supervise(&mut job, &spec, &signals);
+    if let Some((status, reason)) = job.finish.take() {
+        // The session ran its course (or was abandoned): this hold ends it.
+        let api = job.api.clone();
+        match end_session_from_hold(ctx, &api, &path, job.me, &signals, status, &reason) {
+            Ok(Some(summary)) => log::info!("recording session ended ({reason}): {summary}"),
+            Ok(None) => log::info!("the session was ended by another hook command meanwhile"),
+            Err(e) => log::error!("ending the recording session: {e:#}"),
+        }
+    }
+    match outcome {
+        Ok(o) => {
+            let why = match o {
+                supervise::Outcome::Signal(sig) => crate::supervise::process::signal_name(sig),
+                supervise::Outcome::Finished => "finished",
+                supervise::Outcome::Orphaned => "parent gone",
+            };
+            log::info!("hold stopped ({why})");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Err(anyhow!(e.message).context("holding the stream")),
+    }
+}
+
+/// The end of a `--duration` session (or of one whose start died), done
+/// by its hold once its reader is stopped, under the session lock: recording
+/// off, last segment waited for, session ended. A session that is no longer
+/// this hold's once the lock is taken (a stop or a start cleaned it up) is
+/// left alone. A stop signal while waiting for the lock ends the wait.
+fn end_session_from_hold(
+    ctx: &Context,
+    api: &Api,
+    path: &str,
+    me: u32,
+    signals: &Signals,
+    status: &str,
+    reason: &str,
+) -> anyhow::Result<Option<String>> {
+    let stops = signals.stop_count();
+    let _lock = lock_session(ctx, path, stop_budget(ctx), || {
+        if signals.stop_count() > stops {
+            anyhow::bail!("stopped while waiting for the session lock");
+        }
+        Ok(())
+    })?;
+    let state = ctx.store.read()?;
+    let mine = state
+        .paths
+        .get(path)
+        .and_then(|p| p.recording.session.as_ref())
+        .is_some_and(|s| is_live(s) && s.hold_pid.is_none_or(|pid| pid == me));
+    if !mine {
+        return Ok(None);
+    }
+    mark_stopping(ctx, path);
+    let before = segment_count(ctx, path);
+    let switched = api.set_record(path, false);
+    if switched.is_ok() {
+        wait_for_final_segment(ctx, path, before);
+    }
+    let ended = finish_session(ctx, path, status, reason)?;
+    let summary = ended.as_ref().map(summarize).unwrap_or_default();
+    switched
+        .map(|()| Some(summary.clone()))
+        .map_err(|e| anyhow!(e).context(format!("{summary}; recording could not be switched off")))
+}
+
+/// The hold's job for the supervisor: an FFmpeg reader of the path.
+struct Hold<'a> {
+    ctx: &'a Context,
+    path: String,
+    port: u16,
+    api: Api,
+    ffmpeg: PathBuf,
+    me: u32,
+    check_every: Duration,
+    next_api_check: Instant,
+    /// Set when the hold itself ends the session: the status and why.
+    finish: Option<(&'static str, String)>,
+    /// The API failed at the last check (logged once per outage).
+    api_trouble: bool,
+}
+
+/// What a hold should do, from its session as the state shows it.
+#[derive(Debug, PartialEq, Eq)]
+enum Verdict {
+    /// Keep holding.
+    Hold,
+    /// The session is gone, ended or someone else's: stop quietly.
+    Leave,
+    /// The session's `--duration` is over: stop and end it.
+    Finish,
+    /// The session never left `starting` (its `record start` died): stop
+    /// and mark it failed.
+    Abandoned,
+}
+
+fn verdict(p: Option<&PathState>, me: u32, at: OffsetDateTime, deadline: Duration) -> Verdict {
+    let Some(p) = p else {
+        return Verdict::Leave;
+    };
+    let Some(s) = p.recording.session.as_ref() else {
+        return Verdict::Leave;
+    };
+    if !is_live(s)
+        || s.hold_pid.is_some_and(|pid| pid != me)
+        || p.recording.hold.as_ref().is_some_and(|h| h.stopping)
+    {
+        return Verdict::Leave;
+    }
+    if starter_gone(s, at, deadline) {
+        return Verdict::Abandoned;
+    }
+    match s.until {
+        Some(until) if at >= until => Verdict::Finish,
+        _ => Verdict::Hold,
+    }
+}
+
+impl Hold<'_> {
+    /// Updates this hold's report in the state; never fails the hold.
+    fn write(&self, change: impl FnOnce(&mut HoldState)) {
+        let me = self.me;
+        let r = self.ctx.store.update_path(&self.path, |p| {
+            let mine = p
+                .recording
+                .session
+                .as_ref()
+                .is_some_and(|s| s.hold_pid.is_none_or(|pid| pid == me));
+            if mine {
+                let h = p.recording.hold.get_or_insert_with(HoldState::default);
+                if h.pid != Some(me) || h.process.is_none() {
+                    h.pid = Some(me);
+                    h.process = ProcessId::me();
+                }
+                change(h);
+            }
+            Ok(())
+        });
+        if let Err(e) = r {
+            log::warn!("could not record the hold's state: {e:#}");
+        }
+    }
+
+    /// Re-applies MediaMTX's record switch when it is off.
+    fn check_record_switch(&mut self) {
+        match self.api.record_enabled(&self.path) {
+            Ok(Some(true)) => self.api_trouble = false,
+            Ok(Some(false)) => {
+                self.api_trouble = false;
+                match self.api.set_record(&self.path, true) {
+                    Ok(()) => {
+                        log::info!(
+                            "MediaMTX's record switch was off (MediaMTX restarted?): switched it back on"
+                        );
+                        self.write(|h| h.record_reapplied += 1);
+                    }
+                    Err(e) => self.api_failed(e),
+                }
+            }
+            Ok(None) => self.api_failed_text(format!(
+                "MediaMTX has no path entry named {:?} to switch recording on",
+                self.path
+            )),
+            Err(e) => self.api_failed(e),
+        }
+    }
+
+    fn api_failed(&mut self, e: ApiError) {
+        self.api_failed_text(e.to_string());
+    }
+
+    fn api_failed_text(&mut self, text: String) {
+        if !self.api_trouble {
+            log::warn!("{text}; will retry");
+            self.api_trouble = true;
+            self.write(|h| h.last_error = Some(text));
+        }
+    }
+}
+
+impl Job for Hold<'_> {
+    fn name(&self) -> &str {
+        "hold reader"
+    }
+
+    fn command(&mut self) -> Result<Launch, StartError> {
+        // RTSP credentials (HOOK_RTSP_USER/PASS): FFmpeg reads through the
+        // credential relay; the native reader logs in itself with what it
+        // inherits from the environment. Half-set ones are fatal.
+        let fatal = crate::mediamtx::rtsp_relay::start_error;
+        match self.ctx.policy.recording.hold_reader {
+            HoldReader::Ffmpeg => Ok(Launch {
+                program: self.ffmpeg.clone(),
+                args: crate::ffmpeg::reader_args(
+                    crate::mediamtx::rtsp_relay::ffmpeg_port(self.port).map_err(fatal)?,
+                    &self.path,
+                ),
+            }),
+            HoldReader::Native => {
+                crate::mediamtx::rtsp_auth::Credentials::from_env().map_err(fatal)?;
+                let exe = std::env::current_exe()
+                    .map_err(|e| StartError::retry(format!("finding the hook executable: {e}")))?;
+                Ok(Launch {
+                    program: exe,
+                    args: vec![
+                        "rtsp-read".into(),
+                        crate::ffmpeg::rtsp_url(self.port, &self.path).into(),
+                    ],
+                })
+            }
+        }
+    }
+
+    fn report(&mut self, event: Event<'_>) {
+        match event {
+            Event::Started { pid, .. } => self.write(|h| {
+                h.reader_pid = Some(pid);
+                h.reader_process = ProcessId::of(pid);
+                h.starts += 1;
+                h.reading = false;
+            }),
+            Event::Running { pid } => {
+                log::info!("reader pid {pid} receives the stream");
+                self.write(|h| {
+                    h.reading = true;
+                    h.last_error = None;
+                });
+            }
+            Event::Exited { record, .. } => {
+                let why = format!(
+                    "reader ended ({}) after {:.1} s",
+                    record.reason, record.ran_seconds
+                );
+                self.write(|h| {
+                    h.reading = false;
+                    h.reader_pid = None;
+                    h.reader_process = None;
+                    h.last_error = Some(why);
+                });
+            }
+            Event::Error { message, .. } => {
+                let message = message.to_string();
+                self.write(|h| h.last_error = Some(message));
+            }
+            _ => {}
+        }
+    }
+
+    fn tick(&mut self) -> bool {
+        let state = match self.ctx.store.read() {
+            Ok(s) => s,
+            Err(e) => {
+                log::warn!("reading the state: {e:#}; holding on");
+                return true;
+            }
+        };
+        let deadline = start_deadline(self.ctx);
+        match verdict(state.paths.get(&self.path), self.me, now(), deadline) {
+            Verdict::Leave => {
+                log::info!("the recording session is over or no longer ours: stopping");
+                false
+            }
+            Verdict::Finish => {
+                self.finish = Some((ENDED, "duration elapsed".into()));
+                log::info!("the session's duration elapsed: stopping");
+                false
+            }
+            Verdict::Abandoned => {
+                let why = "`hook record start` did not finish starting the session (killed?)";
+                log::warn!("{why}: stopping");
+                self.finish = Some((FAILED, why.into()));
+                false
+            }
+            Verdict::Hold => {
+                if Instant::now() >= self.next_api_check {
+                    self.next_api_check = Instant::now() + self.check_every;
+                    self.check_record_switch();
+                }
+                true
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::record::tests::{path_with, session, ST};
+    use time::macros::datetime;
+
+    #[test]
+    fn hold_verdicts() {
+        let t = datetime!(2026-01-01 00:10:00 UTC);
+        let until = Some(datetime!(2026-01-01 00:05:00 UTC));
+        assert_eq!(verdict(None, 7, t, ST), Verdict::Leave);
+        assert_eq!(verdict(Some(&path_with(None)), 7, t, ST), Verdict::Leave);
+        let mine = path_with(Some(session(ACTIVE, Some(7), None)));
+        assert_eq!(verdict(Some(&mine), 7, t, ST), Verdict::Hold);
+        assert_eq!(
+            verdict(Some(&mine), 8, t, ST),
+            Verdict::Leave,
+            "another hold's session"
+        );
+        let starting = path_with(Some(session(STARTING, None, None)));
+        let early_on = datetime!(2026-01-01 00:00:03 UTC);
+        assert_eq!(verdict(Some(&starting), 7, early_on, ST), Verdict::Hold);
+        let ended = path_with(Some(session(ENDED, Some(7), None)));
+        assert_eq!(verdict(Some(&ended), 7, t, ST), Verdict::Leave);
+        let timed = path_with(Some(session(ACTIVE, Some(7), until)));
+        assert_eq!(verdict(Some(&timed), 7, t, ST), Verdict::Finish);
+        let early = datetime!(2026-01-01 00:04:59 UTC);
+        assert_eq!(verdict(Some(&timed), 7, early, ST), Verdict::Hold);
+        let mut stopping = mine.clone();
+        stopping.recording.hold = Some(HoldState {
+            stopping: true,
+            ..HoldState::default()
+        });
+        assert_eq!(verdict(Some(&stopping), 7, t, ST), Verdict::Leave);
+        // Started at 00:00, still starting at 00:10: its `record start` died.
+        let mut stuck = path_with(Some(session(STARTING, Some(7), None)));
+        assert_eq!(verdict(Some(&stuck), 7, t, ST), Verdict::Abandoned);
+        let soon = datetime!(2026-01-01 00:00:15 UTC);
+        assert_eq!(verdict(Some(&stuck), 7, soon, ST), Verdict::Hold);
+        stuck.recording.session.as_mut().unwrap().status = ACTIVE.into();
+        assert_eq!(verdict(Some(&stuck), 7, t, ST), Verdict::Hold);
+        // A recorded starter decides at once: running, the start goes on;
+        // gone (or its pid reused), the session is abandoned.
+        let mut starting = path_with(Some(session(STARTING, Some(7), None)));
+        let s = starting.recording.session.as_mut().unwrap();
+        s.starter_pid = Some(std::process::id());
+        s.starter_process = ProcessId::me();
+        assert_eq!(verdict(Some(&starting), 7, t, ST), Verdict::Hold);
+        let s = starting.recording.session.as_mut().unwrap();
+        s.starter_process.as_mut().unwrap().start_ticks += 1;
+        assert_eq!(verdict(Some(&starting), 7, soon, ST), Verdict::Abandoned);
+    }
+}

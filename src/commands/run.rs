@@ -1,0 +1,386 @@
+//! `hook run`: publish a camera for MediaMTX and supervise FFmpeg.
+//!
+//! MediaMTX runs this from `runOnDemand` with `MTX_PATH`, `RTSP_PORT` and, for
+//! regex paths, `G1`. The device is `--device`, else `/dev/video$G1`, else the
+//! number at the end of the path name. Each start attempt re-checks the device
+//! (`capture::prepare`), builds FFmpeg's command line (`ffmpeg`) and hands it
+//! to the supervisor (`supervise`), which restarts it with backoff and stops
+//! it on SIGINT. What happens is written to the path's entry in the state,
+//! on transitions only; a state that cannot be written is logged and the
+//! stream goes on.
+//!
+//! Several instances for one path may overlap (MediaMTX starts a new one
+//! while the old one is still stopping). Each instance claims the entry by
+//! writing its pid as `supervisor_pid` when it starts and writes nothing once
+//! a newer instance has claimed it, so the old one never clobbers the new
+//! one's state. An instance that stops without ever having started FFmpeg
+//! (it was still waiting for the device) hands the entry back to the
+//! instance it took it from, if that one still runs.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use time::OffsetDateTime;
+
+use crate::camera::capture::CaptureRequest;
+use crate::camera::capture::{self, TEST_PATTERN};
+use crate::cli::RunArgs;
+use crate::commands::Context;
+use crate::error::{is_usage, usage};
+use crate::mediamtx::env as mtx_env;
+use crate::state::identity::{is_running, ProcessId};
+use crate::state::{now, PathState, Phase};
+use crate::supervise::signals::Signals;
+use crate::supervise::{self, Event, FatalKind, Job, Launch, Spec, StartError};
+
+/// Entry point of `hook run`.
+pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
+    let demand_at = now();
+    let path = mtx_env::validate_path_name(mtx_env::var("MTX_PATH").as_deref(), "MTX_PATH")?;
+    crate::logging::set_path(&path);
+    let port = mtx_env::validate_port(mtx_env::var("RTSP_PORT").as_deref(), "RTSP_PORT")?;
+    let device = resolve_device(
+        args.device.device.as_deref(),
+        mtx_env::var("G1").as_deref(),
+        &path,
+    )?;
+    // Bad flags are refused before anything starts (exit 2); for the test
+    // pattern the whole choice is pure, so its conflicts are found here too.
+    let request = ctx.capture_request(&args.device);
+    capture::check_flags(&request)?;
+    if device == TEST_PATTERN {
+        capture::prepare(&device, &request)?;
+    }
+    // HOOK_RTSP_USER without HOOK_RTSP_PASS (or the reverse) is refused now.
+    crate::mediamtx::rtsp_auth::Credentials::from_env()?;
+    let signals = Signals::install().context("installing signal handlers")?;
+
+    let mut job = Publisher {
+        ctx,
+        flags: &request,
+        path: path.clone(),
+        port,
+        device: device.clone(),
+        me: std::process::id(),
+        write_failed: false,
+        pending_error: None,
+        claimed: false,
+        demand_at,
+        previous: None,
+        spawned: false,
+    };
+    log::info!(
+        "publishing {device} to rtsp://127.0.0.1:{port}/{path} with {}",
+        args.device.ffmpeg.display()
+    );
+
+    let spec = Spec {
+        rtsp_port: Some(port),
+        subreaper: true,
+        stop_when_orphaned: true,
+        ..Spec::new(ctx.policy.restart.clone())
+    };
+    match supervise::supervise(&mut job, &spec, &signals) {
+        Ok(outcome) => {
+            let why = match outcome {
+                supervise::Outcome::Signal(sig) => crate::supervise::process::signal_name(sig),
+                supervise::Outcome::Finished => "finished",
+                supervise::Outcome::Orphaned => "parent gone",
+            };
+            log::info!("stopped cleanly ({why}); exiting 0");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            let error = job
+                .pending_error
+                .take()
+                .unwrap_or_else(|| e.message.clone());
+            // An instance that never ran leaves a running owner's entry
+            // as it was; its error is in its log and exit status.
+            if !job.give_back() {
+                job.write(|p| {
+                    p.last_error = Some(error);
+                    p.last_error_at = Some(now());
+                    p.phase = Phase::Failed;
+                    p.child_pid = None;
+                    p.child_process = None;
+                    p.supervisor_pid = None;
+                    p.supervisor_process = None;
+                    p.next_attempt_at = None;
+                });
+            }
+            match e.kind {
+                supervise::StartErrorKind::Fatal(FatalKind::Usage) => Err(usage(e.message)),
+                _ => Err(anyhow::anyhow!(e.message)),
+            }
+        }
+    }
+}
+
+/// The device to publish: the flag, else `/dev/video$G1`, else the number
+/// at the end of the path name. An empty `G1` (an optional regex group that
+/// matched nothing) counts as absent.
+pub fn resolve_device(
+    flag: Option<&str>,
+    g1: Option<&OsStr>,
+    path: &str,
+) -> anyhow::Result<String> {
+    if let Some(device) = flag {
+        if device.is_empty() {
+            return Err(usage(
+                "--device is empty: expected /dev/videoN, a /dev/v4l/by-id/… link, or testsrc",
+            ));
+        }
+        return Ok(device.to_string());
+    }
+    if let Some(g1) = g1.filter(|g| !g.is_empty()) {
+        let n = mtx_env::validate_device_number(g1, "G1")?;
+        return Ok(format!("/dev/video{n}"));
+    }
+    if let Some(n) = mtx_env::trailing_number(path) {
+        return Ok(format!("/dev/video{n}"));
+    }
+    Err(usage(format!(
+        "no device for path {path:?}: give --device (/dev/videoN, a by-id link, or {TEST_PATTERN}), \
+         use a regex path whose group G1 is the device number, or end the path name with it (camera0)"
+    )))
+}
+
+/// The publisher job: the device's FFmpeg, reporting into the state.
+struct Publisher<'a> {
+    ctx: &'a Context,
+    flags: &'a CaptureRequest,
+    path: String,
+    port: u16,
+    device: String,
+    me: u32,
+    write_failed: bool,
+    /// An attempt's error, written with the event that follows it.
+    pending_error: Option<String>,
+    /// Whether this instance has claimed the path's entry yet. The claim
+    /// goes with the first event (normally FFmpeg started), so no state
+    /// write (with its fsyncs) delays the first start.
+    claimed: bool,
+    /// When this instance started: MediaMTX's demand.
+    demand_at: OffsetDateTime,
+    /// The entry's owner before this instance claimed it, as it was then.
+    previous: Option<PathState>,
+    /// Whether this instance has started FFmpeg at least once.
+    spawned: bool,
+}
+
+impl Publisher<'_> {
+    /// Applies `change` to the entry while this instance owns it. The first
+    /// write claims the entry: this instance becomes its `supervisor_pid`.
+    fn write(&mut self, change: impl FnOnce(&mut PathState)) {
+        let (me, path, demand_at) = (self.me, self.path.as_str(), self.demand_at);
+        let claim = (!self.claimed).then(|| self.device.clone());
+        let me_process = if self.claimed { None } else { ProcessId::me() };
+        // update_path touches only this path's entry (others are copied
+        // through), so many cameras in one state stay cheap.
+        let result = self.ctx.store.update_path(path, |p| {
+            let mut previous = None;
+            if let Some(device) = claim {
+                previous = p.supervisor_pid.filter(|&pid| pid != me).map(|_| p.clone());
+                p.device = Some(device);
+                p.supervisor_pid = Some(me);
+                p.supervisor_process = me_process;
+                p.child_pid = None;
+                p.child_process = None;
+                p.child_started_at = None;
+                p.next_attempt_at = None;
+                p.restarts = 0;
+                p.demand_at = Some(demand_at);
+            }
+            // A newer instance owns the entry: leave it alone.
+            if p.supervisor_pid == Some(me) {
+                change(p);
+            }
+            Ok(previous)
+        });
+        let result = result.map(|previous| {
+            if !self.claimed {
+                self.claimed = true;
+                self.previous = previous;
+            }
+        });
+        self.note_write(result);
+    }
+
+    /// When this instance never started FFmpeg and the instance it took the
+    /// entry from still runs, gives the entry back as it was, that owner's
+    /// error included (a waiting instance's "device busy" is not the
+    /// owner's), and returns true.
+    fn give_back(&mut self) -> bool {
+        let spawned = self.spawned;
+        let Some(prev) = self.previous.take().filter(|prev| {
+            !spawned
+                && prev
+                    .supervisor_pid
+                    .is_some_and(|pid| is_running(pid, prev.supervisor_process.as_ref()))
+        }) else {
+            return false;
+        };
+        self.write(|p| {
+            p.phase = prev.phase;
+            p.device = prev.device;
+            p.supervisor_pid = prev.supervisor_pid;
+            p.supervisor_process = prev.supervisor_process;
+            p.child_pid = prev.child_pid;
+            p.child_process = prev.child_process;
+            p.child_started_at = prev.child_started_at;
+            p.restarts = prev.restarts;
+            p.demand_at = prev.demand_at;
+            p.last_error = prev.last_error;
+            p.last_error_at = prev.last_error_at;
+            p.next_attempt_at = None;
+        });
+        true
+    }
+
+    /// A failed state write is logged once per run of failures and otherwise
+    /// ignored: the stream matters more than the record of it.
+    fn note_write(&mut self, result: anyhow::Result<()>) {
+        match result {
+            Ok(()) => self.write_failed = false,
+            Err(e) if !self.write_failed => {
+                self.write_failed = true;
+                log::warn!("cannot record state (streaming goes on): {e:#}");
+            }
+            Err(e) => log::debug!("cannot record state: {e:#}"),
+        }
+    }
+}
+
+impl Job for Publisher<'_> {
+    fn name(&self) -> &str {
+        "ffmpeg"
+    }
+
+    fn lock_file(&mut self) -> Option<PathBuf> {
+        Some(crate::camera::device_lock::lock_file_for(
+            &self.ctx.store.locks_dir(),
+            &self.device,
+            &self.path,
+        ))
+    }
+
+    fn command(&mut self) -> Result<Launch, StartError> {
+        // With RTSP credentials FFmpeg publishes through the credential relay.
+        let port = crate::mediamtx::rtsp_relay::ffmpeg_port(self.port)
+            .map_err(crate::mediamtx::rtsp_relay::start_error)?;
+        match capture::prepare(&self.device, self.flags) {
+            Ok(input) => Ok(Launch {
+                program: self.flags.ffmpeg.clone(),
+                args: crate::ffmpeg::publish_args(&input, port, &self.path),
+            }),
+            Err(e) if is_usage(&e) => Err(StartError::fatal(format!("{e:#}"), FatalKind::Usage)),
+            Err(e) => Err(StartError::device(format!("{e:#}"))),
+        }
+    }
+
+    fn report(&mut self, event: Event<'_>) {
+        match event {
+            Event::WaitingForLock { .. } => self.write(|p| p.phase = Phase::WaitingForDevice),
+            Event::Started {
+                pid, at, restarts, ..
+            } => {
+                self.spawned = true;
+                self.write(|p| {
+                    p.phase = Phase::Starting;
+                    p.child_pid = Some(pid);
+                    p.child_process = ProcessId::of(pid);
+                    p.child_started_at = Some(at);
+                    p.restarts = restarts;
+                    p.next_attempt_at = None;
+                })
+            }
+            Event::Running { .. } => self.write(|p| p.phase = Phase::Running),
+            Event::Exited {
+                record,
+                stderr_tail,
+                ..
+            } => self.write(|p| {
+                p.child_pid = None;
+                p.child_process = None;
+                p.child_started_at = None;
+                p.last_exit = Some(record.clone());
+                p.stderr_tail = stderr_tail.to_vec();
+            }),
+            // The error is written together with what follows it (the
+            // backoff, or the failure), so no reader sees one without the other.
+            Event::Error { message, .. } => self.pending_error = Some(message.to_string()),
+            Event::Backoff {
+                until,
+                restarts,
+                device,
+                ..
+            } => {
+                let error = self.pending_error.take();
+                self.write(|p| {
+                    if let Some(error) = error {
+                        p.last_error = Some(error);
+                        p.last_error_at = Some(now());
+                    }
+                    p.phase = if device {
+                        Phase::WaitingForDevice
+                    } else {
+                        Phase::Backoff
+                    };
+                    p.next_attempt_at = Some(until);
+                    p.restarts = restarts;
+                })
+            }
+            Event::Stopping { .. } => self.write(|p| p.phase = Phase::Stopping),
+            Event::Stopped => {
+                if !self.give_back() {
+                    self.write(|p| {
+                        p.phase = Phase::Idle;
+                        p.child_pid = None;
+                        p.child_process = None;
+                        p.supervisor_process = None;
+                        p.child_started_at = None;
+                        p.supervisor_pid = None;
+                        p.next_attempt_at = None;
+                    })
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_comes_from_the_flag_then_g1_then_the_path_name() {
+        let g = |s: &'static str| Some(OsStr::new(s));
+        assert_eq!(
+            resolve_device(Some("testsrc"), g("3"), "camera0").unwrap(),
+            "testsrc"
+        );
+        assert_eq!(
+            resolve_device(None, g("3"), "camera0").unwrap(),
+            "/dev/video3"
+        );
+        assert_eq!(
+            resolve_device(None, None, "camera12").unwrap(),
+            "/dev/video12"
+        );
+        assert_eq!(
+            resolve_device(None, g(""), "camera1").unwrap(),
+            "/dev/video1"
+        );
+        let err = resolve_device(None, g("x1"), "camera0").unwrap_err();
+        assert!(is_usage(&err) && err.to_string().contains("G1"), "{err}");
+        let err = resolve_device(None, None, "garage").unwrap_err();
+        assert!(
+            is_usage(&err) && err.to_string().contains("--device"),
+            "{err}"
+        );
+        assert!(resolve_device(Some(""), None, "camera0").is_err());
+    }
+}

@@ -1,0 +1,259 @@
+//! `hook status [PATH] [--json | --prometheus]`: what every path is doing,
+//! for people and for machines.
+//!
+//! The state file says what the hook processes last wrote; status checks it
+//! against the living processes before it says anything, so a `hook run`
+//! that was SIGKILLed (and could not record its end) is shown as gone, not
+//! as running, and a pid recorded with its start time and boot
+//! (`state::identity`) that now names another process is not taken for
+//! it. The checks read `/proc/<pid>/stat` only for the pids the state names, so status stays fast however many segments were recorded
+//! (the state keeps totals, not segments).
+//!
+//! # Human output
+//!
+//! Without PATH, one line per path, a header first:
+//!
+//! ```text
+//! PATH     PHASE    USE                PID    UPTIME  RESTARTS  SEGMENTS     GAPS  LAST ERROR
+//! camera0  running  viewing,recording  41234  1h02m   0         12 (6h00m)   0     -
+//! camera1  idle*    -                  -      -       3         0            0     device /dev/video1 not found
+//!   * camera1: hook run (pid 40321) is gone without recording its end (killed?); the state said running
+//! ```
+//!
+//! PHASE carries a `*` when the state was stale; the notes follow the table.
+//! PID and UPTIME are FFmpeg's (the publisher). SEGMENTS is the count and the
+//! recorded time over every segment of the path. With PATH, every field, one
+//! per line (phase, use cases, device, pids, uptime, restarts, next attempt,
+//! last exit, last error, activation latency, recording session, last
+//! session, segments, ledger file, snapshot, stop reason, stderr tail).
+//! Times are shown in local time.
+//!
+//! # `--json` (schema version 1)
+//!
+//! One object. Versioning rule: fields are only ever added; `schema_version`
+//! changes only when the meaning of an existing field changes. Times are RFC
+//! 3339 strings (UTC); a value that is not known or does not apply is `null`.
+//!
+//! ```text
+//! {
+//!   "schema_version": 1,                     integer, this schema's version
+//!   "generated_at": "2026-11-24T03:43:19Z",  when status looked
+//!   "state_dir": "/var/lib/mediamtx-hook",   where the state lives
+//!   "paths": { "<path name>": {              one entry per MediaMTX path
+//!     "phase": "running",           idle | waiting-for-device | starting | running |
+//!                                   backoff | stopping | failed; checked against the
+//!                                   living processes (see stale)
+//!     "recorded_phase": "running",  the phase as the state file has it
+//!     "stale": false,               true when the state names processes that are gone
+//!                                   (a hook killed without recording its end); phase
+//!                                   and pids then say what is true now
+//!     "notes": [],                  strings: why stale, and other findings
+//!     "use_cases": ["viewing"],     what holds the path: "viewing" (a publisher is up
+//!                                   on demand, for a reader), "recording" (a recording
+//!                                   session is active)
+//!     "device": "/dev/video0",      string or null
+//!     "supervisor_pid": 41200,      the `hook run` process, null when none is alive
+//!     "child_pid": 41234,           FFmpeg publishing the camera, null when none is alive
+//!     "child_started_at": "…",      when that FFmpeg started, or null
+//!     "uptime_seconds": 3720.5,     number: seconds FFmpeg has run, null when none runs
+//!     "restarts": 0,                integer: FFmpeg restarts by the supervisor
+//!     "next_attempt_at": null,      in backoff: when the next start is due
+//!     "last_exit": null,            or {"at", "code" (int|null), "signal" (int|null),
+//!                                   "ran_seconds" (number), "reason" (string)}
+//!     "last_error": null,           string or null
+//!     "last_error_at": null,        when last_error happened
+//!     "stderr_tail": [],            strings: FFmpeg's last stderr lines
+//!     "demand_at": "…",             when `hook run` last started (MediaMTX's demand)
+//!     "ready_at": "…",              when `hook ready` last ran (stream available)
+//!     "activation_latency_ms": 420, integer: ready − demand of the last activation
+//!     "recording": {
+//!       "active": false,            a recording session is active and held
+//!       "stale": false,             the session's hold process is gone, or (starting)
+//!                                   its `hook record start` is gone
+//!       "session": null,            the current session, or {"started_at", "until",
+//!                                   "ended_at", "status" (starting|active|ended|failed),
+//!                                   "end_reason", "segments" (int), "recorded_seconds"
+//!                                   (number), "gaps" (int), "hold_pid", and when known
+//!                                   "hold_process", "starter_pid", "starter_process"
+//!                                   ({"pid", "start_ticks", "boot_id"})}
+//!       "last_session": null        the previous session, same shape
+//!     },
+//!     "segments": {                 every segment recorded on the path
+//!       "count": 12,                integer
+//!       "recorded_seconds": 21600.4,number: sum of the segments' durations
+//!       "bytes": 1234567,           integer: sum of their sizes
+//!       "gaps": 0,                  integer: holes longer than the gap tolerance
+//!       "gone": 0,                  integer: segments whose files were found deleted
+//!                                   (each has a {"gone": file, "noticed_at"} ledger line)
+//!       "last_end": "…",            end of the latest segment, or null
+//!       "last": [ {"file", "start", "duration", "size", "start_from"
+//!                 ("file-name"|"mtime"), "gap_before" (seconds, absent when none),
+//!                 "session" (its session's started_at, absent when none)} ],
+//!                                   the latest few, oldest first
+//!       "ledger": "/var/lib/mediamtx-hook/ledger/camera0.jsonl"
+//!                                   every segment, one JSON line each (same shape)
+//!     },
+//!     "snapshot": null,             or {"at", "file", "source" (device|stream),
+//!                                   "bytes", "millis"}
+//!     "stop_reason": null,          why `hook stop` last stopped the path
+//!     "updated_at": "…"             when the state of the path last changed
+//!   } }
+//! }
+//! ```
+//!
+//! # Exit status
+//!
+//! 0 with an answer (also when no path is known yet); 1 when PATH is not in
+//! the state (nothing has run for it) or the state cannot be read; 2 when
+//! PATH is not a valid path name. A corrupt state file is moved aside with a
+//! warning and status answers from a fresh state.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use time::UtcOffset;
+
+use crate::cli::StatusArgs;
+use crate::commands::Context;
+use crate::mediamtx::env::validate_path_name;
+use crate::state::observe::*;
+use crate::state::{now, PathState};
+use crate::status::human::*;
+use crate::status::json::*;
+
+pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+    let only = match &args.path {
+        Some(p) => Some(validate_path_name(Some(p), "PATH argument")?),
+        None => None,
+    };
+    let mut state = ctx.store.read()?;
+    if let Some(name) = &only {
+        if !state.paths.contains_key(name) {
+            let known: Vec<&str> = state.paths.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "no path {name:?} in the state ({}): nothing has run for it yet; known paths: {}",
+                ctx.store.state_file().display(),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            );
+        }
+        state.paths.retain(|k, _| k == name);
+    }
+    let now = now();
+    let mut probe = ProcProbe::new();
+    let observed: Vec<(&str, &PathState, Observed)> = state
+        .paths
+        .iter()
+        .map(|(name, p)| {
+            (
+                name.as_str(),
+                p,
+                observe(p, now, &mut |pid, id, k| probe.alive(pid, id, k)),
+            )
+        })
+        .collect();
+
+    let text = if args.prometheus {
+        crate::status::prometheus::render(&truthful(&state, &observed), now)?
+    } else if args.json {
+        let mut s = render_json(&ctx.store, &observed, now)?;
+        s.push('\n');
+        s
+    } else {
+        let local = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
+        match &only {
+            Some(_) => observed
+                .first()
+                .map(|(name, p, o)| render_details(&ctx.store, name, p, o, now, local))
+                .unwrap_or_default(),
+            None if observed.is_empty() => format!(
+                "no paths yet: nothing has run through the hook (state directory {})\n",
+                ctx.store.dir().display()
+            ),
+            None => render_table(&observed),
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        // The reader went away (`hook status | head`): nothing left to say.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        other => other.context("writing status to stdout")?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::observe::tests::{running, NOW};
+    use crate::state::StateStore;
+
+    #[test]
+    fn json_has_the_documented_fields() {
+        let store = StateStore::new("/var/lib/mediamtx-hook");
+        let mut p = running();
+        p.restarts = 2;
+        p.segments.count = 3;
+        p.segments.recorded_seconds = 90.5;
+        p.segments.gaps = 1;
+        let o = observe(&p, NOW, &mut |_, _, _| true);
+        let json = render_json(&store, &[("cam0", &p, o)], NOW).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["schema_version"], 1);
+        let c = &v["paths"]["cam0"];
+        assert_eq!(c["phase"], "running");
+        assert_eq!(c["child_pid"], 101);
+        assert_eq!(c["restarts"], 2);
+        assert!(c["last_error"].is_null());
+        assert_eq!(c["recording"]["active"], false);
+        assert_eq!(c["segments"]["count"], 3);
+        assert_eq!(c["segments"]["recorded_seconds"], 90.5);
+        assert_eq!(c["segments"]["gaps"], 1);
+        assert_eq!(c["uptime_seconds"], 3600.0);
+        assert_eq!(c["use_cases"], serde_json::json!(["viewing"]));
+        assert_eq!(
+            c["segments"]["ledger"],
+            "/var/lib/mediamtx-hook/ledger/cam0.jsonl"
+        );
+    }
+
+    #[test]
+    fn table_lines_up_and_marks_stale() {
+        let mut a = running();
+        a.last_error = Some("first line\nsecond".into());
+        a.segments.count = 12;
+        a.segments.recorded_seconds = 21600.0;
+        let b = running();
+        let oa = observe(&a, NOW, &mut |_, _, _| true);
+        let ob = observe(&b, NOW, &mut |_, _, _| false);
+        let text = render_table(&[("camera0", &a, oa), ("cam1", &b, ob)]);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("PATH     PHASE"), "{text}");
+        assert!(lines[1].starts_with("camera0  running  viewing"), "{text}");
+        assert!(lines[1].contains("12 (6h00m)"), "{text}");
+        assert!(lines[1].ends_with("first line"), "{text}");
+        assert!(lines[2].starts_with("cam1     idle*"), "{text}");
+        assert!(
+            lines[3].starts_with("  * cam1: hook run (pid 100) is gone"),
+            "{text}"
+        );
+        let col = lines[0].find("RESTARTS").unwrap();
+        assert_eq!(&lines[1][col..col + 1], "0");
+    }
+
+    #[test]
+    fn human_units() {
+        assert_eq!(human_duration(4.25), "4.2s");
+        assert_eq!(human_duration(45.0), "45s");
+        assert_eq!(human_duration(725.0), "12m05s");
+        assert_eq!(human_duration(3720.0), "1h02m");
+        assert_eq!(human_duration(3.0 * 86400.0 + 4.0 * 3600.0), "3d04h");
+        assert_eq!(human_bytes(512), "512 B");
+        assert_eq!(human_bytes(1536), "1.5 KiB");
+        assert_eq!(human_bytes(3 * 1024 * 1024 * 1024), "3.0 GiB");
+    }
+}

@@ -1,0 +1,486 @@
+//! A tiny synchronous client for MediaMTX's Control API.
+//!
+//! The hook needs four requests, all to a MediaMTX on the same machine:
+//! switch a path entry's `record` on or off (`PATCH /v3/config/paths/patch/…`),
+//! read a path entry's configuration (`GET /v3/config/paths/get/…`, to notice
+//! that a restarted MediaMTX forgot the switch) and read a path's runtime
+//! state (`GET /v3/paths/get/…`: available, readers). That is plain HTTP/1.1
+//! over a loopback TCP socket, so it is written here on `std::net` rather than
+//! over a loopback TCP socket, so it is written on `std::net` (in `http`) rather than
+//! program whose budget is a few milliseconds and a few MiB.
+//!
+//! Where things come from: the base URL from `HOOK_MTX_API` (default
+//! `http://127.0.0.1:9997`), Basic credentials from `HOOK_MTX_API_USER` /
+//! `HOOK_MTX_API_PASS` (never from the command line, where `ps` would show
+//! them). Connecting is bounded by a short deadline (2 s); the answer gets
+//! 6 s from then, because MediaMTX holds a refused login back a random 0-4 s
+//! before its 401 (`internal/auth/log_and_delay_error.go`), and that 401
+//! must arrive as advice about credentials, not as a time-out. Every error
+//! names the URL, passed through [`redact_url`] so that a password written
+//! into a URL never reaches a message or the journal; when nothing answers
+//! it says how to turn the API on or how to record without it.
+
+use std::fmt;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::time::{Duration, Instant};
+
+use super::http::*;
+pub use super::http::{encode_name, encode_segment, redact_url};
+use crate::error::usage;
+
+/// Base URL used when `HOOK_MTX_API` is not set.
+pub const DEFAULT_API: &str = "http://127.0.0.1:9997";
+/// Time limit of connecting.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+/// Time limit of the answer, once connected: more than MediaMTX's longest
+/// pause (4 s) before refusing a login.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6);
+/// Largest response read (a path list of many cameras stays far below).
+pub(super) const MAX_RESPONSE: usize = 4 << 20;
+
+/// How to reach the Control API.
+#[derive(Clone, Debug)]
+pub struct Api {
+    base: BaseUrl,
+    /// `Authorization` header value, when credentials are given.
+    auth: Option<String>,
+    timeout: Duration,
+}
+
+/// Why a request failed.
+#[derive(Debug)]
+pub enum ApiErrorKind {
+    /// Nothing answered (refused, unreachable, timed out connecting).
+    Unreachable(std::io::Error),
+    /// Connected, but the answer did not come in time or was cut.
+    Io(std::io::Error),
+    /// MediaMTX answered with an error status.
+    Status { code: u16, message: String },
+    /// The answer was not HTTP or not the JSON expected.
+    Protocol(String),
+}
+
+/// A failed Control API request; its text names the URL and what to do.
+#[derive(Debug)]
+pub struct ApiError {
+    pub method: &'static str,
+    pub url: String,
+    pub kind: ApiErrorKind,
+}
+
+impl ApiError {
+    /// True when nothing answered at the API address.
+    pub fn is_unreachable(&self) -> bool {
+        matches!(self.kind, ApiErrorKind::Unreachable(_))
+    }
+}
+
+/// Advice printed when the Control API does not answer.
+pub const ENABLE_API_HINT: &str = "MediaMTX's Control API is off or elsewhere. \
+Turn it on in mediamtx.yml with `api: true` and `apiAddress: 127.0.0.1:9997` \
+(and point HOOK_MTX_API at it if you use another address), \
+or record without the API: give the path a static entry with `record: true` \
+and a `runOnInit: hook run --device …` publisher, so MediaMTX records it all the time";
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (method, url) = (self.method, &self.url);
+        match &self.kind {
+            ApiErrorKind::Unreachable(e) => write!(
+                f,
+                "Control API {method} {url}: nothing answers ({e}). {ENABLE_API_HINT}"
+            ),
+            ApiErrorKind::Io(e) => write!(
+                f,
+                "Control API {method} {url}: no complete answer within the time limit ({e})"
+            ),
+            ApiErrorKind::Status { code, message } => {
+                write!(f, "Control API {method} {url}: HTTP {code}")?;
+                if !message.is_empty() {
+                    write!(f, ": {message}")?;
+                }
+                match code {
+                    401 | 403 => write!(
+                        f,
+                        " (set HOOK_MTX_API_USER and HOOK_MTX_API_PASS to a MediaMTX user with the `api` permission)"
+                    ),
+                    _ => Ok(()),
+                }
+            }
+            ApiErrorKind::Protocol(why) => {
+                write!(
+                    f,
+                    "Control API {method} {url}: unexpected answer ({why}); is this MediaMTX's API address?"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for ApiError {}
+
+/// What `GET /v3/paths/get/{name}` says about an active path.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PathInfo {
+    /// The stream can be read (`available`, or the older `ready`).
+    pub available: bool,
+    /// How many readers are connected.
+    pub readers: usize,
+    /// The publisher's type (`rtspSession`…), when there is one.
+    pub source_type: Option<String>,
+    /// The configuration entry serving the path (`confName`): the path's
+    /// own name, or a regular expression entry shared by several paths.
+    pub conf_name: Option<String>,
+}
+
+impl Api {
+    /// The API as the environment describes it (`HOOK_MTX_API`,
+    /// `HOOK_MTX_API_USER`, `HOOK_MTX_API_PASS`).
+    pub fn from_env() -> anyhow::Result<Api> {
+        let base = std::env::var("HOOK_MTX_API").unwrap_or_default();
+        let base = if base.trim().is_empty() {
+            DEFAULT_API.to_string()
+        } else {
+            base
+        };
+        let user = std::env::var("HOOK_MTX_API_USER").ok();
+        let pass = std::env::var("HOOK_MTX_API_PASS").ok();
+        Api::new(&base, user.as_deref(), pass.as_deref())
+    }
+
+    /// An API client for `base` (`http://host:port[/prefix]`).
+    pub fn new(base: &str, user: Option<&str>, pass: Option<&str>) -> anyhow::Result<Api> {
+        let base = parse_base(base).map_err(usage)?;
+        let auth = match (user.filter(|u| !u.is_empty()), pass) {
+            (Some(u), p) => Some(format!(
+                "Basic {}",
+                base64(format!("{u}:{}", p.unwrap_or("")).as_bytes())
+            )),
+            (None, _) => None,
+        };
+        Ok(Api {
+            base,
+            auth,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    /// Changes the time limit of each answer (connecting stays bounded by
+    /// [`CONNECT_TIMEOUT`], or this limit when shorter).
+    pub fn with_timeout(mut self, timeout: Duration) -> Api {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The base URL, for messages.
+    pub fn base_url(&self) -> &str {
+        &self.base.text
+    }
+
+    /// Switches recording of the path configuration entry `entry` on or off
+    /// (`PATCH /v3/config/paths/patch/{entry}` with `{"record": …}`).
+    pub fn set_record(&self, entry: &str, on: bool) -> Result<(), ApiError> {
+        let target = format!("/v3/config/paths/patch/{}", encode_name(entry));
+        let body = serde_json::json!({ "record": on }).to_string();
+        let resp = self.request("PATCH", &target, Some(body.as_bytes()))?;
+        match resp.code {
+            200..=299 => Ok(()),
+            404 => Err(self.status_error(
+                "PATCH",
+                &target,
+                &resp,
+                &format!(
+                    "MediaMTX has no path entry named {entry:?}; add an explicit entry for it to mediamtx.yml (`hook mediamtx-config` prints one)"
+                ),
+            )),
+            _ => Err(self.status_error("PATCH", &target, &resp, "")),
+        }
+    }
+
+    /// Whether the path configuration entry `entry` has `record` on
+    /// (`GET /v3/config/paths/get/{entry}`); `None` when there is no such entry.
+    pub fn record_enabled(&self, entry: &str) -> Result<Option<bool>, ApiError> {
+        let target = format!("/v3/config/paths/get/{}", encode_name(entry));
+        let resp = self.request("GET", &target, None)?;
+        match resp.code {
+            200 => {
+                let v = self.json("GET", &target, &resp)?;
+                Ok(Some(
+                    v.get("record").and_then(|r| r.as_bool()).unwrap_or(false),
+                ))
+            }
+            404 => Ok(None),
+            _ => Err(self.status_error("GET", &target, &resp, "")),
+        }
+    }
+
+    /// The runtime state of path `name` (`GET /v3/paths/get/{name}`); `None`
+    /// when MediaMTX says it is not active (404).
+    pub fn path(&self, name: &str) -> Result<Option<PathInfo>, ApiError> {
+        let target = format!("/v3/paths/get/{}", encode_name(name));
+        let resp = self.request("GET", &target, None)?;
+        match resp.code {
+            200 => {
+                let v = self.json("GET", &target, &resp)?;
+                Ok(Some(path_info(&v)))
+            }
+            404 => Ok(None),
+            _ => Err(self.status_error("GET", &target, &resp, "")),
+        }
+    }
+
+    /// The configuration entry `entry` as MediaMTX holds it now
+    /// (`GET /v3/config/paths/get/{entry}`); `None` when there is no such entry.
+    pub fn entry(&self, entry: &str) -> Result<Option<serde_json::Value>, ApiError> {
+        let target = format!("/v3/config/paths/get/{}", encode_segment(entry));
+        let resp = self.request("GET", &target, None)?;
+        match resp.code {
+            200 => self.json("GET", &target, &resp).map(Some),
+            404 => Ok(None),
+            _ => Err(self.status_error("GET", &target, &resp, "")),
+        }
+    }
+
+    /// Merges `fields` into the configuration entry `entry`
+    /// (`PATCH /v3/config/paths/patch/{entry}`). MediaMTX keeps the change in
+    /// memory only. A change of anything but the `record*` fields recreates
+    /// every path the entry serves: readers are dropped and on-demand
+    /// commands get their SIGINT.
+    pub fn patch_entry(&self, entry: &str, fields: &serde_json::Value) -> Result<(), ApiError> {
+        let target = format!("/v3/config/paths/patch/{}", encode_segment(entry));
+        let body = fields.to_string();
+        let resp = self.request("PATCH", &target, Some(body.as_bytes()))?;
+        match resp.code {
+            200..=299 => Ok(()),
+            404 => Err(self.status_error(
+                "PATCH",
+                &target,
+                &resp,
+                &format!("MediaMTX has no path entry named {entry:?}"),
+            )),
+            _ => Err(self.status_error("PATCH", &target, &resp, "")),
+        }
+    }
+
+    fn url(&self, target: &str) -> String {
+        format!("{}{target}", self.base.text)
+    }
+
+    fn status_error(
+        &self,
+        method: &'static str,
+        target: &str,
+        resp: &Response,
+        advice: &str,
+    ) -> ApiError {
+        let mut message = error_message(&resp.body);
+        if !advice.is_empty() {
+            if !message.is_empty() {
+                message.push_str("; ");
+            }
+            message.push_str(advice);
+        }
+        ApiError {
+            method,
+            url: self.url(target),
+            kind: ApiErrorKind::Status {
+                code: resp.code,
+                message,
+            },
+        }
+    }
+
+    fn json(
+        &self,
+        method: &'static str,
+        target: &str,
+        resp: &Response,
+    ) -> Result<serde_json::Value, ApiError> {
+        serde_json::from_slice(&resp.body).map_err(|e| ApiError {
+            method,
+            url: self.url(target),
+            kind: ApiErrorKind::Protocol(format!("body is not JSON: {e}")),
+        })
+    }
+
+    /// One request on a fresh connection (`Connection: close`), bounded by
+    /// the time limit from connect to the last byte.
+    fn request(
+        &self,
+        method: &'static str,
+        target: &str,
+        body: Option<&[u8]>,
+    ) -> Result<Response, ApiError> {
+        let url = self.url(target);
+        let err = |kind| ApiError {
+            method,
+            url: url.clone(),
+            kind,
+        };
+        let connect_deadline = Instant::now() + CONNECT_TIMEOUT.min(self.timeout);
+        let mut stream = self
+            .connect(connect_deadline)
+            .map_err(|e| err(ApiErrorKind::Unreachable(e)))?;
+        let deadline = Instant::now() + self.timeout;
+        let request = build_request(
+            method,
+            &format!("{}{target}", self.base.prefix),
+            &self.host_header(),
+            self.auth.as_deref(),
+            body,
+        );
+        let io = |e| err(ApiErrorKind::Io(e));
+        set_timeouts(&stream, deadline).map_err(io)?;
+        stream.write_all(&request).map_err(io)?;
+        let mut raw = Vec::with_capacity(4096);
+        let mut buf = [0u8; 8192];
+        loop {
+            set_timeouts(&stream, deadline).map_err(io)?;
+            match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    raw.extend_from_slice(&buf[..n]);
+                    if raw.len() > MAX_RESPONSE {
+                        return Err(err(ApiErrorKind::Protocol(format!(
+                            "answer larger than {MAX_RESPONSE} bytes"
+                        ))));
+                    }
+                    // Stop as soon as a Content-Length answer is complete:
+                    // some servers keep the socket open a moment.
+                    if let Ok(Some(resp)) = parse_response(&raw, false) {
+                        return Ok(resp);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io(e)),
+            }
+        }
+        match parse_response(&raw, true) {
+            Ok(Some(resp)) => Ok(resp),
+            Ok(None) => Err(err(ApiErrorKind::Protocol("answer cut short".into()))),
+            Err(why) => Err(err(ApiErrorKind::Protocol(why))),
+        }
+    }
+
+    fn connect(&self, deadline: Instant) -> std::io::Result<TcpStream> {
+        let addrs: Vec<SocketAddr> = (self.base.host.as_str(), self.base.port)
+            .to_socket_addrs()?
+            .collect();
+        let mut last = std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{} resolves to no address", self.base.host),
+        );
+        for addr in addrs {
+            let left = remaining(deadline)?;
+            match TcpStream::connect_timeout(&addr, left) {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    return Ok(s);
+                }
+                Err(e) => last = e,
+            }
+        }
+        Err(last)
+    }
+
+    fn host_header(&self) -> String {
+        if self.base.host.contains(':') {
+            format!("[{}]:{}", self.base.host, self.base.port)
+        } else {
+            format!("{}:{}", self.base.host, self.base.port)
+        }
+    }
+}
+
+/// MediaMTX's `{"status":"error","error":"…"}` text, else the body itself (short).
+fn error_message(body: &[u8]) -> String {
+    if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+        if let Some(e) = v.get("error").and_then(|e| e.as_str()) {
+            return e.to_string();
+        }
+    }
+    let text = String::from_utf8_lossy(body);
+    let text = text.trim();
+    text.chars().take(200).collect()
+}
+
+/// Reads the fields the hook uses from a `Path` object.
+fn path_info(v: &serde_json::Value) -> PathInfo {
+    let flag = |k: &str| v.get(k).and_then(|x| x.as_bool());
+    PathInfo {
+        available: flag("available").or_else(|| flag("ready")).unwrap_or(false),
+        readers: v
+            .get("readers")
+            .and_then(|r| r.as_array())
+            .map_or(0, |r| r.len()),
+        source_type: v
+            .get("source")
+            .and_then(|s| s.get("type"))
+            .and_then(|t| t.as_str())
+            .map(str::to_string),
+        conf_name: v
+            .get("confName")
+            .and_then(|c| c.as_str())
+            .map(str::to_string),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_path_objects() {
+        let v = serde_json::json!({
+            "name": "cam0", "confName": "cam0", "ready": true, "available": true,
+            "source": {"type": "rtspSession", "id": "x"},
+            "readers": [{"type": "rtspSession", "id": "a"}, {"type": "hlsMuxer", "id": "b"}]
+        });
+        assert_eq!(
+            path_info(&v),
+            PathInfo {
+                available: true,
+                readers: 2,
+                source_type: Some("rtspSession".into()),
+                conf_name: Some("cam0".into()),
+            }
+        );
+        let old = serde_json::json!({"ready": true, "readers": [], "source": null});
+        assert!(path_info(&old).available);
+        assert_eq!(path_info(&serde_json::json!({})), PathInfo::default());
+    }
+
+    #[test]
+    fn error_texts_name_the_url_and_the_way_out() {
+        let api = Api::new("http://127.0.0.1:1", None, None).unwrap();
+        // Port 1 on loopback: nothing listens there.
+        let err = api.path("cam0").unwrap_err();
+        assert!(err.is_unreachable(), "{err}");
+        let text = err.to_string();
+        assert!(
+            text.contains("http://127.0.0.1:1/v3/paths/get/cam0"),
+            "{text}"
+        );
+        assert!(text.contains("api: true"), "{text}");
+        assert!(text.contains("record: true"), "{text}");
+        assert!(text.contains("runOnInit"), "{text}");
+        let unauthorized = ApiError {
+            method: "GET",
+            url: "http://x/v3".into(),
+            kind: ApiErrorKind::Status {
+                code: 401,
+                message: "authentication error".into(),
+            },
+        };
+        assert!(unauthorized.to_string().contains("HOOK_MTX_API_USER"));
+    }
+
+    #[test]
+    fn credentials_make_a_basic_header() {
+        let api = Api::new("http://127.0.0.1:9997", Some("admin"), Some("secret")).unwrap();
+        assert_eq!(api.auth.as_deref(), Some("Basic YWRtaW46c2VjcmV0"));
+        let api = Api::new("http://127.0.0.1:9997", None, Some("secret")).unwrap();
+        assert!(api.auth.is_none());
+    }
+}

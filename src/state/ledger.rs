@@ -1,0 +1,119 @@
+//! The per-path segment ledger (`ledger/<stem>.jsonl`): one JSON line per
+//! recorded segment, appended durably under the state lock, so that the
+//! state keeps totals and the ledger the segments.
+
+use super::store::*;
+use super::*;
+use anyhow::{Context, Result};
+use files::{name_stem, Access};
+use serde::Serialize;
+use std::io::Write;
+use std::path::PathBuf;
+
+pub(super) fn ledger_name(path: &str) -> String {
+    format!("{}.jsonl", name_stem(path))
+}
+
+impl StateStore {
+    /// The per-path append-only segment ledger:
+    /// `ledger/<stem>.jsonl`, the stem made by [`files::name_stem`]
+    /// (`site1/camera0` → `site1%2Fcamera0`).
+    pub fn ledger_file(&self, path: &str) -> PathBuf {
+        self.ledger_dir().join(ledger_name(path))
+    }
+
+    pub(super) fn ledger_dir(&self) -> PathBuf {
+        self.dir.join("ledger")
+    }
+
+    /// Appends one segment to `path`'s ledger as a JSON line, durably, and
+    /// returns the ledger's new length. Call it inside [`StateStore::update`]
+    /// and keep the length in the state (`SegmentTotals::ledger_bytes`):
+    /// ledger lines and totals then change under the same lock, and a line
+    /// left by a writer killed before its state was written (beyond the
+    /// committed length) is dropped before the next one is appended, so the
+    /// ledger holds exactly the segments the totals count. With no committed
+    /// length known (a fresh state) nothing is dropped.
+    ///
+    /// The file name comes from [`files::name_stem`], so whatever the
+    /// path name nothing is written outside the ledger directory, and the
+    /// ledger is never opened through a link.
+    pub fn append_ledger(
+        &self,
+        path: &str,
+        committed: Option<u64>,
+        record: &impl Serialize,
+    ) -> Result<u64> {
+        let file = self.ledger_file(path);
+        let mut line = serde_json::to_vec(record).context("serializing a ledger line")?;
+        line.push(b'\n');
+        let append = || -> std::io::Result<u64> {
+            let dir = self.open_state_dir(true)?.sub("ledger", true)?;
+            let mut f = dir.open(&ledger_name(path), Access::Append, true)?;
+            let mut len = f.metadata()?.len();
+            if let Some(committed) = committed.filter(|&c| c < len) {
+                f.set_len(committed)?;
+                len = committed;
+            }
+            // One write(2) of the whole line: O_APPEND keeps lines whole.
+            f.write_all(&line)?;
+            f.sync_data()?;
+            Ok(len + line.len() as u64)
+        };
+        append().with_context(|| format!("appending to segment ledger {}", file.display()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::store::tests::tmp;
+    use std::fs;
+
+    #[test]
+    fn ledger_names_stay_inside_the_ledger_directory() {
+        let dir = tmp();
+        let store = StateStore::new(&dir);
+        let rec = SegmentRecord {
+            file: "x.mp4".into(),
+            start: now(),
+            duration: 1.0,
+            size: 1,
+            gap_before: None,
+            start_from: StartSource::Mtime,
+            session: None,
+        };
+        for (name, file) in [
+            ("site1/camera0", "site1%2Fcamera0.jsonl"),
+            ("../x", "%2E.%2Fx.jsonl"),
+            ("a/../../x", "a%2F..%2F..%2Fx.jsonl"),
+            ("", "%.jsonl"),
+            (".hidden", "%2Ehidden.jsonl"),
+        ] {
+            assert_eq!(store.ledger_file(name), dir.join("ledger").join(file));
+            store.append_ledger(name, None, &rec).unwrap();
+            assert!(dir.join("ledger").join(file).is_file(), "{name:?}");
+        }
+        assert_eq!(fs::read_dir(&dir).unwrap().count(), 1, "only ledger/");
+        let one = store.append_ledger("cam0", None, &rec).unwrap();
+        let two = store.append_ledger("cam0", Some(one), &rec).unwrap();
+        let text = fs::read_to_string(store.ledger_file("cam0")).unwrap();
+        assert_eq!(text.len() as u64, two);
+        assert_eq!(text.lines().count(), 2);
+        let back: SegmentRecord = serde_json::from_str(text.lines().next().unwrap()).unwrap();
+        assert_eq!(back, rec);
+        // A line beyond the committed length (its writer died before the
+        // state was written) is dropped; with no length known, none is.
+        let three = store.append_ledger("cam0", Some(one), &rec).unwrap();
+        assert_eq!(three, two);
+        let four = store.append_ledger("cam0", None, &rec).unwrap();
+        assert_eq!(
+            fs::read_to_string(store.ledger_file("cam0"))
+                .unwrap()
+                .lines()
+                .count(),
+            3
+        );
+        assert_eq!(four, three + (two - one));
+    }
+}

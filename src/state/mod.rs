@@ -1,0 +1,18 @@
+//! The state: what every path is doing, kept in `state.json` in the state
+//! directory (`model` the structs, `store` the locked, atomic reads and
+//! writes, `raw` the entry-by-entry document, `ledger` the segments), the
+//! safe opening of files there (`files`) and the identity of the processes
+//! it names (`identity`).
+
+mod dirs;
+pub mod files;
+pub mod identity;
+mod ledger;
+pub mod model;
+pub mod observe;
+mod raw;
+pub mod store;
+
+pub use dirs::default_state_dir;
+pub use model::*;
+pub use store::*;

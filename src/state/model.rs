@@ -1,0 +1,322 @@
+//! What `state.json` holds: the state of every path (publisher, recording
+//! session, hold, snapshot), as plain serde structs. Fields are only ever
+//! added; readers keep what they do not know.
+
+use crate::state::identity::ProcessId;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::OffsetDateTime;
+
+/// Version of the state file. Fields are only ever added; the version
+/// changes when a meaning changes. (`hook status --json` has its own,
+/// `status::json::SCHEMA_VERSION`.)
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// How many recent segments the state keeps per path.
+pub const RECENT_SEGMENTS: usize = 5;
+
+/// How many lines of a child's stderr the state keeps.
+pub const STDERR_TAIL_LINES: usize = 20;
+
+/// The whole state file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct State {
+    pub schema_version: u32,
+    pub paths: BTreeMap<String, PathState>,
+}
+
+/// What a path's publisher is doing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Phase {
+    #[default]
+    Idle,
+    WaitingForDevice,
+    Starting,
+    Running,
+    Backoff,
+    Stopping,
+    Failed,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Idle => "idle",
+            Phase::WaitingForDevice => "waiting-for-device",
+            Phase::Starting => "starting",
+            Phase::Running => "running",
+            Phase::Backoff => "backoff",
+            Phase::Stopping => "stopping",
+            Phase::Failed => "failed",
+        }
+    }
+}
+
+/// How a child ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ExitRecord {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Exit code when it exited.
+    pub code: Option<i32>,
+    /// Signal number when it was killed.
+    pub signal: Option<i32>,
+    /// Seconds it ran.
+    pub ran_seconds: f64,
+    /// Why it ended, as the supervisor saw it (`exited`, `stalled`, `stopped`…).
+    pub reason: String,
+}
+
+/// One finished segment, as kept in the ledger and in `segments.last`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SegmentRecord {
+    pub file: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    pub duration: f64,
+    pub size: u64,
+    /// Seconds of hole before this segment, when one was found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_before: Option<f64>,
+    /// Where `start` was read from.
+    #[serde(default)]
+    pub start_from: StartSource,
+    /// `started_at` of the recording session the segment was counted into.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub session: Option<OffsetDateTime>,
+}
+
+impl SegmentRecord {
+    /// start + duration. Total for any record read back from a file: a
+    /// duration that is not a usable number of seconds counts as none, and
+    /// an end beyond the calendar's (a start named 9999-12-31) is the start.
+    pub fn end(&self) -> OffsetDateTime {
+        let secs = if self.duration.is_finite() {
+            self.duration.clamp(0.0, 1e12)
+        } else {
+            0.0
+        };
+        self.start
+            .checked_add(time::Duration::seconds_f64(secs))
+            .unwrap_or(self.start)
+    }
+}
+
+/// Where a segment's start time comes from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StartSource {
+    /// MediaMTX's file name (`%Y-%m-%d_%H-%M-%S-%f`, its local time).
+    #[default]
+    FileName,
+    /// The file's modification time minus the duration.
+    Mtime,
+}
+
+/// A stretch of time between recorded segments with nothing recorded,
+/// longer than the gap tolerance.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hole {
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub to: OffsetDateTime,
+    /// When the hole was found (wall clock), to forget it after a while.
+    #[serde(with = "time::serde::rfc3339")]
+    pub found_at: OffsetDateTime,
+}
+
+/// Totals over every segment recorded for a path.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SegmentTotals {
+    pub count: u64,
+    pub recorded_seconds: f64,
+    pub bytes: u64,
+    pub gaps: u64,
+    /// End of the latest segment (start + duration), for gap detection.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_end: Option<OffsetDateTime>,
+    /// The last few segments, newest last.
+    pub last: Vec<SegmentRecord>,
+    /// Start of the earliest segment of the current continuous run, so that
+    /// a segment arriving late (hooks run concurrently) is placed correctly.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub first_start: Option<OffsetDateTime>,
+    /// The holes counted as gaps lately (in time order): a late segment
+    /// that fills one takes its gap back.
+    pub holes: Vec<Hole>,
+    /// Length of the ledger file once the latest segment was committed.
+    pub ledger_bytes: Option<u64>,
+    /// Segments whose files were found gone (deleted by MediaMTX's
+    /// `recordDeleteAfter` or by hand); each has a `gone` ledger line.
+    pub gone: u64,
+    /// Where the search for gone files goes on: the oldest ledger entry
+    /// not known gone.
+    pub gone_cursor: Option<LedgerCursor>,
+}
+
+/// A place in a path's ledger: the byte offset of a line, and the file of
+/// the segment on it (to notice a ledger replaced under the cursor).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LedgerCursor {
+    pub offset: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
+}
+
+/// A manual recording session (`hook record start`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    /// When a `--duration` session ends by itself.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub until: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ended_at: Option<OffsetDateTime>,
+    /// `starting`, `active`, `ended`, `failed`.
+    pub status: String,
+    /// Why it ended (`stopped`, `duration elapsed`, an error…).
+    pub end_reason: Option<String>,
+    pub segments: u64,
+    pub recorded_seconds: f64,
+    pub gaps: u64,
+    /// The hold process keeping the stream alive for this session.
+    pub hold_pid: Option<u32>,
+    /// `hold_pid`'s identity (start time, boot).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold_process: Option<ProcessId>,
+    /// The `hook record start` that created the session (it holds the
+    /// path's session lock until the session is active or undone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starter_pid: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub starter_process: Option<ProcessId>,
+}
+
+/// Recording as status shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RecordingState {
+    pub active: bool,
+    pub session: Option<Session>,
+    pub last_session: Option<Session>,
+    /// The hold of the current session, as it reports itself.
+    pub hold: Option<HoldState>,
+}
+
+/// What a recording session's hold (`hook hold`) is doing.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HoldState {
+    /// The hold process (also `session.hold_pid`).
+    pub pid: Option<u32>,
+    /// `pid`'s identity (start time, boot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub process: Option<ProcessId>,
+    /// Its FFmpeg reader, while one runs.
+    pub reader_pid: Option<u32>,
+    /// `reader_pid`'s identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reader_process: Option<ProcessId>,
+    /// The reader receives frames now.
+    pub reading: bool,
+    /// How many times a reader was started (1 + reconnections).
+    pub starts: u64,
+    /// The last problem (reader ended, API unreachable), for status.
+    pub last_error: Option<String>,
+    /// How many times the hold switched MediaMTX's `record` back on after
+    /// finding it off (MediaMTX restarted).
+    pub record_reapplied: u64,
+    /// A stop is under way: nothing may switch recording back on.
+    pub stopping: bool,
+}
+
+/// The last snapshot taken.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotRecord {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub file: String,
+    /// `device` or `stream`.
+    pub source: String,
+    pub bytes: u64,
+    pub millis: u64,
+}
+
+/// Everything known about one MediaMTX path.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PathState {
+    pub phase: Phase,
+    pub device: Option<String>,
+    /// The `hook run` process supervising the publisher.
+    pub supervisor_pid: Option<u32>,
+    /// `supervisor_pid`'s identity (start time, boot).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervisor_process: Option<ProcessId>,
+    pub child_pid: Option<u32>,
+    /// `child_pid`'s identity.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub child_process: Option<ProcessId>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub child_started_at: Option<OffsetDateTime>,
+    pub restarts: u64,
+    /// When the next start is due while in backoff.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_attempt_at: Option<OffsetDateTime>,
+    pub last_exit: Option<ExitRecord>,
+    pub last_error: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_error_at: Option<OffsetDateTime>,
+    /// The last lines FFmpeg wrote to stderr.
+    pub stderr_tail: Vec<String>,
+    /// When MediaMTX last asked for the stream (`hook run` started).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub demand_at: Option<OffsetDateTime>,
+    /// When MediaMTX last said the stream is available (`hook ready`).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub ready_at: Option<OffsetDateTime>,
+    /// ready − demand, milliseconds.
+    pub activation_latency_ms: Option<u64>,
+    pub recording: RecordingState,
+    pub segments: SegmentTotals,
+    pub snapshot: Option<SnapshotRecord>,
+    /// Why the path was last stopped by `hook stop`.
+    pub stop_reason: Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub updated_at: Option<OffsetDateTime>,
+}
+
+/// Current time in UTC.
+pub fn now() -> OffsetDateTime {
+    OffsetDateTime::now_utc()
+}
+
+impl State {
+    pub fn empty() -> State {
+        State {
+            schema_version: SCHEMA_VERSION,
+            paths: BTreeMap::new(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phase_names() {
+        let json = serde_json::to_string(&Phase::WaitingForDevice).unwrap();
+        assert_eq!(json, "\"waiting-for-device\"");
+        assert_eq!(Phase::WaitingForDevice.as_str(), "waiting-for-device");
+    }
+}

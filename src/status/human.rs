@@ -1,0 +1,350 @@
+//! `hook status` for people: one line per path, then the details of each
+//! path (recording, last exit, snapshot), in local time and human units.
+
+use crate::state::observe::*;
+use crate::state::{PathState, Session, StateStore};
+use time::{OffsetDateTime, UtcOffset};
+
+/// The one-line-per-path table, notes below it.
+pub fn render_table(observed: &[(&str, &PathState, Observed)]) -> String {
+    let header = [
+        "PATH",
+        "PHASE",
+        "USE",
+        "PID",
+        "UPTIME",
+        "RESTARTS",
+        "SEGMENTS",
+        "GAPS",
+        "LAST ERROR",
+    ];
+    let mut rows: Vec<[String; 9]> = vec![header.map(String::from)];
+    let mut notes = Vec::new();
+    for (name, p, o) in observed {
+        let phase = format!("{}{}", o.phase.as_str(), if o.stale { "*" } else { "" });
+        let segments = if p.segments.count == 0 {
+            "0".to_string()
+        } else {
+            format!(
+                "{} ({})",
+                p.segments.count,
+                human_duration(p.segments.recorded_seconds)
+            )
+        };
+        rows.push([
+            name.to_string(),
+            phase,
+            dash_if_empty(o.use_cases.join(",")),
+            o.child_pid.map_or("-".into(), |pid| pid.to_string()),
+            o.uptime_seconds.map_or("-".into(), human_duration),
+            p.restarts.to_string(),
+            segments,
+            p.segments.gaps.to_string(),
+            p.last_error
+                .as_deref()
+                .map_or("-".into(), |e| one_line(e, 60)),
+        ]);
+        for note in &o.notes {
+            notes.push(format!("  * {name}: {note}"));
+        }
+    }
+    let mut widths = [0usize; 9];
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in &rows {
+        let mut line = String::new();
+        for (i, cell) in row.iter().enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(cell);
+            } else {
+                line.push_str(cell);
+                line.push_str(&" ".repeat(widths[i] - cell.chars().count() + 2));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    for note in notes {
+        out.push_str(&note);
+        out.push('\n');
+    }
+    out
+}
+
+/// Every field of one path, one per line.
+pub fn render_details(
+    store: &StateStore,
+    name: &str,
+    p: &PathState,
+    o: &Observed,
+    now: OffsetDateTime,
+    local: UtcOffset,
+) -> String {
+    let at = |t: Option<OffsetDateTime>| match t {
+        Some(t) => format!("{} ({})", local_time(t, local), ago(t, now)),
+        None => "-".to_string(),
+    };
+    let mut lines: Vec<(&str, String)> = Vec::new();
+    lines.push(("path", name.to_string()));
+    let phase = if o.phase != p.phase {
+        format!("{} (the state said {})", o.phase.as_str(), p.phase.as_str())
+    } else {
+        o.phase.as_str().to_string()
+    };
+    lines.push(("phase", phase));
+    for note in &o.notes {
+        lines.push(("note", note.clone()));
+    }
+    lines.push(("use cases", dash_if_empty(o.use_cases.join(", "))));
+    lines.push(("device", p.device.clone().unwrap_or_else(|| "-".into())));
+    lines.push((
+        "hook run pid",
+        o.supervisor_pid.map_or("-".into(), |pid| pid.to_string()),
+    ));
+    lines.push((
+        "ffmpeg pid",
+        match (o.child_pid, o.uptime_seconds) {
+            (Some(pid), Some(up)) => format!(
+                "{pid}, up {} (since {})",
+                human_duration(up),
+                p.child_started_at
+                    .map_or("-".into(), |t| local_time(t, local))
+            ),
+            (Some(pid), None) => pid.to_string(),
+            (None, _) => "-".into(),
+        },
+    ));
+    lines.push(("restarts", p.restarts.to_string()));
+    if p.next_attempt_at.is_some() {
+        lines.push(("next attempt", at(p.next_attempt_at)));
+    }
+    lines.push((
+        "last exit",
+        p.last_exit.as_ref().map_or("-".into(), |e| {
+            let how = match (e.code, e.signal) {
+                (Some(code), _) => format!("exit code {code}"),
+                (None, Some(sig)) => format!("signal {sig}"),
+                (None, None) => "unknown status".into(),
+            };
+            format!(
+                "{how} after {} ({}), {}",
+                human_duration(e.ran_seconds),
+                e.reason,
+                at(Some(e.at))
+            )
+        }),
+    ));
+    lines.push((
+        "last error",
+        match &p.last_error {
+            Some(e) => format!("{}; at {}", one_line(e, 200), at(p.last_error_at)),
+            None => "-".into(),
+        },
+    ));
+    lines.push((
+        "activation",
+        match p.activation_latency_ms {
+            Some(ms) => format!("{ms} ms from demand to ready; ready at {}", at(p.ready_at)),
+            None => format!("demand at {}; ready at {}", at(p.demand_at), at(p.ready_at)),
+        },
+    ));
+    let session_text = |s: &Session| {
+        let mut t = format!(
+            "{} since {}, {}, {} recorded, {}",
+            s.status,
+            local_time(s.started_at, local),
+            count(s.segments, "segment"),
+            human_duration(s.recorded_seconds),
+            count(s.gaps, "gap")
+        );
+        if let Some(until) = s.until {
+            t.push_str(&format!(", until {}", local_time(until, local)));
+        }
+        if let Some(end) = s.ended_at {
+            t.push_str(&format!(", ended {}", local_time(end, local)));
+        }
+        if let Some(why) = &s.end_reason {
+            t.push_str(&format!(" ({why})"));
+        }
+        if let Some(hold) = s.hold_pid {
+            t.push_str(&format!(", hold pid {hold}"));
+        }
+        t
+    };
+    lines.push((
+        "recording",
+        match &p.recording.session {
+            Some(s) => format!(
+                "{}{}",
+                match (o.recording_stale, s.status.as_str()) {
+                    (true, "starting") => "NEVER STARTED, its record start is gone: ",
+                    (true, _) => "NOT held, its hold is gone: ",
+                    _ => "",
+                },
+                session_text(s)
+            ),
+            None => "no session".into(),
+        },
+    ));
+    if let Some(s) = &p.recording.last_session {
+        lines.push(("last session", session_text(s)));
+    }
+    let seg = &p.segments;
+    lines.push((
+        "segments",
+        format!(
+            "{}, {} recorded, {}, {}{}{}",
+            count(seg.count, "segment"),
+            human_duration(seg.recorded_seconds),
+            human_bytes(seg.bytes),
+            count(seg.gaps, "gap"),
+            if seg.gone > 0 {
+                format!(", {} gone (files deleted)", seg.gone)
+            } else {
+                String::new()
+            },
+            seg.last_end.map_or(String::new(), |t| format!(
+                ", last ends {}",
+                local_time(t, local)
+            ))
+        ),
+    ));
+    if let Some(last) = seg.last.last() {
+        lines.push((
+            "last segment",
+            format!(
+                "{} ({}, {})",
+                last.file,
+                human_duration(last.duration),
+                human_bytes(last.size)
+            ),
+        ));
+    }
+    lines.push(("ledger", store.ledger_file(name).display().to_string()));
+    lines.push((
+        "snapshot",
+        p.snapshot.as_ref().map_or("-".into(), |s| {
+            format!(
+                "{} from {}, {}, {} ms, {}",
+                s.file,
+                s.source,
+                human_bytes(s.bytes),
+                s.millis,
+                at(Some(s.at))
+            )
+        }),
+    ));
+    if let Some(why) = &p.stop_reason {
+        lines.push(("stop reason", why.clone()));
+    }
+    lines.push(("updated", at(p.updated_at)));
+
+    let width = lines.iter().map(|(k, _)| k.len()).max().unwrap_or(0) + 1;
+    let mut out = String::new();
+    for (k, v) in &lines {
+        out.push_str(&format!("{:<width$} {v}\n", format!("{k}:")));
+    }
+    if !p.stderr_tail.is_empty() {
+        out.push_str("ffmpeg stderr (last lines):\n");
+        for l in &p.stderr_tail {
+            out.push_str("  | ");
+            out.push_str(l);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+/// `1 gap`, `3 gaps`.
+pub(crate) fn count(n: u64, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
+    }
+}
+
+pub(crate) fn dash_if_empty(s: String) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s
+    }
+}
+
+/// First line of `s`, at most `max` characters.
+pub(crate) fn one_line(s: &str, max: usize) -> String {
+    let line = s.lines().next().unwrap_or("");
+    if line.chars().count() > max {
+        let cut: String = line.chars().take(max - 1).collect();
+        format!("{cut}…")
+    } else {
+        line.to_string()
+    }
+}
+
+/// `45s`, `12m05s`, `1h02m`, `3d04h`.
+pub fn human_duration(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "-".into();
+    }
+    if secs < 10.0 {
+        return format!("{secs:.1}s");
+    }
+    let s = secs.round() as u64;
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..86400 => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+        _ => format!("{}d{:02}h", s / 86400, s % 86400 / 3600),
+    }
+}
+
+/// `512 B`, `1.5 MiB`.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut v = n as f64;
+    let mut unit = "B";
+    for u in UNITS {
+        if v < 1024.0 {
+            break;
+        }
+        v /= 1024.0;
+        unit = u;
+    }
+    format!("{v:.1} {unit}")
+}
+
+/// `2026-11-24 04:43:19 +01:00`.
+pub(crate) fn local_time(t: OffsetDateTime, local: UtcOffset) -> String {
+    let t = t.to_offset(local);
+    let (h, m, _) = local.as_hms();
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {}{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        if local.is_negative() { '-' } else { '+' },
+        h.unsigned_abs(),
+        m.unsigned_abs()
+    )
+}
+
+pub(crate) fn ago(t: OffsetDateTime, now: OffsetDateTime) -> String {
+    let secs = (now - t).as_seconds_f64();
+    if secs >= 0.0 {
+        format!("{} ago", human_duration(secs))
+    } else {
+        format!("in {}", human_duration(-secs))
+    }
+}

@@ -1,0 +1,134 @@
+//! `hook status --json`: the versioned schema documented in `hook status`'s
+//! module (`commands::status`), rendered from what `state::observe` found.
+
+use crate::state::observe::*;
+use crate::state::{ExitRecord, PathState, SegmentRecord, Session, SnapshotRecord, StateStore};
+use anyhow::Context as _;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+/// Version of the `hook status --json` schema.
+pub const SCHEMA_VERSION: u32 = 1;
+
+#[derive(Serialize)]
+pub(crate) struct JsonStatus<'a> {
+    schema_version: u32,
+    #[serde(with = "time::serde::rfc3339")]
+    generated_at: OffsetDateTime,
+    state_dir: String,
+    paths: std::collections::BTreeMap<&'a str, JsonPath<'a>>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonPath<'a> {
+    phase: &'static str,
+    recorded_phase: &'static str,
+    stale: bool,
+    notes: &'a [String],
+    use_cases: &'a [&'static str],
+    device: &'a Option<String>,
+    supervisor_pid: Option<u32>,
+    child_pid: Option<u32>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    child_started_at: Option<OffsetDateTime>,
+    uptime_seconds: Option<f64>,
+    restarts: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    next_attempt_at: Option<OffsetDateTime>,
+    last_exit: &'a Option<ExitRecord>,
+    last_error: &'a Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_error_at: Option<OffsetDateTime>,
+    stderr_tail: &'a [String],
+    #[serde(with = "time::serde::rfc3339::option")]
+    demand_at: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    ready_at: Option<OffsetDateTime>,
+    activation_latency_ms: Option<u64>,
+    recording: JsonRecording<'a>,
+    segments: JsonSegments<'a>,
+    snapshot: &'a Option<SnapshotRecord>,
+    stop_reason: &'a Option<String>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    updated_at: Option<OffsetDateTime>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonRecording<'a> {
+    active: bool,
+    stale: bool,
+    session: &'a Option<Session>,
+    last_session: &'a Option<Session>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonSegments<'a> {
+    count: u64,
+    recorded_seconds: f64,
+    bytes: u64,
+    gaps: u64,
+    gone: u64,
+    #[serde(with = "time::serde::rfc3339::option")]
+    last_end: Option<OffsetDateTime>,
+    last: &'a [SegmentRecord],
+    ledger: String,
+}
+
+/// `--json`: the documented object (see the module documentation).
+pub fn render_json(
+    store: &StateStore,
+    observed: &[(&str, &PathState, Observed)],
+    now: OffsetDateTime,
+) -> anyhow::Result<String> {
+    let mut paths = std::collections::BTreeMap::new();
+    for (name, p, o) in observed {
+        let entry = JsonPath {
+            phase: o.phase.as_str(),
+            recorded_phase: p.phase.as_str(),
+            stale: o.stale,
+            notes: &o.notes,
+            use_cases: &o.use_cases,
+            device: &p.device,
+            supervisor_pid: o.supervisor_pid,
+            child_pid: o.child_pid,
+            child_started_at: p.child_started_at,
+            uptime_seconds: o.uptime_seconds,
+            restarts: p.restarts,
+            next_attempt_at: p.next_attempt_at,
+            last_exit: &p.last_exit,
+            last_error: &p.last_error,
+            last_error_at: p.last_error_at,
+            stderr_tail: &p.stderr_tail,
+            demand_at: p.demand_at,
+            ready_at: p.ready_at,
+            activation_latency_ms: p.activation_latency_ms,
+            recording: JsonRecording {
+                active: o.recording_active,
+                stale: o.recording_stale,
+                session: &p.recording.session,
+                last_session: &p.recording.last_session,
+            },
+            segments: JsonSegments {
+                count: p.segments.count,
+                recorded_seconds: p.segments.recorded_seconds,
+                bytes: p.segments.bytes,
+                gaps: p.segments.gaps,
+                gone: p.segments.gone,
+                last_end: p.segments.last_end,
+                last: &p.segments.last,
+                ledger: store.ledger_file(name).display().to_string(),
+            },
+            snapshot: &p.snapshot,
+            stop_reason: &p.stop_reason,
+            updated_at: p.updated_at,
+        };
+        paths.insert(*name, entry);
+    }
+    let doc = JsonStatus {
+        schema_version: SCHEMA_VERSION,
+        generated_at: now,
+        state_dir: store.dir().display().to_string(),
+        paths,
+    };
+    serde_json::to_string_pretty(&doc).context("serializing status")
+}
