@@ -242,12 +242,16 @@ pub struct SegmentArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum RecordCommand {
-    /// Start a recording session; returns once MediaMTX is recording
+    /// Start a recording session, or extend the live one; returns once
+    /// MediaMTX is recording
     ///
     /// Waits for recording up to MediaMTX's start timeout plus
     /// restart.device_lock_wait plus 2 s (20 s by default), then undoes
-    /// everything. Fails at once (exit 1) when the path already records or
-    /// another start is in progress; waits for a stop in progress.
+    /// everything. On a path that already records it is a re-trigger (exit
+    /// 0): with --duration D the session ends no earlier than now + D (never
+    /// sooner than it would have); without --duration it records until
+    /// `hook record stop`. A start or stop in progress on the path is waited
+    /// for first.
     Start(RecordStartArgs),
     /// Stop the recording session and print what it recorded
     ///
@@ -261,9 +265,14 @@ pub enum RecordCommand {
 pub struct RecordStartArgs {
     /// MediaMTX path name (e.g. camera0)
     pub path: OsString,
-    /// End the session by itself after this long (e.g. 90m)
+    /// End the session by itself after this long (e.g. 90m); on a live
+    /// session: end it no earlier than this long from now
     #[arg(long, value_name = "DURATION")]
     pub duration: Option<Dur>,
+    /// Why (e.g. motion), kept with the session or the re-trigger and shown
+    /// by `hook status` (one line, at most 200 bytes)
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -42,6 +42,7 @@ pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
         check_every,
         next_api_check: Instant::now(),
         finish: None,
+        finish_lock: None,
         api_trouble: false,
     };
     let spec = Spec {
@@ -56,7 +57,8 @@ pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     if let Some((status, reason)) = job.finish.take() {
         // The session ran its course (or was abandoned): this hold ends it.
         let api = job.api.clone();
-        match end_session_from_hold(ctx, &api, &path, job.me, &signals, status, &reason) {
+        let lock = job.finish_lock.take();
+        match end_session_from_hold(ctx, &api, &path, job.me, &signals, status, &reason, lock) {
             Ok(Some(summary)) => log::info!("recording session ended ({reason}): {summary}"),
             Ok(None) => log::info!("the session was ended by another hook command meanwhile"),
             Err(e) => log::error!("ending the recording session: {e:#}"),
@@ -80,7 +82,10 @@ pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
 /// by its hold once its reader is stopped, under the session lock: recording
 /// off, last segment waited for, session ended. A session that is no longer
 /// this hold's once the lock is taken (a stop or a start cleaned it up) is
-/// left alone. A stop signal while waiting for the lock ends the wait.
+/// left alone. A stop signal while waiting for the lock ends the wait. The
+/// end of a `--duration` comes with the lock already held (`held`): it was
+/// decided under it, so no re-trigger can have extended the session since.
+#[allow(clippy::too_many_arguments)]
 fn end_session_from_hold(
     ctx: &Context,
     api: &Api,
@@ -89,14 +94,18 @@ fn end_session_from_hold(
     signals: &Signals,
     status: &str,
     reason: &str,
+    held: Option<SessionLock>,
 ) -> anyhow::Result<Option<String>> {
     let stops = signals.stop_count();
-    let _lock = lock_session(ctx, path, stop_budget(ctx), || {
-        if signals.stop_count() > stops {
-            anyhow::bail!("stopped while waiting for the session lock");
-        }
-        Ok(())
-    })?;
+    let _lock = match held {
+        Some(lock) => lock,
+        None => lock_session(ctx, path, stop_budget(ctx), || {
+            if signals.stop_count() > stops {
+                anyhow::bail!("stopped while waiting for the session lock");
+            }
+            Ok(())
+        })?,
+    };
     let state = ctx.store.read()?;
     let mine = state
         .paths
@@ -131,6 +140,10 @@ struct Hold<'a> {
     next_api_check: Instant,
     /// Set when the hold itself ends the session: the status and why.
     finish: Option<(&'static str, String)>,
+    /// The session lock, held from the moment the hold found the session's
+    /// `--duration` over until it has ended the session (a re-trigger
+    /// waits for it, then starts a new session).
+    finish_lock: Option<SessionLock>,
     /// The API failed at the last check (logged once per outage).
     api_trouble: bool,
 }
@@ -310,7 +323,36 @@ impl Job for Hold<'_> {
             }
         };
         let deadline = start_deadline(self.ctx);
-        match verdict(state.paths.get(&self.path), self.me, now(), deadline) {
+        let mut decided = verdict(state.paths.get(&self.path), self.me, now(), deadline);
+        if decided == Verdict::Finish {
+            // A re-trigger moves the end under the session lock: decide the
+            // end under it too, from the state read with it held. Busy (a
+            // re-trigger, a stop): decide at the next tick.
+            match try_lock_session(self.ctx, &self.path) {
+                Ok(Some(lock)) => {
+                    let state = match self.ctx.store.read() {
+                        Ok(s) => s,
+                        Err(e) => {
+                            log::warn!("reading the state: {e:#}; holding on");
+                            return true;
+                        }
+                    };
+                    decided = verdict(state.paths.get(&self.path), self.me, now(), deadline);
+                    if decided == Verdict::Finish {
+                        self.finish_lock = Some(lock);
+                    }
+                }
+                Ok(None) => {
+                    log::debug!("the session lock is busy (a re-trigger?): deciding the end at the next check");
+                    return true;
+                }
+                Err(e) => {
+                    log::warn!("{e:#}; holding on");
+                    return true;
+                }
+            }
+        }
+        match decided {
             Verdict::Leave => {
                 log::info!("the recording session is over or no longer ours: stopping");
                 false

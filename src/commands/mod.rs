@@ -8,6 +8,7 @@ pub mod hold;
 pub mod mediamtx_config;
 pub mod ready;
 pub mod record;
+pub mod record_retrigger;
 pub mod run;
 pub mod segment_complete;
 pub mod session;

@@ -41,6 +41,7 @@ use anyhow::{anyhow, Context as _};
 use time::OffsetDateTime;
 
 use crate::cli::{PathArg, RecordStartArgs};
+use crate::commands::record_retrigger::{both_times, check_reason, retrigger};
 use crate::commands::session::*;
 use crate::commands::Context;
 use crate::error::usage;
@@ -145,9 +146,8 @@ pub fn lock_session(
     limit: Duration,
     mut busy: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<SessionLock> {
-    use std::io::{Seek, Write};
     let file_name = session_lock_file(ctx, path);
-    let mut file = crate::camera::device_lock::open_lock_file(&file_name, true)
+    let file = crate::camera::device_lock::open_lock_file(&file_name, true)
         .with_context(|| format!("opening session lock {}", file_name.display()))?;
     let end = Instant::now() + limit;
     loop {
@@ -174,20 +174,42 @@ pub fn lock_session(
         }
         std::thread::sleep(LOCK_POLL);
     }
-    // Who holds it, for the message above; the lock works without it.
+    Ok(claim(file))
+}
+
+/// Takes `path`'s session lock when it is free at once; `None` when another
+/// hook command holds it.
+pub fn try_lock_session(ctx: &Context, path: &str) -> anyhow::Result<Option<SessionLock>> {
+    let file_name = session_lock_file(ctx, path);
+    let file = crate::camera::device_lock::open_lock_file(&file_name, true)
+        .with_context(|| format!("opening session lock {}", file_name.display()))?;
+    match file.try_lock() {
+        Ok(()) => Ok(Some(claim(file))),
+        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("locking {}", file_name.display()))
+        }
+    }
+}
+
+/// The lock just taken on `file`, with who holds it written in it (for the
+/// message of a wait that gives up; the lock works without it).
+fn claim(mut file: std::fs::File) -> SessionLock {
+    use std::io::{Seek, Write};
     let me = std::env::args().nth(1).unwrap_or_default();
     let _ = file
         .set_len(0)
         .and_then(|()| file.rewind())
         .and_then(|()| writeln!(file, "pid {} (hook {me})", std::process::id()));
-    Ok(SessionLock { _file: file })
+    SessionLock { _file: file }
 }
 
 pub(super) fn rtsp_port() -> anyhow::Result<u16> {
     mtx_env::validate_port(mtx_env::var("RTSP_PORT").as_deref(), "RTSP_PORT")
 }
 
-/// Entry point of `hook record start PATH [--duration D]`.
+/// Entry point of `hook record start PATH [--duration D] [--reason TEXT]`:
+/// a new session, or a re-trigger of the live one (`record_retrigger`).
 pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> {
     let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
     crate::logging::set_path(&path);
@@ -197,6 +219,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
             "--duration 0s: expected a positive duration (e.g. 90m), or no --duration to record until `hook record stop`",
         ));
     }
+    let reason = check_reason(args.reason.as_deref())?;
     let api = Api::from_env()?;
     // Ctrl-C (or SIGTERM) while waiting undoes the start like a timeout.
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -204,22 +227,28 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         signal_hook::flag::register(sig, interrupted.clone())
             .context("installing signal handlers")?;
     }
-    // Under the path's session lock no other start, stop or hold hand-over
-    // runs: a start waits for a stop to finish, and is refused at once
-    // when another start is under way or a session is recording.
-    let _lock = lock_session(ctx, &path, stop_budget(ctx), || {
+    // Under the path's session lock no other start, re-trigger, stop or
+    // hold hand-over runs: a start in progress, a stop or a hold ending its
+    // session is waited for (as long as a start and a stop may take).
+    let mut told = false;
+    let limit = start_deadline(ctx) + ctx.policy.restart.grace.0 + stop_budget(ctx);
+    let _lock = lock_session(ctx, &path, limit, || {
         if interrupted.load(Ordering::SeqCst) {
             anyhow::bail!(
                 "{path}: interrupted while waiting for another hook command on this path"
             );
         }
-        refuse_if_taken(ctx, &path)
+        if !told {
+            told = true;
+            log::info!("another hook command is changing the recording session (a start in progress?): waiting for it");
+        }
+        Ok(())
     })?;
     let recorded = ctx.store.read()?.paths.remove(&path).unwrap_or_default();
     let stopping = recorded.recording.hold.as_ref().is_some_and(|h| h.stopping);
     if let Some(old) = recorded.recording.session.filter(is_live) {
         if old.status == ACTIVE && hold_running(&old) && !stopping {
-            return Err(already_recording(&path, &old));
+            return retrigger(ctx, &path, args.duration.map(|d| d.0), reason);
         }
         // Under the lock a `starting` session has lost its `record start`,
         // and an active one whose hold is gone records nothing: end it.
@@ -243,6 +272,9 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
             hold_process: None,
             starter_pid: Some(std::process::id()),
             starter_process: starter,
+            reason: reason.clone(),
+            retriggers: 0,
+            recent_retriggers: Vec::new(),
         });
         p.recording.hold = None;
         p.recording.active = false;
@@ -319,10 +351,13 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         Ok(())
     })?;
     let ends = match until {
-        Some(u) => format!("until {}", rfc3339(u)),
+        Some(u) => format!("until {}", both_times(u)),
         None => "until `hook record stop`".to_string(),
     };
-    log::info!("recording session started ({ends})");
+    match &reason {
+        Some(r) => log::info!("recording session started ({ends}; {r})"),
+        None => log::info!("recording session started ({ends})"),
+    }
     println!("{path}: recording {ends} (hold pid {hold_pid})");
     // The hold lives on: the Child is dropped without waiting; it is
     // re-parented when this process exits.
@@ -449,45 +484,6 @@ fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::proce
         });
     }
     cmd.spawn().context("starting `hook hold`")
-}
-
-/// The error of a start on a path that records.
-fn already_recording(path: &str, s: &Session) -> anyhow::Error {
-    anyhow!(
-        "{path} is already recording (session started {}, hold pid {}); `hook record stop {path}` ends it",
-        rfc3339(s.started_at),
-        s.hold_pid.unwrap_or(0)
-    )
-}
-
-/// Asked by a start while the session lock is busy: refuses at once when
-/// another start is under way or a session records; waits otherwise (a
-/// stop or a hold ending its session finishes soon).
-fn refuse_if_taken(ctx: &Context, path: &str) -> anyhow::Result<()> {
-    let Ok(state) = ctx.store.read() else {
-        return Ok(());
-    };
-    let Some(p) = state.paths.get(path) else {
-        return Ok(());
-    };
-    let stopping = p.recording.hold.as_ref().is_some_and(|h| h.stopping);
-    match p.recording.session.as_ref() {
-        Some(s)
-            if s.status == STARTING
-                && s.starter_pid.is_some()
-                && !starter_gone(s, now(), start_deadline(ctx)) =>
-        {
-            anyhow::bail!(
-                "{path}: a start is in progress (`hook record start` pid {}, since {}); it returns once recording runs or is undone",
-                s.starter_pid.unwrap_or(0),
-                rfc3339(s.started_at)
-            )
-        }
-        Some(s) if s.status == ACTIVE && hold_running(s) && !stopping => {
-            Err(already_recording(path, s))
-        }
-        _ => Ok(()),
-    }
 }
 
 /// Why a live session found under the session lock is stale.
@@ -626,6 +622,9 @@ pub(super) mod tests {
             hold_process: None,
             starter_pid: None,
             starter_process: None,
+            reason: None,
+            retriggers: 0,
+            recent_retriggers: Vec::new(),
         }
     }
 

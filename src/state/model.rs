@@ -199,6 +199,39 @@ pub struct Session {
     pub starter_pid: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub starter_process: Option<ProcessId>,
+    /// `record start --reason`: why the session was started.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// How many `record start`s found the session live and extended it (or
+    /// left it as it was): re-triggers.
+    #[serde(default)]
+    pub retriggers: u64,
+    /// The last [`RECENT_RETRIGGERS`] re-triggers, oldest first.
+    #[serde(default)]
+    pub recent_retriggers: Vec<Retrigger>,
+}
+
+/// How many re-triggers a session keeps (`Session::recent_retriggers`).
+pub const RECENT_RETRIGGERS: usize = 20;
+
+/// One `record start` on a live session.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Retrigger {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Its `--reason`.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Its `--duration` in seconds; none: it asked for an open-ended session.
+    #[serde(default)]
+    pub duration_seconds: Option<f64>,
+    /// The session's end once it was applied (none: open-ended).
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub until: Option<OffsetDateTime>,
+    /// It moved the end (later, or to open-ended); false when the session
+    /// already lasted at least as long.
+    #[serde(default)]
+    pub changed: bool,
 }
 
 /// Recording as status shows it.

@@ -244,6 +244,9 @@ pub(crate) mod tests {
             hold_process: None,
             starter_pid: None,
             starter_process: None,
+            reason: None,
+            retriggers: 0,
+            recent_retriggers: Vec::new(),
         }
     }
 

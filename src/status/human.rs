@@ -5,6 +5,10 @@ use crate::state::observe::*;
 use crate::state::{PathState, Session, StateStore};
 use time::{OffsetDateTime, UtcOffset};
 
+/// How many re-triggers of a session the details list (the state keeps
+/// more, shown by `--json`).
+const RETRIGGERS_SHOWN: usize = 5;
+
 /// The one-line-per-path table, notes below it.
 pub fn render_table(observed: &[(&str, &PathState, Observed)]) -> String {
     let header = [
@@ -173,7 +177,47 @@ pub fn render_details(
         if let Some(hold) = s.hold_pid {
             t.push_str(&format!(", hold pid {hold}"));
         }
+        if let Some(why) = &s.reason {
+            t.push_str(&format!(", started for: {}", one_line(why, 200)));
+        }
         t
+    };
+    // The latest re-triggers of a session, newest first, then how many more.
+    let retrigger_lines = |s: &Session, lines: &mut Vec<(&str, String)>| {
+        if s.retriggers == 0 {
+            return;
+        }
+        let shown = s.recent_retriggers.iter().rev().take(RETRIGGERS_SHOWN);
+        let mut listed = 0u64;
+        for r in shown {
+            listed += 1;
+            let ends = match r.until {
+                Some(u) => format!("until {}", local_time(u, local)),
+                None => "until `hook record stop`".to_string(),
+            };
+            lines.push((
+                "re-trigger",
+                format!(
+                    "{}: {}{}{}",
+                    local_time(r.at, local),
+                    if r.changed { "" } else { "unchanged, " },
+                    ends,
+                    r.reason
+                        .as_deref()
+                        .map_or(String::new(), |w| format!(" ({})", one_line(w, 200)))
+                ),
+            ));
+        }
+        if s.retriggers > listed {
+            lines.push((
+                "re-trigger",
+                format!(
+                    "{} earlier (see --json for the last {})",
+                    s.retriggers - listed,
+                    crate::state::RECENT_RETRIGGERS
+                ),
+            ));
+        }
     };
     lines.push((
         "recording",
@@ -190,8 +234,12 @@ pub fn render_details(
             None => "no session".into(),
         },
     ));
+    if let Some(s) = &p.recording.session {
+        retrigger_lines(s, &mut lines);
+    }
     if let Some(s) = &p.recording.last_session {
         lines.push(("last session", session_text(s)));
+        retrigger_lines(s, &mut lines);
     }
     let seg = &p.segments;
     lines.push((

@@ -500,6 +500,9 @@ pub(super) mod tests {
             hold_process: None,
             starter_pid: None,
             starter_process: None,
+            reason: None,
+            retriggers: 0,
+            recent_retriggers: Vec::new(),
         }
     }
 
