@@ -322,26 +322,28 @@ fn many_concurrent_starts_make_exactly_one_hold() {
             )
         })
         .collect();
+    // One starts the session; the others wait for it, then re-trigger it.
     let mut succeeded = Vec::new();
+    let mut retriggered = 0;
     for (i, child) in starts.iter_mut().enumerate() {
         let status = wait_timeout(child, Duration::from_secs(60)).expect("start ends");
         let (out, err) = output(&dir, &format!("start{i}"));
-        match status.code() {
-            Some(0) => succeeded.push(out),
-            Some(1) => assert!(
-                err.contains("already recording") || err.contains("a start is in progress"),
-                "start {i}: {err}"
-            ),
-            other => panic!("start {i} exited {other:?}: {out}{err}"),
+        assert_eq!(status.code(), Some(0), "start {i}: {out}{err}");
+        if out.contains("re-trigger ") {
+            retriggered += 1;
+        } else {
+            succeeded.push(out);
         }
         assert!(!err.contains("start deadline"), "start {i}: {err}");
     }
     assert_eq!(succeeded.len(), 1, "{succeeded:?}");
+    assert_eq!(retriggered, N - 1);
     let holds = holds_of("many4");
     assert_eq!(holds.len(), 1, "{holds:?}");
     let rec = recording(&state, "many4");
     assert_eq!(rec["session"]["hold_pid"], holds[0].pid, "{rec}");
     assert_eq!(rec["session"]["status"], "active", "{rec}");
+    assert_eq!(rec["session"]["retriggers"], N - 1, "{rec}");
     assert!(
         rec["last_session"].is_null(),
         "no session was wrongly failed: {rec}"

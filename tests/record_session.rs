@@ -209,16 +209,24 @@ fn a_timed_session_ends_by_itself() {
 }
 
 #[test]
-fn a_second_start_while_recording_is_refused() {
+fn a_second_start_while_recording_re_triggers_the_same_session() {
     let dir = TempDir::new("rec-twice");
     let state = dir.join("state");
     let server = Standin::start(dir.path(), Options::both("cam3"));
     let (code, _, err) = run(hook(&dir, &server), &["record", "start", "cam3"]);
     assert_eq!(code, 0, "{err}");
     let hold = hold_pid(&state, "cam3");
-    let (code, _, err) = run(hook(&dir, &server), &["record", "start", "cam3"]);
-    assert_eq!(code, 1, "{err}");
-    assert!(err.contains("already recording"), "{err}");
+    let (code, out, err) = run(hook(&dir, &server), &["record", "start", "cam3"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("recording already until `hook record stop`"),
+        "{out}"
+    );
+    assert_eq!(
+        server.record_patches("cam3"),
+        vec![true],
+        "nothing started again"
+    );
     assert_eq!(
         hold_pid(&state, "cam3"),
         hold,

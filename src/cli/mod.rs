@@ -272,7 +272,7 @@ pub struct RecordStartArgs {
     /// Why (e.g. motion), kept with the session or the re-trigger and shown
     /// by `hook status` (one line, at most 200 bytes)
     #[arg(long, value_name = "TEXT")]
-    pub reason: Option<String>,
+    pub reason: Option<OsString>,
 }
 
 #[derive(Debug, Clone, Args)]

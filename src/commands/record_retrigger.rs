@@ -11,6 +11,7 @@
 //! re-trigger is kept with the session (the last
 //! [`RECENT_RETRIGGERS`](crate::state::RECENT_RETRIGGERS) and a count).
 
+use std::ffi::OsStr;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -27,9 +28,15 @@ pub const MAX_REASON_BYTES: usize = 200;
 
 /// Checks `--reason`: one line of at most [`MAX_REASON_BYTES`] bytes,
 /// trimmed; empty is none.
-pub(super) fn check_reason(reason: Option<&str>) -> anyhow::Result<Option<String>> {
-    let Some(r) = reason.map(str::trim) else {
+pub(super) fn check_reason(reason: Option<&OsStr>) -> anyhow::Result<Option<String>> {
+    let Some(r) = reason else {
         return Ok(None);
+    };
+    let Some(r) = r.to_str().map(str::trim) else {
+        return Err(usage(format!(
+            "--reason {}: not UTF-8; expected one line of text",
+            r.to_string_lossy()
+        )));
     };
     if let Some((at, c)) = r.char_indices().find(|(_, c)| c.is_control()) {
         return Err(usage(format!(
@@ -228,21 +235,19 @@ mod tests {
 
     #[test]
     fn reasons_are_checked() {
+        let check = |s: &str| check_reason(Some(OsStr::new(s)));
         assert_eq!(check_reason(None).unwrap(), None);
-        assert_eq!(check_reason(Some("  ")).unwrap(), None);
-        assert_eq!(
-            check_reason(Some(" door open ")).unwrap().as_deref(),
-            Some("door open")
-        );
+        assert_eq!(check("  ").unwrap(), None);
+        assert_eq!(check(" door open ").unwrap().as_deref(), Some("door open"));
         let max = "é".repeat(MAX_REASON_BYTES / 2);
-        assert_eq!(check_reason(Some(&max)).unwrap(), Some(max.clone()));
+        assert_eq!(check(&max).unwrap(), Some(max.clone()));
         for bad in [
             "a\nb",
             "tab\there",
             "\u{1b}[31m",
             &"x".repeat(MAX_REASON_BYTES + 1),
         ] {
-            let e = check_reason(Some(bad)).unwrap_err();
+            let e = check(bad).unwrap_err();
             assert!(crate::error::is_usage(&e), "{bad:?}");
             assert!(e.to_string().starts_with("--reason "), "{e}");
         }
