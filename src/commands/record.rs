@@ -29,6 +29,8 @@
 //! its `record start` (killed): it is stale and is cleaned up (recording
 //! off) by the next start or stop. Each process is recorded with its
 //! identity (`state::identity`), so a reused pid is never taken for it.
+//! A start that finds a live, held session under the lock re-triggers it
+//! (`record_retrigger`): its end moves later, no second hold starts.
 
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;

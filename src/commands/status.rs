@@ -75,7 +75,10 @@
 //!                                   "end_reason", "segments" (int), "recorded_seconds"
 //!                                   (number), "gaps" (int), "hold_pid", and when known
 //!                                   "hold_process", "starter_pid", "starter_process"
-//!                                   ({"pid", "start_ticks", "boot_id"})}
+//!                                   ({"pid", "start_ticks", "boot_id"}), "reason"
+//!                                   (`--reason`), "retriggers" (int), "recent_retriggers"
+//!                                   (the last 20: {"at", "reason", "duration_seconds",
+//!                                   "until" (null: open-ended), "changed" (bool)})}
 //!       "last_session": null        the previous session, same shape
 //!     },
 //!     "segments": {                 every segment recorded on the path
