@@ -160,7 +160,17 @@ fn a_late_401_is_reported_as_a_credentials_problem() {
         request.starts_with("PATCH /v3/config/paths/patch/late401 "),
         "{request}"
     );
-    assert!(request.contains("\r\nAuthorization: Basic "), "{request}");
+    // Header names are case-insensitive (ureq writes them in lower case).
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("\r\nauthorization: basic "),
+        "{request}"
+    );
+    assert!(
+        request.contains(" Basic YWRtaW46d3JvbmctcHc=\r\n"),
+        "admin:wrong-pw as Basic credentials: {request}"
+    );
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("HTTP 401"), "{err}");
     assert!(err.contains("authentication error"), "{err}");
