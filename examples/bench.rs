@@ -799,10 +799,7 @@ impl Bench {
             met: "n/a",
             how: why,
         };
-        const WHAT: [&str; 2] = [
-            "A hold with the FFmpeg reader (hook + reader)",
-            "A hold with the native reader (hook + reader)",
-        ];
+        const WHAT: [&str; 1] = ["A hold with its native reader (hook + reader)"];
         if !ready {
             stop_group(&mut server, Duration::from_secs(2));
             let why = "MediaMTX's stand-in (Debian's GStreamer RTSP server, run by /usr/bin/python3) did not start";
@@ -826,14 +823,10 @@ impl Bench {
         stop_group(&mut plain, Duration::from_secs(3));
 
         let mut rows = Vec::new();
-        for (what, reader_kind) in WHAT.into_iter().zip(["ffmpeg", "native"]) {
+        for (what, reader_kind) in WHAT.into_iter().zip(["native"]) {
             let state = self.work.join(format!("hold-state-{reader_kind}"));
             let policy = self.work.join(format!("hold-{reader_kind}.json"));
-            std::fs::write(
-                &policy,
-                format!(r#"{{"recording": {{"hold_reader": "{reader_kind}"}}}}"#),
-            )
-            .unwrap();
+            std::fs::write(&policy, r#"{"recording": {}}"#).unwrap();
             let hook = |args: &[&str]| {
                 Command::new(&self.hook)
                     .args(args)
@@ -877,7 +870,7 @@ impl Bench {
                 ),
                 met: met(cpu < 1.0 && mem.private_dirty < 4 * 1024),
                 how: format!(
-                    "`hook record start` with `recording.hold_reader: {reader_kind}` against MediaMTX's stand-in (Debian's GStreamer RTSP server, 320x240 H.264 at 10 fps, and a Control API); the hold (`hook hold`, detached) and its reader measured over {secs} s from /proc (smaps_rollup: the sample with the most private dirty memory; utime+stime); then `hook record stop` ({}). The plain reader (`ffmpeg -c copy -f null`) read the same stream for {secs} s before",
+                    "`hook record start` (the hold reads with the hook's {reader_kind} RTSP reader) against MediaMTX's stand-in (Debian's GStreamer RTSP server, 320x240 H.264 at 10 fps, and a Control API); the hold (`hook hold`, detached) and its reader measured over {secs} s from /proc (smaps_rollup: the sample with the most private dirty memory; utime+stime); then `hook record stop` ({}). The plain reader (`ffmpeg -c copy -f null`) read the same stream for {secs} s before",
                     if stopped.status.success() { "exit 0" } else { "failed" }
                 ),
             });

@@ -123,24 +123,6 @@ pub fn publish_args(input: &CaptureInput, port: u16, path: &str) -> Vec<OsString
     args
 }
 
-/// A reader of MediaMTX's stream that keeps it alive and throws the packets
-/// away (the recording hold): `-c copy -f null -`, over TCP.
-pub fn reader_args(port: u16, path: &str) -> Vec<OsString> {
-    let mut args = common_head();
-    // A copy to the null muxer needs no decoding, so a short probe is enough:
-    // the parameter sets come with the RTSP description. FFmpeg's default
-    // (5 s of analysis) would hold back the first frame, and with it the
-    // moment `hook record start` can say the stream is held.
-    push(
-        &mut args,
-        &["-analyzeduration", "500000", "-probesize", "32768"],
-    );
-    push(&mut args, &["-rtsp_transport", "tcp", "-i"]);
-    args.push(rtsp_url(port, path).into());
-    push(&mut args, &["-c", "copy", "-f", "null", "-"]);
-    args
-}
-
 /// What one `-progress` block says, as far as the stall watchdog cares.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
@@ -310,17 +292,6 @@ mod tests {
             a.last().unwrap(),
             &OsString::from("rtsp://127.0.0.1:8554/cam; rm -rf $HOME")
         );
-    }
-
-    #[test]
-    fn reader_copies_to_null_over_tcp() {
-        let a = strings(&reader_args(8555, "camera1"));
-        assert_eq!(value_of(&a, "-rtsp_transport").unwrap(), "tcp");
-        assert_eq!(value_of(&a, "-i").unwrap(), "rtsp://127.0.0.1:8555/camera1");
-        assert_eq!(value_of(&a, "-c").unwrap(), "copy");
-        assert_eq!(value_of(&a, "-f").unwrap(), "null");
-        assert_eq!(a.last().unwrap(), "-");
-        assert_eq!(value_of(&a, "-progress").unwrap(), "pipe:1");
     }
 
     #[test]

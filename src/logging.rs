@@ -104,6 +104,11 @@ pub fn init() {
     }
     let _ = builder
         .format(move |buf, record| {
+            // The HTTP client's debug and trace lines are left out: its
+            // trace dumps the request bytes, Authorization header included.
+            if record.target().starts_with("ureq") && record.level() > log::Level::Warn {
+                return Ok(());
+            }
             let path = current_path();
             let pid = std::process::id();
             let msg = record.args().to_string();

@@ -1,5 +1,5 @@
-//! A recording hold with the native RTSP reader (`recording.hold_reader:
-//! native`) against GStreamer's RTSP server: it holds the stream, comes back
+//! A recording hold with its native RTSP reader (`hook rtsp-read`) against
+//! GStreamer's RTSP server: it holds the stream, comes back
 //! after a MediaMTX restart, and is gone after stop.
 
 mod common;
@@ -12,7 +12,7 @@ use common::*;
 use standin::{Options, Standin};
 
 const NATIVE: &str = r#"{
-    "recording": {"hold_check_interval": "300ms", "hold_reader": "native"},
+    "recording": {"hold_check_interval": "300ms"},
     "restart": {"initial_delay": "200ms", "max_delay": "1s", "grace": "2s"}
 }"#;
 
@@ -85,4 +85,36 @@ fn the_native_reader_holds_reconnects_and_leaves() {
         "the server saw the reader leave"
     );
     server.assert_requests_valid();
+}
+
+/// The key that once chose the hold's reader: `native` (what every hold
+/// runs now) is accepted with a warning to delete it; `ffmpeg` is refused
+/// with exit 2 naming the key, since that reader is gone.
+#[test]
+fn the_obsolete_hold_reader_key() {
+    let dir = TempDir::new("rec-obsolete-key");
+    let state = dir.join("state");
+    let status = |value: &str| {
+        let cfg = write_config(
+            dir.path(),
+            &format!(r#"{{"recording": {{"hold_reader": "{value}"}}}}"#),
+        );
+        let mut c = hook_command(&state);
+        c.env("HOOK_CONFIG", &cfg).args(["status", "--json"]);
+        run_to_end(c, Duration::from_secs(10))
+    };
+    let (code, out, err) = status("native");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(&out).is_ok(),
+        "{out}"
+    );
+    assert!(
+        err.contains("recording.hold_reader is obsolete") && err.contains("delete the key"),
+        "{err}"
+    );
+    let (code, _, err) = status("ffmpeg");
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("recording.hold_reader"), "{err}");
+    assert!(err.contains("\"ffmpeg\" is no longer available"), "{err}");
 }

@@ -53,11 +53,9 @@ fn session_id(pid: u32) -> u32 {
     after.split_whitespace().nth(3).unwrap().parse().unwrap()
 }
 
-fn ffmpeg_readers_of(path: &str, port: u16) -> Vec<ProcInfo> {
-    live_processes_with(&format!("rtsp://127.0.0.1:{port}/{path}"))
-        .into_iter()
-        .filter(|p| p.cmdline.starts_with("ffmpeg"))
-        .collect()
+/// The hold's readers of a path: the hook's native reader (`hook rtsp-read URL`).
+fn readers_of(path: &str, port: u16) -> Vec<ProcInfo> {
+    live_processes_with(&format!("rtsp-read rtsp://127.0.0.1:{port}/{path}"))
 }
 
 #[test]
@@ -82,7 +80,7 @@ fn start_holds_and_records_then_stop_releases_everything() {
     let hold = hold_pid(&state, "cam0");
     assert!(pid_alive(hold));
     assert_eq!(session_id(hold), hold, "the hold leads its own session");
-    let readers = ffmpeg_readers_of("cam0", server.rtsp_port);
+    let readers = readers_of("cam0", server.rtsp_port);
     assert_eq!(readers.len(), 1, "{readers:?}");
     assert_eq!(readers[0].ppid, hold, "the reader is the hold's child");
 
@@ -115,7 +113,7 @@ fn start_holds_and_records_then_stop_releases_everything() {
     assert_eq!(server.record_patches("cam0"), vec![true, false]);
     assert!(!pid_alive(hold), "hold gone");
     assert!(
-        wait_until(Duration::from_secs(3), || ffmpeg_readers_of(
+        wait_until(Duration::from_secs(3), || readers_of(
             "cam0",
             server.rtsp_port
         )
@@ -146,7 +144,7 @@ fn a_mediamtx_restart_is_survived_and_recording_switched_back_on() {
     let (code, out, err) = run(hook(&dir, &server), &["record", "start", "cam1"]);
     assert_eq!(code, 0, "{out}{err}");
     let hold = hold_pid(&state, "cam1");
-    let first_reader = ffmpeg_readers_of("cam1", server.rtsp_port)[0].pid;
+    let first_reader = readers_of("cam1", server.rtsp_port)[0].pid;
 
     // MediaMTX goes away and comes back: the stream restarts, the API has
     // forgotten the PATCH.
@@ -167,10 +165,20 @@ fn a_mediamtx_restart_is_survived_and_recording_switched_back_on() {
     );
     assert!(server.rtsp_connections() >= 2);
     assert!(pid_alive(hold), "the same hold");
-    let readers = ffmpeg_readers_of("cam1", server.rtsp_port);
+    let readers = readers_of("cam1", server.rtsp_port);
     assert_eq!(readers.len(), 1, "{readers:?}");
     assert_ne!(readers[0].pid, first_reader, "a new reader");
-    assert!(recording(&state, "cam1")["hold"]["record_reapplied"].as_u64() >= Some(1));
+    // The hold counts the switch once MediaMTX has answered its PATCH, which
+    // the stand-in logs before answering: wait for the count, not just the
+    // request.
+    assert!(
+        wait_until(Duration::from_secs(5), || recording(&state, "cam1")["hold"]
+            ["record_reapplied"]
+            .as_u64()
+            >= Some(1)),
+        "{}",
+        recording(&state, "cam1")
+    );
 
     let (code, out, err) = run(hook(&dir, &server), &["record", "stop", "cam1"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -204,7 +212,7 @@ fn a_timed_session_ends_by_itself() {
         "hold gone"
     );
     assert_eq!(server.record_patches("cam2"), vec![true, false]);
-    assert!(ffmpeg_readers_of("cam2", server.rtsp_port).is_empty());
+    assert!(readers_of("cam2", server.rtsp_port).is_empty());
     server.assert_requests_valid();
 }
 

@@ -204,10 +204,11 @@ fn everything_with(methods: &str, tag: &str) {
     );
     assert!(!err.contains("not-the-password"), "{err}");
 
-    // The FFmpeg hold reader of a recording session reads through the relay.
+    // A recording session's hold reads with the native reader, which logs
+    // in itself: straight to MediaMTX, not through the publisher's relay.
     let cfg = write_config(
         dir.path(),
-        r#"{"recording": {"hold_check_interval": "300ms", "hold_reader": "ffmpeg"}}"#,
+        r#"{"recording": {"hold_check_interval": "300ms"}}"#,
     );
     let record = |what: &str| {
         let mut c = hook_command(&state);
@@ -225,17 +226,20 @@ fn everything_with(methods: &str, tag: &str) {
     let rec = path_state(&state, "cam0")["recording"].clone();
     assert_eq!(rec["hold"]["reading"], true, "{rec}");
     let hold = rec["session"]["hold_pid"].as_u64().unwrap() as u32;
-    let readers: Vec<ProcInfo> = children_of(hold)
-        .into_iter()
-        .filter(|p| p.cmdline.contains("ffmpeg"))
-        .collect();
+    let readers = children_of(hold);
     assert_eq!(readers.len(), 1, "{readers:?}");
     assert!(
-        !readers[0]
+        readers[0]
             .cmdline
-            .contains(&format!("127.0.0.1:{}/", mtx.rtsp)),
-        "the hold's FFmpeg reads through the relay: {}",
+            .contains(&format!(" rtsp-read rtsp://127.0.0.1:{}/cam0", mtx.rtsp)),
+        "the hold's native reader reads from MediaMTX itself: {}",
         readers[0].cmdline
+    );
+    assert!(
+        !children_of(hold)
+            .iter()
+            .any(|p| p.cmdline.contains("ffmpeg")),
+        "no FFmpeg under the hold"
     );
     no_process_shows_the_password();
     let (code, out, err) = record("stop");

@@ -2,10 +2,11 @@
 //!
 //! clap_mangen renders one page per command and its SUBCOMMANDS section
 //! points at pages such as hook-run(1) that nobody installs. Operators type
-//! `man hook`, so every subcommand's synopsis, description and options are
-//! folded into that one page (a subsection each), followed by the sections a
-//! man page is expected to have and clap does not know about: environment,
-//! files, exit status.
+//! `man hook`, so the page is put together from clap_mangen's section
+//! renderers: `hook`'s own sections, every subcommand's synopsis,
+//! description and options folded into that one page (a subsection each),
+//! followed by the sections a man page is expected to have and clap does
+//! not know about: environment, files, exit status.
 
 use std::io::Write;
 
@@ -55,18 +56,24 @@ The MediaMTX configuration and the policy config installed by scripts/install.sh
 \fBmediamtx\fR(1), \fBffmpeg\fR(1), \fBsystemctl\fR(1), \fBjournalctl\fR(1)
 "#;
 
-/// Renders the whole page.
+/// Renders the whole page: clap_mangen's title, NAME, SYNOPSIS, DESCRIPTION
+/// and OPTIONS of `hook`, then COMMANDS (each subcommand's synopsis,
+/// description and options from the same renderers, as a subsection), the
+/// hand-written sections, and clap_mangen's VERSION.
 pub fn render(out: &mut dyn Write) -> std::io::Result<()> {
     let mut cmd = Cli::command();
     cmd.build();
-    let mut top = Vec::new();
-    clap_mangen::Man::new(cmd.clone()).render(&mut top)?;
-    let top = String::from_utf8_lossy(&top);
-    // Everything of the top page up to its SUBCOMMANDS list, which names
-    // pages that do not exist; COMMANDS replaces it.
-    let head = top.split("\n.SH SUBCOMMANDS").next().unwrap_or(&top);
-    out.write_all(head.as_bytes())?;
-    out.write_all(b"\n.SH COMMANDS\n")?;
+    let man = clap_mangen::Man::new(cmd.clone());
+    // The preamble that makes groff print apostrophes straight comes once,
+    // with the title.
+    man.render_title(out)?;
+    write_body(out, |w| man.render_name_section(w))?;
+    write_body(out, |w| man.render_synopsis_section(w))?;
+    write_body(out, |w| man.render_description_section(w))?;
+    write_body(out, |w| man.render_options_section(w))?;
+    // Not clap_mangen's SUBCOMMANDS: it points at pages such as hook-run(1)
+    // that nobody installs.
+    out.write_all(b".SH COMMANDS\n")?;
     // Global options are described once, above; not again per command.
     let global: Vec<String> = cmd
         .get_arguments()
@@ -81,12 +88,10 @@ pub fn render(out: &mut dyn Write) -> std::io::Result<()> {
                 a
             }
         });
-        out.write_all(subsection(&sub)?.as_bytes())?;
+        subsection(out, &sub)?;
     }
     out.write_all(TRAILER.as_bytes())?;
-    let version = cmd.get_version().unwrap_or_default();
-    writeln!(out, ".SH VERSION\nv{version}")?;
-    Ok(())
+    write_body(out, |w| man.render_version_section(w))
 }
 
 /// Subcommands people can run, depth first (`record start`, `record stop`),
@@ -106,35 +111,62 @@ fn visible_leaf_commands(cmd: &clap::Command) -> Vec<&clap::Command> {
     out
 }
 
-/// One command's page turned into a subsection of hook(1): its synopsis,
-/// description and options, without its own title and NAME.
-fn subsection(sub: &clap::Command) -> std::io::Result<String> {
-    let mut page = Vec::new();
-    clap_mangen::Man::new(sub.clone()).render(&mut page)?;
-    let page = String::from_utf8_lossy(&page);
+/// One command as a subsection of hook(1): its synopsis, description and
+/// options, each from clap_mangen's renderer of that section, a paragraph
+/// where the section's own heading would be.
+fn subsection(out: &mut dyn Write, sub: &clap::Command) -> std::io::Result<()> {
     let name = sub.get_bin_name().unwrap_or_else(|| sub.get_name());
-    let mut text = format!(".SS \"{}\"\n", name.replace('-', "\\-"));
-    let mut section = "";
-    for line in page.lines() {
-        if let Some(heading) = line.strip_prefix(".SH ") {
-            section = match heading {
-                "SYNOPSIS" => "synopsis",
-                "DESCRIPTION" => "description",
-                "OPTIONS" => "options",
-                _ => "",
-            };
-            if !section.is_empty() {
-                text.push_str(".PP\n");
-            }
-            continue;
-        }
-        if section.is_empty() {
-            continue;
-        }
-        text.push_str(line);
-        text.push('\n');
+    writeln!(out, ".SS \"{}\"", name.replace('-', "\\-"))?;
+    let man = clap_mangen::Man::new(sub.clone());
+    write_paragraph(out, |w| man.render_synopsis_section(w))?;
+    write_paragraph(out, |w| man.render_description_section(w))?;
+    if sub.get_arguments().any(|a| !a.is_hide_set()) {
+        write_paragraph(out, |w| man.render_options_section(w))?;
     }
-    Ok(text)
+    Ok(())
+}
+
+type Renderer<'a> = dyn Fn(&mut dyn Write) -> std::io::Result<()> + 'a;
+
+/// One section from a clap_mangen renderer, without the preamble the roff
+/// crate puts before each rendering (the title already brought it).
+fn section(render: &Renderer<'_>) -> std::io::Result<String> {
+    let mut buf = Vec::new();
+    render(&mut buf)?;
+    let text = String::from_utf8(buf).map_err(std::io::Error::other)?;
+    let body = text
+        .lines()
+        .skip_while(|l| l.starts_with(".ie \\n(.g .ds Aq") || l.starts_with(".el .ds Aq"))
+        .fold(String::new(), |mut acc, l| {
+            acc.push_str(l);
+            acc.push('\n');
+            acc
+        });
+    Ok(body)
+}
+
+/// A section of the page as clap_mangen renders it.
+fn write_body(
+    out: &mut dyn Write,
+    render: impl Fn(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    out.write_all(section(&render)?.as_bytes())
+}
+
+/// A section turned into paragraphs of a subsection: every `.SH` heading
+/// (SYNOPSIS, DESCRIPTION, OPTIONS) becomes a paragraph break.
+fn write_paragraph(
+    out: &mut dyn Write,
+    render: impl Fn(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    for line in section(&render)?.lines() {
+        if line.starts_with(".SH ") {
+            out.write_all(b".PP\n")?;
+        } else {
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

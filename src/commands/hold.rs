@@ -1,6 +1,6 @@
 //! `hook hold PATH`: the process `hook record start` leaves behind to keep
-//! a path's stream alive for a recording session. It reads the stream
-//! (natively or through FFmpeg) under the supervisor, follows the session in
+//! a path's stream alive for a recording session. It reads the stream with
+//! the hook's native RTSP reader (`hook rtsp-read`) under the supervisor, follows the session in
 //! the state, and ends the session when it runs out (`--duration`), when the
 //! session is ended elsewhere, or when its reader cannot be kept.
 
@@ -10,13 +10,11 @@ use crate::cli::HoldArgs;
 use crate::commands::Context;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::mediamtx::env as mtx_env;
-use crate::policy::HoldReader;
 use crate::state::identity::ProcessId;
 use crate::state::{now, HoldState, PathState};
 use crate::supervise::signals::Signals;
 use crate::supervise::{self, Event, Job, Launch, Spec, StartError};
 use anyhow::{anyhow, Context as _};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -28,16 +26,12 @@ pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     let port = rtsp_port()?;
     let api = Api::from_env()?;
     let signals = Signals::install().context("installing signal handlers")?;
-    let ffmpeg = std::env::var_os("HOOK_FFMPEG")
-        .filter(|f| !f.is_empty())
-        .map_or_else(|| PathBuf::from("ffmpeg"), PathBuf::from);
     let check_every = ctx.policy.recording.hold_check_interval.0;
     let mut job = Hold {
         ctx,
         path: path.clone(),
         port,
         api,
-        ffmpeg,
         me: std::process::id(),
         check_every,
         next_api_check: Instant::now(),
@@ -128,13 +122,12 @@ fn end_session_from_hold(
         .map_err(|e| anyhow!(e).context(format!("{summary}; recording could not be switched off")))
 }
 
-/// The hold's job for the supervisor: an FFmpeg reader of the path.
+/// The hold's job for the supervisor: a native RTSP reader of the path.
 struct Hold<'a> {
     ctx: &'a Context,
     path: String,
     port: u16,
     api: Api,
-    ffmpeg: PathBuf,
     me: u32,
     check_every: Duration,
     next_api_check: Instant,
@@ -252,31 +245,20 @@ impl Job for Hold<'_> {
     }
 
     fn command(&mut self) -> Result<Launch, StartError> {
-        // RTSP credentials (HOOK_RTSP_USER/PASS): FFmpeg reads through the
-        // credential relay; the native reader logs in itself with what it
-        // inherits from the environment. Half-set ones are fatal.
-        let fatal = crate::mediamtx::rtsp_relay::start_error;
-        match self.ctx.policy.recording.hold_reader {
-            HoldReader::Ffmpeg => Ok(Launch {
-                program: self.ffmpeg.clone(),
-                args: crate::ffmpeg::reader_args(
-                    crate::mediamtx::rtsp_relay::ffmpeg_port(self.port).map_err(fatal)?,
-                    &self.path,
-                ),
-            }),
-            HoldReader::Native => {
-                crate::mediamtx::rtsp_auth::Credentials::from_env().map_err(fatal)?;
-                let exe = std::env::current_exe()
-                    .map_err(|e| StartError::retry(format!("finding the hook executable: {e}")))?;
-                Ok(Launch {
-                    program: exe,
-                    args: vec![
-                        "rtsp-read".into(),
-                        crate::ffmpeg::rtsp_url(self.port, &self.path).into(),
-                    ],
-                })
-            }
-        }
+        // RTSP credentials (HOOK_RTSP_USER/PASS): the native reader logs in
+        // itself with what it inherits from the environment (the credential
+        // relay is the publisher's). Half-set ones are fatal.
+        crate::mediamtx::rtsp_auth::Credentials::from_env()
+            .map_err(crate::mediamtx::rtsp_relay::start_error)?;
+        let exe = std::env::current_exe()
+            .map_err(|e| StartError::retry(format!("finding the hook executable: {e}")))?;
+        Ok(Launch {
+            program: exe,
+            args: vec![
+                "rtsp-read".into(),
+                crate::ffmpeg::rtsp_url(self.port, &self.path).into(),
+            ],
+        })
     }
 
     fn report(&mut self, event: Event<'_>) {

@@ -5,9 +5,9 @@
 //! read a path entry's configuration (`GET /v3/config/paths/get/…`, to notice
 //! that a restarted MediaMTX forgot the switch) and read a path's runtime
 //! state (`GET /v3/paths/get/…`: available, readers). That is plain HTTP/1.1
-//! over a loopback TCP socket, so it is written here on `std::net` rather than
-//! over a loopback TCP socket, so it is written on `std::net` (in `http`) rather than
-//! program whose budget is a few milliseconds and a few MiB.
+//! over a loopback TCP socket; ureq speaks it (synchronous, with its default
+//! features off: no TLS, no compression), and the base URL's checks, the
+//! encoding of path names and the redaction of URLs are in `url`.
 //!
 //! Where things come from: the base URL from `HOOK_MTX_API` (default
 //! `http://127.0.0.1:9997`), Basic credentials from `HOOK_MTX_API_USER` /
@@ -21,12 +21,11 @@
 //! it says how to turn the API on or how to record without it.
 
 use std::fmt;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use super::http::*;
-pub use super::http::{encode_name, encode_segment, redact_url};
+use super::rtsp_auth::base64;
+use super::url::*;
+pub use super::url::{encode_name, encode_segment, redact_url};
 use crate::error::usage;
 
 /// Base URL used when `HOOK_MTX_API` is not set.
@@ -38,6 +37,13 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6);
 /// Largest response read (a path list of many cameras stays far below).
 pub(super) const MAX_RESPONSE: usize = 4 << 20;
+
+/// An answer: its status and its body (at most [`MAX_RESPONSE`] bytes).
+#[derive(Debug)]
+struct Response {
+    code: u16,
+    body: Vec<u8>,
+}
 
 /// How to reach the Control API.
 #[derive(Clone, Debug)]
@@ -304,84 +310,59 @@ impl Api {
         })
     }
 
-    /// One request on a fresh connection (`Connection: close`), bounded by
-    /// the time limit from connect to the last byte.
+    /// One request. Connecting (name lookup included) is bounded by
+    /// [`CONNECT_TIMEOUT`] (or the answer's limit when shorter); the answer's
+    /// head by the answer's limit; the whole exchange, body included, by
+    /// both together. No proxy from the environment, no redirect, no retry.
     fn request(
         &self,
         method: &'static str,
         target: &str,
         body: Option<&[u8]>,
     ) -> Result<Response, ApiError> {
-        let url = self.url(target);
         let err = |kind| ApiError {
             method,
-            url: url.clone(),
+            url: self.url(target),
             kind,
         };
-        let connect_deadline = Instant::now() + CONNECT_TIMEOUT.min(self.timeout);
-        let mut stream = self
-            .connect(connect_deadline)
-            .map_err(|e| err(ApiErrorKind::Unreachable(e)))?;
-        let deadline = Instant::now() + self.timeout;
-        let request = build_request(
-            method,
-            &format!("{}{target}", self.base.prefix),
-            &self.host_header(),
-            self.auth.as_deref(),
-            body,
-        );
-        let io = |e| err(ApiErrorKind::Io(e));
-        set_timeouts(&stream, deadline).map_err(io)?;
-        stream.write_all(&request).map_err(io)?;
-        let mut raw = Vec::with_capacity(4096);
-        let mut buf = [0u8; 8192];
-        loop {
-            set_timeouts(&stream, deadline).map_err(io)?;
-            match stream.read(&mut buf) {
-                Ok(0) => break,
-                Ok(n) => {
-                    raw.extend_from_slice(&buf[..n]);
-                    if raw.len() > MAX_RESPONSE {
-                        return Err(err(ApiErrorKind::Protocol(format!(
-                            "answer larger than {MAX_RESPONSE} bytes"
-                        ))));
-                    }
-                    // Stop as soon as a Content-Length answer is complete:
-                    // some servers keep the socket open a moment.
-                    if let Ok(Some(resp)) = parse_response(&raw, false) {
-                        return Ok(resp);
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io(e)),
-            }
+        let connect = CONNECT_TIMEOUT.min(self.timeout);
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .proxy(None)
+            .max_redirects(0)
+            .http_status_as_error(false)
+            .user_agent(concat!("mediamtx-hook/", env!("CARGO_PKG_VERSION")))
+            .accept("application/json")
+            .timeout_resolve(Some(connect))
+            .timeout_connect(Some(connect))
+            .timeout_recv_response(Some(self.timeout))
+            .timeout_global(Some(connect + self.timeout))
+            .build()
+            .into();
+        let url = format!("http://{}{}{target}", self.host_header(), self.base.prefix);
+        let mut head = ureq::http::Request::builder().method(method).uri(&url);
+        if let Some(auth) = &self.auth {
+            head = head.header("Authorization", auth);
         }
-        match parse_response(&raw, true) {
-            Ok(Some(resp)) => Ok(resp),
-            Ok(None) => Err(err(ApiErrorKind::Protocol("answer cut short".into()))),
-            Err(why) => Err(err(ApiErrorKind::Protocol(why))),
-        }
-    }
-
-    fn connect(&self, deadline: Instant) -> std::io::Result<TcpStream> {
-        let addrs: Vec<SocketAddr> = (self.base.host.as_str(), self.base.port)
-            .to_socket_addrs()?
-            .collect();
-        let mut last = std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{} resolves to no address", self.base.host),
-        );
-        for addr in addrs {
-            let left = remaining(deadline)?;
-            match TcpStream::connect_timeout(&addr, left) {
-                Ok(s) => {
-                    let _ = s.set_nodelay(true);
-                    return Ok(s);
-                }
-                Err(e) => last = e,
-            }
-        }
-        Err(last)
+        let sent = match body {
+            Some(b) => head
+                .header("Content-Type", "application/json")
+                .body(b.to_vec())
+                .map_err(ureq::Error::from)
+                .and_then(|r| agent.run(r)),
+            None => head
+                .body(())
+                .map_err(ureq::Error::from)
+                .and_then(|r| agent.run(r)),
+        };
+        let mut resp = sent.map_err(|e| err(error_kind(e)))?;
+        let code = resp.status().as_u16();
+        let body = resp
+            .body_mut()
+            .with_config()
+            .limit(MAX_RESPONSE as u64)
+            .read_to_vec()
+            .map_err(|e| err(error_kind(e)))?;
+        Ok(Response { code, body })
     }
 
     fn host_header(&self) -> String {
@@ -390,6 +371,46 @@ impl Api {
         } else {
             format!("{}:{}", self.base.host, self.base.port)
         }
+    }
+}
+
+/// Which of the hook's kinds of failure a ureq error is: nothing listening
+/// (or no connection in time) is `Unreachable`, an answer that did not
+/// come in time is `Io`, anything else is an answer that is not what
+/// MediaMTX sends.
+fn error_kind(e: ureq::Error) -> ApiErrorKind {
+    use std::io::{Error, ErrorKind};
+    use ureq::Timeout;
+    match e {
+        ureq::Error::Timeout(t @ (Timeout::Resolve | Timeout::Connect)) => {
+            ApiErrorKind::Unreachable(Error::new(
+                ErrorKind::TimedOut,
+                format!("{t} time limit reached"),
+            ))
+        }
+        ureq::Error::Timeout(t) => ApiErrorKind::Io(Error::new(
+            ErrorKind::TimedOut,
+            format!("{t} time limit reached"),
+        )),
+        ureq::Error::HostNotFound | ureq::Error::ConnectionFailed => {
+            ApiErrorKind::Unreachable(Error::new(ErrorKind::NotConnected, e.to_string()))
+        }
+        ureq::Error::Io(io)
+            if matches!(
+                io.kind(),
+                ErrorKind::ConnectionRefused
+                    | ErrorKind::AddrNotAvailable
+                    | ErrorKind::HostUnreachable
+                    | ErrorKind::NetworkUnreachable
+                    | ErrorKind::NotFound
+            ) =>
+        {
+            ApiErrorKind::Unreachable(io)
+        }
+        ureq::Error::BodyExceedsLimit(_) => {
+            ApiErrorKind::Protocol(format!("answer larger than {MAX_RESPONSE} bytes"))
+        }
+        other => ApiErrorKind::Protocol(other.to_string()),
     }
 }
 
@@ -482,5 +503,92 @@ mod tests {
         assert_eq!(api.auth.as_deref(), Some("Basic YWRtaW46c2VjcmV0"));
         let api = Api::new("http://127.0.0.1:9997", None, Some("secret")).unwrap();
         assert!(api.auth.is_none());
+    }
+
+    /// Serves one connection with `answer` and returns the request's head.
+    fn serve_once(answer: Vec<u8>) -> (String, std::thread::JoinHandle<String>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let server = std::thread::spawn(move || {
+            let (mut conn, _) = listener.accept().unwrap();
+            let mut request = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Head and body (a socket closed with unread bytes resets the
+            // connection, which may destroy the answer).
+            let complete = |raw: &[u8]| {
+                raw.windows(4)
+                    .position(|w| w == b"\r\n\r\n")
+                    .is_some_and(|end| {
+                        let head = String::from_utf8_lossy(&raw[..end]).to_ascii_lowercase();
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("content-length:"))
+                            .map_or(0, |v| v.trim().parse().unwrap());
+                        raw.len() >= end + 4 + length
+                    })
+            };
+            while !complete(&request) {
+                let n = conn.read(&mut buf).unwrap();
+                assert!(n > 0, "request cut short");
+                request.extend_from_slice(&buf[..n]);
+            }
+            let _ = conn.write_all(&answer);
+            String::from_utf8_lossy(&request).into_owned()
+        });
+        (base, server)
+    }
+
+    #[test]
+    fn chunked_answers_and_names_with_slashes() {
+        let answer = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n\
+            10\r\n{\"available\":tru\r\n3;x=y\r\ne, \r\n13\r\n\"confName\":\"site1\"}\r\n0\r\n\r\n";
+        let (base, server) = serve_once(answer.to_vec());
+        let api = Api::new(&base, None, None).unwrap();
+        let info = api.path("site1/camera 0").unwrap().unwrap();
+        assert!(info.available);
+        assert_eq!(info.conf_name.as_deref(), Some("site1"));
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with("GET /v3/paths/get/site1/camera%200 HTTP/1.1\r\n"),
+            "{request}"
+        );
+    }
+
+    #[test]
+    fn answers_over_the_size_cap_are_refused() {
+        let mut answer = format!(
+            "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            MAX_RESPONSE + 1
+        )
+        .into_bytes();
+        answer.resize(answer.len() + MAX_RESPONSE + 1, b' ');
+        let (base, server) = serve_once(answer);
+        let api = Api::new(&base, None, None).unwrap();
+        let err = api.path("cam0").unwrap_err();
+        assert!(matches!(err.kind, ApiErrorKind::Protocol(_)), "{err:?}");
+        assert!(err.to_string().contains("answer larger than"), "{err}");
+        server.join().unwrap();
+    }
+
+    #[test]
+    fn a_404_entry_names_the_entry_and_the_way_out() {
+        let body = r#"{"status":"error","error":"path configuration not found"}"#;
+        let answer = format!(
+            "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let (base, server) = serve_once(answer.into_bytes());
+        let api = Api::new(&base, None, None).unwrap();
+        let err = api.set_record("cam9", true).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains("HTTP 404"), "{text}");
+        assert!(text.contains("path configuration not found"), "{text}");
+        assert!(text.contains("hook mediamtx-config"), "{text}");
+        let request = server.join().unwrap();
+        assert!(
+            request.starts_with("PATCH /v3/config/paths/patch/cam9 "),
+            "{request}"
+        );
     }
 }

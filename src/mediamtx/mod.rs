@@ -1,5 +1,5 @@
 //! MediaMTX as the hook sees it: the variables it hands a hook (`env`), its
-//! Control API (`api`, speaking HTTP through `http`), the `paths:` entries
+//! Control API (`api`, its URLs in `url`), the `paths:` entries
 //! that wire the hook into `mediamtx.yml` (`config`), and its RTSP server
 //! (`rtsp_auth`, the native reader `rtsp_reader`, the login relay
 //! `rtsp_relay`).
@@ -7,7 +7,7 @@
 pub mod api;
 pub mod config;
 pub mod env;
-mod http;
 pub mod rtsp_auth;
 pub mod rtsp_reader;
 pub mod rtsp_relay;
+mod url;

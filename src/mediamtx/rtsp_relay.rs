@@ -2,8 +2,8 @@
 //!
 //! FFmpeg takes RTSP credentials only inside the URL, and its command line is
 //! world-readable in `/proc/PID/cmdline`. So when `HOOK_RTSP_USER` and
-//! `HOOK_RTSP_PASS` are set, FFmpeg (the publisher, the FFmpeg hold reader)
-//! connects without credentials to this relay instead, on `127.0.0.1` and an
+//! `HOOK_RTSP_PASS` are set, FFmpeg (the publisher; holds read with the
+//! native reader, which logs in itself) connects without credentials to this relay instead, on `127.0.0.1` and an
 //! ephemeral port, and the relay carries the connection on to MediaMTX,
 //! adding the login on the way.
 //!

@@ -101,18 +101,35 @@ pub struct Recording {
     /// How often a recording hold checks its session (end time, stop) and
     /// MediaMTX's `record` switch (forgotten after a MediaMTX restart).
     pub hold_check_interval: Dur,
-    /// What reads the stream for a hold: `ffmpeg` (`-c copy -f null`) or
-    /// `native` (the hook's own minimal RTSP reader, a fraction of the memory).
-    pub hold_reader: HoldReader,
 }
 
-/// The reader a recording hold runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum HoldReader {
-    #[default]
-    Ffmpeg,
-    Native,
+/// The key that once chose a hold's reader. Holds always read with the
+/// hook's native RTSP reader now; see [`take_obsolete_keys`].
+const OBSOLETE_HOLD_READER: &str = "hold_reader";
+
+/// Takes the obsolete `recording.hold_reader` out of a config before it is
+/// read: `"native"` (what every hold does now) is accepted, and the warning
+/// it returns says to delete the key; anything else, `"ffmpeg"` above all,
+/// is refused, naming the key: the FFmpeg hold reader is gone, and a config
+/// that asks for it must not silently get something else.
+fn take_obsolete_keys(
+    value: &mut serde_json::Value,
+    origin: &str,
+) -> anyhow::Result<Option<String>> {
+    let Some(recording) = value.get_mut("recording").and_then(|r| r.as_object_mut()) else {
+        return Ok(None);
+    };
+    let Some(given) = recording.remove(OBSOLETE_HOLD_READER) else {
+        return Ok(None);
+    };
+    if given == "native" {
+        return Ok(Some(format!(
+            "config {origin}: recording.hold_reader is obsolete (holds always use the hook's native RTSP reader); delete the key"
+        )));
+    }
+    Err(usage(format!(
+        "config {origin}: recording.hold_reader: {given} is no longer available; holds always use the hook's native RTSP reader (the FFmpeg hold reader was removed): delete the key"
+    )))
 }
 
 /// Snapshot: one JPEG, at once.
@@ -158,7 +175,6 @@ impl Default for Recording {
             gap_tolerance: Dur::millis(1500),
             record_path: "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f".to_string(),
             hold_check_interval: Dur::secs(5),
-            hold_reader: HoldReader::default(),
         }
     }
 }
@@ -187,12 +203,15 @@ impl Default for Restart {
 impl Policy {
     /// Parses and validates a JSON config text. `origin` names it in errors.
     pub fn from_json(text: &str, origin: &str) -> anyhow::Result<Policy> {
-        let value: serde_json::Value = serde_json::from_str(text)
+        let mut value: serde_json::Value = serde_json::from_str(text)
             .map_err(|e| usage(format!("config {origin}: not valid JSON: {e}")))?;
         if !value.is_object() {
             return Err(usage(format!(
                 "config {origin}: expected a JSON object with sections viewing, recording, snapshot, restart"
             )));
+        }
+        if let Some(warning) = take_obsolete_keys(&mut value, origin)? {
+            log::warn!("{warning}");
         }
         let policy: Policy = serde_json::from_value(value.clone()).map_err(|e| {
             let text = e.to_string();
@@ -376,6 +395,27 @@ mod tests {
         assert_eq!(p.restart.stable_after.0, Duration::from_secs(60));
         assert_eq!(p.restart.grace.0, Duration::from_secs(5));
         assert!(p.validate().is_ok());
+    }
+
+    #[test]
+    fn the_obsolete_hold_reader_key() {
+        let p = Policy::from_json(r#"{"recording":{"hold_reader":"native"}}"#, "t").unwrap();
+        assert_eq!(p, Policy::default());
+        let mut v = serde_json::json!({"recording": {"hold_reader": "native"}});
+        let warning = take_obsolete_keys(&mut v, "t").unwrap().unwrap();
+        assert!(
+            warning.contains("recording.hold_reader is obsolete"),
+            "{warning}"
+        );
+        for bad in [r#""ffmpeg""#, r#""fast""#, "1"] {
+            let text = format!(r#"{{"recording":{{"hold_reader":{bad}}}}}"#);
+            let err = Policy::from_json(&text, "t").unwrap_err();
+            assert!(crate::error::is_usage(&err), "{err}");
+            let msg = err.to_string();
+            assert!(msg.contains("recording.hold_reader"), "{msg}");
+            assert!(msg.contains(bad), "{msg}");
+            assert!(msg.contains("delete the key"), "{msg}");
+        }
     }
 
     #[test]

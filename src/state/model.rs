@@ -254,7 +254,7 @@ pub struct HoldState {
     /// `pid`'s identity (start time, boot).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub process: Option<ProcessId>,
-    /// Its FFmpeg reader, while one runs.
+    /// Its reader (`hook rtsp-read`), while one runs.
     pub reader_pid: Option<u32>,
     /// `reader_pid`'s identity.
     #[serde(skip_serializing_if = "Option::is_none")]

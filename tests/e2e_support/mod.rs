@@ -36,8 +36,6 @@ pub enum Backend {
 /// What a case needs beyond the defaults.
 #[derive(Clone, Debug, Default)]
 pub struct Setup {
-    /// `recording.hold_reader` (`native` / `ffmpeg`), else the default.
-    pub hold_reader: Option<&'static str>,
     /// RTSP publish/read credentials MediaMTX requires (authInternalUsers),
     /// handed to the hooks as HOOK_RTSP_USER / HOOK_RTSP_PASS.
     pub credentials: Option<(String, String)>,
@@ -85,17 +83,13 @@ impl Mtx {
         std::fs::create_dir_all(&state).unwrap();
         std::fs::create_dir_all(&bin).unwrap();
         std::os::unix::fs::symlink(hook_bin(), bin.join("hook")).unwrap();
-        let hold = setup
-            .hold_reader
-            .map(|r| format!(r#", "hold_reader": "{r}""#))
-            .unwrap_or_default();
         let policy = write_config(
             dir.path(),
             &format!(
                 r#"{{
   "viewing": {{"close_after": "{}s", "start_timeout": "{}s"}},
   "recording": {{"segment_duration": "{}s", "hold_check_interval": "500ms",
-                 "record_path": "{}/%path/%Y-%m-%d_%H-%M-%S-%f"{hold}}},
+                 "record_path": "{}/%path/%Y-%m-%d_%H-%M-%S-%f"}},
   "restart": {{"initial_delay": "500ms", "max_delay": "2s", "grace": "3s"}}
 }}"#,
                 CLOSE_AFTER.as_secs(),
