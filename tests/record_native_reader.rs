@@ -113,8 +113,13 @@ fn the_obsolete_hold_reader_key() {
         err.contains("recording.hold_reader is obsolete") && err.contains("delete the key"),
         "{err}"
     );
+    // The old shipped default, still in configs an operator edited: loads,
+    // with a warning.
     let (code, _, err) = status("ffmpeg");
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("FFmpeg hold reader was removed"), "{err}");
+    assert!(err.contains("delete the key"), "{err}");
+    let (code, _, err) = status("gstreamer");
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("recording.hold_reader"), "{err}");
-    assert!(err.contains("\"ffmpeg\" is no longer available"), "{err}");
 }

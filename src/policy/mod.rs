@@ -108,10 +108,12 @@ pub struct Recording {
 const OBSOLETE_HOLD_READER: &str = "hold_reader";
 
 /// Takes the obsolete `recording.hold_reader` out of a config before it is
-/// read: `"native"` (what every hold does now) is accepted, and the warning
-/// it returns says to delete the key; anything else, `"ffmpeg"` above all,
-/// is refused, naming the key: the FFmpeg hold reader is gone, and a config
-/// that asks for it must not silently get something else.
+/// read. Its two old values are accepted with a warning that says to delete
+/// the key: `"native"` (what every hold does now) and `"ffmpeg"` (the old
+/// shipped default, kept in configs an operator edited: holding the stream
+/// with the native reader instead changes nothing a user relies on, so an
+/// upgrade does not stop every command). Anything else is refused, naming
+/// the key.
 fn take_obsolete_keys(
     value: &mut serde_json::Value,
     origin: &str,
@@ -125,6 +127,11 @@ fn take_obsolete_keys(
     if given == "native" {
         return Ok(Some(format!(
             "config {origin}: recording.hold_reader is obsolete (holds always use the hook's native RTSP reader); delete the key"
+        )));
+    }
+    if given == "ffmpeg" {
+        return Ok(Some(format!(
+            "config {origin}: recording.hold_reader: \"ffmpeg\" is obsolete: the FFmpeg hold reader was removed and holds use the hook's native RTSP reader (same stream, a fraction of the memory); delete the key"
         )));
     }
     Err(usage(format!(
@@ -407,7 +414,15 @@ mod tests {
             warning.contains("recording.hold_reader is obsolete"),
             "{warning}"
         );
-        for bad in [r#""ffmpeg""#, r#""fast""#, "1"] {
+        let p = Policy::from_json(r#"{"recording":{"hold_reader":"ffmpeg"}}"#, "t").unwrap();
+        assert_eq!(p, Policy::default(), "the old default still loads");
+        let mut v = serde_json::json!({"recording": {"hold_reader": "ffmpeg"}});
+        let warning = take_obsolete_keys(&mut v, "t").unwrap().unwrap();
+        assert!(
+            warning.contains("FFmpeg hold reader was removed"),
+            "{warning}"
+        );
+        for bad in [r#""fast""#, "1"] {
             let text = format!(r#"{{"recording":{{"hold_reader":{bad}}}}}"#);
             let err = Policy::from_json(&text, "t").unwrap_err();
             assert!(crate::error::is_usage(&err), "{err}");
