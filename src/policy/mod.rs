@@ -7,6 +7,8 @@
 //! "at once", never as "never".
 
 pub mod duration;
+pub mod record_path;
+pub mod size;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::usage;
 use crate::policy::duration::Dur;
+use crate::policy::size::{MinFree, Size};
 
 /// Default of `recording.delete_after`, in days (the shipped
 /// `mediamtx/mediamtx.yml` says `recordDeleteAfter: 7d`).
@@ -104,6 +107,38 @@ pub struct Recording {
     /// What reads the stream for a hold: `ffmpeg` (`-c copy -f null`) or
     /// `native` (the hook's own minimal RTSP reader, a fraction of the memory).
     pub hold_reader: HoldReader,
+    /// Disk budget: the most all recorded segments (every path) may take;
+    /// `hook segment-complete` deletes the oldest beyond it. Unset: no cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<Size>,
+    /// Disk budget: free space to keep on the recordings' file system (a
+    /// size or a share such as `5%`). Unset: the smaller of 5% and 1 GiB
+    /// ([`Recording::min_free_bytes`]); `0` turns it off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_free: Option<MinFree>,
+}
+
+impl Recording {
+    /// The free space to keep on a file system of `total` bytes.
+    pub fn min_free_bytes(&self, total: u64) -> u64 {
+        match self.min_free {
+            Some(m) => m.bytes(total),
+            None => MinFree::Percent {
+                hundredths: size::DEFAULT_MIN_FREE_PERCENT * 100,
+            }
+            .bytes(total)
+            .min(size::DEFAULT_MIN_FREE_BYTES),
+        }
+    }
+
+    /// `min_free` as written in the ledger and status (`2GiB`, `5%`,
+    /// or `default (5%, at most 1GiB)`).
+    pub fn min_free_text(&self) -> String {
+        match self.min_free {
+            Some(m) => m.to_string(),
+            None => "default (5%, at most 1GiB)".into(),
+        }
+    }
 }
 
 /// The reader a recording hold runs.
@@ -159,6 +194,8 @@ impl Default for Recording {
             record_path: "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f".to_string(),
             hold_check_interval: Dur::secs(5),
             hold_reader: HoldReader::default(),
+            max_size: None,
+            min_free: None,
         }
     }
 }
