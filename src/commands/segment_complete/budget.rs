@@ -35,6 +35,16 @@ pub struct DeletedRecord {
     pub size: u64,
 }
 
+/// A ledger line: a kept segment moved to the ledger's end (the newest of
+/// its path found at the head of the ledger, behind older ones).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct RequeuedRecord {
+    pub requeued: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub start: OffsetDateTime,
+    pub size: u64,
+}
+
 /// A ledger line: the oldest segment of a path, left alone.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct SkippedRecord {
@@ -125,11 +135,30 @@ pub fn enforce(
             if cursor.file.is_none() || cursor.start.is_none() {
                 seek_entry(&store.ledger_file(name), committed, cursor, false);
             }
+            let newest = t
+                .last
+                .iter()
+                .max_by_key(|s| s.start)
+                .map(|s| s.file.clone());
+            if cursor.file.is_some() && cursor.file == newest {
+                // Segments finished out of order put the path's newest at
+                // the head of its ledger: it moves to the end (a
+                // `requeued` line) so the older ones behind it go first.
+                let line = RequeuedRecord {
+                    requeued: cursor.file.clone().unwrap_or_default(),
+                    start: cursor.start.unwrap_or(now),
+                    size: cursor.size.unwrap_or(0),
+                };
+                let committed = store.append_ledger(name, t.ledger_bytes, &line)?;
+                t.ledger_bytes = Some(committed);
+                let cursor = t.gone_cursor.as_mut().expect("set above");
+                seek_entry(&store.ledger_file(name), committed, cursor, true);
+            }
+            let cursor = t.gone_cursor.as_mut().expect("set above");
             let (Some(file), Some(start)) = (&cursor.file, cursor.start) else {
                 continue;
             };
-            let newest = t.last.iter().max_by_key(|s| s.start);
-            if newest.is_some_and(|n| &n.file == file) {
+            if newest.as_ref() == Some(file) {
                 continue;
             }
             if best.as_ref().is_none_or(|(_, s)| start < *s) {

@@ -91,6 +91,9 @@ pub fn notice_gone(
 /// A segment's line in the ledger: what the cursor needs of it.
 #[derive(serde::Deserialize)]
 pub(super) struct Entry {
+    /// `file` on a segment's line; `requeued` on the line that moved a
+    /// kept segment to the ledger's end (see `budget`).
+    #[serde(alias = "requeued")]
     pub(super) file: String,
     #[serde(with = "time::serde::rfc3339")]
     pub(super) start: OffsetDateTime,
@@ -195,10 +198,7 @@ pub(super) fn cursor_holds(cursor: &LedgerCursor, chunk: &[u8]) -> bool {
         return true;
     };
     let line = chunk.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    serde_json::from_slice::<serde_json::Value>(line)
-        .ok()
-        .and_then(|v| v.get("file").and_then(|f| f.as_str()).map(|f| f == file))
-        .unwrap_or(false)
+    entry(line).is_some_and(|e| &e.file == file)
 }
 
 #[cfg(test)]
