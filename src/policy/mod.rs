@@ -520,6 +520,33 @@ mod tests {
         assert!(crate::error::is_usage(&err));
     }
 
+    #[test]
+    fn disk_budget_keys() {
+        let p = Policy::from_json(
+            r#"{"recording":{"max_size":"50GiB","min_free":"2GiB"}}"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.recording.max_size, Some(size::Size(50 << 30)));
+        assert_eq!(p.recording.min_free_bytes(u64::MAX), 2 << 30);
+        let d = Recording::default();
+        assert_eq!(d.max_size, None);
+        // The smaller of 5% and 1 GiB.
+        assert_eq!(d.min_free_bytes(32_000_000_000), 1 << 30);
+        assert_eq!(d.min_free_bytes(8_000_000_000), 400_000_000);
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(Policy::from_json(&text, "again").unwrap(), p, "{text}");
+        for (json, key) in [
+            (r#"{"recording":{"max_size":"50G"}}"#, "recording.max_size"),
+            (r#"{"recording":{"max_size":50}}"#, "recording.max_size"),
+            (r#"{"recording":{"min_free":"120%"}}"#, "recording.min_free"),
+        ] {
+            let err = Policy::from_json(json, "t").unwrap_err();
+            assert!(crate::error::is_usage(&err), "{json}");
+            assert!(err.to_string().contains(key), "{json}: {err}");
+        }
+    }
+
     /// A hold is handed the policy as JSON: what is written reads back as
     /// exactly the same values.
     #[test]
