@@ -89,6 +89,7 @@ fn main() {
     if want("segment") {
         rows.extend(b.segment_complete());
         rows.push(b.segment_complete_long_ledger());
+        rows.push(b.segment_complete_budget());
     }
     if want("status") {
         rows.push(b.status_json());
@@ -975,6 +976,56 @@ impl Bench {
                 how: format!("{n} processes spawned at once on one path; the count read back from state.json"),
             },
         ]
+    }
+
+    /// `segment-complete` with a disk budget enforced: `recording.max_size`
+    /// 4KiB and 1 KiB segments, so that every run past the fourth deletes
+    /// the oldest segment (one `unlink`, one `deleted` ledger line). The
+    /// cost does not grow with the ledger: the oldest kept segment is the
+    /// ledger cursor in the state.
+    fn segment_complete_budget(&self) -> Row {
+        let runs = if self.quick { 20 } else { 100 };
+        let state = self.work.join("seg-budget-state");
+        let segs = self.work.join("segs-budget");
+        let cam = segs.join("cam0");
+        std::fs::create_dir_all(&cam).unwrap();
+        let config = self.work.join("budget.json");
+        std::fs::write(
+            &config,
+            format!(
+                r#"{{"recording":{{"record_path":"{}/%path/%Y-%m-%d_%H-%M-%S-%f","max_size":"4KiB","min_free":"0"}}}}"#,
+                segs.display()
+            ),
+        )
+        .unwrap();
+        let mut ms = Vec::new();
+        for i in 0..runs + 4 {
+            let file = Self::fake_segment(&cam, i);
+            let mut c = self.segment_cmd(&state, "cam0", &file);
+            c.env("HOOK_CONFIG", &config);
+            let t0 = Instant::now();
+            let status = c.status().unwrap();
+            if i >= 4 {
+                ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            assert!(status.success());
+        }
+        let deleted = StateStore::new(&state)
+            .read()
+            .ok()
+            .and_then(|s| s.paths.get("cam0").map(|p| p.segments.deleted))
+            .unwrap_or_default();
+        let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
+        Row {
+            what: "`segment-complete`, disk budget enforced",
+            budget: "< 5 ms",
+            measured: format!("p50 {p50:.2} ms, p99 {p99:.2} ms"),
+            met: met(p50 < 5.0 && deleted == runs),
+            how: format!(
+                "{runs} runs in sequence with recording.max_size 4KiB and 1 KiB segments: each run deletes the oldest ({deleted} deleted in all), on {}",
+                fs_of(&state)
+            ),
+        }
     }
 
     /// `segment-complete` on a path whose ledger already holds 100,000

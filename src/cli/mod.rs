@@ -79,7 +79,9 @@ pub enum Command {
     ///
     /// Reads MTX_PATH, MTX_SEGMENT_PATH and MTX_SEGMENT_DURATION; appends the
     /// segment to the path's ledger, updates totals and detects gaps; marks
-    /// the oldest few segments whose files MediaMTX deleted as gone.
+    /// the oldest few segments whose files MediaMTX deleted as gone; then
+    /// keeps the disk budget (recording.max_size, recording.min_free in
+    /// HOOK_CONFIG), deleting the oldest segments, never a path's newest.
     SegmentComplete(SegmentArgs),
 
     /// Start or stop a manual recording session

@@ -160,10 +160,11 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
 
+    let storage = crate::status::storage::Storage::observe(&state, &ctx.policy.recording);
     let text = if args.prometheus {
         crate::status::prometheus::render(&truthful(&state, &observed), now)?
     } else if args.json {
-        let mut s = render_json(&ctx.store, &observed, now)?;
+        let mut s = render_json_with(&ctx.store, &observed, now, Some(&storage))?;
         s.push('\n');
         s
     } else {
@@ -179,6 +180,13 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             ),
             None => render_table(&observed),
         }
+    };
+    // One path: the storage lines; the table: only the warning, when
+    // the budget cannot be met.
+    let text = match (&only, args.prometheus || args.json || observed.is_empty()) {
+        (_, true) => text,
+        (Some(_), false) => text + &storage.human(&state),
+        (None, false) => text + &storage.warning(),
     };
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

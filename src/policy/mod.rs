@@ -7,6 +7,8 @@
 //! "at once", never as "never".
 
 pub mod duration;
+pub mod record_path;
+pub mod size;
 
 use std::path::Path;
 use std::time::Duration;
@@ -16,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::usage;
 use crate::policy::duration::Dur;
+use crate::policy::size::{MinFree, Size};
 
 /// Default of `recording.delete_after`, in days (the shipped
 /// `mediamtx/mediamtx.yml` says `recordDeleteAfter: 7d`).
@@ -101,6 +104,38 @@ pub struct Recording {
     /// How often a recording hold checks its session (end time, stop) and
     /// MediaMTX's `record` switch (forgotten after a MediaMTX restart).
     pub hold_check_interval: Dur,
+    /// Disk budget: the most all recorded segments (every path) may take;
+    /// `hook segment-complete` deletes the oldest beyond it. Unset: no cap.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_size: Option<Size>,
+    /// Disk budget: free space to keep on the recordings' file system (a
+    /// size or a share such as `5%`). Unset: the smaller of 5% and 1 GiB
+    /// ([`Recording::min_free_bytes`]); `0` turns it off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_free: Option<MinFree>,
+}
+
+impl Recording {
+    /// The free space to keep on a file system of `total` bytes.
+    pub fn min_free_bytes(&self, total: u64) -> u64 {
+        match self.min_free {
+            Some(m) => m.bytes(total),
+            None => MinFree::Percent {
+                hundredths: size::DEFAULT_MIN_FREE_PERCENT * 100,
+            }
+            .bytes(total)
+            .min(size::DEFAULT_MIN_FREE_BYTES),
+        }
+    }
+
+    /// `min_free` as written in the ledger and status (`2GiB`, `5%`,
+    /// or `default (5%, at most 1GiB)`).
+    pub fn min_free_text(&self) -> String {
+        match self.min_free {
+            Some(m) => m.to_string(),
+            None => "default (5%, at most 1GiB)".into(),
+        }
+    }
 }
 
 /// The key that once chose a hold's reader. Holds always read with the
@@ -182,6 +217,8 @@ impl Default for Recording {
             gap_tolerance: Dur::millis(1500),
             record_path: "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f".to_string(),
             hold_check_interval: Dur::secs(5),
+            max_size: None,
+            min_free: None,
         }
     }
 }
@@ -536,6 +573,33 @@ mod tests {
         let err =
             Policy::from_json(r#"{"recording":{"record_path":"x/%path\n%s%f"}}"#, "t").unwrap_err();
         assert!(crate::error::is_usage(&err));
+    }
+
+    #[test]
+    fn disk_budget_keys() {
+        let p = Policy::from_json(
+            r#"{"recording":{"max_size":"50GiB","min_free":"2GiB"}}"#,
+            "t",
+        )
+        .unwrap();
+        assert_eq!(p.recording.max_size, Some(size::Size(50 << 30)));
+        assert_eq!(p.recording.min_free_bytes(u64::MAX), 2 << 30);
+        let d = Recording::default();
+        assert_eq!(d.max_size, None);
+        // The smaller of 5% and 1 GiB.
+        assert_eq!(d.min_free_bytes(32_000_000_000), 1 << 30);
+        assert_eq!(d.min_free_bytes(8_000_000_000), 400_000_000);
+        let text = serde_json::to_string(&p).unwrap();
+        assert_eq!(Policy::from_json(&text, "again").unwrap(), p, "{text}");
+        for (json, key) in [
+            (r#"{"recording":{"max_size":"50G"}}"#, "recording.max_size"),
+            (r#"{"recording":{"max_size":50}}"#, "recording.max_size"),
+            (r#"{"recording":{"min_free":"120%"}}"#, "recording.min_free"),
+        ] {
+            let err = Policy::from_json(json, "t").unwrap_err();
+            assert!(crate::error::is_usage(&err), "{json}");
+            assert!(err.to_string().contains(key), "{json}: {err}");
+        }
     }
 
     /// A hold is handed the policy as JSON: what is written reads back as

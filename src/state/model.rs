@@ -160,6 +160,18 @@ pub struct SegmentTotals {
     /// Where the search for gone files goes on: the oldest ledger entry
     /// not known gone.
     pub gone_cursor: Option<LedgerCursor>,
+    /// Segments recorded and neither deleted, gone nor skipped (the disk
+    /// budget never deletes a path's last one).
+    pub kept: u64,
+    /// Their bytes (as recorded): the path's share of the disk budget.
+    pub kept_bytes: u64,
+    /// Segments the disk budget deleted; each has a `deleted` ledger line.
+    pub deleted: u64,
+    pub deleted_bytes: u64,
+    /// Oldest segments the disk budget would have deleted but left alone
+    /// (a symbolic link, not MediaMTX's name, not removable); each has a
+    /// `skipped` ledger line and no longer counts in `kept_bytes`.
+    pub skipped: u64,
 }
 
 /// A place in a path's ledger: the byte offset of a line, and the file of
@@ -169,6 +181,16 @@ pub struct LedgerCursor {
     pub offset: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file: Option<String>,
+    /// That segment's start and size (the oldest kept segment of the path,
+    /// for the disk budget).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub start: Option<OffsetDateTime>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<u64>,
 }
 
 /// A manual recording session (`hook record start`).

@@ -17,6 +17,8 @@ pub(crate) struct JsonStatus<'a> {
     generated_at: OffsetDateTime,
     state_dir: String,
     paths: std::collections::BTreeMap<&'a str, JsonPath<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    storage: Option<&'a crate::status::storage::Storage>,
 }
 
 #[derive(Serialize)]
@@ -68,6 +70,10 @@ pub(crate) struct JsonSegments<'a> {
     bytes: u64,
     gaps: u64,
     gone: u64,
+    deleted: u64,
+    kept_bytes: u64,
+    /// The path's oldest kept segment (its file), when known.
+    oldest_kept: Option<&'a str>,
     #[serde(with = "time::serde::rfc3339::option")]
     last_end: Option<OffsetDateTime>,
     last: &'a [SegmentRecord],
@@ -79,6 +85,16 @@ pub fn render_json(
     store: &StateStore,
     observed: &[(&str, &PathState, Observed)],
     now: OffsetDateTime,
+) -> anyhow::Result<String> {
+    render_json_with(store, observed, now, None)
+}
+
+/// `--json` with the top-level `storage` object.
+pub fn render_json_with(
+    store: &StateStore,
+    observed: &[(&str, &PathState, Observed)],
+    now: OffsetDateTime,
+    storage: Option<&crate::status::storage::Storage>,
 ) -> anyhow::Result<String> {
     let mut paths = std::collections::BTreeMap::new();
     for (name, p, o) in observed {
@@ -114,6 +130,13 @@ pub fn render_json(
                 bytes: p.segments.bytes,
                 gaps: p.segments.gaps,
                 gone: p.segments.gone,
+                deleted: p.segments.deleted,
+                kept_bytes: p.segments.kept_bytes,
+                oldest_kept: p
+                    .segments
+                    .gone_cursor
+                    .as_ref()
+                    .and_then(|c| c.file.as_deref()),
                 last_end: p.segments.last_end,
                 last: &p.segments.last,
                 ledger: store.ledger_file(name).display().to_string(),
@@ -129,6 +152,7 @@ pub fn render_json(
         generated_at: now,
         state_dir: store.dir().display().to_string(),
         paths,
+        storage,
     };
     serde_json::to_string_pretty(&doc).context("serializing status")
 }

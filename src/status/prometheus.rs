@@ -115,6 +115,18 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "segments_deleted_total",
+        kind: Kind::Counter,
+        help: "Recording segments the disk budget deleted on the path.",
+        samples: |p, _| one(p.segments.deleted as f64),
+    },
+    Family {
+        name: "segments_kept_bytes",
+        kind: Kind::Gauge,
+        help: "Bytes of the path's kept recording segments (its share of the disk budget).",
+        samples: |p, _| one(p.segments.kept_bytes as f64),
+    },
+    Family {
         name: "segments_total",
         kind: Kind::Counter,
         help: "Recording segments completed on the path.",

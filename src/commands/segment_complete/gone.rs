@@ -54,29 +54,29 @@ pub fn notice_gone(
     let mut checks = 0;
     let mut at = 0usize;
     cursor.file = None;
+    cursor.start = None;
+    cursor.size = None;
     while let Some(len) = chunk[at..].iter().position(|&b| b == b'\n') {
-        let line = &chunk[at..at + len];
-        let file = match serde_json::from_slice::<serde_json::Value>(line) {
-            Ok(v) if v.get("gone").is_none() => {
-                v.get("file").and_then(|f| f.as_str()).map(str::to_string)
-            }
-            // A gone line, or a line that is not a segment: passed over.
-            _ => None,
-        };
-        if let Some(file) = file {
+        // A gone, deleted or skipped line, or one that is not a segment:
+        // passed over.
+        if let Some(e) = entry(&chunk[at..at + len]) {
             if checks == GONE_CHECKS {
-                cursor.file = Some(file);
+                cursor.set(e);
                 break;
             }
             checks += 1;
-            match std::fs::symlink_metadata(&file) {
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => gone.push(GoneRecord {
-                    gone: file,
-                    noticed_at: now,
-                }),
+            match std::fs::symlink_metadata(&e.file) {
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                    totals.kept = totals.kept.saturating_sub(1);
+                    totals.kept_bytes = totals.kept_bytes.saturating_sub(e.size);
+                    gone.push(GoneRecord {
+                        gone: e.file,
+                        noticed_at: now,
+                    })
+                }
                 // There, or not known to be gone: the oldest not known gone.
                 _ => {
-                    cursor.file = Some(file);
+                    cursor.set(e);
                     break;
                 }
             }
@@ -86,6 +86,74 @@ pub fn notice_gone(
     }
     totals.gone_cursor = Some(cursor);
     gone
+}
+
+/// A segment's line in the ledger: what the cursor needs of it.
+#[derive(serde::Deserialize)]
+pub(super) struct Entry {
+    /// `file` on a segment's line; `requeued` on the line that moved a
+    /// kept segment to the ledger's end (see `budget`).
+    #[serde(alias = "requeued")]
+    pub(super) file: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub(super) start: OffsetDateTime,
+    #[serde(default)]
+    pub(super) size: u64,
+}
+
+/// The segment on a ledger line; `None` for any other line.
+pub(super) fn entry(line: &[u8]) -> Option<Entry> {
+    serde_json::from_slice::<Entry>(line).ok()
+}
+
+trait SetEntry {
+    fn set(&mut self, e: Entry);
+}
+
+impl SetEntry for LedgerCursor {
+    fn set(&mut self, e: Entry) {
+        self.file = Some(e.file);
+        self.start = Some(e.start);
+        self.size = Some(e.size);
+    }
+}
+
+/// Moves the cursor onto the next segment line of the ledger (past the
+/// one it is on when `skip` is set), filling in its file, start and size.
+/// False when no segment line follows within the committed part (the
+/// cursor then rests at the end of what was read, with no file).
+pub(super) fn seek_entry(
+    ledger: &Path,
+    committed: u64,
+    cursor: &mut LedgerCursor,
+    mut skip: bool,
+) -> bool {
+    // A stretch of non-segment lines longer than this is walked over in
+    // later calls.
+    for _ in 0..16 {
+        let Some(chunk) = read_from(ledger, cursor.offset, committed) else {
+            return false;
+        };
+        let mut at = 0usize;
+        while let Some(len) = chunk[at..].iter().position(|&b| b == b'\n') {
+            if let Some(e) = entry(&chunk[at..at + len]) {
+                if !skip {
+                    cursor.set(e);
+                    return true;
+                }
+                skip = false;
+            }
+            at += len + 1;
+            cursor.offset += len as u64 + 1;
+        }
+        cursor.file = None;
+        cursor.start = None;
+        cursor.size = None;
+        if at == 0 {
+            return false;
+        }
+    }
+    false
 }
 
 /// Up to [`GONE_READ`] bytes of the ledger from `offset`, not beyond
@@ -130,10 +198,7 @@ pub(super) fn cursor_holds(cursor: &LedgerCursor, chunk: &[u8]) -> bool {
         return true;
     };
     let line = chunk.split(|&b| b == b'\n').next().unwrap_or(&[]);
-    serde_json::from_slice::<serde_json::Value>(line)
-        .ok()
-        .and_then(|v| v.get("file").and_then(|f| f.as_str()).map(|f| f == file))
-        .unwrap_or(false)
+    entry(line).is_some_and(|e| &e.file == file)
 }
 
 #[cfg(test)]
@@ -235,6 +300,7 @@ mod tests {
                 LedgerCursor {
                     offset: len + 10,
                     file: None,
+                    ..LedgerCursor::default()
                 },
                 "beyond the end",
             ),
@@ -242,6 +308,7 @@ mod tests {
                 LedgerCursor {
                     offset: 5,
                     file: None,
+                    ..LedgerCursor::default()
                 },
                 "inside a line",
             ),
@@ -249,6 +316,7 @@ mod tests {
                 LedgerCursor {
                     offset: 0,
                     file: Some("/elsewhere.mp4".into()),
+                    ..LedgerCursor::default()
                 },
                 "another file",
             ),

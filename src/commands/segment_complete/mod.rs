@@ -36,6 +36,7 @@ use crate::state::{
 /// take its gap back). Segment hooks that run concurrently finish within
 /// seconds of each other; a segment arriving later than this is not
 /// expected, and a hole forgotten stays counted.
+mod budget;
 mod gone;
 mod start_time;
 
@@ -80,10 +81,12 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
 
     let store = &ctx.store;
     let record = || {
-        store.update_path(&path, |entry| {
+        store.update(|state| {
+            let entry = state.paths.entry(path.clone()).or_default();
             if already_recorded(&entry.segments, &segment.file) {
                 return Ok(None);
             }
+            entry.updated_at = Some(now());
             let placed = record_segment(entry, segment.clone(), tolerance, now());
             let committed =
                 store.append_ledger(&path, entry.segments.ledger_bytes, &placed.record)?;
@@ -99,7 +102,8 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
                     Some(store.append_ledger(&path, entry.segments.ledger_bytes, line)?);
                 entry.segments.gone += 1;
             }
-            Ok(Some((placed, gone)))
+            let enforced = budget::enforce(store, state, &ctx.policy.recording, now())?;
+            Ok(Some((placed, gone, enforced)))
         })
     };
     let placed = with_retries(record).map_err(|e| {
@@ -109,7 +113,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             by_hand(store, &path, &segment.file, duration)
         ))
     })?;
-    let Some((placed, gone)) = placed else {
+    let Some((placed, gone, enforced)) = placed else {
         log::info!(
             "segment {} was already recorded; not counted again",
             segment.file
@@ -142,6 +146,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     for g in &gone {
         log::info!("segment {} is gone (deleted); marked in the ledger", g.gone);
     }
+    enforced.log();
     if placed.gaps_delta < 0 {
         log::info!(
             "segment {} filled a hole counted earlier as a gap",
@@ -261,6 +266,8 @@ pub fn record_segment(
     totals.count += 1;
     totals.recorded_seconds += seg.duration;
     totals.bytes = totals.bytes.saturating_add(seg.size);
+    totals.kept += 1;
+    totals.kept_bytes = totals.kept_bytes.saturating_add(seg.size);
 
     // Counted into the active session when it overlaps it.
     if let Some(session) = p

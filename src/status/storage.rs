@@ -1,0 +1,100 @@
+//! The disk budget as `hook status` shows it: the recordings' file system
+//! (free, total), what the recordings take, the budget, and whether it can
+//! be met.
+
+use crate::policy::record_path::RecordPattern;
+use crate::policy::size::Size;
+use crate::policy::Recording;
+use crate::state::storage::space;
+use crate::state::State;
+use serde::Serialize;
+use std::fmt::Write as _;
+
+/// `--json`'s top-level `storage` object.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Storage {
+    /// The recording root (the part of `recordPath` before its fields).
+    pub root: String,
+    pub free_bytes: Option<u64>,
+    pub total_bytes: Option<u64>,
+    /// Kept segments of every path, as recorded.
+    pub recordings_bytes: u64,
+    pub max_size_bytes: Option<u64>,
+    pub min_free_bytes: Option<u64>,
+    /// False when the recordings are over budget (only the newest segment
+    /// of each path can be left, or other files fill the file system).
+    pub budget_met: bool,
+}
+
+impl Storage {
+    pub fn observe(state: &State, rec: &Recording) -> Storage {
+        let root = RecordPattern::new(&rec.record_path)
+            .map(|p| p.root)
+            .unwrap_or_default();
+        let sp = space(&root).ok();
+        let recordings_bytes = state.paths.values().map(|p| p.segments.kept_bytes).sum();
+        let max_size_bytes = rec.max_size.map(|s| s.0);
+        let min_free_bytes = sp.map(|s| rec.min_free_bytes(s.total));
+        let budget_met = max_size_bytes.is_none_or(|m| recordings_bytes <= m)
+            && match (sp, min_free_bytes) {
+                (Some(s), Some(m)) => s.free >= m,
+                _ => true,
+            };
+        Storage {
+            root: root.display().to_string(),
+            free_bytes: sp.map(|s| s.free),
+            total_bytes: sp.map(|s| s.total),
+            recordings_bytes,
+            max_size_bytes,
+            min_free_bytes,
+            budget_met,
+        }
+    }
+
+    /// The human lines: storage, oldest kept segment per path, and a loud
+    /// warning when the budget is not met.
+    pub fn human(&self, state: &State) -> String {
+        let b = |n: Option<u64>| n.map_or("?".into(), |n| Size(n).to_string());
+        let h = |n: Option<u64>| n.map_or("?".into(), crate::status::human::human_bytes);
+        let mut out = format!(
+            "storage: {} free of {} on {}; recordings {}; budget: max_size {}, min_free {}\n",
+            h(self.free_bytes),
+            h(self.total_bytes),
+            self.root,
+            crate::status::human::human_bytes(self.recordings_bytes),
+            self.max_size_bytes
+                .map_or("none".into(), |m| Size(m).to_string()),
+            b(self.min_free_bytes),
+        );
+        for (name, p) in &state.paths {
+            let c = p.segments.gone_cursor.as_ref();
+            if let (Some(file), Some(_)) = (c.and_then(|c| c.file.as_ref()), c) {
+                let _ = writeln!(
+                    out,
+                    "  {name}: oldest kept segment {file}; {} kept, {} deleted",
+                    p.segments.kept, p.segments.deleted
+                );
+            }
+        }
+        out + &self.warning()
+    }
+
+    /// The loud warning when the budget cannot be met; empty when it can.
+    pub fn warning(&self) -> String {
+        let mut out = String::new();
+        if !self.budget_met {
+            let why = match (self.max_size_bytes, self.free_bytes, self.min_free_bytes) {
+                (Some(m), _, _) if self.recordings_bytes > m => {
+                    "the recordings exceed max_size".to_string()
+                }
+                _ => "free space is below min_free: other files fill the recordings' file system"
+                    .to_string(),
+            };
+            let _ = writeln!(
+                out,
+                "WARNING: DISK BUDGET CANNOT BE MET: {why}; segment-complete deletes old segments down to the newest of each path"
+            );
+        }
+        out
+    }
+}
