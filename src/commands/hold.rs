@@ -65,7 +65,7 @@ pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(o) => {
             let why = match o {
-                supervise::Outcome::Signal(sig) => crate::supervise::process::signal_name(sig),
+                supervise::Outcome::Signal(sig) => crate::process::signal_name(sig),
                 supervise::Outcome::Finished => "finished",
                 supervise::Outcome::Orphaned => "parent gone",
             };
@@ -244,24 +244,26 @@ impl Job for Hold<'_> {
         // inherits from the environment. Half-set ones are fatal.
         let fatal = crate::mediamtx::rtsp_relay::start_error;
         match self.ctx.policy.recording.hold_reader {
-            HoldReader::Ffmpeg => Ok(Launch {
-                program: self.ffmpeg.clone(),
-                args: crate::ffmpeg::reader_args(
+            HoldReader::Ffmpeg => Ok(Launch::tool(
+                self.ffmpeg.clone(),
+                crate::ffmpeg::reader_args(
                     crate::mediamtx::rtsp_relay::ffmpeg_port(self.port).map_err(fatal)?,
                     &self.path,
                 ),
-            }),
+            )),
             HoldReader::Native => {
                 crate::mediamtx::rtsp_auth::Credentials::from_env().map_err(fatal)?;
                 let exe = std::env::current_exe()
                     .map_err(|e| StartError::retry(format!("finding the hook executable: {e}")))?;
-                Ok(Launch {
-                    program: exe,
-                    args: vec![
+                // The native reader is the hook itself: it keeps the
+                // credentials of the environment, FFmpeg does not get them.
+                Ok(Launch::hook(
+                    exe,
+                    vec![
                         "rtsp-read".into(),
                         crate::ffmpeg::rtsp_url(self.port, &self.path).into(),
                     ],
-                })
+                ))
             }
         }
     }
@@ -281,7 +283,8 @@ impl Job for Hold<'_> {
                     h.last_error = None;
                 });
             }
-            Event::Exited { record, .. } => {
+            Event::Exited { exit, .. } => {
+                let record = super::run::exit_record(exit);
                 let why = format!(
                     "reader ended ({}) after {:.1} s",
                     record.reason, record.ran_seconds
