@@ -216,7 +216,7 @@ impl ChildCommand {
                     nix::sys::prctl::set_pdeathsig(Signal::SIGKILL)?;
                     if getppid() != parent {
                         // The hook is already gone: do not run orphaned.
-                        return Err(io::Error::from_raw_os_error(libc::ESRCH));
+                        return Err(nix::errno::Errno::ESRCH.into());
                     }
                 }
                 pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)?;
