@@ -8,8 +8,9 @@
 //!   completions); it knows nothing of what the commands do.
 //! - [`status`]: how `hook status` renders what [`state::observe`] found
 //!   (human, JSON, Prometheus).
-//! - [`supervise`]: the supervision of one child: the loop, spawning,
-//!   killing and reaping, process identity, signals, backoff.
+//! - [`supervise`]: the supervision of one child: the loop, its decisions,
+//!   signals, backoff, and the checks on `hook` processes that are not ours
+//!   to reap (holds, publishers).
 //! - [`camera`]: V4L2 probing and formats, the capture input, the input and
 //!   encoder choice, device errors and the device lock.
 //! - [`ffmpeg`]: FFmpeg's command lines.
@@ -18,6 +19,9 @@
 //! - [`state`]: the state store (`state.json`), the ledger, safe file opening
 //!   in the state directory and the observation of living processes.
 //! - [`policy`]: the use-case policy and its durations.
+//! - [`process`]: the one place children are started (the pre-exec every
+//!   child gets, the scrubbed environment), the bounded run, signalling and
+//!   reaping.
 //! - [`error`] and [`logging`]: exit codes, usage errors and the log format.
 
 pub mod camera;
@@ -28,6 +32,7 @@ pub mod ffmpeg;
 pub mod logging;
 pub mod mediamtx;
 pub mod policy;
+pub mod process;
 pub mod state;
 pub mod status;
 pub mod supervise;

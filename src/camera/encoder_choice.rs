@@ -8,11 +8,8 @@
 //! the boot (a kernel module may be loaded after a reboot). A failed probe is
 //! tried again after [`NEGATIVE_TTL`]: the encoder may only have been busy.
 
-use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
@@ -294,65 +291,37 @@ struct Finished {
     stderr: String,
 }
 
-/// Runs FFmpeg with `args`, killed after [`PROBE_TIMEOUT`]. The child dies
-/// with the hook and starts with an empty signal mask, like every child.
+/// Most output kept from one probe run (`-encoders` lists a few hundred).
+const PROBE_MAX_OUTPUT: usize = 1 << 20;
+
+/// Runs FFmpeg with `args` through [`crate::process::run_bounded`]: the
+/// pre-exec every child gets, and its whole process group killed and reaped
+/// after [`PROBE_TIMEOUT`].
 fn run_bounded(ffmpeg: &Path, args: &[&str]) -> Result<Finished, String> {
-    let mut cmd = Command::new(ffmpeg);
-    cmd.args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            let mut empty: libc::sigset_t = std::mem::zeroed();
-            libc::sigemptyset(&mut empty);
-            libc::sigprocmask(libc::SIG_SETMASK, &empty, std::ptr::null_mut());
-            Ok(())
-        });
-    }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", ffmpeg.display()))?;
-    // Drain both pipes on threads so a chatty FFmpeg cannot block on a full
-    // pipe while we wait for it.
-    let mut out_pipe = child.stdout.take().expect("piped");
-    let mut err_pipe = child.stderr.take().expect("piped");
-    let out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = out_pipe.read_to_string(&mut s);
-        s
-    });
-    let err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = err_pipe.read_to_string(&mut s);
-        s
-    });
-    let deadline = Instant::now() + PROBE_TIMEOUT;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
-            _ => {
-                let _ = child.kill();
-                let _ = child.wait();
-                break None;
-            }
-        }
-    };
-    let stdout = out.join().unwrap_or_default();
-    let stderr = err.join().unwrap_or_default();
-    match status {
-        Some(status) => Ok(Finished {
-            success: status.success(),
+    use crate::process::{run_bounded, BoundedEnd, ChildCommand};
+    let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
+    let run = run_bounded(
+        ChildCommand::tool(ffmpeg, &args),
+        Instant::now() + PROBE_TIMEOUT,
+        PROBE_MAX_OUTPUT,
+    )
+    .map_err(|e| format!("cannot run {}: {e}", ffmpeg.display()))?;
+    let stdout = String::from_utf8_lossy(&run.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&run.stderr).into_owned();
+    match run.end {
+        BoundedEnd::Exited(status) => Ok(Finished {
+            success: status.code() == Some(0),
             stdout,
             stderr,
         }),
-        None => Err(format!(
+        BoundedEnd::TimedOut => Err(format!(
             "{} did not finish within {}s",
             ffmpeg.display(),
             PROBE_TIMEOUT.as_secs()
+        )),
+        BoundedEnd::TooMuchOutput => Err(format!(
+            "{} wrote more than {PROBE_MAX_OUTPUT} bytes",
+            ffmpeg.display()
         )),
     }
 }

@@ -61,7 +61,7 @@ pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     match outcome {
         Ok(o) => {
             let why = match o {
-                supervise::Outcome::Signal(sig) => crate::supervise::process::signal_name(sig),
+                supervise::Outcome::Signal(sig) => crate::process::signal_name(sig),
                 supervise::Outcome::Finished => "finished",
                 supervise::Outcome::Orphaned => "parent gone",
             };
@@ -252,13 +252,15 @@ impl Job for Hold<'_> {
             .map_err(crate::mediamtx::rtsp_relay::start_error)?;
         let exe = std::env::current_exe()
             .map_err(|e| StartError::retry(format!("finding the hook executable: {e}")))?;
-        Ok(Launch {
-            program: exe,
-            args: vec![
+        // The reader is the hook itself: it keeps the credentials of the
+        // environment (an FFmpeg child would not get them).
+        Ok(Launch::hook(
+            exe,
+            vec![
                 "rtsp-read".into(),
                 crate::ffmpeg::rtsp_url(self.port, &self.path).into(),
             ],
-        })
+        ))
     }
 
     fn report(&mut self, event: Event<'_>) {
@@ -276,7 +278,8 @@ impl Job for Hold<'_> {
                     h.last_error = None;
                 });
             }
-            Event::Exited { record, .. } => {
+            Event::Exited { exit, .. } => {
+                let record = super::run::exit_record(exit);
                 let why = format!(
                     "reader ended ({}) after {:.1} s",
                     record.reason, record.ran_seconds

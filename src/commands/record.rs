@@ -32,9 +32,8 @@
 //! A start that finds a live, held session under the lock re-triggers it
 //! (`record_retrigger`): its end moves later, no second hold starts.
 
-use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
-use std::process::{Command, ExitCode, Stdio};
+use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -49,6 +48,7 @@ use crate::commands::Context;
 use crate::error::usage;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::mediamtx::env as mtx_env;
+use crate::process::ChildCommand;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::{now, HoldState, Session};
 use crate::supervise::hook_process::{is_hook, stop_hold};
@@ -465,27 +465,14 @@ fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::proce
     let log = ctx.store.create_hold_files(path, &policy)?;
     let policy_file = ctx.store.hold_policy_file(path);
     let exe = std::env::current_exe().context("finding the hook executable")?;
-    let mut cmd = Command::new(exe);
-    cmd.arg("hold")
-        .arg(path)
+    ChildCommand::detached_hook(&exe, &["hold".into(), path.into()])
         .env("HOOK_STATE_DIR", ctx.store.dir())
         .env("HOOK_CONFIG", &policy_file)
         .env("RTSP_PORT", port.to_string())
         .env("HOOK_LOG_STYLE", "never")
-        .stdin(Stdio::null())
-        .stdout(log.try_clone()?)
-        .stderr(log);
-    // SAFETY: setsid(2) is async-signal-safe; it only detaches the child
-    // from this process's session and terminal.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    cmd.spawn().context("starting `hook hold`")
+        .output_to(log)
+        .spawn_detached()
+        .context("starting `hook hold`")
 }
 
 /// Why a live session found under the session lock is stale.

@@ -31,9 +31,10 @@ use crate::commands::Context;
 use crate::error::{is_usage, usage};
 use crate::mediamtx::env as mtx_env;
 use crate::state::identity::{is_running, ProcessId};
+use crate::state::ExitRecord;
 use crate::state::{now, PathState, Phase};
 use crate::supervise::signals::Signals;
-use crate::supervise::{self, Event, FatalKind, Job, Launch, Spec, StartError};
+use crate::supervise::{self, ChildExit, Event, FatalKind, Job, Launch, Spec, StartError};
 
 /// Entry point of `hook run`.
 pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -85,7 +86,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     match supervise::supervise(&mut job, &spec, &signals) {
         Ok(outcome) => {
             let why = match outcome {
-                supervise::Outcome::Signal(sig) => crate::supervise::process::signal_name(sig),
+                supervise::Outcome::Signal(sig) => crate::process::signal_name(sig),
                 supervise::Outcome::Finished => "finished",
                 supervise::Outcome::Orphaned => "parent gone",
             };
@@ -254,6 +255,17 @@ impl Publisher<'_> {
     }
 }
 
+/// The state's record of a child's end (the hold's reader's too).
+pub(super) fn exit_record(exit: &ChildExit) -> ExitRecord {
+    ExitRecord {
+        at: exit.at,
+        code: exit.status.code(),
+        signal: exit.status.signal(),
+        ran_seconds: (exit.ran.as_secs_f64() * 1000.0).round() / 1000.0,
+        reason: exit.reason.to_string(),
+    }
+}
+
 impl Job for Publisher<'_> {
     fn name(&self) -> &str {
         "ffmpeg"
@@ -272,10 +284,10 @@ impl Job for Publisher<'_> {
         let port = crate::mediamtx::rtsp_relay::ffmpeg_port(self.port)
             .map_err(crate::mediamtx::rtsp_relay::start_error)?;
         match capture::prepare(&self.device, self.flags) {
-            Ok(input) => Ok(Launch {
-                program: self.flags.ffmpeg.clone(),
-                args: crate::ffmpeg::publish_args(&input, port, &self.path),
-            }),
+            Ok(input) => Ok(Launch::tool(
+                self.flags.ffmpeg.clone(),
+                crate::ffmpeg::publish_args(&input, port, &self.path),
+            )),
             Err(e) if is_usage(&e) => Err(StartError::fatal(format!("{e:#}"), FatalKind::Usage)),
             Err(e) => Err(StartError::device(format!("{e:#}"))),
         }
@@ -299,14 +311,12 @@ impl Job for Publisher<'_> {
             }
             Event::Running { .. } => self.write(|p| p.phase = Phase::Running),
             Event::Exited {
-                record,
-                stderr_tail,
-                ..
+                exit, stderr_tail, ..
             } => self.write(|p| {
                 p.child_pid = None;
                 p.child_process = None;
                 p.child_started_at = None;
-                p.last_exit = Some(record.clone());
+                p.last_exit = Some(exit_record(exit));
                 p.stderr_tail = stderr_tail.to_vec();
             }),
             // The error is written together with what follows it (the

@@ -16,7 +16,7 @@ pub fn stop_publisher(pid: u32, wait: Duration) -> bool {
         return true;
     }
     log::info!("stopping publisher pid {pid} (SIGINT)");
-    kill(pid as i32, libc::SIGINT);
+    kill(pid as i32, nix::sys::signal::Signal::SIGINT);
     wait_gone(pid, wait)
 }
 

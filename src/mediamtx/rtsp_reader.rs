@@ -429,8 +429,6 @@ pub fn read(
         }
     }
     rtsp.request("PLAY", &base, &[("Range", "npt=0.000-")])?;
-    // It reads for as long as the session lasts: shed what setup used.
-    crate::supervise::footprint::drop_startup_text();
 
     let keepalive = keepalive_every(timeout);
     let mut next_keepalive = later(Instant::now(), keepalive);

@@ -2,11 +2,10 @@
 //! directory (`model` the structs, `store` the locked, atomic reads and
 //! writes, `raw` the entry-by-entry document, `ledger` the segments), the
 //! safe opening of files there (`files`) and the identity of the processes
-//! it names (`identity`).
+//! it names (`identity`, kept with the processes in `crate::process`).
 
 mod dirs;
 pub mod files;
-pub mod identity;
 mod ledger;
 pub mod model;
 pub mod observe;
@@ -14,6 +13,7 @@ mod raw;
 pub mod storage;
 pub mod store;
 
+pub use crate::process::identity;
 pub use dirs::default_state_dir;
 pub use model::*;
 pub use store::*;

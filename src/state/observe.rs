@@ -3,52 +3,39 @@
 //! taken for the hook's. `hook status` and its Prometheus output both show
 //! what [`observe`] found, through [`truthful`].
 
-use crate::state::identity::{is_running, stat, ProcessId};
+use crate::state::identity::{is_hook, is_running, ProcessId};
 use crate::state::{PathState, Phase, State};
 use time::OffsetDateTime;
 
 /// What kind of process a recorded pid should be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ProcessKind {
-    /// A `hook` process (same executable name as this one).
+    /// A `hook` process (`identity::is_hook`).
     Hook,
     /// Any process (FFmpeg, a hold).
     Any,
 }
 
-/// Checks pids against `/proc`.
-pub(crate) struct ProcProbe {
-    own_comm: Option<Option<String>>,
-}
+/// Checks pids against `/proc`, by the rules of `identity`.
+pub(crate) struct ProcProbe;
 
 impl ProcProbe {
     pub(crate) fn new() -> Self {
-        ProcProbe { own_comm: None }
+        ProcProbe
     }
 
     /// Running by the one rule ([`is_running`]: alive, not a zombie, and the
     /// recorded start time and boot when the state has them); for
-    /// [`ProcessKind::Hook`], also this executable's name.
+    /// [`ProcessKind::Hook`], also a `hook` process ([`is_hook`]).
     pub(crate) fn alive(
         &mut self,
         pid: u32,
         recorded: Option<&ProcessId>,
         kind: ProcessKind,
     ) -> bool {
-        if !is_running(pid, recorded) {
-            return false;
-        }
         match kind {
-            ProcessKind::Any => true,
-            ProcessKind::Hook => {
-                let Some(st) = stat(pid) else {
-                    return false;
-                };
-                let own = self
-                    .own_comm
-                    .get_or_insert_with(|| stat(std::process::id()).map(|s| s.comm));
-                own.as_deref().is_none_or(|own| own == st.comm)
-            }
+            ProcessKind::Any => is_running(pid, recorded),
+            ProcessKind::Hook => is_hook(pid, recorded, None),
         }
     }
 }

@@ -1,47 +1,31 @@
-//! The few process checks the commands people run need for processes that
-//! are not their children (holds, publishers): is a pid alive, is it really
-//! a `hook` process of the expected kind (pids are reused), and stop one and
-//! wait for it to be gone.
+//! The few process actions the commands people run need for processes that
+//! are not their children (holds, publishers): is it really a `hook`
+//! process of the expected kind (by the rules of `process::identity`; pids
+//! are reused), stop one and wait for it to be gone.
 
 use std::time::{Duration, Instant};
 
-use crate::state::identity::{is_running, ProcessId};
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
 
-/// True when `pid` is a live process (not a zombie). A pid recorded with
-/// its identity goes through [`is_running`] instead.
-pub fn pid_alive(pid: u32) -> bool {
-    is_running(pid, None)
-}
+use crate::process::identity::{is_running, ProcessId};
 
 /// True when `pid` is a live `hook` process running `subcommand` (`hold`,
-/// `run`), judged from its command line: a recorded pid may have been
-/// reused by an unrelated process since.
+/// `run`); see [`crate::process::identity::is_hook`].
 pub fn is_hook_process(pid: u32, subcommand: &str) -> bool {
     is_hook(pid, None, subcommand)
 }
 
 /// [`is_hook_process`] for a pid recorded with its identity: also started
-/// when it was recorded, in this boot ([`is_running`]).
+/// when it was recorded, in this boot.
 pub fn is_hook(pid: u32, recorded: Option<&ProcessId>, subcommand: &str) -> bool {
-    if pid <= 1 || !is_running(pid, recorded) {
-        return false;
-    }
-    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
-        return false;
-    };
-    let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
-    let exe_is_hook = args
-        .first()
-        .map(|a| String::from_utf8_lossy(a))
-        .is_some_and(|a| a.rsplit('/').next().is_some_and(|n| n.starts_with("hook")));
-    exe_is_hook && args.iter().skip(1).any(|a| *a == subcommand.as_bytes())
+    crate::process::identity::is_hook(pid, recorded, Some(subcommand))
 }
 
-pub(crate) fn kill(pid: i32, sig: i32) {
-    // SAFETY: kill(2) with a pid we checked belongs to a hook process.
-    unsafe {
-        libc::kill(pid, sig);
-    }
+/// Sends `sig` to `pid` (a negative pid: its process group), which the
+/// caller checked is a hook process. One that is already gone is not an error.
+pub fn kill(pid: i32, sig: Signal) {
+    let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
 }
 
 /// Waits until `pid` is gone or `timeout` passes; true when gone.
@@ -71,12 +55,12 @@ pub fn stop_hold(pid: u32, recorded: Option<&ProcessId>, grace: Duration) -> boo
         return true;
     }
     log::info!("stopping hold pid {pid}");
-    kill(-(pid as i32), libc::SIGTERM);
+    kill(-(pid as i32), Signal::SIGTERM);
     if wait_gone_id(pid, recorded, grace + Duration::from_secs(2)) {
         return true;
     }
     log::warn!("hold pid {pid} did not stop within {grace:?}: killing it");
-    kill(-(pid as i32), libc::SIGKILL);
+    kill(-(pid as i32), Signal::SIGKILL);
     wait_gone_id(pid, recorded, Duration::from_secs(2))
 }
 
@@ -87,9 +71,9 @@ mod tests {
     #[test]
     fn own_process_is_alive_and_not_a_hold() {
         let me = std::process::id();
-        assert!(pid_alive(me));
+        assert!(is_running(me, None));
         assert!(!is_hook_process(me, "hold"));
-        assert!(!pid_alive(u32::MAX - 1));
+        assert!(!is_running(u32::MAX - 1, None));
         assert!(!is_hook_process(1, "run"));
         let id = ProcessId::me().unwrap();
         assert!(!is_hook(me, Some(&id), "hold"), "not a hook command line");

@@ -3,17 +3,85 @@
 //! a start's error and the outcome.
 
 use crate::policy::Restart;
-use crate::state::ExitRecord;
+use crate::process::ExitStatus;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 use time::OffsetDateTime;
+
+/// How many of the child's last stderr lines are kept for [`Event::Exited`].
+pub const STDERR_TAIL_LINES: usize = 20;
 
 /// The program and arguments to run for one start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Launch {
     pub program: PathBuf,
     pub args: Vec<OsString>,
+    /// The child is `hook` itself (the native reader), which needs the
+    /// credentials of the environment; any other program (FFmpeg) starts
+    /// without them (`process::SECRET_ENV`).
+    pub is_hook: bool,
+}
+
+impl Launch {
+    /// A program other than the hook (FFmpeg).
+    pub fn tool(program: PathBuf, args: Vec<OsString>) -> Self {
+        Launch {
+            program,
+            args,
+            is_hook: false,
+        }
+    }
+
+    /// The hook's own executable.
+    pub fn hook(program: PathBuf, args: Vec<OsString>) -> Self {
+        Launch {
+            program,
+            args,
+            is_hook: true,
+        }
+    }
+}
+
+/// Why a child's run ended, as the supervisor saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitReason {
+    /// It ended by itself (its exit code or the signal that killed it are in
+    /// [`ChildExit::status`]).
+    Exited,
+    /// The watchdog stopped it: no new frames for the stall timeout.
+    Stalled,
+    /// A stop (signal, the job, a lost parent) stopped it.
+    Stopped,
+}
+
+impl ExitReason {
+    /// The word the state file and the messages use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::Exited => "exited",
+            ExitReason::Stalled => "stalled",
+            ExitReason::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How one run of the child ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ChildExit {
+    /// When it was reaped.
+    pub at: OffsetDateTime,
+    /// Its exit code or the signal that killed it.
+    pub status: ExitStatus,
+    /// How long it ran.
+    pub ran: Duration,
+    pub reason: ExitReason,
 }
 
 /// Why a start could not even be tried.
@@ -83,7 +151,7 @@ pub enum Event<'a> {
     /// The child ended (on its own, stalled, or stopped) and was reaped.
     Exited {
         pid: u32,
-        record: &'a ExitRecord,
+        exit: &'a ChildExit,
         stderr_tail: &'a [String],
     },
     /// An attempt failed; `message` is fit for `last_error`.

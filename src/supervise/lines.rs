@@ -35,18 +35,14 @@ impl Lines {
         let mut chunk = [0u8; 4096];
         let mut eof = false;
         loop {
-            // SAFETY: read(2) into a buffer we own, on a descriptor we own.
-            let n = unsafe { libc::read(fd, chunk.as_mut_ptr().cast(), chunk.len()) };
-            match n {
-                0 => {
+            match nix::unistd::read(fd, &mut chunk) {
+                Ok(0) => {
                     eof = true;
                     break;
                 }
-                n if n > 0 => self.buf.extend_from_slice(&chunk[..n as usize]),
-                _ if std::io::Error::last_os_error().kind() == std::io::ErrorKind::Interrupted => {
-                    continue
-                }
-                _ => break,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(_) => break,
             }
         }
         while let Some(pos) = self.buf.iter().position(|&b| b == b'\n' || b == b'\r') {

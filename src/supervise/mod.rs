@@ -30,43 +30,48 @@
 //! One attempt: [`Spec::rtsp_port`] must have a listening socket (checked in
 //! `/proc/net/tcp*`, without connecting: FFmpeg's one-shot RTSP listener
 //! treats any connection as its publisher), then the device lock, then the
-//! command, then the spawn (see `process`). The child is "starting" until its
+//! command, then the spawn (through `crate::process`, like every child of
+//! the hook). The child is "starting" until its
 //! `-progress` output shows frames advancing, then "running". No progress for
 //! `stall_timeout` means stalled: it is stopped and restarted. A child that
 //! ends, stalls or cannot be started is retried after the backoff delay
-//! (`backoff`); a run of `stable_after` resets the schedule. Each time a
-//! child is running, the pages only the start needed are let go
-//! (`footprint`), so a supervisor that lives as long as its stream keeps
-//! resident only what its loop uses.
+//! (`backoff`); a run of `stable_after` resets the schedule.
 //!
 //! A stop signal stops the child with SIGINT to its process group (FFmpeg
 //! closes its output cleanly), SIGKILL after `grace` (after at most 0.5 s for
 //! a child still starting, which has nothing to close and may be stuck in a
-//! handshake; at once at a second stop signal), reaps it and returns.
+//! handshake; at once at a second stop signal), reaps it and returns. These
+//! decisions (stall, grace, second signal) are pure functions in `decide`.
+//! The supervisor knows nothing of the state file: it reports [`Event`]s and
+//! the job records them.
 //! Waiting in backoff or for the lock ends at once. Everything happens on the calling thread in one `poll()` loop over
 //! the signal pipe and the child's stdout and stderr, with a timeout from the
 //! next deadline, so the thread that forks the child is the one that lives
 //! for the whole run (`PR_SET_PDEATHSIG` is tied to it).
 
 pub mod backoff;
-pub mod footprint;
+pub mod decide;
 pub mod hook_process;
 mod job;
 mod lines;
 mod port;
-pub mod process;
 pub mod signals;
 
 use std::collections::VecDeque;
+use std::os::fd::BorrowedFd;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use nix::poll::{poll, PollFd, PollFlags};
+use nix::sys::signal::Signal;
+use time::OffsetDateTime;
+
 use crate::camera::device_lock::{self, DeviceLock};
 use crate::ffmpeg::{parse_progress_line, Progress};
-use crate::state::{now, ExitRecord, STDERR_TAIL_LINES};
+use crate::process::{self, ChildCommand, Spawned};
 use crate::supervise::backoff::{Backoff, SplitMix64};
 use crate::supervise::signals::Signals;
-use process::{ExitStatus, Spawned};
+use decide::{on_second_signal, stall_verdict, stop_deadline, ChildPhase, StallVerdict};
 
 pub use job::*;
 use lines::Lines;
@@ -132,9 +137,9 @@ struct Running {
     tail: VecDeque<String>,
     progress: Progress,
     last_progress: Instant,
-    running: bool,
-    /// Why it is being stopped, once it is: `stalled` or `stopped`.
-    stopping: Option<&'static str>,
+    phase: ChildPhase,
+    /// Why it is being stopped, once it is: stalled or stopped.
+    stopping: Option<ExitReason>,
     /// When SIGINT was sent.
     stop_sent: Option<Instant>,
     kill_at: Option<Instant>,
@@ -157,13 +162,22 @@ struct Supervisor<'a> {
 struct Stop {
     signal: i32,
     outcome: Outcome,
+    /// Stop signals counted when it began (see [`on_second_signal`]).
+    signals_at_begin: usize,
+}
+
+/// What [`Supervisor::begin_stop`] decided.
+enum Begun {
+    /// A child runs: it is being stopped; the loop goes on until it is reaped.
+    ChildStopping,
+    /// Nothing ran: supervision is over.
+    Done(Outcome),
 }
 
 impl Supervisor<'_> {
     fn run(&mut self) -> Result<Outcome, StartError> {
         let mut stage = Stage::Attempt;
         let mut stop: Option<Stop> = None;
-        let mut stops_seen = 0usize;
         loop {
             self.signals.drain();
             if self.spec.subreaper {
@@ -174,26 +188,26 @@ impl Supervisor<'_> {
                 };
                 process::reap_orphans(keep);
             }
-            if stop.is_none() {
-                stop = self.stop_request();
-                if let Some(s) = stop {
-                    // Only a stop signal after this one hurries the stop; a
-                    // stop that was not a signal is hurried by the second.
-                    stops_seen = self.signals.stop_count() + usize::from(s.signal == 0);
-                    self.job.report(Event::Stopping { signal: s.signal });
-                    match &mut stage {
-                        Stage::Run(child) => self.begin_stop(child, "stopped"),
-                        _ => {
-                            self.job.report(Event::Stopped);
-                            return Ok(s.outcome);
+            match &stop {
+                None => {
+                    if let Some(s) = self.stop_request() {
+                        stop = Some(s);
+                        if let Begun::Done(outcome) = self.begin_stop(&mut stage, s) {
+                            return Ok(outcome);
                         }
                     }
                 }
-            } else if self.signals.stop_count() > stops_seen {
-                // A second stop signal: no more grace.
-                stops_seen = self.signals.stop_count();
-                if let Stage::Run(child) = &mut stage {
-                    child.kill_at = Some(Instant::now());
+                Some(s) => {
+                    if on_second_signal(
+                        s.signal != 0,
+                        s.signals_at_begin,
+                        self.signals.stop_count(),
+                    ) {
+                        // Another stop signal: no more grace.
+                        if let Stage::Run(child) = &mut stage {
+                            child.kill_at = Some(Instant::now());
+                        }
+                    }
                 }
             }
 
@@ -252,22 +266,26 @@ impl Supervisor<'_> {
                     if let Some(status) = process::peek_exit(child.pid) {
                         // The group id stays reserved until the reap below:
                         // kill whatever the child left in its group first.
-                        process::kill_group(child.pid, libc::SIGKILL);
+                        process::kill_group(child.pid, Signal::SIGKILL);
                         process::reap(child.pid);
                         if self.spec.subreaper {
                             process::reap_orphans(None);
                         }
                         self.pump(&mut child);
-                        let ran = child.started.elapsed();
-                        let reason = child.stopping.unwrap_or("exited");
-                        self.report_exit(&child, status, reason);
+                        let exit = ChildExit {
+                            at: OffsetDateTime::now_utc(),
+                            status,
+                            ran: child.started.elapsed(),
+                            reason: child.stopping.unwrap_or(ExitReason::Exited),
+                        };
+                        self.report_exit(&child, &exit);
                         drop(child);
                         if let Some(s) = stop {
                             self.finish_stop();
                             return Ok(s.outcome);
                         }
-                        let message = self.exit_message(status, reason, ran);
-                        self.fail(message, false, ran)
+                        let message = self.exit_message(&exit);
+                        self.fail(message, false, exit.ran)
                     } else {
                         self.watch(&mut child, stop.is_some());
                         Stage::Run(child)
@@ -279,18 +297,14 @@ impl Supervisor<'_> {
                 if Instant::now() >= at {
                     self.next_tick = self.spec.tick_every.map(|d| Instant::now() + d);
                     if stop.is_none() && !self.job.tick() {
-                        stop = Some(Stop {
+                        let s = Stop {
                             signal: 0,
                             outcome: Outcome::Finished,
-                        });
-                        stops_seen = self.signals.stop_count() + 1;
-                        self.job.report(Event::Stopping { signal: 0 });
-                        match &mut stage {
-                            Stage::Run(child) => self.begin_stop(child, "stopped"),
-                            _ => {
-                                self.job.report(Event::Stopped);
-                                return Ok(Outcome::Finished);
-                            }
+                            signals_at_begin: self.signals.stop_count(),
+                        };
+                        stop = Some(s);
+                        if let Begun::Done(outcome) = self.begin_stop(&mut stage, s) {
+                            return Ok(outcome);
                         }
                     }
                 }
@@ -314,6 +328,7 @@ impl Supervisor<'_> {
             return Some(Stop {
                 signal,
                 outcome: Outcome::Signal(signal),
+                signals_at_begin: self.signals.stop_count(),
             });
         }
         if self.spec.stop_when_orphaned && self.parent != 1 && process::parent_pid() != self.parent
@@ -326,6 +341,7 @@ impl Supervisor<'_> {
             return Some(Stop {
                 signal: 0,
                 outcome: Outcome::Orphaned,
+                signals_at_begin: self.signals.stop_count(),
             });
         }
         None
@@ -393,7 +409,15 @@ impl Supervisor<'_> {
             }
         };
         log::debug!("starting {:?} {:?}", launch.program, launch.args);
-        let spawned = process::spawn(&launch.program, &launch.args, lock.as_ref().map(|l| l.fd()));
+        let mut child = if launch.is_hook {
+            ChildCommand::hook(&launch.program, &launch.args)
+        } else {
+            ChildCommand::tool(&launch.program, &launch.args)
+        };
+        if let Some(lock) = &lock {
+            child = child.keep_fd(lock.fd());
+        }
+        let spawned = child.spawn_piped();
         let Spawned {
             pid,
             stdout,
@@ -420,7 +444,7 @@ impl Supervisor<'_> {
         );
         self.job.report(Event::Started {
             pid,
-            at: now(),
+            at: OffsetDateTime::now_utc(),
             restarts,
             launch: &launch,
         });
@@ -433,7 +457,7 @@ impl Supervisor<'_> {
             tail: VecDeque::with_capacity(STDERR_TAIL_LINES),
             progress: Progress::default(),
             last_progress: started,
-            running: false,
+            phase: ChildPhase::Starting,
             stopping: None,
             stop_sent: None,
             kill_at: None,
@@ -455,7 +479,7 @@ impl Supervisor<'_> {
             device,
         });
         self.job.report(Event::Backoff {
-            until: now() + delay,
+            until: OffsetDateTime::now_utc() + delay,
             delay,
             restarts: self.attempts,
             device,
@@ -485,18 +509,14 @@ impl Supervisor<'_> {
         }
         if advanced {
             child.last_progress = Instant::now();
-            if !child.running {
-                child.running = true;
+            if child.phase == ChildPhase::Starting {
+                child.phase = ChildPhase::Running;
                 log::info!(
                     "{} running: frames flowing after {} ms",
                     self.job.name(),
                     child.started.elapsed().as_millis()
                 );
                 self.job.report(Event::Running { pid: child.pid });
-                // Startup, or the restart just done, touched code the loop
-                // does not run; let those pages go (after the start, so it
-                // is not slowed by faulting them back in).
-                crate::supervise::footprint::drop_startup_text();
             }
         }
     }
@@ -505,15 +525,17 @@ impl Supervisor<'_> {
     fn watch(&mut self, child: &mut Running, stopping: bool) {
         let now = Instant::now();
         if !stopping && child.stopping.is_none() {
-            let quiet = now.duration_since(child.last_progress);
-            if quiet >= self.spec.policy.stall_timeout.0 {
+            let timeout = self.spec.policy.stall_timeout.0;
+            if let StallVerdict::Stalled { quiet } =
+                stall_verdict(child.last_progress, now, timeout)
+            {
                 log::warn!(
                     "{} (pid {}) stalled: no new frames for {} ms; restarting it",
                     self.job.name(),
                     child.pid,
                     quiet.as_millis()
                 );
-                self.begin_stop(child, "stalled");
+                self.signal_stop(child, ExitReason::Stalled);
             }
         }
         if let Some(at) = child.kill_at {
@@ -525,26 +547,42 @@ impl Supervisor<'_> {
                     now.duration_since(child.stop_sent.unwrap_or(now))
                         .as_millis()
                 );
-                process::kill_group(child.pid, libc::SIGKILL);
+                process::kill_group(child.pid, Signal::SIGKILL);
                 child.killed = true;
             }
         }
     }
 
+    /// The one way a stop begins (a signal, the job's tick, a lost parent):
+    /// reported, then the child (if one runs) is asked to stop; with no
+    /// child, supervision is over at once.
+    fn begin_stop(&mut self, stage: &mut Stage, stop: Stop) -> Begun {
+        self.job.report(Event::Stopping {
+            signal: stop.signal,
+        });
+        match stage {
+            Stage::Run(child) => {
+                self.signal_stop(child, ExitReason::Stopped);
+                Begun::ChildStopping
+            }
+            _ => {
+                self.job.report(Event::Stopped);
+                Begun::Done(stop.outcome)
+            }
+        }
+    }
+
     /// SIGINT to the child's group; SIGKILL after the grace period (short
-    /// for a child that never got going).
-    fn begin_stop(&self, child: &mut Running, why: &'static str) {
+    /// for a child that never got going). A child already being stopped
+    /// keeps its first reason and deadline.
+    fn signal_stop(&self, child: &mut Running, why: ExitReason) {
         if child.stopping.is_none() {
-            let grace = if child.running {
-                self.spec.policy.grace.0
-            } else {
-                self.spec.policy.grace.0.min(STARTING_GRACE)
-            };
+            let grace = stop_deadline(child.phase, self.spec.policy.grace.0, STARTING_GRACE);
             let now = Instant::now();
             child.stopping = Some(why);
             child.stop_sent = Some(now);
             child.kill_at = Some(now + grace);
-            process::kill_group(child.pid, libc::SIGINT);
+            process::kill_group(child.pid, Signal::SIGINT);
         }
     }
 
@@ -561,49 +599,44 @@ impl Supervisor<'_> {
         self.job.report(Event::Stopped);
     }
 
-    fn report_exit(&mut self, child: &Running, status: ExitStatus, reason: &str) {
-        let ran = child.started.elapsed();
-        let record = ExitRecord {
-            at: now(),
-            code: status.code(),
-            signal: status.signal(),
-            ran_seconds: (ran.as_secs_f64() * 1000.0).round() / 1000.0,
-            reason: reason.to_string(),
-        };
+    fn report_exit(&mut self, child: &Running, exit: &ChildExit) {
         let tail: Vec<String> = child.tail.iter().cloned().collect();
-        if reason == "stopped" {
+        let status = exit.status;
+        if exit.reason == ExitReason::Stopped {
             log::info!(
                 "{} (pid {}) stopped: {status} after {:.1} s",
                 self.job.name(),
                 child.pid,
-                ran.as_secs_f64()
+                exit.ran.as_secs_f64()
             );
         } else if !tail.is_empty() {
             log::warn!(
-                "{} (pid {}) {reason}: {status}; its last stderr lines:\n  {}",
+                "{} (pid {}) {}: {status}; its last stderr lines:\n  {}",
                 self.job.name(),
                 child.pid,
+                exit.reason,
                 tail.join("\n  ")
             );
         }
         self.job.report(Event::Exited {
             pid: child.pid,
-            record: &record,
+            exit,
             stderr_tail: &tail,
         });
     }
 
-    fn exit_message(&self, status: ExitStatus, reason: &str, ran: Duration) -> String {
-        match reason {
-            "stalled" => format!(
+    fn exit_message(&self, exit: &ChildExit) -> String {
+        match exit.reason {
+            ExitReason::Stalled => format!(
                 "{} stalled (no new frames for {}) and was restarted",
                 self.job.name(),
                 crate::policy::duration::Dur(self.spec.policy.stall_timeout.0)
             ),
-            _ => format!(
-                "{} exited ({status}) after {:.1} s",
+            ExitReason::Exited | ExitReason::Stopped => format!(
+                "{} exited ({}) after {:.1} s",
                 self.job.name(),
-                ran.as_secs_f64()
+                exit.status,
+                exit.ran.as_secs_f64()
             ),
         }
     }
@@ -612,18 +645,19 @@ impl Supervisor<'_> {
     fn wait(&mut self, stage: &Stage) {
         let now = Instant::now();
         let mut deadline = now + MAX_POLL;
-        let mut fds = vec![libc::pollfd {
-            fd: self.signals.fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        }];
+        let mut fds = vec![self.signals.fd()];
         match stage {
             Stage::Attempt => return,
             Stage::WaitLock { next_try, .. } => deadline = deadline.min(*next_try),
             Stage::Backoff { until } => deadline = deadline.min(*until),
             Stage::Run(child) => {
                 if child.stopping.is_none() {
-                    deadline = deadline.min(child.last_progress + self.spec.policy.stall_timeout.0);
+                    let timeout = self.spec.policy.stall_timeout.0;
+                    if let StallVerdict::Progressing { check_at } =
+                        stall_verdict(child.last_progress, now, timeout)
+                    {
+                        deadline = deadline.min(check_at);
+                    }
                 }
                 if let (Some(at), false) = (child.kill_at, child.killed) {
                     deadline = deadline.min(at);
@@ -633,26 +667,20 @@ impl Supervisor<'_> {
                     // but don't trust a lost wakeup for long.
                     deadline = deadline.min(now + Duration::from_millis(50));
                 }
-                for lines in [&child.stdout, &child.stderr] {
-                    if let Some(fd) = lines.fd() {
-                        fds.push(libc::pollfd {
-                            fd,
-                            events: libc::POLLIN,
-                            revents: 0,
-                        });
-                    }
-                }
+                fds.extend([&child.stdout, &child.stderr].iter().filter_map(|l| l.fd()));
             }
         }
         if let Some(t) = self.next_tick {
             deadline = deadline.min(t);
         }
-        let timeout = deadline.saturating_duration_since(now);
-        // Round up so a deadline is never missed by a millisecond and spun on.
-        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32;
-        // SAFETY: poll over pollfds we own, for at most `ms`.
-        unsafe {
-            libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms);
-        }
+        let ms = decide::poll_millis(now, deadline, MAX_POLL);
+        // SAFETY: every descriptor is owned by `self.signals` or `stage`,
+        // which outlive this call.
+        let mut polled: Vec<PollFd> = fds
+            .iter()
+            .map(|&fd| PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::POLLIN))
+            .collect();
+        // A signal interrupting the poll is what wakes us; nothing to handle.
+        let _ = poll(&mut polled, ms);
     }
 }

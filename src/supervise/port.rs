@@ -22,41 +22,23 @@ pub fn port_listening(port: u16) -> bool {
 /// `Some(true)` when the bind says a listener holds 127.0.0.1:`port`,
 /// `Some(false)` when nothing does, `None` when the bind cannot tell.
 pub(super) fn bind_probe(port: u16) -> Option<bool> {
-    // SAFETY: a socket we create, configure, bind and close; no pointers
-    // escape.
-    unsafe {
-        let fd = libc::socket(libc::AF_INET, libc::SOCK_STREAM | libc::SOCK_CLOEXEC, 0);
-        if fd < 0 {
-            return None;
-        }
-        let one: libc::c_int = 1;
-        libc::setsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_REUSEADDR,
-            (&one as *const libc::c_int).cast(),
-            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-        );
-        let addr = libc::sockaddr_in {
-            sin_family: libc::AF_INET as libc::sa_family_t,
-            sin_port: port.to_be(),
-            sin_addr: libc::in_addr {
-                s_addr: u32::from(std::net::Ipv4Addr::LOCALHOST).to_be(),
-            },
-            sin_zero: [0; 8],
-        };
-        let rc = libc::bind(
-            fd,
-            (&addr as *const libc::sockaddr_in).cast(),
-            std::mem::size_of::<libc::sockaddr_in>() as libc::socklen_t,
-        );
-        let err = std::io::Error::last_os_error().raw_os_error();
-        libc::close(fd);
-        match (rc, err) {
-            (0, _) => Some(false),
-            (_, Some(libc::EADDRINUSE)) => Some(true),
-            _ => None,
-        }
+    use nix::errno::Errno;
+    use nix::sys::socket::{
+        bind, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn,
+    };
+    use std::os::fd::AsRawFd;
+    let fd = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .ok()?;
+    let _ = setsockopt(&fd, sockopt::ReuseAddr, &true);
+    match bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)) {
+        Ok(()) => Some(false),
+        Err(Errno::EADDRINUSE) => Some(true),
+        Err(_) => None,
     }
 }
 

@@ -21,11 +21,17 @@ use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
 
+use nix::sys::signal::Signal;
+
 /// The signals that ask the hook to stop.
-pub const STOP_SIGNALS: [i32; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+pub const STOP_SIGNALS: [i32; 3] = [
+    Signal::SIGINT as i32,
+    Signal::SIGTERM as i32,
+    Signal::SIGHUP as i32,
+];
 
 /// Signals that are caught and dropped, so they cannot kill the hook.
-pub const IGNORED_SIGNALS: [i32; 2] = [libc::SIGUSR1, libc::SIGUSR2];
+pub const IGNORED_SIGNALS: [i32; 2] = [Signal::SIGUSR1 as i32, Signal::SIGUSR2 as i32];
 
 /// Installed signal handlers and the self-pipe they wake.
 #[derive(Debug)]
@@ -57,7 +63,7 @@ impl Signals {
             // Registered after the flag, so the flag is set when the byte arrives.
             signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
         }
-        signal_hook::low_level::pipe::register(libc::SIGCHLD, write)?;
+        signal_hook::low_level::pipe::register(Signal::SIGCHLD as i32, write)?;
         for sig in IGNORED_SIGNALS {
             // SAFETY: the action does nothing at all.
             unsafe {

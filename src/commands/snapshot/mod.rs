@@ -31,8 +31,8 @@ use crate::cli::SnapshotArgs;
 use crate::commands::Context;
 use crate::error::usage;
 use crate::mediamtx::api::{Api, ApiError, PathInfo};
+use crate::process::{run_bounded, BoundedEnd, ChildCommand};
 use crate::state::{now, SnapshotRecord};
-use crate::supervise::process::{run_bounded, BoundedEnd};
 
 mod output;
 
@@ -373,7 +373,11 @@ fn capture(
     keep_fd: Option<RawFd>,
     deadline: Instant,
 ) -> anyhow::Result<Vec<u8>> {
-    let run = run_bounded(ffmpeg, args, keep_fd, deadline, MAX_JPEG)
+    let mut child = ChildCommand::tool(ffmpeg, args);
+    if let Some(fd) = keep_fd {
+        child = child.keep_fd(fd);
+    }
+    let run = run_bounded(child, deadline, MAX_JPEG)
         .with_context(|| format!("starting {}", ffmpeg.display()))?;
     let text = String::from_utf8_lossy(&run.stderr);
     let tail: Vec<&str> = text.lines().rev().take(3).collect();

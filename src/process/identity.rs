@@ -12,8 +12,12 @@
 //! A pid recorded without an identity (a state written by an older hook) is
 //! judged as before: alive and not a zombie. That is the conservative
 //! choice: a session or publisher of the older hook is never declared dead
-//! while it still runs; the callers that act on a process (stop, kill) also
-//! check its command line (`supervise::hook_process::is_hook_process`).
+//! while it still runs.
+//!
+//! "One of ours" is the other rule, [`is_hook`]: running by [`is_running`]
+//! and its command line is a `hook` executable's (with the expected
+//! subcommand when one is named). Every check of a recorded pid goes
+//! through these two; nothing else in the hook judges pids.
 
 use std::sync::OnceLock;
 
@@ -123,6 +127,31 @@ pub fn is_running(pid: u32, recorded: Option<&ProcessId>) -> bool {
     }
 }
 
+/// The second rule: is `pid` running by [`is_running`] and a `hook`
+/// process (its executable's name starts with `hook`), running
+/// `subcommand` (`hold`, `run`) when one is named? A recorded pid may have
+/// been reused by an unrelated process since, and a pid recorded without an
+/// identity has only this to tell.
+pub fn is_hook(pid: u32, recorded: Option<&ProcessId>, subcommand: Option<&str>) -> bool {
+    if pid <= 1 || !is_running(pid, recorded) {
+        return false;
+    }
+    let Ok(raw) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+        return false;
+    };
+    hook_command_line(&raw, subcommand)
+}
+
+/// [`is_hook`] on the text of `/proc/PID/cmdline` (pure, for tests).
+pub fn hook_command_line(raw: &[u8], subcommand: Option<&str>) -> bool {
+    let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
+    let exe_is_hook = args
+        .first()
+        .map(|a| String::from_utf8_lossy(a))
+        .is_some_and(|a| a.rsplit('/').next().is_some_and(|n| n.starts_with("hook")));
+    exe_is_hook && subcommand.is_none_or(|sub| args.iter().skip(1).any(|a| *a == sub.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,6 +184,24 @@ mod tests {
         assert!(!is_running(me.pid + 1, Some(&me)), "another pid");
         assert!(!is_running(0, None));
         assert!(!is_running(u32::MAX - 1, None));
+    }
+
+    #[test]
+    fn hook_command_lines() {
+        let cases: [(&[u8], Option<&str>, bool); 7] = [
+            (b"/usr/local/bin/hook\0hold\0cam\0", Some("hold"), true),
+            (b"hook\0run\0--device\0x\0", Some("run"), true),
+            (b"hook\0run\0", Some("hold"), false),
+            (b"hook\0run\0", None, true),
+            (b"/usr/bin/ffmpeg\0hold\0", Some("hold"), false),
+            (b"/usr/bin/ffmpeg\0", None, false),
+            (b"", None, false),
+        ];
+        for (raw, sub, want) in cases {
+            assert_eq!(hook_command_line(raw, sub), want, "{raw:?} {sub:?}");
+        }
+        assert!(!is_hook(std::process::id(), None, None), "a test binary");
+        assert!(!is_hook(1, None, None));
     }
 
     #[test]
