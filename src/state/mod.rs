@@ -11,6 +11,7 @@ mod ledger;
 pub mod model;
 pub mod observe;
 mod raw;
+pub mod stills;
 pub mod store;
 
 pub use dirs::default_state_dir;
