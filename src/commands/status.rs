@@ -14,15 +14,15 @@
 //! Without PATH, one line per path, a header first:
 //!
 //! ```text
-//! PATH     PHASE    USE                PID    UPTIME  RESTARTS  SEGMENTS     GAPS  STILL  LAST ERROR
-//! camera0  running  viewing,recording  41234  1h02m   0         12 (6h00m)   0     4.2s   -
-//! camera1  idle*    -                  -      -       3         0            0     -      device /dev/video1 not found
+//! PATH     PHASE    USE                PID    UPTIME  RESTARTS  SEGMENTS     GAPS  LAST ERROR
+//! camera0  running  viewing,recording  41234  1h02m   0         12 (6h00m)   0     -
+//! camera1  idle*    -                  -      -       3         0            0     device /dev/video1 not found
 //!   * camera1: hook run (pid 40321) is gone without recording its end (killed?); the state said running
 //! ```
 //!
 //! PHASE carries a `*` when the state was stale; the notes follow the table.
-//! PID and UPTIME are FFmpeg's (the publisher). STILL is the age of the live
-//! still (`stills.every`), `-` without one. SEGMENTS is the count and the
+//! PID and UPTIME are FFmpeg's (the publisher). When a path has a live still
+//! (`stills.every`), a STILL column before LAST ERROR shows its age. SEGMENTS is the count and the
 //! recorded time over every segment of the path. With PATH, every field, one
 //! per line (phase, use cases, device, pids, uptime, restarts, next attempt,
 //! last exit, last error, activation latency, recording session, last
@@ -244,6 +244,7 @@ mod tests {
         let text = render_table(&[("camera0", &a, oa), ("cam1", &b, ob)], NOW);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("PATH     PHASE"), "{text}");
+        assert!(!lines[0].contains("STILL"), "no stills, no column: {text}");
         assert!(lines[1].starts_with("camera0  running  viewing"), "{text}");
         assert!(lines[1].contains("12 (6h00m)"), "{text}");
         assert!(lines[1].ends_with("first line"), "{text}");
@@ -275,7 +276,10 @@ mod tests {
         assert_eq!(still["age_seconds"], 4.0);
         assert_eq!(still["bytes"], 12_345);
         assert_eq!(still["every_seconds"], 10.0);
-        let table = render_table(&[("cam0", &p, o.clone())], NOW);
+        let table = render_table(
+            &[("cam0", &p, o.clone()), ("cam1", &running(), o.clone())],
+            NOW,
+        );
         let col = table.lines().next().unwrap().find("STILL").unwrap();
         assert!(
             table.lines().nth(1).unwrap()[col..].starts_with("4.0s"),

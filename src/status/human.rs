@@ -14,7 +14,7 @@ fn still_age(p: &PathState, now: OffsetDateTime) -> String {
 }
 
 /// The one-line-per-path table, notes below it. STILL is the age of the
-/// path's live still (`stills.every`).
+/// path's live still (`stills.every`), shown when any path has one.
 pub fn render_table(observed: &[(&str, &PathState, Observed)], now: OffsetDateTime) -> String {
     let header = [
         "PATH",
@@ -59,6 +59,20 @@ pub fn render_table(observed: &[(&str, &PathState, Observed)], now: OffsetDateTi
             notes.push(format!("  * {name}: {note}"));
         }
     }
+    // STILL only when some path has a still: without stills the table is
+    // as it always was.
+    const STILL: usize = 8;
+    let any_still = observed.iter().any(|(_, p, _)| p.still.is_some());
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .enumerate()
+                .filter(|&(i, _)| any_still || i != STILL)
+                .map(|(_, cell)| cell)
+                .collect()
+        })
+        .collect();
     let mut widths = [0usize; 10];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
