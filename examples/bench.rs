@@ -97,6 +97,9 @@ fn main() {
     if want("snapshot") {
         rows.push(b.snapshot());
     }
+    if want("stills") {
+        rows.push(b.stills_cost());
+    }
     println!("| What | Budget | Measured | Met | How |");
     println!("|---|---|---|---|---|");
     for r in rows {
@@ -766,6 +769,57 @@ impl Bench {
                 how: format!("utime+stime from /proc/PID/stat over the same {secs} s"),
             },
         ]
+    }
+
+    /// The publisher's FFmpeg CPU without stills and with a still every 1 s
+    /// and every 10 s (`--still-every`), each run on its own after the
+    /// stream flows.
+    fn stills_cost(&self) -> Row {
+        let secs = if self.quick { 5 } else { 20 };
+        let mut figures = Vec::new();
+        for (name, extra) in [
+            ("none", &[][..]),
+            ("1s", &["--still-every", "1s"][..]),
+            ("10s", &["--still-every", "10s"][..]),
+        ] {
+            let state = self.work.join(format!("stills-{name}"));
+            let l = Listener::start("bench-still");
+            let mut hook = self
+                .hook_run(&state, "bench-still", l.port, extra)
+                .spawn()
+                .unwrap();
+            assert!(wait_until(Duration::from_secs(20), || l
+                .first_frame
+                .load(Ordering::SeqCst)
+                != 0));
+            std::thread::sleep(Duration::from_secs(1));
+            let ffmpeg = children_of(hook.id())[0];
+            let c0 = stat_of(ffmpeg).unwrap().1;
+            let t0 = Instant::now();
+            std::thread::sleep(Duration::from_secs(secs));
+            let cpu = (stat_of(ffmpeg).unwrap().1 - c0) as f64
+                / ticks_per_second()
+                / t0.elapsed().as_secs_f64();
+            stop_group(&mut hook, Duration::from_secs(6));
+            drop(l);
+            figures.push((name, cpu * 100.0));
+        }
+        let base = figures[0].1;
+        let measured = figures
+            .iter()
+            .map(|(name, cpu)| match *name {
+                "none" => format!("no stills {cpu:.1}%"),
+                _ => format!("every {name} {cpu:.1}% ({:+.1})", cpu - base),
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        Row {
+            what: "Live stills: the publisher's FFmpeg CPU",
+            budget: "small (reported)",
+            measured,
+            met: "-",
+            how: format!("% of a core, utime+stime of the publisher's FFmpeg from /proc/PID/stat over {secs} s, test pattern 640x480 at 15 fps encoded with libx264 (the picture is split for the still; a copied H.264 camera decodes key frames only), each configuration run alone"),
+        }
     }
 
     /// A recording session's hold (`hook record start` against MediaMTX's

@@ -7,6 +7,8 @@
 //! warning` (stderr keeps only what is worth showing in `hook status`).
 
 use std::ffi::{OsStr, OsString};
+use std::path::PathBuf;
+use std::time::Duration;
 
 use crate::camera::capture::{CaptureInput, EncoderChoice, Source, DEFAULT_FPS};
 
@@ -39,11 +41,84 @@ fn push(args: &mut Vec<OsString>, items: &[&str]) {
     args.extend(items.iter().map(OsString::from));
 }
 
+/// RTP packet size of the publisher's RTSP output: FFmpeg's default (1472)
+/// carries 1460-byte payloads, above MediaMTX's 1440, and MediaMTX would
+/// re-packetize every packet ("RTP packets are too big").
+pub const RTSP_PKT_SIZE: &str = "1400";
+
+/// A live still the publisher writes beside its stream: one JPEG at `file`,
+/// rewritten every `every`, atomically (FFmpeg's image2 muxer writes
+/// `<file>.tmp` and renames it over `file`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Still {
+    pub file: PathBuf,
+    pub every: Duration,
+}
+
+impl Still {
+    /// The fps filter for one picture per `every`: `fps=fps=1000/<ms>`.
+    fn fps_filter(&self) -> String {
+        let ms = self.every.as_millis().max(1);
+        format!("fps=fps=1000/{ms}")
+    }
+
+    /// The still's output options and file, after its stream's mapping.
+    /// Full-range 4:2:0 (what JPEG viewers expect) through a conversion
+    /// that FFmpeg does not warn about on every start.
+    fn push_output(&self, args: &mut Vec<OsString>) {
+        push(
+            args,
+            &[
+                "-c:v",
+                "mjpeg",
+                "-strict",
+                "unofficial",
+                "-color_range",
+                "pc",
+                "-q:v",
+                "3",
+                "-f",
+                "image2",
+                "-update",
+                "1",
+                "-atomic_writing",
+                "1",
+            ],
+        );
+        // `file:` so that no part of the name is read as a protocol.
+        let mut file = OsString::from("file:");
+        file.push(self.file.as_os_str());
+        args.push(file);
+    }
+
+    /// The still's filter after the fps limit.
+    fn filter(&self) -> String {
+        format!("{},scale=out_range=full,format=yuv420p", self.fps_filter())
+    }
+}
+
 /// The publisher: capture `input` and publish it to MediaMTX at
-/// `rtsp://127.0.0.1:{port}/{path}` over TCP, with a key frame every second.
-pub fn publish_args(input: &CaptureInput, port: u16, path: &str) -> Vec<OsString> {
+/// `rtsp://127.0.0.1:{port}/{path}` over TCP, with a key frame every second,
+/// and, with `still`, write a JPEG of the live picture at its interval.
+///
+/// A copied (H.264) input is decoded only for the still, key frames only
+/// (`-skip_frame nokey`), then fps-limited, so the copy stays cheap; an
+/// encoded input's decoded picture is split between the encoder and the
+/// still (`-filter_complex split`). The stream is always output 0, so the
+/// `-progress` frame count the stall watchdog reads is the stream's.
+pub fn publish_args(
+    input: &CaptureInput,
+    port: u16,
+    path: &str,
+    still: Option<&Still>,
+) -> Vec<OsString> {
     let mut args = common_head();
     let fps = input.fps.unwrap_or(DEFAULT_FPS).max(1);
+    let copy = input.encoder == EncoderChoice::Copy;
+    if still.is_some() && copy {
+        // A decoder option: the copy to RTSP is not decoded at all.
+        push(&mut args, &["-skip_frame", "nokey"]);
+    }
     match &input.source {
         Source::TestPattern => {
             let (w, h) = input
@@ -71,6 +146,21 @@ pub fn publish_args(input: &CaptureInput, port: u16, path: &str) -> Vec<OsString
         }
     }
     let gop = fps.to_string();
+    match (still, copy) {
+        (Some(_), true) => push(&mut args, &["-map", "0:v"]),
+        (Some(still), false) => {
+            push(&mut args, &["-filter_complex"]);
+            args.push(
+                format!(
+                    "[0:v]split=2[stream][still];[still]{}[jpeg]",
+                    still.filter()
+                )
+                .into(),
+            );
+            push(&mut args, &["-map", "[stream]"]);
+        }
+        (None, _) => {}
+    }
     match input.encoder {
         EncoderChoice::Copy => push(&mut args, &["-c:v", "copy"]),
         EncoderChoice::Libx264 => {
@@ -118,8 +208,31 @@ pub fn publish_args(input: &CaptureInput, port: u16, path: &str) -> Vec<OsString
             );
         }
     }
-    push(&mut args, &["-an", "-f", "rtsp", "-rtsp_transport", "tcp"]);
+    push(
+        &mut args,
+        &[
+            "-an",
+            "-f",
+            "rtsp",
+            "-rtsp_transport",
+            "tcp",
+            "-pkt_size",
+            RTSP_PKT_SIZE,
+        ],
+    );
     args.push(rtsp_url(port, path).into());
+    match (still, copy) {
+        (Some(still), true) => {
+            push(&mut args, &["-map", "0:v", "-vf"]);
+            args.push(still.filter().into());
+            still.push_output(&mut args);
+        }
+        (Some(still), false) => {
+            push(&mut args, &["-map", "[jpeg]"]);
+            still.push_output(&mut args);
+        }
+        (None, _) => {}
+    }
     args
 }
 
@@ -206,7 +319,7 @@ mod tests {
 
     #[test]
     fn test_pattern_publishes_over_tcp_with_a_key_frame_per_second() {
-        let a = strings(&publish_args(&test_pattern(), 8554, "camera0"));
+        let a = strings(&publish_args(&test_pattern(), 8554, "camera0", None));
         assert_eq!(a.last().unwrap(), "rtsp://127.0.0.1:8554/camera0");
         assert_eq!(value_of(&a, "-rtsp_transport").unwrap(), "tcp");
         assert_eq!(value_of(&a, "-f").unwrap(), "lavfi");
@@ -240,7 +353,7 @@ mod tests {
             encoder: EncoderChoice::Libx264,
             bitrate: Some("1500k".into()),
         };
-        let a = strings(&publish_args(&input, 9000, "cam2"));
+        let a = strings(&publish_args(&input, 9000, "cam2", None));
         assert_eq!(value_of(&a, "-f").unwrap(), "v4l2");
         assert_eq!(value_of(&a, "-input_format").unwrap(), "mjpeg");
         assert_eq!(value_of(&a, "-video_size").unwrap(), "1280x720");
@@ -263,7 +376,7 @@ mod tests {
             encoder: EncoderChoice::Copy,
             bitrate: None,
         };
-        let a = strings(&publish_args(&input, 8554, "camera0"));
+        let a = strings(&publish_args(&input, 8554, "camera0", None));
         for flag in ["-input_format", "-video_size", "-framerate", "-g", "-b:v"] {
             assert!(!a.contains(&flag.to_string()), "{flag} in {a:?}");
         }
@@ -274,24 +387,146 @@ mod tests {
     fn hardware_encoder_gets_yuv420p_before_it_and_a_usable_bitrate() {
         let mut input = test_pattern();
         input.encoder = EncoderChoice::V4l2m2m;
-        let a = strings(&publish_args(&input, 8554, "c"));
+        let a = strings(&publish_args(&input, 8554, "c", None));
         let pix = a.iter().position(|x| x == "-pix_fmt").unwrap();
         let enc = a.iter().position(|x| x == "h264_v4l2m2m").unwrap();
         assert!(pix < enc);
         assert_eq!(value_of(&a, "-pix_fmt").unwrap(), "yuv420p");
         assert_eq!(value_of(&a, "-b:v").unwrap(), V4L2M2M_DEFAULT_BITRATE);
         input.bitrate = Some("4M".into());
-        let a = strings(&publish_args(&input, 8554, "c"));
+        let a = strings(&publish_args(&input, 8554, "c", None));
         assert_eq!(value_of(&a, "-b:v").unwrap(), "4M");
     }
 
     #[test]
     fn odd_path_names_stay_one_argument() {
-        let a = publish_args(&test_pattern(), 8554, "cam; rm -rf $HOME");
+        let a = publish_args(&test_pattern(), 8554, "cam; rm -rf $HOME", None);
         assert_eq!(
             a.last().unwrap(),
             &OsString::from("rtsp://127.0.0.1:8554/cam; rm -rf $HOME")
         );
+    }
+
+    #[test]
+    fn rtsp_packets_fit_mediamtx() {
+        let a = strings(&publish_args(&test_pattern(), 8554, "c", None));
+        let url = a.len() - 1;
+        let pkt = a.iter().position(|x| x == "-pkt_size").unwrap();
+        assert!(pkt < url);
+        assert_eq!(a[pkt + 1], "1400");
+    }
+
+    fn still() -> Still {
+        Still {
+            file: PathBuf::from("/var/lib/mediamtx-hook/stills/camera0.jpg"),
+            every: Duration::from_secs(10),
+        }
+    }
+
+    #[test]
+    fn an_encoded_input_splits_its_picture_for_the_still() {
+        let a = strings(&publish_args(
+            &test_pattern(),
+            8554,
+            "camera0",
+            Some(&still()),
+        ));
+        assert_eq!(
+            value_of(&a, "-filter_complex").unwrap(),
+            "[0:v]split=2[stream][still];[still]fps=fps=1000/10000,scale=out_range=full,format=yuv420p[jpeg]"
+        );
+        assert!(!a.contains(&"-skip_frame".to_string()));
+        // The stream is output 0 (its frame count feeds the stall watchdog).
+        let url = a
+            .iter()
+            .position(|x| x == "rtsp://127.0.0.1:8554/camera0")
+            .unwrap();
+        let stream = a.iter().position(|x| x == "[stream]").unwrap();
+        let jpeg = a.iter().position(|x| x == "[jpeg]").unwrap();
+        let x264 = a.iter().position(|x| x == "libx264").unwrap();
+        assert!(stream < x264 && x264 < url && url < jpeg, "{a:?}");
+        let tail = a[jpeg + 1..].join(" ");
+        assert_eq!(
+            tail,
+            "-c:v mjpeg -strict unofficial -color_range pc -q:v 3 -f image2 -update 1 -atomic_writing 1 file:/var/lib/mediamtx-hook/stills/camera0.jpg"
+        );
+    }
+
+    #[test]
+    fn a_copied_input_decodes_key_frames_only_for_the_still() {
+        let input = CaptureInput {
+            source: Source::Device(PathBuf::from("/dev/video0")),
+            input_format: Some("h264".into()),
+            size: None,
+            fps: None,
+            encoder: EncoderChoice::Copy,
+            bitrate: None,
+        };
+        let a = strings(&publish_args(&input, 8554, "camera0", Some(&still())));
+        let skip = a.iter().position(|x| x == "-skip_frame").unwrap();
+        let i = a.iter().position(|x| x == "-i").unwrap();
+        assert!(skip < i, "an input option: {a:?}");
+        assert_eq!(a[skip + 1], "nokey");
+        assert!(!a.contains(&"-filter_complex".to_string()));
+        assert_eq!(value_of(&a, "-c:v").unwrap(), "copy");
+        assert_eq!(
+            value_of(&a, "-vf").unwrap(),
+            "fps=fps=1000/10000,scale=out_range=full,format=yuv420p"
+        );
+        let url = a
+            .iter()
+            .position(|x| x == "rtsp://127.0.0.1:8554/camera0")
+            .unwrap();
+        let vf = a.iter().position(|x| x == "-vf").unwrap();
+        assert!(url < vf);
+        assert_eq!(a.iter().filter(|x| *x == "-map").count(), 2);
+        assert_eq!(
+            a.last().unwrap(),
+            "file:/var/lib/mediamtx-hook/stills/camera0.jpg"
+        );
+    }
+
+    /// The command lines run: FFmpeg accepts them and writes whole JPEGs
+    /// (a null output stands in for the RTSP server).
+    #[test]
+    fn ffmpeg_accepts_the_still_outputs() {
+        let dir = std::env::temp_dir().join(format!("hook-still-args-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let s = Still {
+            file: dir.join("cam%2F0.jpg"),
+            every: Duration::from_millis(200),
+        };
+        let mut a = publish_args(&test_pattern(), 8554, "c", Some(&s));
+        let url = a.iter().position(|x| x == "rtsp").unwrap();
+        // -f rtsp … URL becomes -f null -
+        a[url] = "null".into();
+        let u = a
+            .iter()
+            .position(|x| x.to_string_lossy().starts_with("rtsp://"))
+            .unwrap();
+        a[u] = "-".into();
+        let pkt = a.iter().position(|x| x == "-pkt_size").unwrap();
+        a.drain(pkt..pkt + 2);
+        a.retain(|x| x != "-re");
+        a.splice(0..0, [OsString::from("-t"), OsString::from("1")]);
+        let out = std::process::Command::new("ffmpeg")
+            .args(&a)
+            .output()
+            .expect("ffmpeg runs");
+        let jpeg = std::fs::read(&s.file);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            out.status.success(),
+            "{:?}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let jpeg = jpeg.expect("the still was written");
+        assert!(jpeg.starts_with(&[0xFF, 0xD8]) && jpeg.ends_with(&[0xFF, 0xD9]));
     }
 
     #[test]

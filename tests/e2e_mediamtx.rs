@@ -116,6 +116,10 @@ fn on_demand_start(b: Backend) {
         "activation latency {latency} ms, the reader's first frames after {first:?}"
     );
     eprintln!("{b:?}: first frames after {first:?}, activation latency {latency} ms");
+    // The publisher's RTP packets fit MediaMTX's 1440 bytes (-pkt_size):
+    // MediaMTX does not re-packetize them.
+    let log = m.log_text();
+    assert!(!log.contains("RTP packets are too big"), "{log}");
 }
 both!(
     on_demand_start,

@@ -232,6 +232,31 @@ impl clap::builder::TypedValueParser for InputFormatParser {
 pub struct RunArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
+
+    /// Write a JPEG of the live picture this often (at least 100ms, e.g.
+    /// 10s), atomically, to the stills directory as <path>.jpg; `off` for
+    /// none [default: stills.every, off]
+    #[arg(long, value_name = "D", value_parser = still_every_value)]
+    pub still_every: Option<StillEvery>,
+}
+
+/// `--still-every`: an interval, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StillEvery {
+    Off,
+    Every(Dur),
+}
+
+/// `--still-every`: `off`, or a duration of at least 100ms.
+pub fn still_every_value(text: &str) -> Result<StillEvery, String> {
+    if text == "off" {
+        return Ok(StillEvery::Off);
+    }
+    let every: Dur = text
+        .parse()
+        .map_err(|e: String| format!("{e}; or off for no stills"))?;
+    crate::policy::check_still_every(every, "--still-every")?;
+    Ok(StillEvery::Every(every))
 }
 
 #[derive(Debug, Clone, Args)]
@@ -295,8 +320,21 @@ pub struct SnapshotArgs {
     /// Give up after this long [default: snapshot.timeout, 5s]
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<Dur>,
+    /// Return the path's live still at once when it is younger than this
+    /// (e.g. 30s; see stills.every), else take a snapshot as usual
+    #[arg(long, value_name = "DURATION", value_parser = max_age_value)]
+    pub max_age: Option<Dur>,
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+/// `--max-age`: a positive duration.
+pub fn max_age_value(text: &str) -> Result<Dur, String> {
+    let age: Dur = text.parse()?;
+    if age.0.is_zero() {
+        return Err("--max-age 0s: expected a positive age, e.g. 30s".into());
+    }
+    Ok(age)
 }
 
 #[derive(Debug, Clone, Args)]
@@ -408,6 +446,19 @@ mod tests {
         ])
         .is_ok());
         assert!(parse(&["--input-format", "MJPG"]).is_ok());
+        assert!(parse(&["--still-every", "10s"]).is_ok());
+        assert!(parse(&["--still-every", "off"]).is_ok());
+        let err = parse(&["--still-every", "50ms"]).unwrap_err().to_string();
+        assert!(err.contains("--still-every"), "{err}");
+        let snap = |age: &str| {
+            Cli::try_parse_from(["hook", "snapshot", "c0", "-o", "x.jpg", "--max-age", age])
+        };
+        assert!(snap("30s").is_ok());
+        for bad in ["0s", "30", "soon"] {
+            let err = snap(bad).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{bad}");
+            assert!(err.to_string().contains("--max-age"), "{bad}: {err}");
+        }
         for bad in [
             &["--size", "1x1"][..],
             &["--bitrate", "fast"][..],
@@ -415,6 +466,10 @@ mod tests {
             &["--input-format", "h265"][..],
             &["--fps", "0"][..],
             &["--fps", "1001"][..],
+            &["--still-every", "0s"][..],
+            &["--still-every", "50ms"][..],
+            &["--still-every", "10"][..],
+            &["--still-every", "never"][..],
         ] {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.exit_code(), 2, "{bad:?}");

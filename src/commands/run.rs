@@ -9,6 +9,11 @@
 //! on transitions only; a state that cannot be written is logged and the
 //! stream goes on.
 //!
+//! With `stills.every` / `--still-every`, FFmpeg also writes a JPEG of the
+//! live picture at that interval to the stills directory (made before each
+//! start; when it cannot be, the stream starts without the still and says
+//! why), and the path's entry names the file.
+//!
 //! Several instances for one path may overlap (MediaMTX starts a new one
 //! while the old one is still stopping). Each instance claims the entry by
 //! writing its pid as `supervisor_pid` when it starts and writes nothing once
@@ -26,13 +31,13 @@ use time::OffsetDateTime;
 
 use crate::camera::capture::CaptureRequest;
 use crate::camera::capture::{self, TEST_PATTERN};
-use crate::cli::RunArgs;
+use crate::cli::{RunArgs, StillEvery};
 use crate::commands::Context;
 use crate::error::{is_usage, usage};
 use crate::mediamtx::env as mtx_env;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::ExitRecord;
-use crate::state::{now, PathState, Phase};
+use crate::state::{now, PathState, Phase, StillRecord};
 use crate::supervise::signals::Signals;
 use crate::supervise::{self, ChildExit, Event, FatalKind, Job, Launch, Spec, StartError};
 
@@ -57,6 +62,15 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     // HOOK_RTSP_USER without HOOK_RTSP_PASS (or the reverse) is refused now.
     crate::mediamtx::rtsp_auth::Credentials::from_env()?;
     let signals = Signals::install().context("installing signal handlers")?;
+    let every = match args.still_every {
+        Some(StillEvery::Off) => None,
+        Some(StillEvery::Every(d)) => Some(d.0),
+        None => ctx.policy.stills.every.map(|d| d.0),
+    };
+    let still = every.map(|every| crate::ffmpeg::Still {
+        file: ctx.store.still_file(&ctx.policy.stills.dir, &path),
+        every,
+    });
 
     let mut job = Publisher {
         ctx,
@@ -71,6 +85,9 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         demand_at,
         previous: None,
         spawned: false,
+        still,
+        still_on: false,
+        still_failed: false,
     };
     log::info!(
         "publishing {device} to rtsp://127.0.0.1:{port}/{path} with {}",
@@ -170,6 +187,12 @@ struct Publisher<'a> {
     previous: Option<PathState>,
     /// Whether this instance has started FFmpeg at least once.
     spawned: bool,
+    /// The live still asked for (`stills.every` / `--still-every`).
+    still: Option<crate::ffmpeg::Still>,
+    /// Whether the current attempt writes the still.
+    still_on: bool,
+    /// The stills directory could not be made (said once per run of failures).
+    still_failed: bool,
 }
 
 impl Publisher<'_> {
@@ -266,6 +289,44 @@ pub(super) fn exit_record(exit: &ChildExit) -> ExitRecord {
     }
 }
 
+impl Publisher<'_> {
+    /// The still for the attempt being started: its directory is made (or
+    /// checked) first; when that fails the stream starts without it.
+    fn still_for_this_attempt(&mut self) -> Option<&crate::ffmpeg::Still> {
+        self.still_on = false;
+        let still = self.still.as_ref()?;
+        match self
+            .ctx
+            .store
+            .create_stills_dir(&self.ctx.policy.stills.dir)
+        {
+            Ok(_) => {
+                self.still_failed = false;
+                self.still_on = true;
+                Some(still)
+            }
+            Err(e) => {
+                if !self.still_failed {
+                    log::warn!("publishing without the live still: {e:#}");
+                }
+                self.still_failed = true;
+                None
+            }
+        }
+    }
+
+    /// What the state says of the still of the attempt just started.
+    fn still_record(&self) -> Option<StillRecord> {
+        let still = self.still.as_ref().filter(|_| self.still_on)?;
+        Some(StillRecord {
+            file: still.file.display().to_string(),
+            every_ms: Some(still.every.as_millis() as u64),
+            at: None,
+            bytes: None,
+        })
+    }
+}
+
 impl Job for Publisher<'_> {
     fn name(&self) -> &str {
         "ffmpeg"
@@ -284,10 +345,13 @@ impl Job for Publisher<'_> {
         let port = crate::mediamtx::rtsp_relay::ffmpeg_port(self.port)
             .map_err(crate::mediamtx::rtsp_relay::start_error)?;
         match capture::prepare(&self.device, self.flags) {
-            Ok(input) => Ok(Launch::tool(
-                self.flags.ffmpeg.clone(),
-                crate::ffmpeg::publish_args(&input, port, &self.path),
-            )),
+            Ok(input) => {
+                let still = self.still_for_this_attempt().cloned();
+                Ok(Launch::tool(
+                    self.flags.ffmpeg.clone(),
+                    crate::ffmpeg::publish_args(&input, port, &self.path, still.as_ref()),
+                ))
+            }
             Err(e) if is_usage(&e) => Err(StartError::fatal(format!("{e:#}"), FatalKind::Usage)),
             Err(e) => Err(StartError::device(format!("{e:#}"))),
         }
@@ -300,7 +364,11 @@ impl Job for Publisher<'_> {
                 pid, at, restarts, ..
             } => {
                 self.spawned = true;
+                let still = self.still_record();
                 self.write(|p| {
+                    if still.is_some() {
+                        p.still = still;
+                    }
                     p.phase = Phase::Starting;
                     p.child_pid = Some(pid);
                     p.child_process = ProcessId::of(pid);

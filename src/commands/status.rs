@@ -21,11 +21,12 @@
 //! ```
 //!
 //! PHASE carries a `*` when the state was stale; the notes follow the table.
-//! PID and UPTIME are FFmpeg's (the publisher). SEGMENTS is the count and the
+//! PID and UPTIME are FFmpeg's (the publisher). When a path has a live still
+//! (`stills.every`), a STILL column before LAST ERROR shows its age. SEGMENTS is the count and the
 //! recorded time over every segment of the path. With PATH, every field, one
 //! per line (phase, use cases, device, pids, uptime, restarts, next attempt,
 //! last exit, last error, activation latency, recording session, last
-//! session, segments, ledger file, snapshot, stop reason, stderr tail).
+//! session, segments, ledger file, snapshot, still, stop reason, stderr tail).
 //! Times are shown in local time.
 //!
 //! # `--json` (schema version 1)
@@ -96,8 +97,12 @@
 //!       "ledger": "/var/lib/mediamtx-hook/ledger/camera0.jsonl"
 //!                                   every segment, one JSON line each (same shape)
 //!     },
-//!     "snapshot": null,             or {"at", "file", "source" (device|stream),
+//!     "snapshot": null,             or {"at", "file", "source" (device|stream|still),
 //!                                   "bytes", "millis"}
+//!     "still": null,                the live still (stills.every), or {"file", "at" (the
+//!                                   file's time, null until written), "age_seconds",
+//!                                   "bytes", "every_seconds"}; it stays after the
+//!                                   stream stops
 //!     "stop_reason": null,          why `hook stop` last stopped the path
 //!     "updated_at": "…"             when the state of the path last changed
 //!   } }
@@ -146,6 +151,12 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         }
         state.paths.retain(|k, _| k == name);
     }
+    // A still's time and size are the file's own (FFmpeg writes it).
+    for p in state.paths.values_mut() {
+        if let Some(still) = &p.still {
+            p.still = Some(crate::state::stills::look_at_still(still));
+        }
+    }
     let now = now();
     let mut probe = ProcProbe::new();
     let observed: Vec<(&str, &PathState, Observed)> = state
@@ -178,7 +189,7 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 "no paths yet: nothing has run through the hook (state directory {})\n",
                 ctx.store.dir().display()
             ),
-            None => render_table(&observed),
+            None => render_table(&observed, now),
         }
     };
     // One path: the storage lines; the table: only the warning, when
@@ -241,9 +252,10 @@ mod tests {
         let b = running();
         let oa = observe(&a, NOW, &mut |_, _, _| true);
         let ob = observe(&b, NOW, &mut |_, _, _| false);
-        let text = render_table(&[("camera0", &a, oa), ("cam1", &b, ob)]);
+        let text = render_table(&[("camera0", &a, oa), ("cam1", &b, ob)], NOW);
         let lines: Vec<&str> = text.lines().collect();
         assert!(lines[0].starts_with("PATH     PHASE"), "{text}");
+        assert!(!lines[0].contains("STILL"), "no stills, no column: {text}");
         assert!(lines[1].starts_with("camera0  running  viewing"), "{text}");
         assert!(lines[1].contains("12 (6h00m)"), "{text}");
         assert!(lines[1].ends_with("first line"), "{text}");
@@ -254,6 +266,62 @@ mod tests {
         );
         let col = lines[0].find("RESTARTS").unwrap();
         assert_eq!(&lines[1][col..col + 1], "0");
+    }
+
+    #[test]
+    fn the_still_shows_its_age_everywhere() {
+        let store = StateStore::new("/var/lib/mediamtx-hook");
+        let mut p = running();
+        p.still = Some(crate::state::StillRecord {
+            file: "/var/lib/mediamtx-hook/stills/cam0.jpg".into(),
+            every_ms: Some(10_000),
+            at: Some(NOW - time::Duration::seconds(4)),
+            bytes: Some(12_345),
+        });
+        let o = observe(&p, NOW, &mut |_, _, _| true);
+        let json = render_json(&store, &[("cam0", &p, o.clone())], NOW).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        let still = &v["paths"]["cam0"]["still"];
+        assert_eq!(still["file"], "/var/lib/mediamtx-hook/stills/cam0.jpg");
+        assert_eq!(still["at"], "2026-11-24T09:59:56Z");
+        assert_eq!(still["age_seconds"], 4.0);
+        assert_eq!(still["bytes"], 12_345);
+        assert_eq!(still["every_seconds"], 10.0);
+        let table = render_table(
+            &[("cam0", &p, o.clone()), ("cam1", &running(), o.clone())],
+            NOW,
+        );
+        let col = table.lines().next().unwrap().find("STILL").unwrap();
+        assert!(
+            table.lines().nth(1).unwrap()[col..].starts_with("4.0s"),
+            "{table}"
+        );
+        let details = render_details(&store, "cam0", &p, &o, NOW, time::UtcOffset::UTC);
+        assert!(
+            details.contains("still:") && details.contains("cam0.jpg, 12.1 KiB, taken"),
+            "{details}"
+        );
+        let metrics = crate::status::prometheus::render(
+            &truthful(
+                &crate::state::State {
+                    schema_version: 1,
+                    paths: [("cam0".to_string(), p.clone())].into(),
+                },
+                &[],
+            ),
+            NOW,
+        )
+        .unwrap();
+        assert!(
+            metrics.contains("mediamtx_hook_still_age_seconds{path=\"cam0\"} 4\n"),
+            "{metrics}"
+        );
+        // No still: null, a dash, no sample.
+        let q = running();
+        let o = observe(&q, NOW, &mut |_, _, _| true);
+        let json = render_json(&store, &[("cam1", &q, o)], NOW).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert!(v["paths"]["cam1"]["still"].is_null());
     }
 
     #[test]

@@ -76,6 +76,7 @@ pub struct Policy {
     pub recording: Recording,
     pub snapshot: Snapshot,
     pub restart: Restart,
+    pub stills: Stills,
 }
 
 /// Viewing: MediaMTX starts the publisher on demand and closes it when idle.
@@ -182,6 +183,68 @@ pub struct Snapshot {
     pub timeout: Dur,
 }
 
+/// Live stills: a JPEG of the running camera, rewritten by the publisher's
+/// FFmpeg every `every`, for Home Assistant's `local_file` camera or any web
+/// server. Off unless `every` is given.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Stills {
+    /// How often the still is rewritten; absent (null): no stills.
+    pub every: Option<Dur>,
+    /// Where the stills go (`<dir>/<path file name>.jpg`); a relative
+    /// directory is taken in the state directory.
+    pub dir: String,
+}
+
+/// The shortest still interval accepted (10 pictures a second).
+pub const MIN_STILL_EVERY: Duration = Duration::from_millis(100);
+
+impl Default for Stills {
+    fn default() -> Self {
+        Stills {
+            every: None,
+            dir: "stills".to_string(),
+        }
+    }
+}
+
+/// Checks a still interval; `key` names it (`stills.every`, `--still-every`).
+pub fn check_still_every(every: Dur, key: &str) -> Result<(), String> {
+    if every.0 < MIN_STILL_EVERY {
+        return Err(format!(
+            "{key} is {every}: expected an interval of at least 100ms, e.g. 10s (leave stills.every out for no stills)"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks `stills.dir`: not empty, printable, no `..` component (a relative
+/// directory stays inside the state directory).
+pub fn check_stills_dir(dir: &str) -> Result<(), String> {
+    const KEY: &str = "stills.dir";
+    if dir.trim().is_empty() {
+        return Err(format!(
+            "{KEY} is empty: expected a directory such as stills (in the state directory) or /var/www/stills"
+        ));
+    }
+    if let Some(c) = dir.chars().find(|&c| is_unsafe_char(c)) {
+        return Err(format!(
+            "{KEY} {:?} contains the control or invisible character U+{:04X}: expected printable characters only",
+            dir.escape_debug().to_string(),
+            c as u32
+        ));
+    }
+    if Path::new(dir)
+        .components()
+        .any(|c| matches!(c, std::path::Component::ParentDir))
+    {
+        return Err(format!(
+            "{KEY} {dir:?} has a `..` component: expected a directory without `..`"
+        ));
+    }
+    Ok(())
+}
+
 /// Supervision of every child (publisher and holds).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -251,7 +314,7 @@ impl Policy {
             .map_err(|e| usage(format!("config {origin}: not valid JSON: {e}")))?;
         if !value.is_object() {
             return Err(usage(format!(
-                "config {origin}: expected a JSON object with sections viewing, recording, snapshot, restart"
+                "config {origin}: expected a JSON object with sections viewing, recording, snapshot, restart, stills"
             )));
         }
         if let Some(warning) = take_obsolete_keys(&mut value, origin)? {
@@ -317,6 +380,10 @@ impl Policy {
                 "recording.hold_check_interval must be at least 100ms (the default is 5s)".into(),
             );
         }
+        if let Some(every) = self.stills.every {
+            check_still_every(every, "stills.every")?;
+        }
+        check_stills_dir(&self.stills.dir)?;
         if self.snapshot.timeout.0 == zero {
             return Err("snapshot.timeout must be positive (the default is 5s)".into());
         }
@@ -602,6 +669,32 @@ mod tests {
         }
     }
 
+    #[test]
+    fn stills_are_off_by_default_and_checked_naming_the_key() {
+        assert_eq!(Policy::default().stills.every, None);
+        assert_eq!(Policy::default().stills.dir, "stills");
+        let p =
+            Policy::from_json(r#"{"stills":{"every":"10s","dir":"/srv/stills"}}"#, "t").unwrap();
+        assert_eq!(p.stills.every, Some(Dur::secs(10)));
+        for (json, why) in [
+            (r#"{"stills":{"every":"0s"}}"#, "at least 100ms"),
+            (r#"{"stills":{"every":"50ms"}}"#, "at least 100ms"),
+            (r#"{"stills":{"every":"10"}}"#, "no unit"),
+            (r#"{"stills":{"every":10}}"#, ""),
+            (r#"{"stills":{"dir":""}}"#, "empty"),
+            (r#"{"stills":{"dir":"../www"}}"#, ".."),
+            (r#"{"stills":{"dir":"a\nb"}}"#, "U+000A"),
+        ] {
+            let err = Policy::from_json(json, "t").unwrap_err();
+            assert!(crate::error::is_usage(&err), "{json}");
+            let text = err.to_string();
+            assert!(text.contains("stills."), "{json}: {text}");
+            assert!(text.contains(why), "{json}: {text}");
+        }
+        let err = Policy::from_json(r#"{"stills":{"evry":"1s"}}"#, "t").unwrap_err();
+        assert!(err.to_string().contains("evry"), "{err}");
+    }
+
     /// A hold is handed the policy as JSON: what is written reads back as
     /// exactly the same values.
     #[test]
@@ -609,7 +702,8 @@ mod tests {
         let p = Policy::from_json(
             r#"{"viewing":{"close_after":"1.5s","start_timeout":"12001ms"},
                 "recording":{"gap_tolerance":"1ms","delete_after":"0s","hold_check_interval":"100ms"},
-                "restart":{"grace":"1ms","initial_delay":"0.25s","stall_timeout":"1h0m0.001s","device_lock_wait":"0s"}}"#,
+                "restart":{"grace":"1ms","initial_delay":"0.25s","stall_timeout":"1h0m0.001s","device_lock_wait":"0s"},
+                "stills":{"every":"2500ms","dir":"/srv/stills"}}"#,
             "t",
         )
         .unwrap();

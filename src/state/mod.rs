@@ -10,6 +10,7 @@ mod ledger;
 pub mod model;
 pub mod observe;
 mod raw;
+pub mod stills;
 pub mod storage;
 pub mod store;
 

@@ -306,6 +306,27 @@ pub struct SnapshotRecord {
     pub millis: u64,
 }
 
+/// The live still of a path (`stills.every`): the file `hook run` has
+/// FFmpeg rewrite, and, as last looked at, the file's time and size (the
+/// state file keeps only `file` and `every_ms`; `hook status` fills in the
+/// rest from the file itself).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StillRecord {
+    pub file: String,
+    /// The interval it is rewritten at, milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub every_ms: Option<u64>,
+    /// The file's modification time: when the picture was taken.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub at: Option<OffsetDateTime>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bytes: Option<u64>,
+}
+
 /// Everything known about one MediaMTX path.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -344,6 +365,10 @@ pub struct PathState {
     pub recording: RecordingState,
     pub segments: SegmentTotals,
     pub snapshot: Option<SnapshotRecord>,
+    /// The live still, when `hook run` has written one with stills on; it
+    /// stays after the stream stops (the last picture).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub still: Option<StillRecord>,
     /// Why the path was last stopped by `hook stop`.
     pub stop_reason: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]

@@ -9,8 +9,17 @@ use time::{OffsetDateTime, UtcOffset};
 /// more, shown by `--json`).
 const RETRIGGERS_SHOWN: usize = 5;
 
-/// The one-line-per-path table, notes below it.
-pub fn render_table(observed: &[(&str, &PathState, Observed)]) -> String {
+/// The STILL column: the live still's age, `-` when there is none.
+fn still_age(p: &PathState, now: OffsetDateTime) -> String {
+    match p.still.as_ref().and_then(|s| s.at) {
+        Some(at) => human_duration((now - at).as_seconds_f64().max(0.0)),
+        None => "-".into(),
+    }
+}
+
+/// The one-line-per-path table, notes below it. STILL is the age of the
+/// path's live still (`stills.every`), shown when any path has one.
+pub fn render_table(observed: &[(&str, &PathState, Observed)], now: OffsetDateTime) -> String {
     let header = [
         "PATH",
         "PHASE",
@@ -20,9 +29,10 @@ pub fn render_table(observed: &[(&str, &PathState, Observed)]) -> String {
         "RESTARTS",
         "SEGMENTS",
         "GAPS",
+        "STILL",
         "LAST ERROR",
     ];
-    let mut rows: Vec<[String; 9]> = vec![header.map(String::from)];
+    let mut rows: Vec<[String; 10]> = vec![header.map(String::from)];
     let mut notes = Vec::new();
     for (name, p, o) in observed {
         let phase = format!("{}{}", o.phase.as_str(), if o.stale { "*" } else { "" });
@@ -44,6 +54,7 @@ pub fn render_table(observed: &[(&str, &PathState, Observed)]) -> String {
             p.restarts.to_string(),
             segments,
             p.segments.gaps.to_string(),
+            still_age(p, now),
             p.last_error
                 .as_deref()
                 .map_or("-".into(), |e| one_line(e, 60)),
@@ -52,7 +63,21 @@ pub fn render_table(observed: &[(&str, &PathState, Observed)]) -> String {
             notes.push(format!("  * {name}: {note}"));
         }
     }
-    let mut widths = [0usize; 9];
+    // STILL only when some path has a still: without stills the table is
+    // as it always was.
+    const STILL: usize = 8;
+    let any_still = observed.iter().any(|(_, p, _)| p.still.is_some());
+    let rows: Vec<Vec<String>> = rows
+        .into_iter()
+        .map(|row| {
+            row.into_iter()
+                .enumerate()
+                .filter(|&(i, _)| any_still || i != STILL)
+                .map(|(_, cell)| cell)
+                .collect()
+        })
+        .collect();
+    let mut widths = [0usize; 10];
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
@@ -286,6 +311,23 @@ pub fn render_details(
             )
         }),
     ));
+    if let Some(s) = &p.still {
+        let every = s.every_ms.map_or(String::new(), |ms| {
+            format!(", every {}", human_duration(ms as f64 / 1000.0))
+        });
+        lines.push((
+            "still",
+            match (s.at, s.bytes) {
+                (Some(t), Some(bytes)) => format!(
+                    "{}, {}, taken {}{every}",
+                    s.file,
+                    human_bytes(bytes),
+                    at(Some(t))
+                ),
+                _ => format!("{} (not written yet{every})", s.file),
+            },
+        ));
+    }
     if let Some(why) = &p.stop_reason {
         lines.push(("stop reason", why.clone()));
     }

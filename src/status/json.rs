@@ -2,7 +2,9 @@
 //! module (`commands::status`), rendered from what `state::observe` found.
 
 use crate::state::observe::*;
-use crate::state::{ExitRecord, PathState, SegmentRecord, Session, SnapshotRecord, StateStore};
+use crate::state::{
+    ExitRecord, PathState, SegmentRecord, Session, SnapshotRecord, StateStore, StillRecord,
+};
 use anyhow::Context as _;
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -50,9 +52,32 @@ pub(crate) struct JsonPath<'a> {
     recording: JsonRecording<'a>,
     segments: JsonSegments<'a>,
     snapshot: &'a Option<SnapshotRecord>,
+    still: Option<JsonStill<'a>>,
     stop_reason: &'a Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     updated_at: Option<OffsetDateTime>,
+}
+
+#[derive(Serialize)]
+pub(crate) struct JsonStill<'a> {
+    file: &'a str,
+    #[serde(with = "time::serde::rfc3339::option")]
+    at: Option<OffsetDateTime>,
+    age_seconds: Option<f64>,
+    bytes: Option<u64>,
+    every_seconds: Option<f64>,
+}
+
+impl<'a> JsonStill<'a> {
+    fn of(s: &'a StillRecord, now: OffsetDateTime) -> Self {
+        JsonStill {
+            file: &s.file,
+            at: s.at,
+            age_seconds: s.at.map(|at| (now - at).as_seconds_f64().max(0.0)),
+            bytes: s.bytes,
+            every_seconds: s.every_ms.map(|ms| ms as f64 / 1000.0),
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -142,6 +167,7 @@ pub fn render_json_with(
                 ledger: store.ledger_file(name).display().to_string(),
             },
             snapshot: &p.snapshot,
+            still: p.still.as_ref().map(|s| JsonStill::of(s, now)),
             stop_reason: &p.stop_reason,
             updated_at: p.updated_at,
         };

@@ -174,6 +174,24 @@ const FAMILIES: &[Family] = &[
             None => vec![],
         },
     },
+    Family {
+        name: "still_timestamp_seconds",
+        kind: Kind::Gauge,
+        help: "Unix time the path's live still was written (stills.every); absent when there is none.",
+        samples: |p, _| match p.still.as_ref().and_then(|s| s.at) {
+            Some(at) => one(unix_seconds(at)),
+            None => vec![],
+        },
+    },
+    Family {
+        name: "still_age_seconds",
+        kind: Kind::Gauge,
+        help: "Age of the path's live still when the metrics were written; absent when there is none.",
+        samples: |p, now| match p.still.as_ref().and_then(|s| s.at) {
+            Some(at) => one(seconds_between(at, now)),
+            None => vec![],
+        },
+    },
 ];
 
 fn one(v: f64) -> Samples {

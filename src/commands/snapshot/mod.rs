@@ -16,6 +16,11 @@
 //! temporary file. `-o` must be a new name or an existing regular file:
 //! anything else (a link, a device, a FIFO, a socket, a directory) is refused
 //! before anything is captured.
+//!
+//! With `--max-age T`, the path's live still (`stills.every`, written by the
+//! publisher's FFmpeg) is returned at once when it is younger than T: read
+//! without following a link, checked to be a whole JPEG and written to `-o`
+//! the same atomic way. Otherwise a snapshot is taken as above.
 
 use std::ffi::OsString;
 use std::os::fd::RawFd;
@@ -242,18 +247,34 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             "--timeout 0s: expected a positive time limit, e.g. 5s",
         ));
     }
-    let port = crate::mediamtx::env::validate_port(
-        crate::mediamtx::env::var("RTSP_PORT").as_deref(),
-        "RTSP_PORT",
-    )?;
     let started = Instant::now();
-    let deadline = started + timeout;
-
     let recorded = ctx
         .store
         .read()
         .ok()
         .and_then(|s| s.paths.get(&path).cloned());
+    if let Some(max_age) = args.max_age {
+        let file = recorded
+            .as_ref()
+            .and_then(|p| p.still.as_ref())
+            .map(|s| std::path::PathBuf::from(&s.file))
+            .unwrap_or_else(|| ctx.store.still_file(&ctx.policy.stills.dir, &path));
+        match fresh_still(&file, max_age.0) {
+            Ok((jpeg, age)) => {
+                return finish(ctx, &path, &output, &jpeg, "still", started, Some(age))
+            }
+            Err(why) => log::info!(
+                "not using the still {}: {why}; taking a snapshot",
+                file.display()
+            ),
+        }
+    }
+    let port = crate::mediamtx::env::validate_port(
+        crate::mediamtx::env::var("RTSP_PORT").as_deref(),
+        "RTSP_PORT",
+    )?;
+    let deadline = started + timeout;
+
     let publisher_running = recorded.as_ref().is_some_and(|p| {
         p.supervisor_pid.is_some_and(|pid| {
             crate::state::identity::is_running(pid, p.supervisor_process.as_ref())
@@ -306,36 +327,69 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             )
         }
     };
-    let bytes = match result.and_then(|jpeg| {
-        output.replace_with(&jpeg)?;
-        Ok(jpeg.len() as u64)
-    }) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            return Err(e.context(format!(
-                "snapshot of {path} into {}",
-                output.path().display()
-            )))
-        }
-    };
+    match result {
+        Ok(jpeg) => finish(ctx, &path, &output, &jpeg, source.as_str(), started, None),
+        Err(e) => Err(e.context(format!(
+            "snapshot of {path} into {}",
+            output.path().display()
+        ))),
+    }
+}
+
+/// The live still at `file` when it is younger than `max_age` and one whole
+/// JPEG: its bytes and age. Err says why not.
+fn fresh_still(file: &Path, max_age: Duration) -> Result<(Vec<u8>, Duration), String> {
+    let (jpeg, at) =
+        crate::state::stills::read_still(file, MAX_JPEG as u64).map_err(|e| e.to_string())?;
+    let age = (now() - at).max(time::Duration::ZERO);
+    let age = Duration::from_secs_f64(age.as_seconds_f64());
+    if age >= max_age {
+        return Err(format!(
+            "it is {:.1}s old, not younger than --max-age {}",
+            age.as_secs_f64(),
+            crate::policy::duration::Dur(max_age)
+        ));
+    }
+    check_jpeg(&jpeg).map_err(|why| format!("it is not one whole JPEG: {why}"))?;
+    Ok((jpeg, age))
+}
+
+/// Writes `jpeg` to `-o` atomically, records the snapshot in the state and
+/// says where it came from.
+fn finish(
+    ctx: &Context,
+    path: &str,
+    output: &Target,
+    jpeg: &[u8],
+    source: &str,
+    started: Instant,
+    still_age: Option<Duration>,
+) -> anyhow::Result<ExitCode> {
+    output
+        .replace_with(jpeg)
+        .with_context(|| format!("snapshot of {path} into {}", output.path().display()))?;
+    let bytes = jpeg.len() as u64;
     let millis = started.elapsed().as_millis() as u64;
     let record = SnapshotRecord {
         at: now(),
         file: output.path().display().to_string(),
-        source: source.as_str().to_string(),
+        source: source.to_string(),
         bytes,
         millis,
     };
-    if let Err(e) = ctx.store.update_path(&path, |p| {
+    if let Err(e) = ctx.store.update_path(path, |p| {
         p.snapshot = Some(record);
         Ok(())
     }) {
         log::warn!("snapshot written, but the state could not record it: {e:#}");
     }
+    let age = still_age.map_or(String::new(), |age| {
+        format!(" (taken {:.1}s ago)", age.as_secs_f64())
+    });
     println!(
-        "{}: {bytes} bytes from the {} in {millis} ms",
+        "{}: {bytes} bytes from the {}{age} in {millis} ms",
         output.path().display(),
-        source.as_str()
+        source
     );
     Ok(ExitCode::SUCCESS)
 }
