@@ -5,7 +5,6 @@
 
 use std::ffi::OsStr;
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -81,12 +80,34 @@ pub fn free_port() -> u16 {
         if reservation.try_lock().is_err() {
             continue;
         }
-        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+        if nobody_listens(port) {
             HELD.lock().unwrap().push(reservation);
             return port;
         }
     }
     panic!("no free loopback port in {FIRST}-{}", FIRST + SPAN - 1);
+}
+
+/// True when no socket listens on 127.0.0.1:`port`: a `bind` with
+/// `SO_REUSEADDR` and no `listen`, which only a listening socket refuses.
+/// Never a listening check socket: a child another thread forks at that
+/// instant would hold a copy of it, still listening, until its `exec`, and
+/// the test's own bind of the port would fail.
+fn nobody_listens(port: u16) -> bool {
+    use nix::sys::socket::{
+        bind, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrIn,
+    };
+    use std::os::fd::AsRawFd;
+    let Ok(fd) = socket(
+        AddressFamily::Inet,
+        SockType::Stream,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    ) else {
+        return false;
+    };
+    let _ = setsockopt(&fd, sockopt::ReuseAddr, &true);
+    bind(fd.as_raw_fd(), &SockaddrIn::new(127, 0, 0, 1, port)).is_ok()
 }
 
 /// A `hook` command set up as MediaMTX runs hooks: its own process group,
