@@ -25,7 +25,7 @@ use std::time::Duration;
 
 use super::rtsp_auth::base64;
 use super::url::*;
-pub use super::url::{encode_name, encode_segment, redact_url};
+pub use super::url::{encode_name, redact_url};
 use crate::error::usage;
 
 /// Base URL used when `HOOK_MTX_API` is not set.
@@ -187,38 +187,15 @@ impl Api {
     /// Switches recording of the path configuration entry `entry` on or off
     /// (`PATCH /v3/config/paths/patch/{entry}` with `{"record": …}`).
     pub fn set_record(&self, entry: &str, on: bool) -> Result<(), ApiError> {
-        let target = format!("/v3/config/paths/patch/{}", encode_name(entry));
-        let body = serde_json::json!({ "record": on }).to_string();
-        let resp = self.request("PATCH", &target, Some(body.as_bytes()))?;
-        match resp.code {
-            200..=299 => Ok(()),
-            404 => Err(self.status_error(
-                "PATCH",
-                &target,
-                &resp,
-                &format!(
-                    "MediaMTX has no path entry named {entry:?}; add an explicit entry for it to mediamtx.yml (`hook mediamtx-config` prints one)"
-                ),
-            )),
-            _ => Err(self.status_error("PATCH", &target, &resp, "")),
-        }
+        self.patch_entry(entry, &serde_json::json!({ "record": on }))
     }
 
     /// Whether the path configuration entry `entry` has `record` on
     /// (`GET /v3/config/paths/get/{entry}`); `None` when there is no such entry.
     pub fn record_enabled(&self, entry: &str) -> Result<Option<bool>, ApiError> {
-        let target = format!("/v3/config/paths/get/{}", encode_name(entry));
-        let resp = self.request("GET", &target, None)?;
-        match resp.code {
-            200 => {
-                let v = self.json("GET", &target, &resp)?;
-                Ok(Some(
-                    v.get("record").and_then(|r| r.as_bool()).unwrap_or(false),
-                ))
-            }
-            404 => Ok(None),
-            _ => Err(self.status_error("GET", &target, &resp, "")),
-        }
+        Ok(self
+            .entry(entry)?
+            .map(|v| v.get("record").and_then(|r| r.as_bool()).unwrap_or(false)))
     }
 
     /// The runtime state of path `name` (`GET /v3/paths/get/{name}`); `None`
@@ -239,7 +216,7 @@ impl Api {
     /// The configuration entry `entry` as MediaMTX holds it now
     /// (`GET /v3/config/paths/get/{entry}`); `None` when there is no such entry.
     pub fn entry(&self, entry: &str) -> Result<Option<serde_json::Value>, ApiError> {
-        let target = format!("/v3/config/paths/get/{}", encode_segment(entry));
+        let target = format!("/v3/config/paths/get/{}", encode_name(entry));
         let resp = self.request("GET", &target, None)?;
         match resp.code {
             200 => self.json("GET", &target, &resp).map(Some),
@@ -254,7 +231,7 @@ impl Api {
     /// every path the entry serves: readers are dropped and on-demand
     /// commands get their SIGINT.
     pub fn patch_entry(&self, entry: &str, fields: &serde_json::Value) -> Result<(), ApiError> {
-        let target = format!("/v3/config/paths/patch/{}", encode_segment(entry));
+        let target = format!("/v3/config/paths/patch/{}", encode_name(entry));
         let body = fields.to_string();
         let resp = self.request("PATCH", &target, Some(body.as_bytes()))?;
         match resp.code {
@@ -263,7 +240,9 @@ impl Api {
                 "PATCH",
                 &target,
                 &resp,
-                &format!("MediaMTX has no path entry named {entry:?}"),
+                &format!(
+                    "MediaMTX has no path entry named {entry:?}; add an explicit entry for it to mediamtx.yml (`hook mediamtx-config` prints one)"
+                ),
             )),
             _ => Err(self.status_error("PATCH", &target, &resp, "")),
         }
