@@ -25,6 +25,7 @@
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Instant;
 
 use anyhow::Context as _;
 use time::OffsetDateTime;
@@ -88,6 +89,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         still,
         still_on: false,
         still_failed: false,
+        still_paused_until: None,
     };
     log::info!(
         "publishing {device} to rtsp://127.0.0.1:{port}/{path} with {}",
@@ -193,6 +195,22 @@ struct Publisher<'a> {
     still_on: bool,
     /// The stills directory could not be made (said once per run of failures).
     still_failed: bool,
+    /// Stills are left out of the attempts started before this instant: an
+    /// attempt with the still ended on a write error (a full disk), and
+    /// FFmpeg ends every output when one fails, so the stream goes first.
+    still_paused_until: Option<Instant>,
+}
+
+/// True when FFmpeg's last words say an output could not be written (the
+/// still's JPEG on a full disk ends the whole FFmpeg, stream included).
+fn still_write_failed(stderr_tail: &[String], still: &crate::ffmpeg::Still) -> bool {
+    let file = still.file.to_string_lossy();
+    stderr_tail.iter().any(|l| {
+        l.contains("No space left on device")
+            || l.contains("Disk quota exceeded")
+            || l.contains("av_interleaved_write_frame")
+            || l.contains(file.as_ref())
+    })
 }
 
 impl Publisher<'_> {
@@ -295,6 +313,9 @@ impl Publisher<'_> {
     fn still_for_this_attempt(&mut self) -> Option<&crate::ffmpeg::Still> {
         self.still_on = false;
         let still = self.still.as_ref()?;
+        if self.still_paused_until.is_some_and(|t| Instant::now() < t) {
+            return None;
+        }
         match self
             .ctx
             .store
@@ -380,13 +401,26 @@ impl Job for Publisher<'_> {
             Event::Running { .. } => self.write(|p| p.phase = Phase::Running),
             Event::Exited {
                 exit, stderr_tail, ..
-            } => self.write(|p| {
-                p.child_pid = None;
-                p.child_process = None;
-                p.child_started_at = None;
-                p.last_exit = Some(exit_record(exit));
-                p.stderr_tail = stderr_tail.to_vec();
-            }),
+            } => {
+                if let Some(still) = self.still.as_ref().filter(|_| self.still_on) {
+                    if still_write_failed(stderr_tail, still) {
+                        let pause = self.ctx.policy.restart.stable_after.0;
+                        log::warn!(
+                            "FFmpeg could not write (the live still {}, a full disk?): the stream restarts without the still for {}",
+                            still.file.display(),
+                            crate::policy::duration::Dur(pause)
+                        );
+                        self.still_paused_until = Some(Instant::now() + pause);
+                    }
+                }
+                self.write(|p| {
+                    p.child_pid = None;
+                    p.child_process = None;
+                    p.child_started_at = None;
+                    p.last_exit = Some(exit_record(exit));
+                    p.stderr_tail = stderr_tail.to_vec();
+                })
+            }
             // The error is written together with what follows it (the
             // backoff, or the failure), so no reader sees one without the other.
             Event::Error { message, .. } => self.pending_error = Some(message.to_string()),
@@ -431,6 +465,25 @@ impl Job for Publisher<'_> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_still_that_cannot_be_written_is_recognised() {
+        let still = crate::ffmpeg::Still {
+            file: PathBuf::from("/var/lib/mediamtx-hook/stills/cam0.jpg"),
+            every: std::time::Duration::from_secs(10),
+        };
+        let said = |l: &str| still_write_failed(&[l.to_string()], &still);
+        assert!(said(
+            "av_interleaved_write_frame(): No space left on device"
+        ));
+        assert!(said(
+            "[image2 @ 0x55] Could not open file : /var/lib/mediamtx-hook/stills/cam0.jpg.tmp"
+        ));
+        assert!(said("Error writing trailer: Disk quota exceeded"));
+        assert!(!said("[rtsp @ 0x55] Connection refused"));
+        assert!(!still_write_failed(&[], &still));
+    }
+
     use super::*;
 
     #[test]
