@@ -243,7 +243,8 @@ proptest! {
         let dur = Cli::try_parse_from(["hook", "segment-complete", "--gap-tolerance", &value]);
         prop_assert_eq!(dur.is_ok(), duration::parse(&value).is_ok(), "{:?}", value);
         let fps = Cli::try_parse_from(["hook", "run", "--fps", &value]);
-        prop_assert_eq!(fps.is_ok(), value.parse::<u32>().is_ok(), "{:?}", value);
+        let in_range = value.parse::<u32>().is_ok_and(|n| (1..=1000).contains(&n));
+        prop_assert_eq!(fps.is_ok(), in_range, "{:?}", value);
         let enc = Cli::try_parse_from(["hook", "run", "--encoder", &value]);
         let known = ["auto", "copy", "libx264", "h264_v4l2m2m"].contains(&value.as_str());
         prop_assert_eq!(enc.is_ok(), known, "{:?}", value);

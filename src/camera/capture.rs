@@ -20,15 +20,15 @@ pub const TEST_PATTERN: &str = "testsrc";
 /// encoder probe caches its answer (the state directory).
 #[derive(Clone, Debug, Default)]
 pub struct CaptureRequest {
-    /// FFmpeg name or V4L2 code of the input format wanted.
-    pub input_format: Option<String>,
-    /// Largest frame size wanted, `WxH`.
-    pub size: Option<String>,
+    /// The input format wanted.
+    pub input_format: Option<InputFormat>,
+    /// Largest frame size wanted.
+    pub size: Option<WantedSize>,
     /// Frame rate wanted.
     pub fps: Option<u32>,
     pub encoder: Encoder,
-    /// Target bitrate, as FFmpeg reads it (`2M`, `800k`).
-    pub bitrate: Option<String>,
+    /// Target bitrate.
+    pub bitrate: Option<Bitrate>,
     /// The FFmpeg binary to run.
     pub ffmpeg: PathBuf,
     /// Where the hardware-encoder probe caches its answer (none: not cached).
@@ -91,6 +91,108 @@ pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
     Ok((w, h))
 }
 
+/// A largest frame size asked for (`--size WxH`): one that FFmpeg's H.264
+/// encoders can encode, both sides even (4:2:0 chroma halves them) and at
+/// least [`WantedSize::MIN_SIDE`] (the hardware encoders' floor; libx264
+/// refuses any odd side such as `1x1`), at most 16384.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WantedSize {
+    pub width: u32,
+    pub height: u32,
+}
+
+impl WantedSize {
+    /// Smallest side accepted.
+    pub const MIN_SIDE: u32 = 32;
+
+    /// Parses and checks `WxH`; the error names the value and what is
+    /// expected (clap puts it after the flag's name).
+    pub fn parse(text: &str) -> Result<WantedSize, String> {
+        let (width, height) = parse_size(text)?;
+        let min = Self::MIN_SIDE;
+        if width < min || height < min || width % 2 == 1 || height % 2 == 1 {
+            return Err(format!(
+                "size {text:?} cannot be encoded: expected even width and height, at least {min}x{min} (H.264 in 4:2:0 needs even sides), e.g. 640x480 or 1280x720"
+            ));
+        }
+        Ok(WantedSize { width, height })
+    }
+
+    /// (width, height).
+    pub fn pair(self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+}
+
+impl std::fmt::Display for WantedSize {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}x{}", self.width, self.height)
+    }
+}
+
+/// A target bitrate (`--bitrate`), checked by
+/// [`encoder_choice::parse_bitrate`] and kept as given: FFmpeg reads the
+/// same text (`2M`, `800k`, `1500000`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bitrate(String);
+
+impl Bitrate {
+    pub fn parse(text: &str) -> Result<Bitrate, String> {
+        encoder_choice::parse_bitrate(text).map(|_| Bitrate(text.to_string()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An input format to ask the camera for (`--input-format`): a format FFmpeg
+/// can capture, by FFmpeg name or by V4L2 code (`MJPG`, `YUYV`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InputFormat(String);
+
+impl InputFormat {
+    pub fn parse(text: &str) -> Result<InputFormat, String> {
+        if formats::is_known_name(text) {
+            Ok(InputFormat(text.to_string()))
+        } else {
+            Err(format!(
+                "{text:?} is not a format FFmpeg can capture; expected one of {} (or a V4L2 code such as MJPG or YUYV)",
+                formats::known_names().join(", ")
+            ))
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Display for InputFormat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl CaptureRequest {
+    /// The one check the flags' own parsers cannot make, because it takes two
+    /// of them: `--encoder copy` copies the camera's H.264, so an
+    /// `--input-format` other than H.264 contradicts it. A usage error.
+    pub fn check(&self) -> anyhow::Result<()> {
+        if let Some(f) = &self.input_format {
+            if self.encoder == Encoder::Copy
+                && !formats::matches(f.as_str(), formats::FourCc::new("H264"))
+            {
+                return Err(crate::error::usage(format!(
+                    "--encoder copy copies the camera's H.264 and cannot be used with \
+                     --input-format {f}"
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Turns the device flags into a capture input for `device`.
 ///
 /// For the test pattern this is pure. For a real device the node is checked
@@ -115,7 +217,6 @@ pub fn prepare_with(
     device: &str,
     args: &CaptureRequest,
 ) -> anyhow::Result<CaptureInput> {
-    let flags = check_flags(args)?;
     if device == TEST_PATTERN {
         if args.encoder == Encoder::Copy {
             return Err(crate::error::usage(
@@ -126,7 +227,7 @@ pub fn prepare_with(
         if let Some(f) = &args.input_format {
             log::warn!("--input-format {f} is ignored for the test pattern");
         }
-        let size = flags.size.unwrap_or(TEST_PATTERN_SIZE);
+        let size = args.size.map_or(TEST_PATTERN_SIZE, WantedSize::pair);
         let fps = args.fps.unwrap_or(TEST_PATTERN_FPS);
         // The test pattern starts with libx264 under `auto`: no probe, so
         // the start stays fast and the same on every machine.
@@ -140,7 +241,12 @@ pub fn prepare_with(
             size: Some(size),
             fps: Some(fps),
             encoder,
-            bitrate: encoder_choice::bitrate(encoder, args.bitrate.as_deref(), size, fps),
+            bitrate: encoder_choice::bitrate(
+                encoder,
+                args.bitrate.as_ref().map(Bitrate::as_str),
+                size,
+                fps,
+            ),
         });
     }
     let path = Path::new(device);
@@ -156,48 +262,6 @@ pub fn prepare_with(
     Ok(input)
 }
 
-/// The flags, checked before any device is touched: a bad value is a
-/// usage error.
-pub(crate) struct Flags {
-    pub size: Option<(u32, u32)>,
-}
-
-pub(crate) fn check_flags(args: &CaptureRequest) -> anyhow::Result<Flags> {
-    use crate::error::usage;
-    let size = args
-        .size
-        .as_deref()
-        .map(parse_size)
-        .transpose()
-        .map_err(usage)?;
-    if let Some(fps) = args.fps {
-        if !(1..=1000).contains(&fps) {
-            return Err(usage(format!(
-                "--fps {fps} is out of range; expected 1 to 1000"
-            )));
-        }
-    }
-    if let Some(b) = &args.bitrate {
-        encoder_choice::parse_bitrate(b).map_err(usage)?;
-    }
-    if let Some(f) = &args.input_format {
-        if !formats::is_known_name(f) {
-            return Err(usage(format!(
-                "--input-format {f:?} is not a format FFmpeg can capture; expected one of {} \
-                 (or a V4L2 code such as MJPG or YUYV)",
-                formats::known_names().join(", ")
-            )));
-        }
-        if args.encoder == Encoder::Copy && !formats::matches(f, formats::FourCc::new("H264")) {
-            return Err(usage(format!(
-                "--encoder copy copies the camera's H.264 and cannot be used with \
-                 --input-format {f}"
-            )));
-        }
-    }
-    Ok(Flags { size })
-}
-
 /// Chooses input and encoder for a probed device (also what `hook devices`
 /// shows). Errors are [`DeviceError::Unsupported`] or usage errors.
 pub fn choose(
@@ -206,11 +270,10 @@ pub fn choose(
     args: &CaptureRequest,
     v4l2m2m_works: &dyn Fn(&Path) -> bool,
 ) -> anyhow::Result<CaptureInput> {
-    let flags = check_flags(args)?;
     let request = InputRequest {
-        format: args.input_format.as_deref(),
-        size: flags.size.unwrap_or(DEFAULT_SIZE),
-        size_explicit: flags.size.is_some(),
+        format: args.input_format.as_ref().map(InputFormat::as_str),
+        size: args.size.map_or(DEFAULT_SIZE, WantedSize::pair),
+        size_explicit: args.size.is_some(),
         fps: args.fps.unwrap_or(DEFAULT_FPS),
         h264_only: args.encoder == Encoder::Copy,
     };
@@ -223,7 +286,9 @@ pub fn choose(
         v4l2m2m_works(&args.ffmpeg)
     });
     let size = choice.size.unwrap_or(request.size);
-    if let (EncoderChoice::V4l2m2m, Some(given)) = (encoder, args.bitrate.as_deref()) {
+    if let (EncoderChoice::V4l2m2m, Some(given)) =
+        (encoder, args.bitrate.as_ref().map(Bitrate::as_str))
+    {
         if encoder_choice::parse_bitrate(given).is_ok_and(|b| b < 1_000_000) {
             log::warn!(
                 "--bitrate {given} is below 1M: the Raspberry Pi's h264_v4l2m2m is known to \
@@ -237,7 +302,12 @@ pub fn choose(
         size: Some(size),
         fps: Some(choice.fps),
         encoder,
-        bitrate: encoder_choice::bitrate(encoder, args.bitrate.as_deref(), size, choice.fps),
+        bitrate: encoder_choice::bitrate(
+            encoder,
+            args.bitrate.as_ref().map(Bitrate::as_str),
+            size,
+            choice.fps,
+        ),
     })
 }
 
@@ -333,7 +403,7 @@ mod tests {
             (
                 "c920 --input-format mjpeg",
                 c920(),
-                args(|a| a.input_format = Some("mjpeg".into())),
+                args(|a| a.input_format = Some(InputFormat::parse("mjpeg").unwrap())),
                 true,
                 "mjpeg 1280x720 at 30 fps, encoder h264_v4l2m2m at 2764k",
             ),
@@ -354,7 +424,7 @@ mod tests {
             (
                 "c270 --bitrate 900k",
                 c270(),
-                args(|a| a.bitrate = Some("900k".into())),
+                args(|a| a.bitrate = Some(Bitrate::parse("900k").unwrap())),
                 true,
                 "mjpeg 1280x720 at 30 fps, encoder h264_v4l2m2m at 900k",
             ),
@@ -369,7 +439,7 @@ mod tests {
                 "pi --size 1920x1080 --fps 25",
                 pi_bcm2835(),
                 args(|a| {
-                    a.size = Some("1920x1080".into());
+                    a.size = Some(WantedSize::parse("1920x1080").unwrap());
                     a.fps = Some(25)
                 }),
                 false,
@@ -385,7 +455,7 @@ mod tests {
             (
                 "no sizes listed",
                 vec![fmt("YUYV", vec![])],
-                args(|a| a.size = Some("800x600".into())),
+                args(|a| a.size = Some(WantedSize::parse("800x600").unwrap())),
                 false,
                 "yuyv422 800x600 at 30 fps, encoder libx264",
             ),
@@ -451,7 +521,7 @@ mod tests {
             &probe,
             &|_| false,
             "/dev/video0",
-            &args(|a| a.size = Some("640x480".into())),
+            &args(|a| a.size = Some(WantedSize::parse("640x480").unwrap())),
         )
         .unwrap_err();
         assert!(matches!(
@@ -463,22 +533,36 @@ mod tests {
             .ends_with("no frame size within 640x480 for mjpeg; it offers 1920x1080"));
     }
 
-    /// Bad flags are usage errors, found before any device is touched.
+    /// Bad flag values are refused by their own parsers (clap calls them
+    /// while reading the command line, before anything starts); the one
+    /// check that takes two flags is a usage error of the request.
     #[test]
-    fn bad_flags_are_usage_errors() {
+    fn bad_flags_are_refused() {
+        let e = WantedSize::parse("big").unwrap_err();
+        assert!(e.contains("size \"big\" is not WxH"), "{e}");
+        let e = Bitrate::parse("fast").unwrap_err();
+        assert!(e.contains("bitrate \"fast\" is not a number"), "{e}");
+        let e = InputFormat::parse("h265").unwrap_err();
+        assert!(
+            e.contains(
+                "\"h265\" is not a format FFmpeg can capture; expected one of h264, mjpeg, yuv420p"
+            ),
+            "{e}"
+        );
+        let a = args(|a| {
+            a.encoder = Encoder::Copy;
+            a.input_format = Some(InputFormat::parse("mjpeg").unwrap())
+        });
+        let err = a.check().unwrap_err();
+        assert!(is_usage(&err), "{err}");
+        assert!(
+            err.to_string().contains(
+                "--encoder copy copies the camera's H.264 and cannot be used with --input-format mjpeg"
+            ),
+            "{err}"
+        );
+        assert!(args(|a| a.encoder = Encoder::Copy).check().is_ok());
         let probe = TableProbe(vec![]);
-        let cases: Vec<(CaptureRequest, &str)> = vec![
-            (args(|a| a.size = Some("big".into())), "size \"big\" is not WxH"),
-            (args(|a| a.fps = Some(0)), "--fps 0 is out of range"),
-            (args(|a| a.bitrate = Some("fast".into())), "bitrate \"fast\" is not a number"),
-            (args(|a| a.input_format = Some("h265".into())), "--input-format \"h265\" is not a format FFmpeg can capture; expected one of h264, mjpeg, yuv420p"),
-            (args(|a| { a.encoder = Encoder::Copy; a.input_format = Some("mjpeg".into()) }), "--encoder copy copies the camera's H.264 and cannot be used with --input-format mjpeg"),
-        ];
-        for (a, text) in cases {
-            let err = prepare_with(&probe, &|_| false, "/dev/video0", &a).unwrap_err();
-            assert!(is_usage(&err), "{err}");
-            assert!(err.to_string().contains(text), "{err}");
-        }
         let err = prepare_with(
             &probe,
             &|_| false,

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::camera::capture::{Bitrate, InputFormat, WantedSize};
 use crate::camera::encoder_choice::Encoder;
 use crate::policy::duration::Dur;
 
@@ -133,12 +134,12 @@ pub struct DeviceArgs {
     /// code such as MJPG or YUYV [default: the camera's H.264, else MJPEG,
     /// else raw]
     #[arg(long, value_name = "FORMAT", value_parser = InputFormatParser, hide_possible_values = false)]
-    pub input_format: Option<String>,
+    pub input_format: Option<InputFormat>,
 
     /// Largest frame size wanted, WxH: even numbers from 32x32 to
     /// 16384x16384 [default: 1280x720]
-    #[arg(long, value_name = "WxH", value_parser = size_value)]
-    pub size: Option<String>,
+    #[arg(long, value_name = "WxH", value_parser = WantedSize::parse)]
+    pub size: Option<WantedSize>,
 
     /// Frame rate wanted, 1 to 1000 [default: 30, or the nearest the camera
     /// offers]
@@ -151,8 +152,8 @@ pub struct DeviceArgs {
 
     /// Target bitrate for encoders that take one: bits per second, with k
     /// or M, from 1k to 1000M (e.g. 2M, 800k, 1500000)
-    #[arg(long, value_name = "B", value_parser = bitrate_value)]
-    pub bitrate: Option<String>,
+    #[arg(long, value_name = "B", value_parser = Bitrate::parse)]
+    pub bitrate: Option<Bitrate>,
 
     /// FFmpeg binary to run
     #[arg(
@@ -164,45 +165,23 @@ pub struct DeviceArgs {
     pub ffmpeg: PathBuf,
 }
 
-/// Smallest frame size accepted by `--size`, each side.
-pub const MIN_SIDE: u32 = 32;
-
-/// `--size`: `WxH` that FFmpeg's H.264 encoders can encode: both sides even
-/// (4:2:0 chroma halves them) and at least [`MIN_SIDE`] (the hardware
-/// encoders' floor; libx264 refuses any odd side such as `1x1`).
-pub fn size_value(text: &str) -> Result<String, String> {
-    let (w, h) = crate::camera::capture::parse_size(text)?;
-    if w < MIN_SIDE || h < MIN_SIDE || w % 2 == 1 || h % 2 == 1 {
-        return Err(format!(
-            "size {text:?} cannot be encoded: expected even width and height, at least {MIN_SIDE}x{MIN_SIDE} (H.264 in 4:2:0 needs even sides), e.g. 640x480 or 1280x720"
-        ));
-    }
-    Ok(text.to_string())
-}
-
-/// `--bitrate`: checked by [`crate::camera::encoder_choice::parse_bitrate`], kept
-/// as given (FFmpeg reads the same text).
-pub fn bitrate_value(text: &str) -> Result<String, String> {
-    crate::camera::encoder_choice::parse_bitrate(text).map(|_| text.to_string())
-}
-
 /// `--input-format`: a format FFmpeg can capture, by FFmpeg name (listed
 /// in `--help` and the completions) or by V4L2 code.
 #[derive(Clone, Copy, Debug)]
 pub struct InputFormatParser;
 
 impl clap::builder::TypedValueParser for InputFormatParser {
-    type Value = String;
+    type Value = InputFormat;
 
     fn parse_ref(
         &self,
         cmd: &clap::Command,
         arg: Option<&clap::Arg>,
         value: &std::ffi::OsStr,
-    ) -> Result<String, clap::Error> {
+    ) -> Result<InputFormat, clap::Error> {
         let text = value.to_string_lossy();
-        if value.to_str().is_some() && crate::camera::formats::is_known_name(&text) {
-            return Ok(text.into_owned());
+        if let Some(format) = value.to_str().and_then(|t| InputFormat::parse(t).ok()) {
+            return Ok(format);
         }
         let flag = arg.map_or("--input-format".to_string(), |a| {
             format!("--{}", a.get_long().unwrap_or("input-format"))
@@ -415,7 +394,8 @@ mod tests {
     #[test]
     fn sizes_ffmpeg_cannot_encode_are_refused() {
         for ok in ["1280x720", "32x32", "640X480", "16384x16384"] {
-            assert_eq!(size_value(ok).as_deref(), Ok(ok));
+            let size = WantedSize::parse(ok).unwrap();
+            assert_eq!(size.to_string(), ok.to_lowercase());
         }
         for bad in [
             "1x1",
@@ -427,9 +407,11 @@ mod tests {
             "big",
             "16386x16386",
         ] {
-            assert!(size_value(bad).is_err(), "{bad}");
+            assert!(WantedSize::parse(bad).is_err(), "{bad}");
         }
-        assert!(size_value("1x1").unwrap_err().contains("at least 32x32"));
+        assert!(WantedSize::parse("1x1")
+            .unwrap_err()
+            .contains("at least 32x32"));
     }
 
     #[test]

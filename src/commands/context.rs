@@ -34,9 +34,13 @@ impl Context {
     }
 
     /// The capture request of the device flags: what `camera` needs to
-    /// choose the input and the encoder.
-    pub fn capture_request(&self, args: &DeviceArgs) -> CaptureRequest {
-        capture_request(args, Some(&self.cache_dir))
+    /// choose the input and the encoder. Each flag's value was checked while
+    /// the command line was read; the one check that takes two of them is
+    /// made here, once (a usage error).
+    pub fn capture_request(&self, args: &DeviceArgs) -> anyhow::Result<CaptureRequest> {
+        let request = capture_request(args, Some(&self.cache_dir));
+        request.check()?;
+        Ok(request)
     }
 }
 
@@ -45,7 +49,7 @@ impl Context {
 pub fn capture_request(args: &DeviceArgs, cache_dir: Option<&Path>) -> CaptureRequest {
     CaptureRequest {
         input_format: args.input_format.clone(),
-        size: args.size.clone(),
+        size: args.size,
         fps: args.fps,
         encoder: args.encoder,
         bitrate: args.bitrate.clone(),

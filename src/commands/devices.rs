@@ -117,8 +117,7 @@ impl Skipped {
 }
 
 pub fn main(ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
-    let request = ctx.capture_request(&args.device);
-    capture::check_flags(&request)?;
+    let request = ctx.capture_request(&args.device)?;
     let m2m = |ffmpeg: &Path| encoder_choice::v4l2m2m_works_cached(ffmpeg, Some(&ctx.cache_dir));
     let report = match args.device.device.as_deref() {
         Some(TEST_PATTERN) => {
@@ -447,7 +446,7 @@ mod tests {
     #[test]
     fn flags_change_the_choice_and_errors_are_shown() {
         let args = CaptureRequest {
-            size: Some("1280x720".into()),
+            size: Some(crate::camera::capture::WantedSize::parse("1280x720").unwrap()),
             encoder: crate::camera::encoder_choice::Encoder::Auto,
             ..CaptureRequest::default()
         };

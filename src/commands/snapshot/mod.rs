@@ -314,7 +314,7 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
                 recorded.as_ref().and_then(|p| p.device.as_deref()),
             )?;
             let input =
-                crate::camera::capture::prepare(&device, &ctx.capture_request(&args.device))
+                crate::camera::capture::prepare(&device, &ctx.capture_request(&args.device)?)
                     .with_context(|| format!("preparing device {device} for a snapshot"))?;
             log::info!("snapshot straight from {device} (no stream runs)");
             let lock = lock_device(ctx, &path, &device, deadline)?;
