@@ -1,22 +1,14 @@
 //! The command line as a user first meets it: help, version, bad flags.
 
+use crate::support::cmd::Cmd;
 use crate::support::common;
-
-use std::time::Duration;
 
 use common::*;
 
 #[test]
 fn help_and_version() {
     let dir = TempDir::new("help");
-    let (code, out, _) = run_to_end(
-        {
-            let mut c = hook_command(dir.path());
-            c.arg("--help");
-            c
-        },
-        Duration::from_secs(10),
-    );
+    let (code, out, _) = Cmd::hook(dir.path()).arg("--help").run().parts();
     assert_eq!(code, 0);
     for sub in [
         "run",
@@ -31,14 +23,7 @@ fn help_and_version() {
     ] {
         assert!(out.contains(sub), "--help lists {sub}: {out}");
     }
-    let (code, out, _) = run_to_end(
-        {
-            let mut c = hook_command(dir.path());
-            c.arg("--version");
-            c
-        },
-        Duration::from_secs(10),
-    );
+    let (code, out, _) = Cmd::hook(dir.path()).arg("--version").run().parts();
     assert_eq!(code, 0);
     assert!(out.starts_with("hook "), "{out}");
 }
@@ -46,9 +31,10 @@ fn help_and_version() {
 #[test]
 fn unknown_flag_is_a_usage_error() {
     let dir = TempDir::new("badflag");
-    let mut c = hook_command(dir.path());
-    c.args(["status", "--no-such-flag"]);
-    let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+    let (code, _, err) = Cmd::hook(dir.path())
+        .args(["status", "--no-such-flag"])
+        .run()
+        .parts();
     assert_eq!(code, 2);
     assert!(err.contains("--no-such-flag"), "{err}");
 }
@@ -57,9 +43,11 @@ fn unknown_flag_is_a_usage_error() {
 fn bad_config_is_a_usage_error() {
     let dir = TempDir::new("badconfig");
     let cfg = write_config(dir.path(), r#"{"viewing":{"close_after":"0s"}}"#);
-    let mut c = hook_command(dir.path());
-    c.env("HOOK_CONFIG", &cfg).args(["status"]);
-    let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+    let (code, _, err) = Cmd::hook(dir.path())
+        .env("HOOK_CONFIG", &cfg)
+        .args(["status"])
+        .run()
+        .parts();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("close_after"), "{err}");
 }
@@ -84,17 +72,13 @@ fn flag_values_are_refused_while_parsing_and_listed_in_help() {
         (&["run", "--input-format", "h265"][..], "yuyv422"),
         (&["run", "--fps", "0"][..], "1..=1000"),
     ] {
-        let mut c = hook_command(dir.path());
-        c.args(args);
-        let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+        let (code, _, err) = Cmd::hook(dir.path()).args(args).run().parts();
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
     // Nothing ran: no state was written.
     assert!(!dir.join("state.json").exists());
-    let mut c = hook_command(dir.path());
-    c.args(["run", "--help"]);
-    let (code, out, _) = run_to_end(c, Duration::from_secs(10));
+    let (code, out, _) = Cmd::hook(dir.path()).args(["run", "--help"]).run().parts();
     assert_eq!(code, 0);
     for needle in ["32x32", "mjpeg", "yuyv422", "1k to 1000M", "1 to 1000"] {
         assert!(out.contains(needle), "--help shows {needle}: {out}");
@@ -104,10 +88,11 @@ fn flag_values_are_refused_while_parsing_and_listed_in_help() {
 #[test]
 fn an_api_password_never_shows_in_a_usage_error() {
     let dir = TempDir::new("redact");
-    let mut c = hook_command(dir.path());
-    c.env("HOOK_MTX_API", "http://admin:pw-1234@127.0.0.1:9997/")
-        .args(["stop", "cam0"]);
-    let (code, out, err) = run_to_end(c, Duration::from_secs(10));
+    let (code, out, err) = Cmd::hook(dir.path())
+        .env("HOOK_MTX_API", "http://admin:pw-1234@127.0.0.1:9997/")
+        .args(["stop", "cam0"])
+        .run()
+        .parts();
     assert_eq!(code, 2, "{err}");
     assert!(!format!("{out}{err}").contains("pw-1234"), "{out}{err}");
     assert!(err.contains("http://admin:***@127.0.0.1:9997"), "{err}");

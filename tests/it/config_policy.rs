@@ -1,19 +1,19 @@
 //! The optional JSON config (`HOOK_CONFIG`): what is refused, with exit 2 and
 //! a message that says which key and why.
 
+use crate::support::cmd::Cmd;
 use crate::support::common;
-
-use std::time::Duration;
 
 use common::*;
 
 fn with_config(json: &str) -> (i32, String) {
     let dir = TempDir::new("policy");
     let cfg = write_config(dir.path(), json);
-    let mut c = hook_command(dir.path());
-    c.env("HOOK_CONFIG", &cfg)
-        .args(["mediamtx-config", "--device", "/dev/video0"]);
-    let (code, out, err) = run_to_end(c, Duration::from_secs(10));
+    let (code, out, err) = Cmd::hook(dir.path())
+        .env("HOOK_CONFIG", &cfg)
+        .args(["mediamtx-config", "--device", "/dev/video0"])
+        .run()
+        .parts();
     (code, format!("{out}{err}"))
 }
 
@@ -63,10 +63,11 @@ fn malformed_values_and_files_are_usage_errors() {
         assert!(text.contains(needle), "{json}: {text}");
     }
     let dir = TempDir::new("policy-missing");
-    let mut c = hook_command(dir.path());
-    c.env("HOOK_CONFIG", dir.join("nope.json"))
-        .args(["mediamtx-config"]);
-    let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+    let (code, _, err) = Cmd::hook(dir.path())
+        .env("HOOK_CONFIG", dir.join("nope.json"))
+        .args(["mediamtx-config"])
+        .run()
+        .parts();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("nope.json"), "{err}");
 }

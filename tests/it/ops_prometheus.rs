@@ -4,6 +4,7 @@
 //! `promtool check metrics` on the same text when promtool is installed, and
 //! `hook status --prometheus` of a live publisher and recorded segments.
 
+use crate::support::cmd::Cmd;
 use crate::support::common;
 use crate::support::run as run_support;
 
@@ -404,9 +405,10 @@ fn status_prometheus_of_a_live_publisher_and_a_recording() {
         hook.log()
     );
     // MediaMTX says the stream is available: activation latency.
-    let mut ready = mediamtx_command(&state, "camera0", listener.port);
-    ready.arg("ready");
-    let (code, _, err) = run_to_end(ready, Duration::from_secs(10));
+    let (code, _, err) = Cmd::mediamtx(&state, "camera0", listener.port)
+        .arg("ready")
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     // Two segments with a hole between them on another path.
     for name in [
@@ -415,17 +417,19 @@ fn status_prometheus_of_a_live_publisher_and_a_recording() {
     ] {
         let f = dir.join(name);
         std::fs::write(&f, vec![0u8; 2048]).unwrap();
-        let mut c = mediamtx_command(&state, "camera1", free_port());
-        c.arg("segment-complete")
+        let (code, _, err) = Cmd::mediamtx(&state, "camera1", free_port())
+            .arg("segment-complete")
             .env("MTX_SEGMENT_PATH", &f)
-            .env("MTX_SEGMENT_DURATION", "10.0");
-        let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+            .env("MTX_SEGMENT_DURATION", "10.0")
+            .run()
+            .parts();
         assert_eq!(code, 0, "{err}");
     }
 
-    let mut c = hook_command(&state);
-    c.args(["status", "--prometheus"]);
-    let (code, text, err) = run_to_end(c, Duration::from_secs(10));
+    let (code, text, err) = Cmd::hook(&state)
+        .args(["status", "--prometheus"])
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     let problems = check_exposition(&text);
     assert!(problems.is_empty(), "{problems:#?}\n{text}");
@@ -476,9 +480,10 @@ fn status_prometheus_of_a_live_publisher_and_a_recording() {
     );
 
     // One path asked for: only its samples.
-    let mut c = hook_command(&state);
-    c.args(["status", "camera1", "--prometheus"]);
-    let (code, one, err) = run_to_end(c, Duration::from_secs(10));
+    let (code, one, err) = Cmd::hook(&state)
+        .args(["status", "camera1", "--prometheus"])
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     assert!(check_exposition(&one).is_empty(), "{one}");
     assert!(one.contains("mediamtx_hook_paths 1\n"), "{one}");
@@ -489,9 +494,10 @@ fn status_prometheus_of_a_live_publisher_and_a_recording() {
         .signal_group_and_wait(libc::SIGINT, Duration::from_secs(5))
         .expect("stops on SIGINT");
     assert!(status.success());
-    let mut c = hook_command(&state);
-    c.args(["status", "--prometheus"]);
-    let (code, text, err) = run_to_end(c, Duration::from_secs(10));
+    let (code, text, err) = Cmd::hook(&state)
+        .args(["status", "--prometheus"])
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     assert!(
         has_line(&text, "mediamtx_hook_child_running{path=\"camera0\"} 0"),
@@ -512,9 +518,10 @@ fn status_prometheus_on_a_fresh_machine_is_valid_and_creates_nothing() {
     // The metrics timer may run before anything else on a new box.
     let dir = TempDir::new("prom-fresh");
     let state = dir.join("never-created");
-    let mut c = hook_command(&state);
-    c.args(["status", "--prometheus"]);
-    let (code, text, err) = run_to_end(c, Duration::from_secs(10));
+    let (code, text, err) = Cmd::hook(&state)
+        .args(["status", "--prometheus"])
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         text,

@@ -3,6 +3,7 @@
 //! at once, links planted in the recordings, files removed by hand, and a
 //! small real file system filled up.
 
+use crate::support::cmd::Cmd;
 use crate::support::common;
 
 use std::collections::HashSet;
@@ -279,14 +280,20 @@ fn root_a_full_small_file_system_keeps_min_free() {
     let seg = &path_state(&state, "cam0")["segments"];
     assert_eq!(seg["kept"], 1, "only the newest is left: {seg}");
     assert!(f.exists());
-    let mut st = hook_command(&state);
-    st.arg("status").env("HOOK_CONFIG", &config);
-    let (code, out, err) = run_to_end(st, LIMIT);
+    let (code, out, err) = Cmd::hook(&state)
+        .arg("status")
+        .env("HOOK_CONFIG", &config)
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("DISK BUDGET CANNOT BE MET"), "{out}");
-    let mut st = hook_command(&state);
-    st.args(["status", "--json"]).env("HOOK_CONFIG", &config);
-    let (code, out, err) = run_to_end(st, LIMIT);
+    let (code, out, err) = Cmd::hook(&state)
+        .args(["status", "--json"])
+        .env("HOOK_CONFIG", &config)
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let storage = &v["storage"];

@@ -1,6 +1,7 @@
 //! `hook segment-complete` as MediaMTX runs it: real processes, real files,
 //! hundreds at once, and every untrusted input refused.
 
+use crate::support::cmd::Cmd;
 use crate::support::common;
 
 use std::collections::HashSet;
@@ -154,9 +155,11 @@ fn file_name_is_read_in_mediamtx_local_time() {
     ] {
         let state = dir.join(tz.replace('/', "-"));
         let f = fake_segment(dir.path(), 0.0, 10);
-        let mut c = segment_command(&state, "cam0", &f, "60");
-        c.env("TZ", tz);
-        let (code, _, err) = run_to_end(c, LIMIT);
+        let (code, _, err) = Cmd::segment(&state, "cam0", &f, "60")
+            .env("TZ", tz)
+            .limit(LIMIT)
+            .run()
+            .parts();
         assert_eq!(code, 0, "{err}");
         let last = &path_state(&state, "cam0")["segments"]["last"][0];
         assert_eq!(last["start"], utc, "TZ={tz}");
@@ -204,9 +207,11 @@ fn an_active_session_counts_the_segment() {
     std::fs::write(state.join("state.json"), doc.to_string()).unwrap();
     for start in [0.0, 10.0, 40.0] {
         let f = fake_segment(dir.path(), start, 10);
-        let mut c = segment_command(&state, "cam0", &f, "10");
-        c.env("TZ", "UTC");
-        let (code, _, err) = run_to_end(c, LIMIT);
+        let (code, _, err) = Cmd::segment(&state, "cam0", &f, "10")
+            .env("TZ", "UTC")
+            .limit(LIMIT)
+            .run()
+            .parts();
         assert_eq!(code, 0, "{err}");
         assert!(err.contains("counted into the recording session"), "{err}");
     }
@@ -327,9 +332,11 @@ fn deleted_segments_are_marked_gone_a_few_per_run() {
     std::fs::create_dir_all(&rec).unwrap();
     let run = |secs: f64| {
         let file = fake_segment(&rec, secs, 100);
-        let mut c = segment_command(&state, "cam0", &file, "60.000");
-        c.env("TZ", "UTC");
-        let (code, _, err) = run_to_end(c, LIMIT);
+        let (code, _, err) = Cmd::segment(&state, "cam0", &file, "60.000")
+            .env("TZ", "UTC")
+            .limit(LIMIT)
+            .run()
+            .parts();
         assert_eq!(code, 0, "{err}");
         (file, err)
     };
@@ -368,15 +375,20 @@ fn deleted_segments_are_marked_gone_a_few_per_run() {
     }
     assert_eq!(lines.len(), 11 + 6, "11 segments, 6 gone lines");
 
-    let mut c = hook_command(&state);
-    c.args(["status", "--json"]);
-    let (code, out, err) = run_to_end(c, LIMIT);
+    let (code, out, err) = Cmd::hook(&state)
+        .args(["status", "--json"])
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["paths"]["cam0"]["segments"]["gone"], 6, "{out}");
-    let mut c = hook_command(&state);
-    c.args(["status", "cam0"]).env("TZ", "UTC");
-    let (code, out, err) = run_to_end(c, LIMIT);
+    let (code, out, err) = Cmd::hook(&state)
+        .args(["status", "cam0"])
+        .env("TZ", "UTC")
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(", 6 gone (files deleted)"), "{out}");
 }

@@ -1,6 +1,7 @@
 //! `hook snapshot` failing cleanly: the time limit kills FFmpeg's whole
 //! group and leaves no file behind; bad input is exit 2.
 
+use crate::support::cmd::Cmd;
 use crate::support::common;
 
 use std::time::{Duration, Instant};
@@ -84,11 +85,12 @@ fn bad_input_is_a_usage_error() {
         ),
     ];
     for (args, needle) in cases {
-        let mut c = hook_command(&dir.join("state"));
-        c.env("HOOK_MTX_API", format!("http://127.0.0.1:{}", free_port()))
+        let (code, _, err) = Cmd::hook(&dir.join("state"))
+            .env("HOOK_MTX_API", format!("http://127.0.0.1:{}", free_port()))
             .arg("snapshot")
-            .args(&args);
-        let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+            .args(&args)
+            .run()
+            .parts();
         assert_eq!(code, 2, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
     }
@@ -150,11 +152,12 @@ fn device_problems_are_named() {
         ("/dev/null", "not a video capture device"),
         ("/dev/video917", "not found"),
     ] {
-        let mut c = hook_command(&dir.join("state"));
-        c.env("HOOK_MTX_API", format!("http://127.0.0.1:{}", free_port()))
+        let (code, _, err) = Cmd::hook(&dir.join("state"))
+            .env("HOOK_MTX_API", format!("http://127.0.0.1:{}", free_port()))
             .args(["snapshot", "cam0", "--device", device, "-o"])
-            .arg(&out);
-        let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+            .arg(&out)
+            .run()
+            .parts();
         assert_eq!(code, 1, "{device}: {err}");
         assert!(
             err.contains(device) && err.contains(needle),

@@ -2,6 +2,7 @@
 //! blank, a device, a FIFO, too large; and a segment that cannot be
 //! recorded says how to record it by hand.
 
+use crate::support::cmd::Cmd;
 use crate::support::common;
 
 use std::path::Path;
@@ -89,9 +90,12 @@ fn a_config_that_is_not_a_small_regular_file_is_refused_at_once() {
     let mut text = b"{}".to_vec();
     text.resize(1 << 20, b' ');
     std::fs::write(&big, text).unwrap();
-    let mut c = hook_command(&dir.join("state"));
-    c.env("HOOK_CONFIG", &big).args(["status", "--json"]);
-    let (code, _, err) = run_to_end(c, LIMIT);
+    let (code, _, err) = Cmd::hook(&dir.join("state"))
+        .env("HOOK_CONFIG", &big)
+        .args(["status", "--json"])
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
 }
 

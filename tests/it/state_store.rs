@@ -1,6 +1,7 @@
 //! The state store under abuse: writers SIGKILLed at random moments, corrupt
 //! files, a state directory that cannot be written; and `hook ready`.
 
+use crate::support::cmd::Cmd;
 use crate::support::common;
 
 use std::path::Path;
@@ -170,9 +171,11 @@ fn corrupt_state_is_left_by_status_and_quarantined_by_a_writer() {
     for (what, bytes) in cases {
         let dir = TempDir::new("corrupt");
         std::fs::write(dir.join("state.json"), &bytes).unwrap();
-        let mut c = hook_command(dir.path());
-        c.args(["status", "--json"]);
-        let (code, out, err) = run_to_end(c, LIMIT);
+        let (code, out, err) = Cmd::hook(dir.path())
+            .args(["status", "--json"])
+            .limit(LIMIT)
+            .run()
+            .parts();
         assert_eq!(code, 0, "{what}: {err}");
         assert!(err.contains("corrupt"), "{what}: warned: {err}");
         let doc: serde_json::Value = serde_json::from_str(&out).expect("status answers JSON");
@@ -223,9 +226,11 @@ fn a_bad_entry_in_one_path_keeps_the_others_and_a_reader_moves_nothing() {
     let text = doc.to_string();
     std::fs::write(state.join("state.json"), &text).unwrap();
 
-    let mut c = hook_command(state);
-    c.args(["status", "--json"]);
-    let (code, out, err) = run_to_end(c, LIMIT);
+    let (code, out, err) = Cmd::hook(state)
+        .args(["status", "--json"])
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     assert!(
         err.contains("cam1") && err.contains("hibernating"),
@@ -290,16 +295,16 @@ fn unwritable_state_dir_is_a_clear_error() {
         "{err}"
     );
 
-    let mut c = mediamtx_command(&state, "cam0", free_port());
-    c.arg("ready");
-    let (code, _, err) = run_to_end(c, LIMIT);
+    let (code, _, err) = Cmd::mediamtx(&state, "cam0", free_port())
+        .arg("ready")
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&state.display().to_string()), "{err}");
     assert!(err.contains("cannot be written"), "{err}");
 
-    let mut c = hook_command(&state);
-    c.arg("status");
-    let (code, _, err) = run_to_end(c, LIMIT);
+    let (code, _, err) = Cmd::hook(&state).arg("status").limit(LIMIT).run().parts();
     assert_eq!(code, 1, "{err}");
     assert!(err.contains(&state.display().to_string()), "{err}");
 }
@@ -317,9 +322,11 @@ fn ready_records_the_activation_latency() {
     });
     std::fs::write(dir.join("state.json"), doc.to_string()).unwrap();
 
-    let mut c = mediamtx_command(dir.path(), "cam0", free_port());
-    c.arg("ready");
-    let (code, _, err) = run_to_end(c, LIMIT);
+    let (code, _, err) = Cmd::mediamtx(dir.path(), "cam0", free_port())
+        .arg("ready")
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 0, "{err}");
     let p = path_state(dir.path(), "cam0");
     let latency = p["activation_latency_ms"]
@@ -334,9 +341,11 @@ fn ready_records_the_activation_latency() {
     assert_eq!(p["phase"], "starting", "ready leaves the phase to hook run");
 
     // A second ready (the publisher restarted) is no new activation.
-    let mut c = mediamtx_command(dir.path(), "cam0", free_port());
-    c.arg("ready");
-    let (code, _, _) = run_to_end(c, LIMIT);
+    let (code, _, _) = Cmd::mediamtx(dir.path(), "cam0", free_port())
+        .arg("ready")
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 0);
     assert_eq!(
         path_state(dir.path(), "cam0")["activation_latency_ms"],
@@ -345,15 +354,20 @@ fn ready_records_the_activation_latency() {
 
     // Its input is checked like every hook's.
     for bad in ["", "../x", "a//b", "cam\t0"] {
-        let mut c = mediamtx_command(dir.path(), bad, free_port());
-        c.arg("ready");
-        let (code, _, err) = run_to_end(c, LIMIT);
+        let (code, _, err) = Cmd::mediamtx(dir.path(), bad, free_port())
+            .arg("ready")
+            .limit(LIMIT)
+            .run()
+            .parts();
         assert_eq!(code, 2, "{bad:?}: {err}");
         assert!(err.contains("MTX_PATH"), "{err}");
     }
-    let mut c = mediamtx_command(dir.path(), "x", free_port());
-    c.arg("ready").env_remove("MTX_PATH");
-    let (code, _, err) = run_to_end(c, LIMIT);
+    let (code, _, err) = Cmd::mediamtx(dir.path(), "x", free_port())
+        .arg("ready")
+        .env_remove("MTX_PATH")
+        .limit(LIMIT)
+        .run()
+        .parts();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("MTX_PATH is not set"), "{err}");
 }

@@ -2,6 +2,7 @@
 //! a live path, the same path after its processes were SIGKILLed, unknown
 //! and invalid path names, an empty state.
 
+use crate::support::cmd::Cmd;
 use crate::support::common;
 
 use std::path::Path;
@@ -82,9 +83,11 @@ fn a_live_path_then_the_same_path_after_sigkill() {
     // Two real segments with a hole between them.
     for start in [0.0, 100.0] {
         let f = fake_segment(dir.path(), start, 2048);
-        let mut c = segment_command(&state, "camera0", &f, "60");
-        c.env("TZ", "UTC");
-        let (code, _, err) = run_to_end(c, LIMIT);
+        let (code, _, err) = Cmd::segment(&state, "camera0", &f, "60")
+            .env("TZ", "UTC")
+            .limit(LIMIT)
+            .run()
+            .parts();
         assert_eq!(code, 0, "{err}");
     }
 

@@ -3,6 +3,7 @@
 //! running `hook`, the stand-ins for MediaMTX and RTSP peers.
 
 pub mod auth_server;
+pub mod cmd;
 pub mod common;
 pub mod drill;
 pub mod e2e;
