@@ -16,7 +16,7 @@ trap 'rm -f "$log"' EXIT
 
 start=$(date +%s)
 # With an argument, only the ignored tests whose name contains it.
-filter=soak_
+filter=::soak_
 if [ $# -gt 0 ]; then filter=$1; shift; fi
 cargo test --release --test it -- --ignored --nocapture "$filter" "$@" >"$log" 2>&1
 status=$?

@@ -26,14 +26,14 @@ run_group() {
 }
 
 if [ "$(id -u)" -eq 0 ]; then
-    run_group root_ "running as root"
+    run_group ::root_ "running as root"
 else
     skipped+=("root_: not running as root")
 fi
 
 if [ -n "${MEDIAMTX_BIN:-}" ]; then
     if [ -x "$MEDIAMTX_BIN" ]; then
-        run_group real_ "MEDIAMTX_BIN=$MEDIAMTX_BIN"
+        run_group ::real_ "MEDIAMTX_BIN=$MEDIAMTX_BIN"
     else
         echo "MEDIAMTX_BIN=$MEDIAMTX_BIN is not an executable file" >&2
         status=1
@@ -43,7 +43,7 @@ else
 fi
 
 if command -v promtool >/dev/null; then
-    run_group tool_promtool_ "promtool is on PATH"
+    run_group ::tool_promtool_ "promtool is on PATH"
 else
     skipped+=("tool_promtool_: promtool is not on PATH (Debian package prometheus)")
 fi
