@@ -192,12 +192,19 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             None => render_table(&observed, now),
         }
     };
-    // One path: the storage lines; the table: only the warning, when
-    // the budget cannot be met.
-    let text = match (&only, args.prometheus || args.json || observed.is_empty()) {
-        (_, true) => text,
-        (Some(_), false) => text + &storage.human(&state),
-        (None, false) => text + &storage.warning(),
+    // Below the table or the one path: the storage line, the oldest kept
+    // segment of each path and, loud, a budget that cannot be met. The
+    // metrics get the same figures as gauges.
+    let text = if args.prometheus {
+        if observed.is_empty() {
+            text
+        } else {
+            text + &crate::status::prometheus::render_storage(&storage)
+        }
+    } else if args.json || observed.is_empty() {
+        text
+    } else {
+        text + &storage.human(&state)
     };
     let mut out = std::io::stdout().lock();
     match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {

@@ -242,6 +242,51 @@ pub fn render(state: &State, now: OffsetDateTime) -> anyhow::Result<String> {
     Ok(out)
 }
 
+/// The disk budget's figures, machine-wide (no path label): the
+/// recordings' file system, what the kept segments take, the budget and
+/// whether it is met. Left out while the state has no path, so a fresh
+/// machine's file stays `paths` alone.
+pub fn render_storage(s: &crate::status::storage::Storage) -> String {
+    let mut out = String::new();
+    let mut gauge = |name: &str, help: &str, value: Option<u64>| {
+        if let Some(v) = value {
+            header(&mut out, name, Kind::Gauge, help);
+            let _ = writeln!(out, "{PREFIX}{name} {v}");
+        }
+    };
+    gauge(
+        "storage_free_bytes",
+        "Free bytes on the recordings' file system.",
+        s.free_bytes,
+    );
+    gauge(
+        "storage_total_bytes",
+        "Size of the recordings' file system in bytes.",
+        s.total_bytes,
+    );
+    gauge(
+        "storage_recordings_bytes",
+        "Bytes the kept segments of every path take.",
+        Some(s.recordings_bytes),
+    );
+    gauge(
+        "storage_max_size_bytes",
+        "recording.max_size: the most the kept segments may take (absent: no cap).",
+        s.max_size_bytes,
+    );
+    gauge(
+        "storage_min_free_bytes",
+        "recording.min_free: free bytes to keep on the recordings' file system.",
+        s.min_free_bytes,
+    );
+    gauge(
+        "storage_budget_met",
+        "1 when the recordings are within the disk budget, 0 when it cannot be met.",
+        Some(u64::from(s.budget_met)),
+    );
+    out
+}
+
 fn header(out: &mut String, name: &str, kind: Kind, help: &str) {
     let _ = writeln!(out, "# HELP {PREFIX}{name} {}", escape_help(help));
     let _ = writeln!(out, "# TYPE {PREFIX}{name} {}", kind.as_str());

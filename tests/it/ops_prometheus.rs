@@ -99,7 +99,12 @@ fn check_exposition(text: &str) -> Vec<String> {
                     if !valid_value(&value_fields[0]) {
                         bad(format!("value {:?} is not a float", value_fields[0]));
                     }
-                    if !labels.iter().any(|(k, _)| k == "path") && name != "mediamtx_hook_paths" {
+                    // Only the path count and the machine-wide disk budget
+                    // figures are about no one path.
+                    if !labels.iter().any(|(k, _)| k == "path")
+                        && name != "mediamtx_hook_paths"
+                        && !name.starts_with("mediamtx_hook_storage_")
+                    {
                         bad("sample without a path label".into());
                     }
                     let mut seen = HashSet::new();
@@ -438,6 +443,22 @@ fn status_prometheus_of_a_live_publisher_and_a_recording() {
     }
     let has = |line: &str| text.lines().any(|l| l == line);
     assert!(has("mediamtx_hook_paths 2"), "{text}");
+    // The disk budget's machine-wide gauges, with no path label.
+    for gauge in [
+        "mediamtx_hook_storage_recordings_bytes ",
+        "mediamtx_hook_storage_budget_met ",
+        "mediamtx_hook_storage_min_free_bytes ",
+        "mediamtx_hook_storage_free_bytes ",
+    ] {
+        assert!(
+            text.lines().any(|l| l.starts_with(gauge)),
+            "{gauge}\n{text}"
+        );
+    }
+    assert!(
+        !text.contains("mediamtx_hook_storage_max_size_bytes"),
+        "no max_size, no gauge: {text}"
+    );
     assert!(
         has("mediamtx_hook_phase{path=\"camera0\",phase=\"running\"} 1"),
         "{text}"

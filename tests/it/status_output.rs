@@ -91,11 +91,19 @@ fn a_live_path_then_the_same_path_after_sigkill() {
         assert_eq!(code, 0, "{err}");
     }
 
-    // People: one line per path.
+    // People: one line per path, then the storage line.
     let (code, out, err) = status(&state, &[]);
     assert_eq!(code, 0, "{err}");
-    let lines: Vec<&str> = out.lines().collect();
+    let lines: Vec<&str> = out
+        .lines()
+        .take_while(|l| !l.starts_with("storage: "))
+        .collect();
     assert_eq!(lines.len(), 3, "{out}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("storage: ") && l.contains(" free of ")),
+        "{out}"
+    );
     assert!(lines[0].starts_with("PATH"), "{out}");
     let cam0: Vec<&str> = lines[1].split_whitespace().collect();
     assert_eq!(
@@ -342,7 +350,15 @@ fn a_large_state_answers_for_every_path() {
 
     let (code, out, _) = status(dir.path(), &[]);
     assert_eq!(code, 0);
-    assert_eq!(out.lines().count(), 65, "a header and a line per path");
+    let table = out
+        .lines()
+        .take_while(|l| !l.starts_with("storage: "))
+        .count();
+    assert_eq!(
+        table, 65,
+        "a header and a line per path, then storage:\n{out}"
+    );
+    assert!(out.contains("\nstorage: "), "{out}");
 }
 
 /// Field 22 of /proc/PID/stat (start time in clock ticks since boot).
