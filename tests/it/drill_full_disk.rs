@@ -10,49 +10,12 @@
 use crate::support::common;
 use crate::support::run as run_support;
 
-use std::io::Write;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
-use std::process::Command;
+
 use std::time::Duration;
 
-use common::{fake_segment, hook_command, run_to_end, segment_command, TempDir};
+use common::{fake_segment, hook_command, run_to_end, segment_command, SmallFs, TempDir};
 use run_support::{assert_nothing_left, fixture, Hook, HookOptions};
-
-/// A small tmpfs mounted at a directory, unmounted on drop.
-struct SmallFs(PathBuf);
-
-impl SmallFs {
-    fn mount(at: &Path) -> Result<SmallFs, String> {
-        std::fs::create_dir_all(at).unwrap();
-        let out = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs"])
-            .arg(at)
-            .output()
-            .map_err(|e| format!("running mount: {e}"))?;
-        if !out.status.success() {
-            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
-        }
-        Ok(SmallFs(at.to_path_buf()))
-    }
-
-    /// Fills the filesystem to the last byte; returns the filler file.
-    fn fill(&self) -> PathBuf {
-        let filler = self.0.join("filler");
-        let mut f = std::fs::File::create(&filler).unwrap();
-        for chunk in [4096usize, 1] {
-            let buf = vec![b'x'; chunk];
-            while f.write_all(&buf).is_ok() {}
-        }
-        filler
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
-    }
-}
 
 #[test]
 #[ignore = "mounts a small tmpfs, needs root: scripts/test.sh runs it as root"]

@@ -221,3 +221,63 @@ fn bad_still_values_exit_2_naming_the_key() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--max-age"), "{err}");
 }
+
+/// The still goes to a full file system: FFmpeg ends every output when one
+/// cannot be written, so the first attempt dies with "No space left on
+/// device"; the hook then restarts the stream at once without the still,
+/// and the stream runs on.
+#[test]
+#[ignore = "mounts a small tmpfs, needs root: scripts/test.sh runs it as root"]
+fn root_a_still_on_a_full_disk_never_takes_the_stream_down() {
+    let path = "stillfull0";
+    let dir = TempDir::new(path);
+    assert!(common::is_root(), "mounting a small tmpfs needs root");
+    let full = dir.join("full");
+    let fs = common::SmallFs::mount(&full)
+        .unwrap_or_else(|e| panic!("cannot mount a tmpfs on {}: {e}", full.display()));
+    fs.fill();
+    let policy = format!(
+        r#"{{"restart": {{"initial_delay": "200ms", "max_delay": "1s", "grace": "1s"}},
+            "stills": {{"every": "300ms", "dir": "{}"}}}}"#,
+        full.display()
+    );
+    // FFmpeg's one-shot listener takes one publisher: the first attempt's,
+    // which the full disk ends; the second listener, on the same port,
+    // takes the attempt without the still.
+    let first = RtspListener::start(path);
+    let port = first.port;
+    let mut opts = HookOptions::testsrc(path, port);
+    opts.policy = Some(&policy);
+    let mut hook = Hook::start(&dir, opts);
+    assert!(
+        common::wait_until(Duration::from_secs(20), || hook
+            .log()
+            .contains("restarts without the still")),
+        "the hook never gave up the still; log {}",
+        hook.log()
+    );
+    assert!(
+        hook.log().contains("No space left on device"),
+        "{}",
+        hook.log()
+    );
+    drop(first);
+    let second = common::RtspListener::start_on(port, path);
+    assert!(
+        common::wait_until(Duration::from_secs(20), || second.frames() > 30),
+        "the stream did not run on without the still; log {}",
+        hook.log()
+    );
+    let restarts = hook.state()["restarts"].as_u64().unwrap();
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        hook.state()["restarts"].as_u64().unwrap(),
+        restarts,
+        "no more restarts once the still is left out; log {}",
+        hook.log()
+    );
+    assert_eq!(hook.phase(), "running");
+    assert!(!full.join(format!("{path}.jpg")).exists());
+    hook.signal_group_and_wait(libc::SIGINT, Duration::from_secs(10));
+    assert_nothing_left(&hook);
+}

@@ -3,7 +3,7 @@
 //! (FFmpeg's), and process inspection through /proc.
 
 use std::ffi::OsStr;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -536,4 +536,39 @@ pub fn jpeg_size(bytes: &[u8]) -> Option<(u16, u16)> {
         i += 2 + len;
     }
     None
+}
+
+/// A 64 KiB tmpfs mounted for a test (root only), unmounted when dropped.
+pub struct SmallFs(PathBuf);
+
+impl SmallFs {
+    pub fn mount(at: &Path) -> Result<SmallFs, String> {
+        std::fs::create_dir_all(at).unwrap();
+        let out = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=64k,mode=0755", "tmpfs"])
+            .arg(at)
+            .output()
+            .map_err(|e| format!("running mount: {e}"))?;
+        if !out.status.success() {
+            return Err(String::from_utf8_lossy(&out.stderr).into_owned());
+        }
+        Ok(SmallFs(at.to_path_buf()))
+    }
+
+    /// Fills the filesystem to the last byte; returns the filler file.
+    pub fn fill(&self) -> PathBuf {
+        let filler = self.0.join("filler");
+        let mut f = std::fs::File::create(&filler).unwrap();
+        for chunk in [4096usize, 1] {
+            let buf = vec![b'x'; chunk];
+            while f.write_all(&buf).is_ok() {}
+        }
+        filler
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
 }
