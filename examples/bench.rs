@@ -287,6 +287,24 @@ fn port_listening(port: u16) -> bool {
     mediamtx_hook::supervise::port_listening(port)
 }
 
+/// Reads FFmpeg's `-progress` output on a thread of its own; the value
+/// becomes the monotonic time of the first report of frame ≥ 1 (0 until
+/// then).
+fn watch_first_frame(progress: std::process::ChildStdout) -> Arc<AtomicU64> {
+    let first = Arc::new(AtomicU64::new(0));
+    let f = first.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(progress).lines().map_while(Result::ok) {
+            if let Some(n) = line.strip_prefix("frame=") {
+                if n.trim().parse::<u64>().unwrap_or(0) >= 1 && f.load(Ordering::SeqCst) == 0 {
+                    f.store(mono_ns(), Ordering::SeqCst);
+                }
+            }
+        }
+    });
+    first
+}
+
 /// FFmpeg's RTSP listener (one publisher), decoding what arrives and
 /// reporting progress every 20 ms; `first_frame` is the monotonic time of
 /// the first progress report with frame ≥ 1.
@@ -322,18 +340,7 @@ impl Listener {
             .process_group(0)
             .spawn()
             .expect("ffmpeg");
-        let first_frame = Arc::new(AtomicU64::new(0));
-        let f = first_frame.clone();
-        let out = child.stdout.take().unwrap();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if let Some(n) = line.strip_prefix("frame=") {
-                    if n.trim().parse::<u64>().unwrap_or(0) >= 1 && f.load(Ordering::SeqCst) == 0 {
-                        f.store(mono_ns(), Ordering::SeqCst);
-                    }
-                }
-            }
-        });
+        let first_frame = watch_first_frame(child.stdout.take().unwrap());
         assert!(
             wait_until(Duration::from_secs(10), || port_listening(port)),
             "listener did not come up"
@@ -617,7 +624,6 @@ impl Bench {
         for i in 0..pairs * 2 {
             let use_hook = i % 2 == 0;
             let name = format!("{}{}", if use_hook { "hook" } else { "plain" }, i / 2);
-            let first = Arc::new(AtomicU64::new(0));
             let t0 = mono_ns();
             let mut reader = Command::new("ffmpeg")
                 .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
@@ -646,19 +652,7 @@ impl Bench {
                 .process_group(0)
                 .spawn()
                 .unwrap();
-            let out = reader.stdout.take().unwrap();
-            let f = first.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(out).lines().map_while(Result::ok) {
-                    if let Some(n) = line.strip_prefix("frame=") {
-                        if n.trim().parse::<u64>().unwrap_or(0) >= 1
-                            && f.load(Ordering::SeqCst) == 0
-                        {
-                            f.store(mono_ns(), Ordering::SeqCst);
-                        }
-                    }
-                }
-            });
+            let first = watch_first_frame(reader.stdout.take().unwrap());
             assert!(
                 wait_until(Duration::from_secs(30), || first.load(Ordering::SeqCst)
                     != 0),

@@ -18,13 +18,8 @@ const FAST: &str = r#"{
 }"#;
 
 fn hook(dir: &TempDir, server: &Standin, args: &[&str]) -> Command {
-    let cfg = write_config(dir.path(), FAST);
-    let mut c = hook_command(&dir.join("state"));
-    c.env("HOOK_CONFIG", cfg)
-        .env("HOOK_MTX_API", server.api_url())
-        .env("RTSP_PORT", server.rtsp_port.to_string())
-        .env("RUST_LOG", "info")
-        .args(args);
+    let mut c = server.hook(dir, FAST);
+    c.args(args);
     c
 }
 

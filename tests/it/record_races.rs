@@ -10,7 +10,6 @@ use crate::support::standin;
 
 use std::io::{Read, Write};
 use std::os::unix::process::CommandExt;
-use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -24,17 +23,7 @@ const FAST: &str = r#"{
 }"#;
 
 fn hook(dir: &TempDir, server: &Standin) -> Command {
-    // Written once: a rewrite could be read half-way by a running command.
-    let cfg = dir.join("hook-config.json");
-    if !cfg.exists() {
-        write_config(dir.path(), FAST);
-    }
-    let mut c = hook_command(&dir.join("state"));
-    c.env("HOOK_CONFIG", cfg)
-        .env("HOOK_MTX_API", server.api_url())
-        .env("RTSP_PORT", server.rtsp_port.to_string())
-        .env("RUST_LOG", "info");
-    c
+    server.hook(dir, FAST)
 }
 
 fn run(mut c: Command, args: &[&str]) -> (i32, String, String) {
@@ -57,10 +46,6 @@ fn spawn(mut c: Command, dir: &TempDir, tag: &str, args: &[&str]) -> Child {
 fn output(dir: &TempDir, tag: &str) -> (String, String) {
     let read = |ext: &str| std::fs::read_to_string(dir.join(format!("{tag}.{ext}"))).unwrap();
     (read("out"), read("err"))
-}
-
-fn recording(state: &Path, path: &str) -> serde_json::Value {
-    path_state(state, path)["recording"].clone()
 }
 
 fn holds_of(path: &str) -> Vec<ProcInfo> {

@@ -26,26 +26,12 @@ const FAST: &str = r#"{
 }"#;
 
 fn hook(dir: &TempDir, server: &Standin) -> Command {
-    // Written once: a rewrite could be read half-way by a running command.
-    let cfg = dir.join("hook-config.json");
-    if !cfg.exists() {
-        write_config(dir.path(), FAST);
-    }
-    let mut c = hook_command(&dir.join("state"));
-    c.env("HOOK_CONFIG", cfg)
-        .env("HOOK_MTX_API", server.api_url())
-        .env("RTSP_PORT", server.rtsp_port.to_string())
-        .env("RUST_LOG", "info");
-    c
+    server.hook(dir, FAST)
 }
 
 fn run(mut c: Command, args: &[&str]) -> (i32, String, String) {
     c.args(args);
     run_to_end(c, Duration::from_secs(60))
-}
-
-fn recording(state: &Path, path: &str) -> serde_json::Value {
-    path_state(state, path)["recording"].clone()
 }
 
 fn holds_of(path: &str) -> Vec<ProcInfo> {

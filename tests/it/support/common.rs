@@ -277,6 +277,11 @@ pub fn read_state(state_dir: &Path) -> serde_json::Value {
 }
 
 /// One path's entry in the state (null when missing).
+/// A path's `recording` object in the state.
+pub fn recording(state_dir: &Path, path: &str) -> serde_json::Value {
+    path_state(state_dir, path)["recording"].clone()
+}
+
 pub fn path_state(state_dir: &Path, path: &str) -> serde_json::Value {
     read_state(state_dir)["paths"][path].clone()
 }

@@ -147,6 +147,24 @@ impl Standin {
         format!("http://127.0.0.1:{}", self.api_port)
     }
 
+    /// A `hook` command aimed at this stand-in (its Control API and RTSP
+    /// port), with state in `dir/state`, info logs and the policy `json`.
+    /// The policy file is written once per test directory: a rewrite could
+    /// be read half-way by a hook command still running.
+    pub fn hook(&self, dir: &crate::support::common::TempDir, json: &str) -> Command {
+        use crate::support::common::{hook_command, write_config};
+        let cfg = dir.join("hook-config.json");
+        if !cfg.exists() {
+            write_config(dir.path(), json);
+        }
+        let mut c = hook_command(&dir.join("state"));
+        c.env("HOOK_CONFIG", cfg)
+            .env("HOOK_MTX_API", self.api_url())
+            .env("RTSP_PORT", self.rtsp_port.to_string())
+            .env("RUST_LOG", "info");
+        c
+    }
+
     /// Every logged event, oldest first.
     pub fn events(&self) -> Vec<serde_json::Value> {
         std::fs::read_to_string(&self.log)
