@@ -149,6 +149,11 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
                 }
             );
         }
+    }
+    // The disk budget is the whole machine's: its figures come from every
+    // path, whichever ones are shown.
+    let storage = crate::status::storage::Storage::observe(&state, &ctx.policy.recording);
+    if let Some(name) = &only {
         state.paths.retain(|k, _| k == name);
     }
     // A still's time and size are the file's own (FFmpeg writes it).
@@ -171,7 +176,6 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
         })
         .collect();
 
-    let storage = crate::status::storage::Storage::observe(&state, &ctx.policy.recording);
     let text = if args.prometheus {
         crate::status::prometheus::render(&truthful(&state, &observed), now)?
     } else if args.json {

@@ -450,3 +450,28 @@ fn pids_reused_by_unrelated_processes_are_not_running() {
         p.wait().unwrap();
     }
 }
+
+/// The disk budget is the whole machine's: `hook status PATH` (human and
+/// `--json`) shows the recordings of every path, not only that path's.
+#[test]
+fn one_path_shows_the_storage_of_every_path() {
+    let dir = TempDir::new("status-storage");
+    let state = dir.join("state");
+    for (path, secs, bytes) in [("stora", 0.0, 3000), ("storb", 60.0, 5000)] {
+        let f = fake_segment(dir.path(), secs, bytes);
+        let (code, _, err) = Cmd::segment(&state, path, &f, "60").run().parts();
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, out, err) = status(&state, &["--json", "stora"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["storage"]["recordings_bytes"], 8000, "{out}");
+    assert!(v["paths"].get("storb").is_none(), "{out}");
+    let (code, out, err) = status(&state, &["stora"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("storage: ") && l.contains("recordings 7.8 KiB")),
+        "{out}"
+    );
+}
