@@ -287,6 +287,35 @@ fn port_listening(port: u16) -> bool {
     mediamtx_hook::supervise::port_listening(port)
 }
 
+/// An FFmpeg that decodes `url` (opened with `input_args`) and discards
+/// the frames, in a process group of its own, with no probing (decoding
+/// starts at the first packet, so the figure is the publisher's start, not
+/// an analysis window); the watch holds the time of its first frame.
+fn decoding_reader(input_args: &[&str], url: &str) -> (Child, Arc<AtomicU64>) {
+    let mut child = Command::new("ffmpeg")
+        .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
+        .args(["-analyzeduration", "0", "-probesize", "32"])
+        .args(input_args)
+        .args(["-i", url])
+        .args([
+            "-f",
+            "null",
+            "-stats_period",
+            "0.02",
+            "-progress",
+            "pipe:1",
+            "-",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .expect("ffmpeg");
+    let first = watch_first_frame(child.stdout.take().unwrap());
+    (child, first)
+}
+
 /// Reads FFmpeg's `-progress` output on a thread of its own; the value
 /// becomes the monotonic time of the first report of frame ≥ 1 (0 until
 /// then).
@@ -317,30 +346,10 @@ struct Listener {
 impl Listener {
     fn start(path: &str) -> Listener {
         let port = free_port();
-        let mut child = Command::new("ffmpeg")
-            .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
-            // No probing: decode from the first packet, so the figure is
-            // the publisher's start, not the listener's analysis window.
-            .args(["-analyzeduration", "0", "-probesize", "32"])
-            .args(["-rtsp_flags", "listen", "-timeout", "30"])
-            .arg("-i")
-            .arg(format!("rtsp://127.0.0.1:{port}/{path}"))
-            .args([
-                "-f",
-                "null",
-                "-stats_period",
-                "0.02",
-                "-progress",
-                "pipe:1",
-                "-",
-            ])
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .process_group(0)
-            .spawn()
-            .expect("ffmpeg");
-        let first_frame = watch_first_frame(child.stdout.take().unwrap());
+        let (child, first_frame) = decoding_reader(
+            &["-rtsp_flags", "listen", "-timeout", "30"],
+            &format!("rtsp://127.0.0.1:{port}/{path}"),
+        );
         assert!(
             wait_until(Duration::from_secs(10), || port_listening(port)),
             "listener did not come up"
@@ -625,34 +634,10 @@ impl Bench {
             let use_hook = i % 2 == 0;
             let name = format!("{}{}", if use_hook { "hook" } else { "plain" }, i / 2);
             let t0 = mono_ns();
-            let mut reader = Command::new("ffmpeg")
-                .args(["-hide_banner", "-nostdin", "-loglevel", "error"])
-                .args([
-                    "-rtsp_transport",
-                    "tcp",
-                    "-analyzeduration",
-                    "0",
-                    "-probesize",
-                    "32",
-                ])
-                .arg("-i")
-                .arg(format!("rtsp://127.0.0.1:{rtsp}/{name}"))
-                .args([
-                    "-f",
-                    "null",
-                    "-stats_period",
-                    "0.02",
-                    "-progress",
-                    "pipe:1",
-                    "-",
-                ])
-                .stdin(Stdio::null())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::null())
-                .process_group(0)
-                .spawn()
-                .unwrap();
-            let first = watch_first_frame(reader.stdout.take().unwrap());
+            let (mut reader, first) = decoding_reader(
+                &["-rtsp_transport", "tcp"],
+                &format!("rtsp://127.0.0.1:{rtsp}/{name}"),
+            );
             assert!(
                 wait_until(Duration::from_secs(30), || first.load(Ordering::SeqCst)
                     != 0),

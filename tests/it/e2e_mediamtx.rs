@@ -380,18 +380,21 @@ both!(
 // the path streams, the frame comes from the stream.
 fn snapshot_sources(b: Backend) {
     let m = Mtx::start(b, Setup::default());
+    let snapshot = |shot: &std::path::Path| {
+        m.run_hook(
+            &[
+                "snapshot",
+                PATH,
+                "-o",
+                shot.to_str().unwrap(),
+                "--device",
+                "testsrc",
+            ],
+            SLACK * 2,
+        )
+    };
     let shot = m.dir.join("idle.jpg");
-    let (code, out, err) = m.run_hook(
-        &[
-            "snapshot",
-            PATH,
-            "-o",
-            shot.to_str().unwrap(),
-            "--device",
-            "testsrc",
-        ],
-        SLACK * 2,
-    );
+    let (code, out, err) = snapshot(&shot);
     assert_eq!(code, 0, "hook snapshot (idle): {out}{err}");
     assert!(jpeg_size(&std::fs::read(&shot).unwrap()).is_some());
     assert_eq!(m.status()["snapshot"]["source"], "device");
@@ -405,17 +408,7 @@ fn snapshot_sources(b: Backend) {
 
     let (_r, sup, _child) = watch(&m);
     let shot = m.dir.join("live.jpg");
-    let (code, out, err) = m.run_hook(
-        &[
-            "snapshot",
-            PATH,
-            "-o",
-            shot.to_str().unwrap(),
-            "--device",
-            "testsrc",
-        ],
-        SLACK * 2,
-    );
+    let (code, out, err) = snapshot(&shot);
     assert_eq!(code, 0, "hook snapshot (streaming): {out}{err}");
     assert!(jpeg_size(&std::fs::read(&shot).unwrap()).is_some());
     let st = m.status();
