@@ -102,7 +102,7 @@ impl Skipped {
     fn new(path: &Path, e: &DeviceError) -> Skipped {
         let (kind, what) = match e {
             DeviceError::NotCapture { what, .. } => ("not-capture", Some(what.clone())),
-            DeviceError::NotFound { .. } => ("not-found", None),
+            DeviceError::NotFound { .. } | DeviceError::Gone { .. } => ("not-found", None),
             DeviceError::PermissionDenied { .. } => ("permission-denied", None),
             DeviceError::Busy { .. } => ("busy", None),
             DeviceError::Unsupported { .. } | DeviceError::Io { .. } => ("error", None),

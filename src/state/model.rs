@@ -352,6 +352,10 @@ pub struct PathState {
     pub last_error: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_error_at: Option<OffsetDateTime>,
+    /// Why the publisher is not running, while it is not: the cause of
+    /// `last_error`, its evidence and fix. Cleared once frames flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<crate::state::Failure>,
     /// The last lines FFmpeg wrote to stderr.
     pub stderr_tail: Vec<String>,
     /// When MediaMTX last asked for the stream (`hook run` started).
