@@ -11,6 +11,7 @@ pub mod encoder_choice;
 pub mod formats;
 pub mod holders;
 pub mod input_choice;
+pub mod names;
 pub mod probe;
 #[cfg(test)]
 pub(crate) mod tables;
