@@ -4,7 +4,9 @@
 # GStreamer's RTSP server (a real RTSP peer for the tests) and PyYAML (the
 # Control API stand-in reads MediaMTX's openapi.yaml), and what the operator
 # tests check the generated files with: zsh and fish (completions), groff
-# (man page), shellcheck (install.sh), systemd (systemd-analyze verify).
+# (man page), shellcheck (install.sh), systemd (systemd-analyze verify); a C
+# compiler and the V4L2 headers for the tests' fake cameras
+# (tests/support/fakecam/).
 set -euo pipefail
 
 packages=(
@@ -24,6 +26,9 @@ packages=(
   groff-base
   shellcheck
   systemd
+  gcc
+  libc6-dev
+  linux-libc-dev
 )
 
 missing=()

@@ -54,6 +54,7 @@ pub struct Mtx {
     setup: Setup,
     child: Option<Child>,
     log: Arc<Mutex<Vec<String>>>,
+    fakedev: Option<crate::support::fakecam::DevNs>,
 }
 
 fn support(file: &str) -> PathBuf {
@@ -72,6 +73,24 @@ pub fn mediamtx_bin() -> PathBuf {
 
 impl Mtx {
     pub fn start(backend: Backend, setup: Setup) -> Mtx {
+        Self::start_in(backend, setup, None)
+    }
+
+    /// Starts it on a test's fake cameras: MediaMTX, its hooks and the
+    /// commands [`Mtx::hook`] makes see `dev`'s `/dev`.
+    pub fn start_fakedev(
+        backend: Backend,
+        setup: Setup,
+        dev: &crate::support::fakecam::FakeDev,
+    ) -> Mtx {
+        Self::start_in(backend, setup, Some(dev.ns()))
+    }
+
+    fn start_in(
+        backend: Backend,
+        setup: Setup,
+        fakedev: Option<crate::support::fakecam::DevNs>,
+    ) -> Mtx {
         let dir = TempDir::new(match backend {
             Backend::Real => "e2e-real",
             Backend::Standin => "e2e-standin",
@@ -110,6 +129,7 @@ impl Mtx {
             child: None,
             log: Arc::new(Mutex::new(Vec::new())),
             dir,
+            fakedev,
         };
         m.write_config();
         m.spawn();
@@ -181,6 +201,9 @@ moq: false
             .env_remove("G1");
         if let Some((user, pass)) = &self.setup.credentials {
             cmd.env("HOOK_RTSP_USER", user).env("HOOK_RTSP_PASS", pass);
+        }
+        if let Some(ns) = &self.fakedev {
+            ns.apply(cmd);
         }
     }
 
