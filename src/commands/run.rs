@@ -89,6 +89,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         pending_failure: None,
         exit_failure: None,
         busy_holders: Vec::new(),
+        busy_unseen: false,
         claimed: false,
         demand_at,
         previous: None,
@@ -194,6 +195,8 @@ struct Publisher<'a> {
     exit_failure: Option<Failure>,
     /// Who held the camera when it was last found busy.
     busy_holders: Vec<Holder>,
+    /// The last failure was a busy camera with no holder to be seen.
+    busy_unseen: bool,
     /// Whether this instance has claimed the path's entry yet. The claim
     /// goes with the first event (normally FFmpeg started), so no state
     /// write (with its fsyncs) delays the first start.
@@ -324,6 +327,15 @@ impl Publisher<'_> {
         }
     }
 
+    /// Frames flow: the failure is over.
+    fn write_running(&mut self) {
+        self.busy_unseen = false;
+        self.write(|p| {
+            p.phase = Phase::Running;
+            p.failure = None;
+        })
+    }
+
     /// A busy camera's failure naming its holders (remembered for the wait).
     fn busy(&mut self, detail: String) -> Failure {
         self.busy_holders = holders::holders(std::path::Path::new(&self.device));
@@ -451,9 +463,18 @@ impl Job for Publisher<'_> {
             return None;
         }
         let device = std::path::Path::new(&self.device);
+        let unseen_before = std::mem::take(&mut self.busy_unseen);
         match self.pending_failure.as_ref()?.cause {
             Cause::Unplugged | Cause::CameraMissing => DeviceWait::present(device),
-            Cause::Busy => DeviceWait::released(device, std::mem::take(&mut self.busy_holders)),
+            Cause::Busy => {
+                let holders = std::mem::take(&mut self.busy_holders);
+                // Busy, yet nobody holds it: it was let go in between. One
+                // quick look again, once; after that the backoff.
+                let moment = holders.is_empty() && !unseen_before;
+                self.busy_unseen = holders.is_empty();
+                DeviceWait::released(device, holders)
+                    .or_else(|| moment.then(|| DeviceWait::moment(device)))
+            }
             _ => None,
         }
     }
@@ -507,10 +528,7 @@ impl Job for Publisher<'_> {
                     p.next_attempt_at = None;
                 })
             }
-            Event::Running { .. } => self.write(|p| {
-                p.phase = Phase::Running;
-                p.failure = None;
-            }),
+            Event::Running { .. } => self.write_running(),
             Event::Exited {
                 exit, stderr_tail, ..
             } => {
