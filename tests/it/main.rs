@@ -12,6 +12,7 @@
 mod support;
 
 mod api_client;
+mod camera_devices;
 mod camera_e2e;
 mod cli_basics;
 mod config_mediamtx;
