@@ -4,7 +4,10 @@
 # GStreamer's RTSP server (a real RTSP peer for the tests) and PyYAML (the
 # Control API stand-in reads MediaMTX's openapi.yaml), and what the operator
 # tests check the generated files with: zsh and fish (completions), groff
-# (man page), shellcheck (install.sh), systemd (systemd-analyze verify).
+# (man page), shellcheck (install.sh), systemd (systemd-analyze verify);
+# and the fleet view's: prometheus (promtool for the alert rules' unit tests,
+# and a real Prometheus server) and prometheus-node-exporter (its textfile
+# collector), which the tests start themselves on free loopback ports.
 set -euo pipefail
 
 packages=(
@@ -24,7 +27,13 @@ packages=(
   groff-base
   shellcheck
   systemd
+  prometheus
+  prometheus-node-exporter
 )
+
+# Services these packages start on installation; the tests run their own
+# on free ports, so ones this script installed are stopped again.
+services=(prometheus prometheus-node-exporter)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -43,3 +52,13 @@ export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 echo "deps: installed ${#missing[@]} packages"
+
+for s in "${services[@]}"; do
+  [[ " ${missing[*]} " == *" $s "* ]] || continue
+  if [ -d /run/systemd/system ]; then
+    "${sudo[@]}" systemctl disable --now "$s" >/dev/null 2>&1 || true
+  elif [ -x "/etc/init.d/$s" ] && "/etc/init.d/$s" status >/dev/null 2>&1; then
+    "${sudo[@]}" "/etc/init.d/$s" stop >/dev/null 2>&1 || true
+  fi
+  echo "deps: $s installed for the tests, left stopped"
+done

@@ -152,7 +152,7 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     }
     // The disk budget is the whole machine's: its figures come from every
     // path, whichever ones are shown.
-    let storage = crate::status::storage::Storage::observe(&state, &ctx.policy.recording);
+    let storage = crate::status::storage::Storage::observe(&state, &ctx.policy.recording, now());
     if let Some(name) = &only {
         state.paths.retain(|k, _| k == name);
     }
