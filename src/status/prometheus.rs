@@ -305,16 +305,16 @@ pub fn render_storage(s: &crate::status::storage::Storage) -> String {
     if hours.iter().any(|(_, h)| h.is_some()) {
         header(
             &mut out,
-            "storage_forecast_hours",
+            "storage_forecast_seconds",
             Kind::Gauge,
-            "Hours of recording left at that rate: limit=budget until the disk budget is reached (then old segments are deleted), limit=filesystem until the file system is full if nothing were deleted.",
+            "Recording time left at that rate, in seconds: limit=budget until the disk budget is reached (then old segments are deleted), limit=filesystem until the file system is full if nothing were deleted.",
         );
         for (limit, h) in hours {
             if let Some(h) = h {
                 let _ = writeln!(
                     out,
-                    "{PREFIX}storage_forecast_hours{{limit=\"{limit}\"}} {}",
-                    format_value(h)
+                    "{PREFIX}storage_forecast_seconds{{limit=\"{limit}\"}} {}",
+                    format_value(h * 3600.0)
                 );
             }
         }
@@ -574,8 +574,8 @@ mod tests {
         for line in [
             "# TYPE mediamtx_hook_storage_write_bytes_per_second gauge",
             "mediamtx_hook_storage_write_bytes_per_second 2.5",
-            "# TYPE mediamtx_hook_storage_forecast_hours gauge",
-            "mediamtx_hook_storage_forecast_hours{limit=\"budget\"} 0.5",
+            "# TYPE mediamtx_hook_storage_forecast_seconds gauge",
+            "mediamtx_hook_storage_forecast_seconds{limit=\"budget\"} 1800",
         ] {
             assert!(
                 out.lines().any(|l| l == line),

@@ -25,6 +25,7 @@ mod drill_signals;
 mod e2e_mediamtx;
 mod layout;
 mod one_spawn_place;
+mod ops_alerts;
 mod ops_cli_docs;
 mod ops_install;
 mod ops_logging;

@@ -7,5 +7,6 @@ pub mod cmd;
 pub mod common;
 pub mod drill;
 pub mod e2e;
+pub mod prom;
 pub mod run;
 pub mod standin;
