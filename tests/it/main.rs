@@ -30,6 +30,7 @@ mod ops_cli_docs;
 mod ops_install;
 mod ops_logging;
 mod ops_prometheus;
+mod ops_prometheus_e2e;
 mod ops_session;
 mod ops_systemd;
 mod props_inputs;
