@@ -60,4 +60,5 @@ mod state_ownership;
 mod state_planted_links;
 mod state_store;
 mod state_unwritable_run;
+mod status_forecast;
 mod status_output;
