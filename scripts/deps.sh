@@ -7,7 +7,8 @@
 # (man page), shellcheck (install.sh), systemd (systemd-analyze verify);
 # and the fleet view's: prometheus (promtool for the alert rules' unit tests,
 # and a real Prometheus server) and prometheus-node-exporter (its textfile
-# collector), which the tests start themselves on free loopback ports.
+# collector), which the tests start themselves on free loopback ports, and
+# Jinja2 (the Home Assistant example's templates, rendered as it renders them).
 set -euo pipefail
 
 packages=(
@@ -16,6 +17,7 @@ packages=(
   pkg-config
   python3-gi
   python3-yaml
+  python3-jinja2
   gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base
   gstreamer1.0-plugins-good

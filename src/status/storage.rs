@@ -66,8 +66,8 @@ impl Storage {
         }
     }
 
-    /// The human lines: storage, oldest kept segment per path, and a loud
-    /// warning when the budget is not met.
+    /// The human lines: storage, the forecast, oldest kept segment per
+    /// path, and a loud warning when the budget is not met.
     pub fn human(&self, state: &State) -> String {
         let b = |n: Option<u64>| n.map_or("?".into(), |n| Size(n).to_string());
         let h = |n: Option<u64>| n.map_or("?".into(), crate::status::human::human_bytes);
@@ -81,6 +81,7 @@ impl Storage {
                 .map_or("none".into(), |m| Size(m).to_string()),
             b(self.min_free_bytes),
         );
+        out.push_str(&self.forecast_line());
         for (name, p) in &state.paths {
             let c = p.segments.gone_cursor.as_ref();
             if let (Some(file), Some(_)) = (c.and_then(|c| c.file.as_ref()), c) {
@@ -91,7 +92,7 @@ impl Storage {
                 );
             }
         }
-        out + &self.forecast_line() + &self.warning()
+        out + &self.warning()
     }
 
     /// `forecast: 10h00m of recording left within the budget, 1d03h on the

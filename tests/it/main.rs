@@ -27,6 +27,7 @@ mod layout;
 mod one_spawn_place;
 mod ops_alerts;
 mod ops_cli_docs;
+mod ops_home_assistant;
 mod ops_install;
 mod ops_logging;
 mod ops_prometheus;
