@@ -171,8 +171,11 @@ fn record_camera8(dir: &Path, state: &Path, config: &Path) {
         let (code, _, err) = run_to_end(cmd, Duration::from_secs(10));
         assert_eq!(code, 0, "segment-complete: {err}");
     }
+    // No stream runs, and no Control API answers (a free port): straight
+    // from the device.
     let mut snap = hook_command(state);
     snap.env("HOOK_CONFIG", config)
+        .env("HOOK_MTX_API", format!("http://127.0.0.1:{}", free_port()))
         .args(["snapshot", "camera8", "--device", "testsrc", "-o"])
         .arg(dir.join("camera8.jpg"));
     let (code, _, err) = run_to_end(snap, Duration::from_secs(15));
