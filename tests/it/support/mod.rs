@@ -8,5 +8,6 @@ pub mod common;
 pub mod drill;
 pub mod e2e;
 pub mod fakecam;
+pub mod prom;
 pub mod run;
 pub mod standin;
