@@ -327,6 +327,23 @@ impl Publisher<'_> {
         }
     }
 
+    /// What follows a failed attempt (the wait), written with the attempt's
+    /// error and cause, so no reader sees one without the other.
+    fn write_failed_attempt(&mut self, then: impl FnOnce(&mut PathState)) {
+        let error = self.pending_error.take();
+        let failure = self.pending_failure.clone();
+        self.write(|p| {
+            if let Some(error) = error {
+                p.last_error = Some(error);
+                p.last_error_at = Some(now());
+            }
+            if let Some(f) = failure {
+                p.failure = Some(f.after(p.failure.as_ref()));
+            }
+            then(p);
+        })
+    }
+
     /// Frames flow: the failure is over.
     fn write_running(&mut self) {
         self.busy_unseen = false;
@@ -553,7 +570,7 @@ impl Job for Publisher<'_> {
                 })
             }
             // The error is written together with what follows it (the
-            // backoff, or the failure), so no reader sees one without the other.
+            // wait, or the failure): see `write_failed_attempt`.
             Event::Error {
                 message, origin, ..
             } => {
@@ -561,44 +578,24 @@ impl Job for Publisher<'_> {
                 let failure = self.failure_of(origin, message);
                 self.pending_failure = failure;
             }
-            Event::AwaitingDevice => {
-                let error = self.pending_error.take();
-                let failure = self.pending_failure.clone();
-                self.write(|p| {
-                    if let Some(error) = error {
-                        p.last_error = Some(error);
-                        p.last_error_at = Some(now());
-                    }
-                    p.failure = failure.map(|f| f.after(p.failure.as_ref()));
-                    p.phase = Phase::WaitingForDevice;
-                    p.next_attempt_at = None;
-                })
-            }
+            Event::AwaitingDevice => self.write_failed_attempt(|p| {
+                p.phase = Phase::WaitingForDevice;
+                p.next_attempt_at = None;
+            }),
             Event::Backoff {
                 until,
                 restarts,
                 device,
                 ..
-            } => {
-                let error = self.pending_error.take();
-                let failure = self.pending_failure.clone();
-                self.write(|p| {
-                    if let Some(error) = error {
-                        p.last_error = Some(error);
-                        p.last_error_at = Some(now());
-                    }
-                    if failure.is_some() {
-                        p.failure = failure.map(|f| f.after(p.failure.as_ref()));
-                    }
-                    p.phase = if device {
-                        Phase::WaitingForDevice
-                    } else {
-                        Phase::Backoff
-                    };
-                    p.next_attempt_at = Some(until);
-                    p.restarts = restarts;
-                })
-            }
+            } => self.write_failed_attempt(|p| {
+                p.phase = if device {
+                    Phase::WaitingForDevice
+                } else {
+                    Phase::Backoff
+                };
+                p.next_attempt_at = Some(until);
+                p.restarts = restarts;
+            }),
             Event::Stopping { .. } => self.write(|p| p.phase = Phase::Stopping),
             Event::Stopped => {
                 if !self.give_back() {
