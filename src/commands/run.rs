@@ -316,6 +316,29 @@ impl Publisher<'_> {
 }
 
 impl Publisher<'_> {
+    /// A wait for the camera instead of the backoff: until it is there
+    /// again (unplugged, missing), or until its holder lets go (busy).
+    fn device_wait(&mut self) -> Option<DeviceWait> {
+        if self.device == TEST_PATTERN {
+            return None;
+        }
+        let device = std::path::Path::new(&self.device);
+        let unseen_before = std::mem::take(&mut self.busy_unseen);
+        match self.pending_failure.as_ref()?.cause {
+            Cause::Unplugged | Cause::CameraMissing => DeviceWait::present(device),
+            Cause::Busy => {
+                let holders = std::mem::take(&mut self.busy_holders);
+                // Busy, yet nobody holds it: it was let go in between. One
+                // quick look again, once; after that the backoff.
+                let moment = holders.is_empty() && !unseen_before;
+                self.busy_unseen = holders.is_empty();
+                DeviceWait::released(device, holders)
+                    .or_else(|| moment.then(|| DeviceWait::moment(device)))
+            }
+            _ => None,
+        }
+    }
+
     /// The cause of a device error, with who holds a busy camera, and
     /// "unplugged" for a camera this instance has streamed from.
     fn device_failure(&mut self, e: &DeviceError) -> Failure {
@@ -475,25 +498,8 @@ impl Job for Publisher<'_> {
         "ffmpeg"
     }
 
-    fn device_wait(&mut self) -> Option<DeviceWait> {
-        if self.device == TEST_PATTERN {
-            return None;
-        }
-        let device = std::path::Path::new(&self.device);
-        let unseen_before = std::mem::take(&mut self.busy_unseen);
-        match self.pending_failure.as_ref()?.cause {
-            Cause::Unplugged | Cause::CameraMissing => DeviceWait::present(device),
-            Cause::Busy => {
-                let holders = std::mem::take(&mut self.busy_holders);
-                // Busy, yet nobody holds it: it was let go in between. One
-                // quick look again, once; after that the backoff.
-                let moment = holders.is_empty() && !unseen_before;
-                self.busy_unseen = holders.is_empty();
-                DeviceWait::released(device, holders)
-                    .or_else(|| moment.then(|| DeviceWait::moment(device)))
-            }
-            _ => None,
-        }
+    fn wait_instead(&mut self) -> Option<Box<dyn supervise::Wait>> {
+        self.device_wait().map(|w| Box::new(w) as Box<dyn supervise::Wait>)
     }
 
     fn lock_file(&mut self) -> Option<PathBuf> {
