@@ -31,8 +31,8 @@
  *    buffers or starts streaming owns the camera (uvcvideo's "privileges")
  *    until it is closed or frees its buffers (REQBUFS 0); any other
  *    descriptor, in this process or another, gets EBUSY from those ioctls.
- *    The ownership is an flock() on FAKECAM_DIR/lock-<id>, so it ends when
- *    the owner dies.
+ *    The ownership is an flock() on FAKECAM_DIR/lock-<id>.<generation>, so
+ *    it ends when the owner dies, and a replugged camera starts unowned.
  *  - USB bandwidth: `streamon_errno 28` makes STREAMON fail with ENOSPC.
  *  - unplug: FAKECAM_DIR/plug-<id> holds the camera's plug generation. When
  *    it is missing or differs from the one read at open, every ioctl on the
@@ -45,7 +45,7 @@
  * another minor), one directive per line, `#` starts a comment line:
  *
  *   camera <minor> <id>        starts a camera: capture node minor, and a
- *                              name for its plug, lock and state files
+ *                              name for its plug and lock files
  *                              ([A-Za-z0-9._-], up to 63 characters)
  *   card <text>                QUERYCAP card (default "Fake Camera")
  *   bus <text>                 QUERYCAP bus_info (default "usb-0000:00:14.0-1")
@@ -419,7 +419,6 @@ struct media {
     size_t size;
     int n;
     size_t *off, *len;
-    unsigned char *key;
     size_t max_len;
     struct media *next;
 };
@@ -427,7 +426,7 @@ struct media {
 static pthread_mutex_t media_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct media *media_list;
 
-static int add_frame(struct media *m, size_t off, size_t len, int key, int *cap)
+static int add_frame(struct media *m, size_t off, size_t len, int *cap)
 {
     if (m->n == *cap) {
         int c = *cap ? *cap * 2 : 64;
@@ -439,15 +438,10 @@ static int add_frame(struct media *m, size_t off, size_t len, int key, int *cap)
         if (!l)
             return -1;
         m->len = l;
-        unsigned char *k = realloc(m->key, (size_t)c);
-        if (!k)
-            return -1;
-        m->key = k;
         *cap = c;
     }
     m->off[m->n] = off;
     m->len[m->n] = len;
-    m->key[m->n] = (unsigned char)key;
     m->n++;
     if (len > m->max_len)
         m->max_len = len;
@@ -476,38 +470,33 @@ static void split_mjpeg(struct media *m)
         }
         if (!end)
             break;
-        if (add_frame(m, start, end - start, 1, &cap) < 0)
+        if (add_frame(m, start, end - start, &cap) < 0)
             return;
         i = end;
     }
 }
 
 /* Annex B H.264: an access unit starts at each access unit delimiter (NAL
- * type 9); its key flag is set when it holds an IDR slice (type 5). */
+ * type 9). (uvcvideo flags no key frames, so neither does this.) */
 static void split_h264(struct media *m)
 {
     const unsigned char *d = m->data;
     size_t n = m->size;
     int cap = 0;
     size_t au_start = (size_t)-1;
-    int key = 0;
     for (size_t i = 0; i + 3 < n; i++) {
         if (d[i] != 0 || d[i + 1] != 0 || d[i + 2] != 1)
             continue;
         size_t sc = (i > 0 && d[i - 1] == 0) ? i - 1 : i;
-        int type = d[i + 3] & 0x1F;
-        if (type == 9) {
-            if (au_start != (size_t)-1 && add_frame(m, au_start, sc - au_start, key, &cap) < 0)
+        if ((d[i + 3] & 0x1F) == 9) {
+            if (au_start != (size_t)-1 && add_frame(m, au_start, sc - au_start, &cap) < 0)
                 return;
             au_start = sc;
-            key = 0;
-        } else if (type == 5) {
-            key = 1;
         }
         i += 3;
     }
     if (au_start != (size_t)-1 && au_start < n)
-        add_frame(m, au_start, n - au_start, key, &cap);
+        add_frame(m, au_start, n - au_start, &cap);
 }
 
 static struct media *media_get(const char *path, uint32_t fourcc)
@@ -539,7 +528,6 @@ static struct media *media_get(const char *path, uint32_t fourcc)
                     free(m->path);
                     free(m->off);
                     free(m->len);
-                    free(m->key);
                     free(m);
                     m = NULL;
                 } else {
@@ -814,7 +802,7 @@ static int acquire(struct handle *h)
     if (h->lockfd >= 0)
         return 0;
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/lock-%s", ctl_dir(), h->cam->id);
+    snprintf(path, sizeof path, "%s/lock-%s.%ld", ctl_dir(), h->cam->id, h->gen);
     int fd = sys_open(path, O_RDWR | O_CREAT, 0644);
     if (fd < 0)
         fd = sys_open(path, O_RDONLY, 0); /* made by the test, for every user */
@@ -886,7 +874,6 @@ static void produce(struct handle *h, struct buf *b, uint64_t n)
             b->bytesused = 0;
             b->flags |= V4L2_BUF_FLAG_ERROR;
         }
-        b->flags |= V4L2_BUF_FLAG_KEYFRAME;
         return;
     }
     struct media *m = h->media;
@@ -899,7 +886,6 @@ static void produce(struct handle *h, struct buf *b, uint64_t n)
     size_t len = m->len[i] < b->len ? m->len[i] : b->len;
     memcpy(b->map, m->data + m->off[i], len);
     b->bytesused = (uint32_t)len;
-    b->flags |= m->key[i] ? V4L2_BUF_FLAG_KEYFRAME : V4L2_BUF_FLAG_PFRAME;
 }
 
 static void fill_v4l2_buf(struct handle *h, int i, struct v4l2_buffer *vb)

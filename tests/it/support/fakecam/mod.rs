@@ -445,7 +445,7 @@ impl FakeDev {
             &generation.to_string(),
         );
         // The lock file exists for every user's processes to lock.
-        let lock = self.ns.ctl.join(format!("lock-{}", cam.id));
+        let lock = self.ns.ctl.join(format!("lock-{}.{generation}", cam.id));
         std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -527,7 +527,11 @@ impl FakeDev {
     /// True while a descriptor owns camera `id` (set its format, requested
     /// buffers or streams), in any process.
     pub fn owned(&self, id: &str) -> bool {
-        let Ok(f) = std::fs::File::open(self.ns.ctl.join(format!("lock-{id}"))) else {
+        let Ok(generation) = std::fs::read_to_string(self.ns.ctl.join(format!("plug-{id}"))) else {
+            return false;
+        };
+        let lock = self.ns.ctl.join(format!("lock-{id}.{}", generation.trim()));
+        let Ok(f) = std::fs::File::open(lock) else {
             return false;
         };
         match f.try_lock() {
