@@ -671,3 +671,40 @@ fn root_fakecam_replugged_camera_is_free_of_a_stale_holder() {
     assert_eq!(after, r#"{"after": "ENODEV"}"#);
     assert!(holder.wait().unwrap().success());
 }
+
+/// The stand-ins and the MediaMTX fixture start on a test's cameras: they,
+/// the hooks they start and the hook commands they make see its `/dev`.
+#[test]
+#[ignore = "needs root: private mount namespace and mknod"]
+fn root_fakecam_launchers_start_on_the_cameras() {
+    use crate::support::e2e::{Backend, Mtx, Setup};
+    use crate::support::standin::{Options, Standin};
+    let dev = FakeDev::new();
+    dev.plug(&Camera::mjpeg("launch"), 0);
+    let listed = |out: (i32, String, String)| {
+        let (code, stdout, stderr) = out;
+        assert_eq!(code, 0, "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(json["devices"][0]["path"], "/dev/video0", "{json:#}");
+        assert_eq!(
+            json["devices"][0]["formats"][0]["fourcc"], "MJPG",
+            "{json:#}"
+        );
+    };
+    let sees_camera = |pid: u32| {
+        let root = format!("/proc/{pid}/root/dev/video0");
+        std::fs::metadata(root).is_ok_and(|m| {
+            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+            m.file_type().is_char_device() && m.rdev() == libc::makedev(81, 0)
+        })
+    };
+    let dir = TempDir::new("fakecam-launch");
+    let server = Standin::start_fakedev(dir.path(), Options::both("cam0"), &dev);
+    let mut hook = server.hook(&dir, "{}");
+    hook.args(["devices", "--json"]);
+    listed(run(hook));
+    drop(server);
+    let m = Mtx::start_fakedev(Backend::Standin, Setup::default(), &dev);
+    assert!(sees_camera(m.pid()), "MediaMTX's /dev is the test's");
+    listed(m.run_hook(&["devices", "--json"], T));
+}

@@ -699,7 +699,7 @@ static void table_set(int fd, struct handle *h)
 
 static struct handle *table_take(int fd)
 {
-    if (fd < 0 || fd >= FD_MAX)
+    if (fd < 0 || fd >= FD_MAX || !__atomic_load_n(&table[fd], __ATOMIC_ACQUIRE))
         return NULL;
     pthread_mutex_lock(&table_lock);
     struct handle *h = table[fd];
@@ -1095,9 +1095,8 @@ static int do_reqbufs(struct handle *h, struct v4l2_requestbuffers *rb)
         return r;
     if (h->streaming)
         return -EBUSY;
-    for (int i = 0; i < h->nbufs; i++)
-        if (h->bufs[i].mapped)
-            return -EBUSY;
+    /* (A driver refuses to free buffers still mapped; munmap is not
+     * followed here, so they are freed: the caller's mappings stay valid.) */
     free_buffers(h);
     rb->capabilities = V4L2_BUF_CAP_SUPPORTS_MMAP;
     rb->flags = 0;
@@ -1258,8 +1257,11 @@ static int do_dqbuf(struct handle *h, struct v4l2_buffer *vb)
     return 0;
 }
 
-static int dispatch(struct handle *h, unsigned long req, void *arg)
+static int dispatch(struct handle *h, unsigned long request, void *arg)
 {
+    /* The kernel reads the request as 32 bits: a caller passing an int
+     * sign-extends it. */
+    unsigned int req = (unsigned int)request;
     /* After an unplug the device is gone for every open descriptor. */
     if (!alive(h))
         return -ENODEV;
