@@ -708,3 +708,30 @@ fn root_fakecam_launchers_start_on_the_cameras() {
     assert!(sees_camera(m.pid()), "MediaMTX's /dev is the test's");
     listed(m.run_hook(&["devices", "--json"], T));
 }
+
+/// `-framerate` and `-video_size` reach the camera (S_PARM, S_FMT): 15 fps at
+/// 1280x720 gives half the frames; a size the camera lacks gives the nearest.
+#[test]
+#[ignore = "needs root: private mount namespace and mknod"]
+fn root_fakecam_rate_and_size_are_set() {
+    let dev = FakeDev::new();
+    let node = dev.plug(&Camera::mjpeg("rate"), 0);
+    let mut cmd = dev.ffmpeg();
+    cmd.args(["-f", "v4l2", "-framerate", "15", "-video_size", "1280x720"])
+        .args(["-i", &node, "-t", "2", "-c", "copy", "-f", "framecrc", "-"]);
+    let (code, out, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    let frames = out.lines().filter(|l| !l.starts_with('#')).count();
+    assert!((28..=32).contains(&frames), "{frames} frames:\n{err}");
+    assert!(err.contains("1280x720"), "{err}");
+    assert!(err.contains("15 fps"), "{err}");
+    let mut cmd = dev.ffmpeg();
+    cmd.args(["-f", "v4l2", "-video_size", "800x600", "-i", &node])
+        .args(["-frames:v", "2", "-f", "null", "-"]);
+    let (code, _, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("The V4L2 driver changed the video from 800x600 to 640x480"),
+        "{err}"
+    );
+}

@@ -19,7 +19,9 @@
  *    the analog-TV ioctls (G_STD, ENUMSTD...) answer ENOTTY as uvcvideo does.
  *    Buffers are memfds; frames are paced at the frame rate, timestamped with
  *    CLOCK_MONOTONIC (V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC); a non-blocking
- *    DQBUF with no frame due gives EAGAIN, a blocking one sleeps.
+ *    DQBUF with no frame due gives EAGAIN, a blocking one sleeps. A frame
+ *    fills the oldest buffer queued when it is due (a late reader gets them
+ *    all, with their capture times); with no buffer queued it is dropped.
  *  - MJPEG frames and H.264 access units are read from media files (a
  *    concatenation of JPEGs split on SOI/EOI, an Annex B stream split on
  *    access unit delimiters); YUYV frames are generated (moving bars).
@@ -567,6 +569,7 @@ struct buf {
     uint32_t flags;
     uint32_t sequence;
     struct timeval ts;
+    int64_t queued_ns;     /* when it was queued */
 };
 
 struct handle {
@@ -1164,6 +1167,7 @@ static int do_qbuf(struct handle *h, struct v4l2_buffer *vb)
     if (b->state == BUF_QUEUED)
         return -EINVAL;
     b->state = BUF_QUEUED;
+    b->queued_ns = now_ns();
     h->queue[(h->qhead + h->qlen) % MAX_BUFS] = (int)vb->index;
     h->qlen++;
     fill_v4l2_buf(h, (int)vb->index, vb);
@@ -1209,6 +1213,15 @@ static int64_t frame_wait(struct handle *h)
 {
     if (!h->streaming || h->qlen == 0)
         return -1;
+    /* Frames that came while no buffer was queued were dropped, as a driver
+     * drops them: the next frame is the first one due once the oldest
+     * queued buffer was there. */
+    int64_t queued = h->bufs[h->queue[h->qhead]].queued_ns;
+    if (queued > h->first_ns) {
+        uint64_t k = (uint64_t)((queued - h->first_ns + h->interval_ns - 1) / h->interval_ns);
+        if (k > h->next_frame)
+            h->next_frame = k;
+    }
     int64_t due = h->first_ns + (int64_t)h->next_frame * h->interval_ns;
     int64_t now = now_ns();
     return due > now ? due - now : 0;
@@ -1236,12 +1249,9 @@ static int do_dqbuf(struct handle *h, struct v4l2_buffer *vb)
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&h->m);
     }
-    /* A camera does not wait for a slow reader: the frame is the newest one
-     * due, the ones missed in between were dropped. */
-    int64_t now = now_ns();
-    uint64_t n = (uint64_t)((now - h->first_ns) / h->interval_ns);
-    if (n < h->next_frame)
-        n = h->next_frame;
+    /* A late reader gets the frames that filled its queued buffers, with
+     * the times they were captured at. */
+    uint64_t n = h->next_frame;
     int i = h->queue[h->qhead];
     h->qhead = (h->qhead + 1) % MAX_BUFS;
     h->qlen--;
