@@ -28,7 +28,7 @@ mod build;
 mod streamer;
 
 pub use build::{media, shim};
-pub use streamer::Streamer;
+pub use streamer::{Holder, Streamer};
 
 /// A camera's pixel format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -472,6 +472,25 @@ impl FakeDev {
         format!("/dev/video{minor}")
     }
 
+    /// Changes a plugged camera's behaviour without a replug (same id,
+    /// nodes and links): descriptors opened from now on see `cam` (its
+    /// formats, first-frame delay, STREAMON errno); open ones keep what
+    /// they had, as the shim reads the config at open.
+    pub fn reconfigure(&self, cam: &Camera) {
+        let mut st = self.state.lock().unwrap();
+        let p = st
+            .plugged
+            .iter_mut()
+            .find(|p| p.cam.id == cam.id)
+            .unwrap_or_else(|| panic!("camera {} is not plugged", cam.id));
+        assert_eq!(
+            p.cam.meta_node, cam.meta_node,
+            "a metadata node needs a replug"
+        );
+        p.cam = cam.clone();
+        self.write_config(&st);
+    }
+
     /// Unplugs camera `id` as the kernel and udev do: the device goes first
     /// (every open descriptor's next ioctl fails with ENODEV), then its nodes
     /// and links (a new open gives ENOENT).
@@ -560,6 +579,13 @@ impl FakeDev {
             s.log()
         );
         s
+    }
+
+    /// Another program holding `node` without streaming (format set,
+    /// buffers mapped: the camera is busy for everyone else), returned once
+    /// it holds it.
+    pub fn holder(&self, node: &str) -> Holder {
+        Holder::start(self, node)
     }
 
     fn write_config(&self, st: &State) {
