@@ -244,6 +244,23 @@ fn root_fakecam_streamon_without_usb_bandwidth() {
         err.contains("ioctl(VIDIOC_STREAMON): No space left on device"),
         "{err}"
     );
+    // The bus has room again (another camera was unplugged): the next open
+    // streams.
+    dev.reconfigure(&Camera::yuyv("bw"));
+    let mut cmd = dev.ffmpeg();
+    cmd.args([
+        "-f",
+        "v4l2",
+        "-i",
+        &node,
+        "-frames:v",
+        "5",
+        "-f",
+        "null",
+        "-",
+    ]);
+    let (code, _, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
 }
 
 #[test]
@@ -337,37 +354,59 @@ fn root_fakecam_replug_under_another_minor_through_by_id() {
 #[ignore = "needs root: private mount namespace and mknod"]
 fn root_fakecam_slow_first_frame() {
     let dev = FakeDev::new();
+    let delay = Duration::from_millis(1500);
     let quick = dev.plug(&Camera::yuyv("quick"), 0);
-    let slow = dev.plug(
-        &Camera::yuyv("slow").first_frame_delay(Duration::from_millis(1500)),
-        2,
-    );
-    let time = |node: &str| {
-        let mut cmd = dev.ffmpeg();
-        cmd.args([
-            "-f",
-            "v4l2",
-            "-i",
+    let slow = dev.plug(&Camera::yuyv("slow").first_frame_delay(delay), 2);
+    // The first frame's timestamp and arrival, from STREAMON (python client).
+    let first = |node: &str| {
+        let (code, out, err) = run(python_capture(
+            &dev,
             node,
-            "-frames:v",
-            "3",
-            "-f",
-            "null",
-            "-",
-        ]);
-        let start = Instant::now();
-        let (code, _, err) = run(cmd);
-        assert_eq!(code, 0, "{err}");
-        start.elapsed()
+            &["YUYV", "320", "240", "2", "poll"],
+        ));
+        assert_eq!(code, 0, "{out}{err}");
+        let lines = json_lines(&out);
+        let on = lines[2]["streamon_us"].as_i64().unwrap();
+        let (ts, got) = (
+            lines[0]["ts_us"].as_i64().unwrap(),
+            lines[0]["mono_us"].as_i64().unwrap(),
+        );
+        (
+            Duration::from_micros((ts - on) as u64),
+            Duration::from_micros((got - on) as u64),
+        )
     };
-    let (q, s) = (time(&quick), time(&slow));
+    let (quick_ts, _) = first(&quick);
+    let (slow_ts, slow_got) = first(&slow);
     eprintln!(
-        "3 frames: {} ms, with a 1500 ms first-frame delay {} ms",
-        q.as_millis(),
-        s.as_millis()
+        "first frame after STREAMON: {} ms; with a 1500 ms delay {} ms (dequeued after {} ms)",
+        quick_ts.as_millis(),
+        slow_ts.as_millis(),
+        slow_got.as_millis()
     );
-    assert!(s >= Duration::from_millis(1500), "{s:?}");
-    assert!(s >= q + Duration::from_millis(1000), "{q:?} {s:?}");
+    assert!(quick_ts < Duration::from_millis(100), "{quick_ts:?}");
+    assert!(
+        slow_ts >= delay && slow_ts < delay + Duration::from_millis(100),
+        "{slow_ts:?}"
+    );
+    assert!(slow_got >= delay, "{slow_got:?}");
+    // FFmpeg waits for it too.
+    let mut cmd = dev.ffmpeg();
+    cmd.args([
+        "-f",
+        "v4l2",
+        "-i",
+        &slow,
+        "-frames:v",
+        "3",
+        "-f",
+        "null",
+        "-",
+    ]);
+    let start = Instant::now();
+    let (code, _, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(start.elapsed() >= delay, "{:?}", start.elapsed());
 }
 
 #[test]
@@ -522,4 +561,184 @@ fn root_fakecam_streamer_holds_the_camera() {
     assert!(holds);
     s.stop();
     assert!(!dev.owned("hold"));
+}
+
+/// `tests/support/fakecam/capture.py` on `node`: a V4L2 client that is not
+/// FFmpeg (python3's fcntl.ioctl, mmap, poll or a blocking DQBUF).
+fn python_capture(dev: &FakeDev, node: &str, args: &[&str]) -> Command {
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/fakecam/capture.py");
+    let mut cmd = Command::new("/usr/bin/python3");
+    cmd.arg(script).arg(node).args(args);
+    dev.apply(&mut cmd);
+    cmd
+}
+
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root: private mount namespace and mknod"]
+fn root_fakecam_python_client_polls_and_blocks() {
+    let dev = FakeDev::new();
+    let node = dev.plug(&Camera::yuyv("py"), 0);
+    for mode in ["poll", "block"] {
+        let start = Instant::now();
+        let (code, out, err) = run(python_capture(
+            &dev,
+            &node,
+            &["YUYV", "320", "240", "15", mode],
+        ));
+        let took = start.elapsed();
+        assert_eq!(code, 0, "{mode}: {out}{err}");
+        let lines = json_lines(&out);
+        let (frames, summary) = lines.split_at(lines.len() - 1);
+        assert_eq!(frames.len(), 15, "{out}");
+        assert_eq!(
+            summary[0]["format"],
+            serde_json::json!([320, 240, 0x5659_5559])
+        );
+        assert_eq!(summary[0]["sizeimage"], 320 * 240 * 2);
+        // A second descriptor, in the same process, may not take the camera.
+        assert_eq!(summary[0]["second_s_fmt"], "EBUSY", "{out}");
+        for f in frames {
+            assert_eq!(f["bytesused"], 320 * 240 * 2);
+            // Monotonic timestamps, flagged so, no later than the dequeue.
+            assert_ne!(f["flags"].as_u64().unwrap() & 0x2000, 0);
+            let (ts, mono) = (f["ts_us"].as_i64().unwrap(), f["mono_us"].as_i64().unwrap());
+            assert!(ts <= mono && mono - ts < 500_000, "{f}");
+        }
+        let seqs: Vec<u64> = frames
+            .iter()
+            .map(|f| f["sequence"].as_u64().unwrap())
+            .collect();
+        assert!(seqs.windows(2).all(|w| w[1] > w[0]), "{seqs:?}");
+        // 15 frames at 30 fps take half a second.
+        assert!(took >= Duration::from_millis(450), "{mode}: {took:?}");
+    }
+    assert!(!dev.owned("py"));
+}
+
+#[test]
+#[ignore = "needs root: private mount namespace and mknod"]
+fn root_fakecam_unplug_fails_a_polling_client_with_enodev() {
+    use std::io::{BufRead, BufReader};
+    let dev = FakeDev::new();
+    let node = dev.plug(&Camera::mjpeg("pyunplug"), 0);
+    let mut cmd = python_capture(&dev, &node, &["MJPG", "640", "480", "1000", "poll"]);
+    cmd.stdout(std::process::Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..5 {
+        let l = lines.next().unwrap().unwrap();
+        let f: serde_json::Value = serde_json::from_str(&l).unwrap();
+        assert_eq!(&f["head"].as_str().unwrap()[..4], "ffd8", "a JPEG: {l}");
+    }
+    let unplugged = Instant::now();
+    dev.unplug("pyunplug");
+    let last = lines.map_while(Result::ok).last().expect("a last line");
+    let status = child.wait().unwrap();
+    let took = unplugged.elapsed();
+    assert_eq!(status.code(), Some(3), "{last}");
+    assert_eq!(last, r#"{"error": "ENODEV"}"#);
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+/// A program that still holds the unplugged camera's old descriptor does not
+/// hold the camera that comes back: that is a new device.
+#[test]
+#[ignore = "needs root: private mount namespace and mknod"]
+fn root_fakecam_replugged_camera_is_free_of_a_stale_holder() {
+    let dev = FakeDev::new();
+    let cam = Camera::yuyv("stale");
+    let node = dev.plug(&cam, 0);
+    let holder = dev.holder(&node);
+    assert!(dev.owned("stale"));
+    let capture = || {
+        let mut cmd = dev.ffmpeg();
+        cmd.args(["-f", "v4l2", "-i", &dev.by_id(&cam)]).args([
+            "-frames:v",
+            "5",
+            "-f",
+            "null",
+            "-",
+        ]);
+        run(cmd)
+    };
+    let (code, _, err) = capture();
+    assert_ne!(code, 0);
+    assert!(err.contains("Device or resource busy"), "{err}");
+    dev.unplug("stale");
+    dev.plug(&cam, 2);
+    assert!(!dev.owned("stale"));
+    let (code, _, err) = capture();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(holder.release(), "ENODEV");
+}
+
+/// The stand-ins and the MediaMTX fixture start on a test's cameras: they,
+/// the hooks they start and the hook commands they make see its `/dev`.
+#[test]
+#[ignore = "needs root: private mount namespace and mknod"]
+fn root_fakecam_launchers_start_on_the_cameras() {
+    use crate::support::e2e::{Backend, Mtx, Setup};
+    use crate::support::standin::{Options, Standin};
+    let dev = FakeDev::new();
+    dev.plug(&Camera::mjpeg("launch"), 0);
+    let listed = |out: (i32, String, String)| {
+        let (code, stdout, stderr) = out;
+        assert_eq!(code, 0, "{stderr}");
+        let json: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+        assert_eq!(json["devices"][0]["path"], "/dev/video0", "{json:#}");
+        assert_eq!(
+            json["devices"][0]["formats"][0]["fourcc"], "MJPG",
+            "{json:#}"
+        );
+    };
+    let sees_camera = |pid: u32| {
+        let root = format!("/proc/{pid}/root/dev/video0");
+        std::fs::metadata(root).is_ok_and(|m| {
+            use std::os::unix::fs::{FileTypeExt, MetadataExt};
+            m.file_type().is_char_device() && m.rdev() == libc::makedev(81, 0)
+        })
+    };
+    let dir = TempDir::new("fakecam-launch");
+    let server = Standin::start_fakedev(dir.path(), Options::both("cam0"), &dev);
+    let mut hook = server.hook(&dir, "{}");
+    hook.args(["devices", "--json"]);
+    listed(run(hook));
+    drop(server);
+    let m = Mtx::start_fakedev(Backend::Standin, Setup::default(), &dev);
+    assert!(sees_camera(m.pid()), "MediaMTX's /dev is the test's");
+    listed(m.run_hook(&["devices", "--json"], T));
+}
+
+/// `-framerate` and `-video_size` reach the camera (S_PARM, S_FMT): 15 fps at
+/// 1280x720 gives half the frames; a size the camera lacks gives the nearest.
+#[test]
+#[ignore = "needs root: private mount namespace and mknod"]
+fn root_fakecam_rate_and_size_are_set() {
+    let dev = FakeDev::new();
+    let node = dev.plug(&Camera::mjpeg("rate"), 0);
+    let mut cmd = dev.ffmpeg();
+    cmd.args(["-f", "v4l2", "-framerate", "15", "-video_size", "1280x720"])
+        .args(["-i", &node, "-t", "2", "-c", "copy", "-f", "framecrc", "-"]);
+    let (code, out, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    let frames = out.lines().filter(|l| !l.starts_with('#')).count();
+    assert!((28..=32).contains(&frames), "{frames} frames:\n{err}");
+    assert!(err.contains("1280x720"), "{err}");
+    assert!(err.contains("15 fps"), "{err}");
+    let mut cmd = dev.ffmpeg();
+    cmd.args(["-f", "v4l2", "-video_size", "800x600", "-i", &node])
+        .args(["-frames:v", "2", "-f", "null", "-"]);
+    let (code, _, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("The V4L2 driver changed the video from 800x600 to 640x480"),
+        "{err}"
+    );
 }

@@ -19,7 +19,9 @@
  *    the analog-TV ioctls (G_STD, ENUMSTD...) answer ENOTTY as uvcvideo does.
  *    Buffers are memfds; frames are paced at the frame rate, timestamped with
  *    CLOCK_MONOTONIC (V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC); a non-blocking
- *    DQBUF with no frame due gives EAGAIN, a blocking one sleeps.
+ *    DQBUF with no frame due gives EAGAIN, a blocking one sleeps. A frame
+ *    fills the oldest buffer queued when it is due (a late reader gets them
+ *    all, with their capture times); with no buffer queued it is dropped.
  *  - MJPEG frames and H.264 access units are read from media files (a
  *    concatenation of JPEGs split on SOI/EOI, an Annex B stream split on
  *    access unit delimiters); YUYV frames are generated (moving bars).
@@ -31,8 +33,8 @@
  *    buffers or starts streaming owns the camera (uvcvideo's "privileges")
  *    until it is closed or frees its buffers (REQBUFS 0); any other
  *    descriptor, in this process or another, gets EBUSY from those ioctls.
- *    The ownership is an flock() on FAKECAM_DIR/lock-<id>, so it ends when
- *    the owner dies.
+ *    The ownership is an flock() on FAKECAM_DIR/lock-<id>.<generation>, so
+ *    it ends when the owner dies, and a replugged camera starts unowned.
  *  - USB bandwidth: `streamon_errno 28` makes STREAMON fail with ENOSPC.
  *  - unplug: FAKECAM_DIR/plug-<id> holds the camera's plug generation. When
  *    it is missing or differs from the one read at open, every ioctl on the
@@ -45,7 +47,7 @@
  * another minor), one directive per line, `#` starts a comment line:
  *
  *   camera <minor> <id>        starts a camera: capture node minor, and a
- *                              name for its plug, lock and state files
+ *                              name for its plug and lock files
  *                              ([A-Za-z0-9._-], up to 63 characters)
  *   card <text>                QUERYCAP card (default "Fake Camera")
  *   bus <text>                 QUERYCAP bus_info (default "usb-0000:00:14.0-1")
@@ -419,7 +421,6 @@ struct media {
     size_t size;
     int n;
     size_t *off, *len;
-    unsigned char *key;
     size_t max_len;
     struct media *next;
 };
@@ -427,7 +428,7 @@ struct media {
 static pthread_mutex_t media_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct media *media_list;
 
-static int add_frame(struct media *m, size_t off, size_t len, int key, int *cap)
+static int add_frame(struct media *m, size_t off, size_t len, int *cap)
 {
     if (m->n == *cap) {
         int c = *cap ? *cap * 2 : 64;
@@ -439,15 +440,10 @@ static int add_frame(struct media *m, size_t off, size_t len, int key, int *cap)
         if (!l)
             return -1;
         m->len = l;
-        unsigned char *k = realloc(m->key, (size_t)c);
-        if (!k)
-            return -1;
-        m->key = k;
         *cap = c;
     }
     m->off[m->n] = off;
     m->len[m->n] = len;
-    m->key[m->n] = (unsigned char)key;
     m->n++;
     if (len > m->max_len)
         m->max_len = len;
@@ -476,38 +472,33 @@ static void split_mjpeg(struct media *m)
         }
         if (!end)
             break;
-        if (add_frame(m, start, end - start, 1, &cap) < 0)
+        if (add_frame(m, start, end - start, &cap) < 0)
             return;
         i = end;
     }
 }
 
 /* Annex B H.264: an access unit starts at each access unit delimiter (NAL
- * type 9); its key flag is set when it holds an IDR slice (type 5). */
+ * type 9). (uvcvideo flags no key frames, so neither does this.) */
 static void split_h264(struct media *m)
 {
     const unsigned char *d = m->data;
     size_t n = m->size;
     int cap = 0;
     size_t au_start = (size_t)-1;
-    int key = 0;
     for (size_t i = 0; i + 3 < n; i++) {
         if (d[i] != 0 || d[i + 1] != 0 || d[i + 2] != 1)
             continue;
         size_t sc = (i > 0 && d[i - 1] == 0) ? i - 1 : i;
-        int type = d[i + 3] & 0x1F;
-        if (type == 9) {
-            if (au_start != (size_t)-1 && add_frame(m, au_start, sc - au_start, key, &cap) < 0)
+        if ((d[i + 3] & 0x1F) == 9) {
+            if (au_start != (size_t)-1 && add_frame(m, au_start, sc - au_start, &cap) < 0)
                 return;
             au_start = sc;
-            key = 0;
-        } else if (type == 5) {
-            key = 1;
         }
         i += 3;
     }
     if (au_start != (size_t)-1 && au_start < n)
-        add_frame(m, au_start, n - au_start, key, &cap);
+        add_frame(m, au_start, n - au_start, &cap);
 }
 
 static struct media *media_get(const char *path, uint32_t fourcc)
@@ -539,7 +530,6 @@ static struct media *media_get(const char *path, uint32_t fourcc)
                     free(m->path);
                     free(m->off);
                     free(m->len);
-                    free(m->key);
                     free(m);
                     m = NULL;
                 } else {
@@ -579,6 +569,7 @@ struct buf {
     uint32_t flags;
     uint32_t sequence;
     struct timeval ts;
+    int64_t queued_ns;     /* when it was queued */
 };
 
 struct handle {
@@ -711,7 +702,7 @@ static void table_set(int fd, struct handle *h)
 
 static struct handle *table_take(int fd)
 {
-    if (fd < 0 || fd >= FD_MAX)
+    if (fd < 0 || fd >= FD_MAX || !__atomic_load_n(&table[fd], __ATOMIC_ACQUIRE))
         return NULL;
     pthread_mutex_lock(&table_lock);
     struct handle *h = table[fd];
@@ -814,7 +805,7 @@ static int acquire(struct handle *h)
     if (h->lockfd >= 0)
         return 0;
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/lock-%s", ctl_dir(), h->cam->id);
+    snprintf(path, sizeof path, "%s/lock-%s.%ld", ctl_dir(), h->cam->id, h->gen);
     int fd = sys_open(path, O_RDWR | O_CREAT, 0644);
     if (fd < 0)
         fd = sys_open(path, O_RDONLY, 0); /* made by the test, for every user */
@@ -886,7 +877,6 @@ static void produce(struct handle *h, struct buf *b, uint64_t n)
             b->bytesused = 0;
             b->flags |= V4L2_BUF_FLAG_ERROR;
         }
-        b->flags |= V4L2_BUF_FLAG_KEYFRAME;
         return;
     }
     struct media *m = h->media;
@@ -899,7 +889,6 @@ static void produce(struct handle *h, struct buf *b, uint64_t n)
     size_t len = m->len[i] < b->len ? m->len[i] : b->len;
     memcpy(b->map, m->data + m->off[i], len);
     b->bytesused = (uint32_t)len;
-    b->flags |= m->key[i] ? V4L2_BUF_FLAG_KEYFRAME : V4L2_BUF_FLAG_PFRAME;
 }
 
 static void fill_v4l2_buf(struct handle *h, int i, struct v4l2_buffer *vb)
@@ -1109,9 +1098,8 @@ static int do_reqbufs(struct handle *h, struct v4l2_requestbuffers *rb)
         return r;
     if (h->streaming)
         return -EBUSY;
-    for (int i = 0; i < h->nbufs; i++)
-        if (h->bufs[i].mapped)
-            return -EBUSY;
+    /* (A driver refuses to free buffers still mapped; munmap is not
+     * followed here, so they are freed: the caller's mappings stay valid.) */
     free_buffers(h);
     rb->capabilities = V4L2_BUF_CAP_SUPPORTS_MMAP;
     rb->flags = 0;
@@ -1179,6 +1167,7 @@ static int do_qbuf(struct handle *h, struct v4l2_buffer *vb)
     if (b->state == BUF_QUEUED)
         return -EINVAL;
     b->state = BUF_QUEUED;
+    b->queued_ns = now_ns();
     h->queue[(h->qhead + h->qlen) % MAX_BUFS] = (int)vb->index;
     h->qlen++;
     fill_v4l2_buf(h, (int)vb->index, vb);
@@ -1224,6 +1213,15 @@ static int64_t frame_wait(struct handle *h)
 {
     if (!h->streaming || h->qlen == 0)
         return -1;
+    /* Frames that came while no buffer was queued were dropped, as a driver
+     * drops them: the next frame is the first one due once the oldest
+     * queued buffer was there. */
+    int64_t queued = h->bufs[h->queue[h->qhead]].queued_ns;
+    if (queued > h->first_ns) {
+        uint64_t k = (uint64_t)((queued - h->first_ns + h->interval_ns - 1) / h->interval_ns);
+        if (k > h->next_frame)
+            h->next_frame = k;
+    }
     int64_t due = h->first_ns + (int64_t)h->next_frame * h->interval_ns;
     int64_t now = now_ns();
     return due > now ? due - now : 0;
@@ -1251,12 +1249,9 @@ static int do_dqbuf(struct handle *h, struct v4l2_buffer *vb)
         nanosleep(&ts, NULL);
         pthread_mutex_lock(&h->m);
     }
-    /* A camera does not wait for a slow reader: the frame is the newest one
-     * due, the ones missed in between were dropped. */
-    int64_t now = now_ns();
-    uint64_t n = (uint64_t)((now - h->first_ns) / h->interval_ns);
-    if (n < h->next_frame)
-        n = h->next_frame;
+    /* A late reader gets the frames that filled its queued buffers, with
+     * the times they were captured at. */
+    uint64_t n = h->next_frame;
     int i = h->queue[h->qhead];
     h->qhead = (h->qhead + 1) % MAX_BUFS;
     h->qlen--;
@@ -1272,8 +1267,11 @@ static int do_dqbuf(struct handle *h, struct v4l2_buffer *vb)
     return 0;
 }
 
-static int dispatch(struct handle *h, unsigned long req, void *arg)
+static int dispatch(struct handle *h, unsigned long request, void *arg)
 {
+    /* The kernel reads the request as 32 bits: a caller passing an int
+     * sign-extends it. */
+    unsigned int req = (unsigned int)request;
     /* After an unplug the device is gone for every open descriptor. */
     if (!alive(h))
         return -ENODEV;

@@ -28,7 +28,7 @@ mod build;
 mod streamer;
 
 pub use build::{media, shim};
-pub use streamer::Streamer;
+pub use streamer::{Holder, Streamer};
 
 /// A camera's pixel format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -445,7 +445,7 @@ impl FakeDev {
             &generation.to_string(),
         );
         // The lock file exists for every user's processes to lock.
-        let lock = self.ns.ctl.join(format!("lock-{}", cam.id));
+        let lock = self.ns.ctl.join(format!("lock-{}.{generation}", cam.id));
         std::fs::OpenOptions::new()
             .create(true)
             .truncate(false)
@@ -470,6 +470,25 @@ impl FakeDev {
         }
         self.sync_links(&st);
         format!("/dev/video{minor}")
+    }
+
+    /// Changes a plugged camera's behaviour without a replug (same id,
+    /// nodes and links): descriptors opened from now on see `cam` (its
+    /// formats, first-frame delay, STREAMON errno); open ones keep what
+    /// they had, as the shim reads the config at open.
+    pub fn reconfigure(&self, cam: &Camera) {
+        let mut st = self.state.lock().unwrap();
+        let p = st
+            .plugged
+            .iter_mut()
+            .find(|p| p.cam.id == cam.id)
+            .unwrap_or_else(|| panic!("camera {} is not plugged", cam.id));
+        assert_eq!(
+            p.cam.meta_node, cam.meta_node,
+            "a metadata node needs a replug"
+        );
+        p.cam = cam.clone();
+        self.write_config(&st);
     }
 
     /// Unplugs camera `id` as the kernel and udev do: the device goes first
@@ -527,7 +546,11 @@ impl FakeDev {
     /// True while a descriptor owns camera `id` (set its format, requested
     /// buffers or streams), in any process.
     pub fn owned(&self, id: &str) -> bool {
-        let Ok(f) = std::fs::File::open(self.ns.ctl.join(format!("lock-{id}"))) else {
+        let Ok(generation) = std::fs::read_to_string(self.ns.ctl.join(format!("plug-{id}"))) else {
+            return false;
+        };
+        let lock = self.ns.ctl.join(format!("lock-{id}.{}", generation.trim()));
+        let Ok(f) = std::fs::File::open(lock) else {
             return false;
         };
         match f.try_lock() {
@@ -556,6 +579,13 @@ impl FakeDev {
             s.log()
         );
         s
+    }
+
+    /// Another program holding `node` without streaming (format set,
+    /// buffers mapped: the camera is busy for everyone else), returned once
+    /// it holds it.
+    pub fn holder(&self, node: &str) -> Holder {
+        Holder::start(self, node)
     }
 
     fn write_config(&self, st: &State) {

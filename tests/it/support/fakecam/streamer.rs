@@ -1,8 +1,9 @@
-//! "Another program streaming the camera": an FFmpeg capture in a test's
-//! namespace, its frames counted.
+//! "Another program using the camera": an FFmpeg capture in a test's
+//! namespace, its frames counted, or a python3 client holding the camera
+//! without streaming.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -111,5 +112,63 @@ impl Drop for Streamer {
             let _ = child.kill();
             let _ = child.wait();
         }
+    }
+}
+
+/// A python3 V4L2 client (`tests/support/fakecam/capture.py hold`) that
+/// set the format and mapped its buffers, so the camera is busy for everyone
+/// else, and does not stream; killed on drop.
+pub struct Holder {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    lines: std::io::Lines<BufReader<std::process::ChildStdout>>,
+}
+
+impl Holder {
+    pub fn start(dev: &FakeDev, node: &str) -> Holder {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/support/fakecam/capture.py");
+        let mut cmd = Command::new("/usr/bin/python3");
+        cmd.arg(script)
+            .args([node, "MJPG", "640", "480", "0", "hold"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        dev.apply(&mut cmd);
+        let mut child = cmd.spawn().expect("python3 starts");
+        let stdin = child.stdin.take();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let first = lines.next().and_then(Result::ok).unwrap_or_default();
+        assert!(
+            first.starts_with(r#"{"held": true"#),
+            "the holder of {node}: {first}"
+        );
+        Holder {
+            child,
+            stdin,
+            lines,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Lets go: closes the camera and exits. What its descriptor's last
+    /// ioctl got: "ok", or "ENODEV" when the camera was unplugged meanwhile.
+    pub fn release(mut self) -> String {
+        drop(self.stdin.take());
+        let last = self.lines.next().and_then(Result::ok).unwrap_or_default();
+        let _ = wait_timeout(&mut self.child, Duration::from_secs(5));
+        serde_json::from_str::<serde_json::Value>(&last)
+            .ok()
+            .and_then(|v| v["after"].as_str().map(str::to_string))
+            .unwrap_or(last)
+    }
+}
+
+impl Drop for Holder {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
