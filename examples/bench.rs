@@ -1229,6 +1229,7 @@ fn generate_state(dir: &Path, paths: u64, segments: u64) {
                 duration: 1800.016,
                 size: 180_000_000,
                 gap_before: None,
+                gap_cause: None,
                 start_from: StartSource::FileName,
                 session: None,
             };

@@ -77,7 +77,7 @@ pub(super) fn is_live(session: &Session) -> bool {
 }
 
 /// The session's hold runs (none recorded yet: false).
-fn hold_running(s: &Session) -> bool {
+pub(super) fn hold_running(s: &Session) -> bool {
     s.hold_pid
         .is_some_and(|pid| is_hook(pid, s.hold_process.as_ref(), "hold"))
 }
@@ -277,6 +277,8 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
             reason: reason.clone(),
             retriggers: 0,
             recent_retriggers: Vec::new(),
+            revivals: 0,
+            recent_revivals: Vec::new(),
         });
         p.recording.hold = None;
         p.recording.active = false;
@@ -290,7 +292,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         return Err(anyhow!(e).context(format!("starting a recording session on {path}")));
     }
 
-    let mut hold = match spawn_hold(ctx, &path, port) {
+    let mut hold = match spawn_hold(ctx, &path, port, false) {
         Ok(child) => child,
         Err(e) => {
             let why = format!("starting the hold: {e:#}");
@@ -460,9 +462,20 @@ pub(super) fn mark_stopping(ctx: &Context, path: &str) {
 /// Starts `hook hold PATH` detached: its own session and process group (no
 /// terminal's SIGHUP reaches it), stdin from /dev/null, output appended to
 /// `holds/PATH.log`, the state directory and this command's policy passed on.
-fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::process::Child> {
+/// `again`: the session's hold is started anew, with the policy its first
+/// hold was given.
+pub(super) fn spawn_hold(
+    ctx: &Context,
+    path: &str,
+    port: u16,
+    again: bool,
+) -> anyhow::Result<std::process::Child> {
     let policy = serde_json::to_vec_pretty(&ctx.policy).context("serializing the policy")?;
-    let log = ctx.store.create_hold_files(path, &policy)?;
+    let log = if again {
+        ctx.store.reopen_hold_files(path, &policy)?
+    } else {
+        ctx.store.create_hold_files(path, &policy)?
+    };
     let policy_file = ctx.store.hold_policy_file(path);
     let exe = std::env::current_exe().context("finding the hook executable")?;
     ChildCommand::detached_hook(&exe, &["hold".into(), path.into()])
@@ -614,6 +627,8 @@ pub(super) mod tests {
             reason: None,
             retriggers: 0,
             recent_retriggers: Vec::new(),
+            revivals: 0,
+            recent_revivals: Vec::new(),
         }
     }
 

@@ -80,6 +80,7 @@ mod tests {
             duration: 1.0,
             size: 1,
             gap_before: None,
+            gap_cause: None,
             start_from: StartSource::Mtime,
             session: None,
         };

@@ -80,6 +80,10 @@ pub struct SegmentRecord {
     /// Seconds of hole before this segment, when one was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap_before: Option<f64>,
+    /// Why nothing was recorded in the hole before this segment, when the
+    /// state knew (an [`Outage`] overlapping it): a cause word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_cause: Option<String>,
     /// Where `start` was read from.
     #[serde(default)]
     pub start_from: StartSource,
@@ -121,7 +125,7 @@ pub enum StartSource {
 
 /// A stretch of time between recorded segments with nothing recorded,
 /// longer than the gap tolerance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hole {
     #[serde(with = "time::serde::rfc3339")]
     pub from: OffsetDateTime,
@@ -130,6 +134,9 @@ pub struct Hole {
     /// When the hole was found (wall clock), to forget it after a while.
     #[serde(with = "time::serde::rfc3339")]
     pub found_at: OffsetDateTime,
+    /// Why nothing was recorded (see [`SegmentRecord::gap_cause`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<String>,
 }
 
 /// Totals over every segment recorded for a path.
@@ -231,6 +238,30 @@ pub struct Session {
     /// The last [`RECENT_RETRIGGERS`] re-triggers, oldest first.
     #[serde(default)]
     pub recent_retriggers: Vec<Retrigger>,
+    /// How many times the session's hold was found dead and started again.
+    #[serde(default)]
+    pub revivals: u64,
+    /// The last [`RECENT_REVIVALS`] of them, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_revivals: Vec<Revival>,
+}
+
+/// How many revivals a session keeps (`Session::recent_revivals`).
+pub const RECENT_REVIVALS: usize = 10;
+
+/// One hold of a session found dead and replaced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Revival {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The dead hold.
+    pub dead_pid: u32,
+    /// The hold started in its place (none when it could not be started).
+    #[serde(default)]
+    pub new_pid: Option<u32>,
+    /// Which hook command found it (`hook run`, `hook segment-complete`…).
+    #[serde(default)]
+    pub by: String,
 }
 
 /// How many re-triggers a session keeps (`Session::recent_retriggers`).
@@ -265,6 +296,10 @@ pub struct RecordingState {
     pub last_session: Option<Session>,
     /// The hold of the current session, as it reports itself.
     pub hold: Option<HoldState>,
+    /// Not kept in the file: set by `observe::truthful` for renderers when
+    /// the live session's hold (or its `record start`) is gone.
+    #[serde(skip)]
+    pub stale: bool,
 }
 
 /// What a recording session's hold (`hook hold`) is doing.
@@ -371,8 +406,34 @@ pub struct PathState {
     pub still: Option<StillRecord>,
     /// Why the path was last stopped by `hook stop`.
     pub stop_reason: Option<String>,
+    /// Stretches of time in which something known kept the path from
+    /// being recorded (a hold killed, a camera unplugged), newest last, at
+    /// most [`RECENT_OUTAGES`]: a gap that overlaps one takes its cause.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outages: Vec<Outage>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
+}
+
+/// How many outages a path keeps (`PathState::outages`).
+pub const RECENT_OUTAGES: usize = 16;
+
+/// A stretch of time in which a path could not be recorded, for a known
+/// reason; written by whoever saw it happen, read by `segment-complete`
+/// when it finds a hole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outage {
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    /// None while it lasts.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub to: Option<OffsetDateTime>,
+    /// A cause word (snake_case, from the documented set: `hold_dead`,
+    /// `camera_unplugged`…).
+    pub cause: String,
+    /// What happened, for a person.
+    #[serde(default)]
+    pub detail: String,
 }
 
 /// Current time in UTC.

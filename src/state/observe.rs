@@ -194,6 +194,7 @@ pub fn truthful(state: &State, observed: &[(&str, &PathState, Observed)]) -> Sta
             p.supervisor_pid = o.supervisor_pid;
             p.child_pid = o.child_pid;
             p.recording.active = o.recording_active;
+            p.recording.stale = o.recording_stale;
         }
     }
     out
@@ -234,6 +235,8 @@ pub(crate) mod tests {
             reason: None,
             retriggers: 0,
             recent_retriggers: Vec::new(),
+            revivals: 0,
+            recent_revivals: Vec::new(),
         }
     }
 

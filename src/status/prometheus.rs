@@ -157,6 +157,12 @@ const FAMILIES: &[Family] = &[
         samples: |p, _| one(f64::from(u8::from(p.recording.active))),
     },
     Family {
+        name: "session_stale",
+        kind: Kind::Gauge,
+        help: "1 while the path's live recording session has lost the process keeping it (its hold, or its `hook record start`), so nothing is recorded for it; else 0. The hook starts a dead hold again within seconds; a value that stays 1 needs a person.",
+        samples: |p, _| one(f64::from(u8::from(p.recording.stale))),
+    },
+    Family {
         name: "last_snapshot_timestamp_seconds",
         kind: Kind::Gauge,
         help: "Unix time of the last snapshot; absent when none was taken.",

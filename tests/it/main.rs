@@ -38,6 +38,7 @@ mod record_hook_stop;
 mod record_native_reader;
 mod record_races;
 mod record_retrigger;
+mod record_revive;
 mod record_session;
 mod rtsp_credentials;
 mod rtsp_credentials_mediamtx;

@@ -24,10 +24,12 @@ use anyhow::Context as _;
 use time::{Duration, OffsetDateTime};
 
 use crate::cli::SegmentArgs;
+use crate::commands::revive::{hold_is_dead, revive_once};
 use crate::commands::Context;
 use crate::mediamtx::env::{
     validate_path_name, validate_segment_duration, validate_segment_path, var,
 };
+use crate::state::outage;
 use crate::state::{
     now, Hole, PathState, SegmentRecord, SegmentTotals, StartSource, RECENT_SEGMENTS,
 };
@@ -75,6 +77,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
         duration,
         size: meta.len(),
         gap_before: None,
+        gap_cause: None,
         start_from,
         session: None,
     };
@@ -103,7 +106,8 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
                 entry.segments.gone += 1;
             }
             let enforced = budget::enforce(store, state, &ctx.policy.recording, now())?;
-            Ok(Some((placed, gone, enforced)))
+            let dead_hold = state.paths.get(&path).is_some_and(hold_is_dead);
+            Ok(Some((placed, gone, enforced, dead_hold)))
         })
     };
     let placed = with_retries(record).map_err(|e| {
@@ -113,7 +117,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             by_hand(store, &path, &segment.file, duration)
         ))
     })?;
-    let Some((placed, gone, enforced)) = placed else {
+    let Some((placed, gone, enforced, dead_hold)) = placed else {
         log::info!(
             "segment {} was already recorded; not counted again",
             segment.file
@@ -141,7 +145,13 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
         }
     );
     if let Some(gap) = rec.gap_before {
-        log::warn!("gap of {gap:.3}s in the recording before {}", rec.file);
+        match &rec.gap_cause {
+            Some(cause) => log::warn!(
+                "gap of {gap:.3}s in the recording before {} ({cause})",
+                rec.file
+            ),
+            None => log::warn!("gap of {gap:.3}s in the recording before {}", rec.file),
+        }
     }
     for g in &gone {
         log::info!("segment {} is gone (deleted); marked in the ledger", g.gone);
@@ -152,6 +162,9 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             "segment {} filled a hole counted earlier as a gap",
             rec.file
         );
+    }
+    if dead_hold {
+        revive_once(ctx, &path, "hook segment-complete");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -262,6 +275,17 @@ pub fn record_segment(
     }
     let (gap_before, gaps_delta) = place(totals, start, end, tolerance, now);
     seg.gap_before = gap_before;
+    // A new hole takes the cause of what the state knows happened then.
+    for h in totals
+        .holes
+        .iter_mut()
+        .filter(|h| h.cause.is_none() && h.found_at == now)
+    {
+        h.cause = outage::explaining(&p.outages, h.from, h.to).map(|o| o.cause.clone());
+        if gap_before.is_some() && h.to == start {
+            seg.gap_cause.clone_from(&h.cause);
+        }
+    }
     totals.gaps = totals.gaps.saturating_add_signed(gaps_delta);
     totals.count += 1;
     totals.recorded_seconds += seg.duration;
@@ -329,6 +353,7 @@ pub fn place(
                 from: last_end,
                 to: start,
                 found_at: now,
+                cause: None,
             });
             gap_before = Some(hole.as_seconds_f64());
         }
@@ -341,6 +366,7 @@ pub fn place(
                     from: end,
                     to: first_start,
                     found_at: now,
+                    cause: None,
                 },
             );
         }
@@ -355,7 +381,10 @@ pub fn place(
                 continue;
             }
             if start - h.from > tolerance {
-                kept.push(Hole { to: start, ..h });
+                kept.push(Hole {
+                    to: start,
+                    ..h.clone()
+                });
             }
             if h.to - end > tolerance {
                 kept.push(Hole { from: end, ..h });
@@ -388,6 +417,7 @@ pub(super) mod tests {
             duration,
             size: 1000,
             gap_before: None,
+            gap_cause: None,
             start_from: StartSource::FileName,
             session: None,
         }
@@ -465,6 +495,7 @@ pub(super) mod tests {
                 from: at(40.0),
                 to: at(50.0),
                 found_at: at(1e6),
+                cause: None,
             }]
         );
     }
@@ -510,6 +541,8 @@ pub(super) mod tests {
             reason: None,
             retriggers: 0,
             recent_retriggers: Vec::new(),
+            revivals: 0,
+            recent_revivals: Vec::new(),
         }
     }
 
@@ -531,6 +564,22 @@ pub(super) mod tests {
         assert_eq!(p.segments.gaps, 1);
         assert_eq!(p.segments.recorded_seconds, 30.0);
         assert_eq!(p.segments.bytes, 3000);
+    }
+
+    #[test]
+    fn a_gap_takes_the_cause_of_the_outage_over_it() {
+        let mut p = PathState::default();
+        record_segment(&mut p, seg(at(0.0), 10.0), TOL, at(1e6));
+        crate::state::outage::begin(&mut p, at(9.0), "hold_dead", "hold pid 7 died".into());
+        crate::state::outage::end(&mut p, "hold_dead", at(11.0));
+        let placed = record_segment(&mut p, seg(at(20.0), 10.0), TOL, at(1e6));
+        assert_eq!(placed.gaps_delta, 1);
+        assert_eq!(placed.record.gap_cause.as_deref(), Some("hold_dead"));
+        assert_eq!(p.segments.holes[0].cause.as_deref(), Some("hold_dead"));
+        // A later hole nothing explains has no cause.
+        let placed = record_segment(&mut p, seg(at(100.0), 10.0), TOL, at(1e6));
+        assert_eq!(placed.gaps_delta, 1);
+        assert_eq!(placed.record.gap_cause, None);
     }
 
     #[test]
