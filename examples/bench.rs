@@ -1231,6 +1231,7 @@ fn generate_state(dir: &Path, paths: u64, segments: u64) {
                 gap_before: None,
                 gap_cause: None,
                 start_from: StartSource::FileName,
+                recovered: false,
                 session: None,
             };
             serde_json::to_writer(&mut ledger, &rec).unwrap();

@@ -82,6 +82,7 @@ mod tests {
             gap_before: None,
             gap_cause: None,
             start_from: StartSource::Mtime,
+            recovered: false,
             session: None,
         };
         for (name, file) in [

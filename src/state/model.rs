@@ -87,6 +87,11 @@ pub struct SegmentRecord {
     /// Where `start` was read from.
     #[serde(default)]
     pub start_from: StartSource,
+    /// Found on disk without its `segment-complete` (the one being written
+    /// when MediaMTX or the machine went down): its duration is its file's
+    /// modification time minus its start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
     /// `started_at` of the recording session the segment was counted into.
     #[serde(
         default,
@@ -172,6 +177,9 @@ pub struct SegmentTotals {
     pub kept: u64,
     /// Their bytes (as recorded): the path's share of the disk budget.
     pub kept_bytes: u64,
+    /// Segments recorded from disk without their `segment-complete`
+    /// (`SegmentRecord::recovered`).
+    pub recovered: u64,
     /// Segments the disk budget deleted; each has a `deleted` ledger line.
     pub deleted: u64,
     pub deleted_bytes: u64,

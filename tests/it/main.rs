@@ -37,6 +37,7 @@ mod record_failures;
 mod record_hook_stop;
 mod record_native_reader;
 mod record_races;
+mod record_recover;
 mod record_retrigger;
 mod record_revive;
 mod record_session;

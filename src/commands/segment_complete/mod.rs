@@ -40,6 +40,7 @@ use crate::state::{
 /// expected, and a hole forgotten stays counted.
 mod budget;
 mod gone;
+mod recover;
 mod start_time;
 
 pub use gone::*;
@@ -79,6 +80,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
         gap_before: None,
         gap_cause: None,
         start_from,
+        recovered: false,
         session: None,
     };
 
@@ -90,6 +92,33 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
                 return Ok(None);
             }
             entry.updated_at = Some(now());
+            // After a hole: the file being written at a crash, unreported.
+            let mut recovered = Vec::new();
+            if let Some(last_end) = entry.segments.last_end {
+                if segment.start > last_end + tolerance {
+                    let dir = std::path::Path::new(&segment.file).parent();
+                    let found = dir.map(|d| {
+                        recover::unledgered(
+                            d,
+                            last_end,
+                            segment.start,
+                            tolerance,
+                            &segment.file,
+                            &entry.segments,
+                        )
+                    });
+                    for rec in found.unwrap_or_default() {
+                        let placed = record_segment(entry, rec, tolerance, now());
+                        entry.segments.ledger_bytes = Some(store.append_ledger(
+                            &path,
+                            entry.segments.ledger_bytes,
+                            &placed.record,
+                        )?);
+                        entry.segments.recovered += 1;
+                        recovered.push(placed.record);
+                    }
+                }
+            }
             let placed = record_segment(entry, segment.clone(), tolerance, now());
             let committed =
                 store.append_ledger(&path, entry.segments.ledger_bytes, &placed.record)?;
@@ -107,7 +136,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             }
             let enforced = budget::enforce(store, state, &ctx.policy.recording, now())?;
             let dead_hold = state.paths.get(&path).is_some_and(hold_is_dead);
-            Ok(Some((placed, gone, enforced, dead_hold)))
+            Ok(Some((placed, gone, enforced, dead_hold, recovered)))
         })
     };
     let placed = with_retries(record).map_err(|e| {
@@ -117,7 +146,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             by_hand(store, &path, &segment.file, duration)
         ))
     })?;
-    let Some((placed, gone, enforced, dead_hold)) = placed else {
+    let Some((placed, gone, enforced, dead_hold, recovered)) = placed else {
         log::info!(
             "segment {} was already recorded; not counted again",
             segment.file
@@ -144,6 +173,13 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             ""
         }
     );
+    for r in &recovered {
+        log::warn!(
+            "segment {} was on disk without its segment-complete (written when MediaMTX or the machine went down?): recorded as recovered, {:.3}s from its file times",
+            r.file,
+            r.duration
+        );
+    }
     if let Some(gap) = rec.gap_before {
         match &rec.gap_cause {
             Some(cause) => log::warn!(
@@ -419,6 +455,7 @@ pub(super) mod tests {
             gap_before: None,
             gap_cause: None,
             start_from: StartSource::FileName,
+            recovered: false,
             session: None,
         }
     }
