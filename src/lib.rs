@@ -22,7 +22,8 @@
 //! - [`process`]: the one place children are started (the pre-exec every
 //!   child gets, the scrubbed environment), the bounded run, signalling and
 //!   reaping.
-//! - [`error`] and [`logging`]: exit codes, usage errors and the log format.
+//! - [`error`], [`logging`] and [`redact`]: exit codes, usage errors, the log
+//!   format, and the hiding of credentials in anything shown.
 
 pub mod camera;
 pub mod cli;
@@ -33,6 +34,7 @@ pub mod logging;
 pub mod mediamtx;
 pub mod policy;
 pub mod process;
+pub mod redact;
 pub mod state;
 pub mod status;
 pub mod supervise;

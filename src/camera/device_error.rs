@@ -11,12 +11,17 @@ use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use crate::state::{Cause, Failure};
+
 /// What is wrong with a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DeviceError {
     /// No such node, a dangling by-id link, or a node no driver answers for
     /// (the camera was unplugged).
     NotFound { device: PathBuf, detail: String },
+    /// The node exists but no driver answers for it (`ENODEV`, `ENXIO`): the
+    /// camera was unplugged and the node not yet removed.
+    Gone { device: PathBuf, detail: String },
     /// A file, directory or device that is not a V4L2 video capture node.
     NotCapture { device: PathBuf, what: String },
     /// The node exists but this user may not open it.
@@ -88,7 +93,7 @@ fn list_or_nothing(items: &[String]) -> String {
 impl fmt::Display for DeviceError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DeviceError::NotFound { device, detail } => {
+            DeviceError::NotFound { device, detail } | DeviceError::Gone { device, detail } => {
                 write!(f, "device {} not found: {detail}", device.display())
             }
             DeviceError::NotCapture { device, what } => write!(
@@ -132,11 +137,37 @@ impl DeviceError {
     pub fn device(&self) -> &Path {
         match self {
             DeviceError::NotFound { device, .. }
+            | DeviceError::Gone { device, .. }
             | DeviceError::NotCapture { device, .. }
             | DeviceError::PermissionDenied { device, .. }
             | DeviceError::Busy { device }
             | DeviceError::Unsupported { device, .. }
             | DeviceError::Io { device, .. } => device,
+        }
+    }
+
+    /// The cause for status, with this error as the evidence. `ENOSPC` from
+    /// `STREAMON` is the USB bus, not the disk.
+    pub fn failure(&self) -> Failure {
+        let cause = match self {
+            DeviceError::NotFound { .. } => Cause::CameraMissing,
+            DeviceError::Gone { .. } => Cause::Unplugged,
+            DeviceError::NotCapture { .. } => Cause::NotACamera,
+            DeviceError::PermissionDenied { .. } => Cause::Permission,
+            DeviceError::Busy { .. } => Cause::Busy,
+            DeviceError::Unsupported {
+                problem: Unsupported::Size { .. },
+                ..
+            } => Cause::UnsupportedSize,
+            DeviceError::Unsupported { .. } => Cause::UnsupportedFormat,
+            DeviceError::Io { .. } => Cause::DeviceError,
+        };
+        let failure = Failure::new(cause, self.to_string());
+        match self {
+            DeviceError::PermissionDenied { device, .. } => {
+                failure.with_fix(crate::camera::probe::permission_fix(device))
+            }
+            _ => failure,
         }
     }
 
@@ -157,7 +188,7 @@ impl DeviceError {
             },
             // The node is there but its driver is gone: unplugged, or the
             // module is not loaded.
-            Some(libc::ENODEV) | Some(libc::ENXIO) => DeviceError::NotFound {
+            Some(libc::ENODEV) | Some(libc::ENXIO) => DeviceError::Gone {
                 device,
                 detail: "the node exists but no driver answers (camera unplugged?)".into(),
             },

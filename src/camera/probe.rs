@@ -291,11 +291,7 @@ fn is_busy(dev: &v4l::Device) -> bool {
 
 /// Explains who may open `path`, for a permission-denied error.
 pub fn permission_detail(path: &Path) -> String {
-    let me = nix::unistd::User::from_uid(nix::unistd::geteuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| format!("uid {}", nix::unistd::geteuid()));
+    let me = service_user();
     let Ok(meta) = fs::metadata(path) else {
         return format!("the hook runs as {me} and may not look at it");
     };
@@ -304,11 +300,7 @@ pub fn permission_detail(path: &Path) -> String {
         .flatten()
         .map(|u| u.name)
         .unwrap_or_else(|| meta.uid().to_string());
-    let group = nix::unistd::Group::from_gid(meta.gid().into())
-        .ok()
-        .flatten()
-        .map(|g| g.name)
-        .unwrap_or_else(|| meta.gid().to_string());
+    let group = group_name(meta.gid());
     let mode = meta.mode() & 0o7777;
     let hint = if mode & 0o060 == 0o060 && meta.gid() != 0 {
         format!("add {me} to group {group}")
@@ -319,6 +311,40 @@ pub fn permission_detail(path: &Path) -> String {
     format!(
         "the node is mode {mode:04o}, owner {owner}, group {group}; the hook runs as {me}: {hint}"
     )
+}
+
+/// The command that fixes a permission problem on `path`: adding the
+/// service user to the node's group (then restarting the service, since a
+/// process keeps the groups it started with).
+pub fn permission_fix(path: &Path) -> String {
+    let me = service_user();
+    match fs::metadata(path) {
+        Ok(meta) if meta.mode() & 0o060 == 0o060 && meta.gid() != 0 => format!(
+            "usermod -aG {} {me}, then restart MediaMTX (groups are read at login)",
+            group_name(meta.gid())
+        ),
+        _ => format!(
+            "give {} a group with read and write access (a udev rule such as \
+             SUBSYSTEM==\"video4linux\", GROUP=\"video\", MODE=\"0660\"), then usermod -aG video {me}",
+            path.display()
+        ),
+    }
+}
+
+fn service_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::geteuid()))
+}
+
+fn group_name(gid: u32) -> String {
+    nix::unistd::Group::from_gid(gid.into())
+        .ok()
+        .flatten()
+        .map(|g| g.name)
+        .unwrap_or_else(|| gid.to_string())
 }
 
 /// The `videoN` nodes in `dev_dir`, in numeric order.

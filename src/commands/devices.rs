@@ -12,7 +12,12 @@
 //! `{"schema_version": 1, "devices": [...], "skipped": [{"path", "kind",
 //! "reason"}]}` (`kind`: `not-capture`, `not-found`, `permission-denied`,
 //! `busy` or `error`);
-//! each device has `path`, `by_id`, `by_path` (null when udev made none),
+//! each device has `path`, `by_id`, `by_path` (the first such link, null
+//! when udev made none), `names` (every name: the node, then every by-id
+//! and by-path link to it), `stable_name` with `stable_name_kind` (`by-id`,
+//! `by-path` or `node`) and `stable_name_why` (what `hook mediamtx-config`
+//! wires it by, and why: see `camera::names`), `ambiguous` (null, or which
+//! cameras share its by-id name),
 //! `driver`, `card`, `bus`, `busy`, `formats` (`fourcc`, `description`,
 //! `ffmpeg_format` or null, `sizes`: `{"type": "discrete", "width",
 //! "height", "rates"}` or `{"type": "stepwise", "min_width", "max_width",
@@ -40,8 +45,7 @@ use crate::commands::Context;
 /// Version of `hook devices --json`; fields are only ever added.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// Where udev's stable names live.
-const LINKS_ROOT: &str = "/dev/v4l";
+use crate::camera::names::{self, NameKind, Seen, LINKS_ROOT};
 
 /// Everything `hook devices` prints.
 #[derive(Debug, Serialize)]
@@ -57,6 +61,11 @@ pub struct DeviceReport {
     pub path: String,
     pub by_id: Option<String>,
     pub by_path: Option<String>,
+    pub names: Vec<String>,
+    pub stable_name: String,
+    pub stable_name_kind: NameKind,
+    pub stable_name_why: String,
+    pub ambiguous: Option<String>,
     pub driver: String,
     pub card: String,
     pub bus: String,
@@ -64,6 +73,8 @@ pub struct DeviceReport {
     pub formats: Vec<FormatReport>,
     pub choice: Option<ChoiceReport>,
     pub choice_error: Option<String>,
+    #[serde(skip)]
+    pub all_names: names::Names,
 }
 
 /// One format of a device.
@@ -102,7 +113,7 @@ impl Skipped {
     fn new(path: &Path, e: &DeviceError) -> Skipped {
         let (kind, what) = match e {
             DeviceError::NotCapture { what, .. } => ("not-capture", Some(what.clone())),
-            DeviceError::NotFound { .. } => ("not-found", None),
+            DeviceError::NotFound { .. } | DeviceError::Gone { .. } => ("not-found", None),
             DeviceError::PermissionDenied { .. } => ("permission-denied", None),
             DeviceError::Busy { .. } => ("busy", None),
             DeviceError::Unsupported { .. } | DeviceError::Io { .. } => ("error", None),
@@ -133,13 +144,13 @@ pub fn main(ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
             let caps = V4l2Probe.probe(path)?;
             DevicesReport {
                 schema_version: SCHEMA_VERSION,
-                devices: vec![device_report(
+                devices: with_stable_names(vec![device_report(
                     path,
                     caps,
                     &request,
                     &m2m,
                     Path::new(LINKS_ROOT),
-                )],
+                )]),
                 skipped: Vec::new(),
             }
         }
@@ -182,7 +193,27 @@ pub fn scan(
             Err(e) => report.skipped.push(Skipped::new(node, &e)),
         }
     }
+    report.devices = with_stable_names(report.devices);
     report
+}
+
+/// Fills in each device's stable name, chosen among all of them (two
+/// cameras of one model can only be told apart together).
+fn with_stable_names(mut devices: Vec<DeviceReport>) -> Vec<DeviceReport> {
+    let seen: Vec<Seen> = devices
+        .iter()
+        .map(|d| Seen {
+            names: d.all_names.clone(),
+            card: d.card.clone(),
+        })
+        .collect();
+    for (d, stable) in devices.iter_mut().zip(names::choose(&seen)) {
+        d.stable_name = stable.name.display().to_string();
+        d.stable_name_kind = stable.kind;
+        d.stable_name_why = stable.why;
+        d.ambiguous = stable.ambiguous;
+    }
+    devices
 }
 
 /// One device's report: its capabilities and the choice for `args`.
@@ -200,10 +231,21 @@ pub fn device_report(
     let link = |dir: &str| {
         probe::stable_name(path, &links_root.join(dir)).map(|p| p.display().to_string())
     };
+    let all_names = names::names_of(path, links_root);
     DeviceReport {
         path: path.display().to_string(),
         by_id: link("by-id"),
         by_path: link("by-path"),
+        names: std::iter::once(&all_names.node)
+            .chain(&all_names.by_id)
+            .chain(&all_names.by_path)
+            .map(|p| p.display().to_string())
+            .collect(),
+        stable_name: path.display().to_string(),
+        stable_name_kind: NameKind::Node,
+        stable_name_why: String::new(),
+        ambiguous: None,
+        all_names,
         driver: caps.driver,
         card: caps.card,
         bus: caps.bus,
@@ -246,10 +288,19 @@ pub fn render(report: &DevicesReport) -> String {
     }
     for d in &report.devices {
         let _ = writeln!(out, "{}: {} ({}, {})", d.path, d.card, d.driver, d.bus);
-        for (label, link) in [("by-id", &d.by_id), ("by-path", &d.by_path)] {
-            if let Some(link) = link {
-                let _ = writeln!(out, "  {label}: {link}");
-            }
+        for link in &d.all_names.by_id {
+            let _ = writeln!(out, "  by-id: {}", link.display());
+        }
+        for link in &d.all_names.by_path {
+            let _ = writeln!(out, "  by-path: {}", link.display());
+        }
+        let _ = writeln!(
+            out,
+            "  wire it by: {} ({})",
+            d.stable_name, d.stable_name_why
+        );
+        if let Some(why) = &d.ambiguous {
+            let _ = writeln!(out, "  ambiguous: {why}");
         }
         if d.busy {
             out.push_str("  busy: another program is capturing from it\n");
@@ -495,6 +546,7 @@ mod tests {
         let text = render(&report);
         let want = "\
 /dev/video0: HD Pro Webcam C920 (uvcvideo, usb-0000:00:14.0-1)
+  wire it by: /dev/video0 (udev made no stable name for it: the node number may change after a replug or a reboot)
   YUYV yuyv422      640x480 @ 30, 24, 20, 15, 10, 7.5, 5 fps; 800x600 @ 24, 20, 15, 10, 7.5, 5 fps; 1280x720 @ 10, 7.5, 5 fps; 1920x1080 @ 5 fps; 2304x1536 @ 2 fps
   H264 h264         640x480, 160x90, 320x240, 800x600, 960x720, 1280x720, 1600x896, 1920x1080 @ 30, 24, 20, 15, 10, 7.5, 5 fps
   MJPG mjpeg        640x480, 160x90, 320x240, 800x600, 960x720, 1280x720, 1600x896, 1920x1080 @ 30, 24, 20, 15, 10, 7.5, 5 fps

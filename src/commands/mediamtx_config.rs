@@ -19,25 +19,80 @@ use crate::mediamtx::config::{render, Camera};
 
 /// Prints the entries for the devices given, or for the cameras found.
 pub fn main(ctx: &Context, args: &MediamtxConfigArgs) -> anyhow::Result<ExitCode> {
-    let devices = if args.device.is_empty() {
-        default_devices()
+    let cameras = if args.device.is_empty() {
+        found_cameras(ctx)?
     } else {
-        args.device.clone()
+        let mut cameras = cameras(&args.device)?;
+        for cam in &mut cameras {
+            cam.notes = given_name_note(&cam.device);
+        }
+        cameras
     };
-    let cameras = cameras(&devices)?;
     print!("{}", render(&ctx.policy, &cameras));
     Ok(ExitCode::SUCCESS)
 }
 
-/// The video nodes that may be cameras (metadata and codec nodes left
-/// out), else `/dev/video0` so the output is a usable template anywhere.
-fn default_devices() -> Vec<String> {
-    let found =
-        crate::camera::probe::camera_nodes(&crate::camera::probe::V4l2Probe, Path::new("/dev"));
-    if found.is_empty() {
-        return vec!["/dev/video0".to_string()];
+/// The capture devices found (metadata and codec nodes left out), each
+/// named by its most stable name (`camera::names`), else `/dev/video0` so
+/// the output is a usable template anywhere.
+fn found_cameras(ctx: &Context) -> anyhow::Result<Vec<Camera>> {
+    let request = ctx.capture_request(&Default::default())?;
+    let no_m2m = |_: &Path| false;
+    let report = crate::commands::devices::scan(
+        &crate::camera::probe::V4l2Probe,
+        &crate::camera::probe::video_nodes(Path::new("/dev")),
+        &request,
+        &no_m2m,
+        Path::new(crate::camera::names::LINKS_ROOT),
+    );
+    if report.devices.is_empty() {
+        let mut cams = cameras(&["/dev/video0".to_string()])?;
+        cams[0].notes = vec![
+            "no camera found: a template for /dev/video0 (prefer its /dev/v4l/by-id/… name)".into(),
+        ];
+        return Ok(cams);
     }
-    found.into_iter().map(|d| d.display().to_string()).collect()
+    let devices: Vec<String> = report
+        .devices
+        .iter()
+        .map(|d| d.stable_name.clone())
+        .collect();
+    let mut cams = cameras(&devices)?;
+    for (cam, d) in cams.iter_mut().zip(&report.devices) {
+        cam.path = path_name_for(&d.path);
+        cam.notes = vec![format!(
+            "{} ({}), wired by {}: {}",
+            d.path,
+            d.card,
+            d.stable_name_kind.as_str(),
+            d.stable_name_why
+        )];
+        if let Some(why) = &d.ambiguous {
+            cam.notes.push(format!("ambiguous by-id name: {why}"));
+        }
+    }
+    Ok(cams)
+}
+
+/// For a device given by hand: what kind of name it is, and a steadier
+/// one when it has one.
+fn given_name_note(device: &str) -> Vec<String> {
+    if device == TEST_PATTERN {
+        return Vec::new();
+    }
+    let path = Path::new(device);
+    let root = Path::new(crate::camera::names::LINKS_ROOT);
+    if path.starts_with(root.join("by-id")) || path.starts_with(root.join("by-path")) {
+        return Vec::new();
+    }
+    let names = crate::camera::names::names_of(path, root);
+    match names.by_id.first().or(names.by_path.first()) {
+        Some(stable) => vec![format!(
+            "{device} is a node number, which may change after a replug; {} names this camera steadily",
+            stable.display()
+        )],
+        None => Vec::new(),
+    }
 }
 
 /// Names a path for each device and checks that MediaMTX can carry the
@@ -60,6 +115,7 @@ pub fn cameras(devices: &[String]) -> anyhow::Result<Vec<Camera>> {
         out.push(Camera {
             path,
             device: device.clone(),
+            notes: Vec::new(),
         });
     }
     Ok(out)

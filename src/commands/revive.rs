@@ -21,8 +21,9 @@
 use crate::commands::record::{end_stale, hold_running, spawn_hold, try_lock_session, ACTIVE};
 use crate::commands::Context;
 use crate::mediamtx::api::Api;
+use crate::state::cause::Cause;
 use crate::state::identity::ProcessId;
-use crate::state::outage::{self, RecordingCause};
+use crate::state::outage;
 use crate::state::{now, HoldState, PathState, Revival, RECENT_REVIVALS};
 use crate::supervise::hook_process::is_hook;
 use std::process::Child;
@@ -110,7 +111,7 @@ pub fn revive(ctx: &Context, path: &str, port: u16, by: &str) -> anyhow::Result<
         outage::begin(
             p,
             at - time::Duration::try_from(KEEPER_EVERY).unwrap_or_default(),
-            RecordingCause::HoldDead.as_str(),
+            Cause::HoldDead,
             detail.clone(),
         );
         Ok(())
@@ -145,7 +146,7 @@ pub fn revive(ctx: &Context, path: &str, port: u16, by: &str) -> anyhow::Result<
         let h = p.recording.hold.get_or_insert_with(HoldState::default);
         h.pid = Some(pid);
         h.process = process.clone();
-        outage::end(p, RecordingCause::HoldDead.as_str(), now());
+        outage::end(p, Cause::HoldDead, now());
         Ok(())
     })?;
     log::error!(
@@ -164,7 +165,7 @@ fn give_up(ctx: &Context, path: &str, session: &crate::state::Session, why: &str
         log::error!("recording could not be switched off: {e}");
     }
     let r = ctx.store.update_path(path, |p| {
-        outage::end(p, RecordingCause::HoldDead.as_str(), now());
+        outage::end(p, Cause::HoldDead, now());
         p.last_error = Some(format!("recording session failed: {why}"));
         p.last_error_at = Some(now());
         Ok(())

@@ -32,15 +32,20 @@ use time::OffsetDateTime;
 
 use crate::camera::capture::CaptureRequest;
 use crate::camera::capture::{self, TEST_PATTERN};
+use crate::camera::device_error::DeviceError;
+use crate::camera::holders::{self, Holder};
+use crate::camera::watch::{self, DeviceWait};
 use crate::cli::{RunArgs, StillEvery};
 use crate::commands::Context;
 use crate::error::{is_usage, usage};
 use crate::mediamtx::env as mtx_env;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::ExitRecord;
-use crate::state::{now, PathState, Phase, StillRecord};
+use crate::state::{now, Cause, Failure, PathState, Phase, StillRecord};
 use crate::supervise::signals::Signals;
-use crate::supervise::{self, ChildExit, Event, FatalKind, Job, Launch, Spec, StartError};
+use crate::supervise::{
+    self, ChildExit, ErrorOrigin, Event, ExitReason, FatalKind, Job, Launch, Spec, StartError,
+};
 
 /// Entry point of `hook run`.
 pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -81,6 +86,9 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         me: std::process::id(),
         write_failed: false,
         pending_error: None,
+        pending_failure: None,
+        exit_failure: None,
+        busy_holders: Vec::new(),
         claimed: false,
         demand_at,
         previous: None,
@@ -119,12 +127,14 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
                 .pending_error
                 .take()
                 .unwrap_or_else(|| e.message.clone());
+            let failure = job.pending_failure.take();
             // An instance that never ran leaves a running owner's entry
             // as it was; its error is in its log and exit status.
             if !job.give_back() {
                 job.write(|p| {
                     p.last_error = Some(error);
                     p.last_error_at = Some(now());
+                    p.failure = failure.map(|f| f.after(p.failure.as_ref()));
                     p.phase = Phase::Failed;
                     p.child_pid = None;
                     p.child_process = None;
@@ -181,6 +191,12 @@ struct Publisher<'a> {
     write_failed: bool,
     /// An attempt's error, written with the event that follows it.
     pending_error: Option<String>,
+    /// Its cause, written with it.
+    pending_failure: Option<Failure>,
+    /// The cause the last exit of FFmpeg showed (its stderr, the node).
+    exit_failure: Option<Failure>,
+    /// Who held the camera when it was last found busy.
+    busy_holders: Vec<Holder>,
     /// Whether this instance has claimed the path's entry yet. The claim
     /// goes with the first event (normally FFmpeg started), so no state
     /// write (with its fsyncs) delays the first start.
@@ -281,6 +297,7 @@ impl Publisher<'_> {
             p.demand_at = prev.demand_at;
             p.last_error = prev.last_error;
             p.last_error_at = prev.last_error_at;
+            p.failure = prev.failure;
             p.next_attempt_at = None;
         });
         true
@@ -297,6 +314,83 @@ impl Publisher<'_> {
             }
             Err(e) => log::debug!("cannot record state: {e:#}"),
         }
+    }
+}
+
+impl Publisher<'_> {
+    /// The cause of a device error, with who holds a busy camera, and
+    /// "unplugged" for a camera this instance has streamed from.
+    fn device_failure(&mut self, e: &DeviceError) -> Failure {
+        let failure = e.failure();
+        match failure.cause {
+            Cause::Busy => self.busy(failure.detail),
+            Cause::CameraMissing if self.spawned => Failure::new(Cause::Unplugged, failure.detail),
+            _ => failure,
+        }
+    }
+
+    /// A busy camera's failure naming its holders (remembered for the wait).
+    fn busy(&mut self, detail: String) -> Failure {
+        self.busy_holders = holders::holders(std::path::Path::new(&self.device));
+        Failure::new(
+            Cause::Busy,
+            format!("{detail}; {}", holders::describe(&self.busy_holders)),
+        )
+    }
+
+    /// What FFmpeg's end says: its stderr, else a camera whose node is
+    /// gone (FFmpeg 5.1 exits 0 after `ENODEV`: an unplug looks like a
+    /// clean end), else a plain failure.
+    fn exit_cause(&mut self, exit: &ChildExit, tail: &[String]) -> Option<Failure> {
+        let real = self.device != TEST_PATTERN;
+        let gone = real && !watch::present(std::path::Path::new(&self.device));
+        match exit.reason {
+            ExitReason::Stopped => None,
+            ExitReason::Stalled => Some(Failure::new(
+                Cause::NoFrames,
+                format!(
+                    "no new frames for {} (FFmpeg stalled and was restarted)",
+                    crate::policy::duration::Dur(self.ctx.policy.restart.stall_timeout.0)
+                ),
+            )),
+            ExitReason::Exited if gone => Some(Failure::new(
+                Cause::Unplugged,
+                format!(
+                    "{} disappeared while FFmpeg was capturing (FFmpeg exited: {})",
+                    self.device, exit.status
+                ),
+            )),
+            ExitReason::Exited => match crate::ffmpeg::diagnose::diagnose(tail) {
+                Some(f) if f.cause == Cause::Busy => Some(self.busy(f.detail)),
+                Some(f) => Some(f),
+                None => Some(Failure::new(
+                    Cause::FfmpegFailed,
+                    format!(
+                        "FFmpeg exited ({}) after {:.1} s",
+                        exit.status,
+                        exit.ran.as_secs_f64()
+                    ),
+                )),
+            },
+        }
+    }
+
+    /// The cause of a failed attempt, by where it came from.
+    fn failure_of(&mut self, origin: ErrorOrigin, message: &str) -> Option<Failure> {
+        Some(match origin {
+            ErrorOrigin::PortUnreachable => Failure::new(Cause::MediamtxUnreachable, message),
+            ErrorOrigin::LockHeld { .. } => Failure::new(Cause::Busy, message).with_fix(
+                "another hook instance still has this camera; it hands it over when it stops",
+            ),
+            ErrorOrigin::Lock => Failure::new(Cause::DeviceError, message),
+            ErrorOrigin::Command => self
+                .pending_failure
+                .take()
+                .unwrap_or_else(|| Failure::new(Cause::Other, message)),
+            ErrorOrigin::Spawn => Failure::new(Cause::FfmpegFailed, message)
+                .with_fix("install FFmpeg (apt install ffmpeg) or point --ffmpeg at it"),
+            ErrorOrigin::Exited | ErrorOrigin::Stalled => self.exit_failure.take()?,
+        })
     }
 }
 
@@ -362,6 +456,18 @@ impl Job for Publisher<'_> {
         true
     }
 
+    fn device_wait(&mut self) -> Option<DeviceWait> {
+        if self.device == TEST_PATTERN {
+            return None;
+        }
+        let device = std::path::Path::new(&self.device);
+        match self.pending_failure.as_ref()?.cause {
+            Cause::Unplugged | Cause::CameraMissing => DeviceWait::present(device),
+            Cause::Busy => DeviceWait::released(device, std::mem::take(&mut self.busy_holders)),
+            _ => None,
+        }
+    }
+
     fn lock_file(&mut self) -> Option<PathBuf> {
         Some(crate::camera::device_lock::lock_file_for(
             &self.ctx.store.locks_dir(),
@@ -376,6 +482,7 @@ impl Job for Publisher<'_> {
             .map_err(crate::mediamtx::rtsp_relay::start_error)?;
         match capture::prepare(&self.device, self.flags) {
             Ok(input) => {
+                self.pending_failure = None;
                 let still = self.still_for_this_attempt().cloned();
                 Ok(Launch::tool(
                     self.flags.ffmpeg.clone(),
@@ -383,7 +490,10 @@ impl Job for Publisher<'_> {
                 ))
             }
             Err(e) if is_usage(&e) => Err(StartError::fatal(format!("{e:#}"), FatalKind::Usage)),
-            Err(e) => Err(StartError::device(format!("{e:#}"))),
+            Err(e) => {
+                self.pending_failure = DeviceError::find(&e).map(|d| self.device_failure(d));
+                Err(StartError::device(format!("{e:#}")))
+            }
         }
     }
 
@@ -407,10 +517,14 @@ impl Job for Publisher<'_> {
                     p.next_attempt_at = None;
                 })
             }
-            Event::Running { .. } => self.write(|p| p.phase = Phase::Running),
+            Event::Running { .. } => self.write(|p| {
+                p.phase = Phase::Running;
+                p.failure = None;
+            }),
             Event::Exited {
                 exit, stderr_tail, ..
             } => {
+                self.exit_failure = self.exit_cause(exit, stderr_tail);
                 if let Some(still) = self.still.as_ref().filter(|_| self.still_on) {
                     if still_write_failed(stderr_tail, still) {
                         let pause = self.ctx.policy.restart.stable_after.0;
@@ -432,7 +546,26 @@ impl Job for Publisher<'_> {
             }
             // The error is written together with what follows it (the
             // backoff, or the failure), so no reader sees one without the other.
-            Event::Error { message, .. } => self.pending_error = Some(message.to_string()),
+            Event::Error {
+                message, origin, ..
+            } => {
+                self.pending_error = Some(message.to_string());
+                let failure = self.failure_of(origin, message);
+                self.pending_failure = failure;
+            }
+            Event::AwaitingDevice => {
+                let error = self.pending_error.take();
+                let failure = self.pending_failure.clone();
+                self.write(|p| {
+                    if let Some(error) = error {
+                        p.last_error = Some(error);
+                        p.last_error_at = Some(now());
+                    }
+                    p.failure = failure.map(|f| f.after(p.failure.as_ref()));
+                    p.phase = Phase::WaitingForDevice;
+                    p.next_attempt_at = None;
+                })
+            }
             Event::Backoff {
                 until,
                 restarts,
@@ -440,10 +573,14 @@ impl Job for Publisher<'_> {
                 ..
             } => {
                 let error = self.pending_error.take();
+                let failure = self.pending_failure.clone();
                 self.write(|p| {
                     if let Some(error) = error {
                         p.last_error = Some(error);
                         p.last_error_at = Some(now());
+                    }
+                    if failure.is_some() {
+                        p.failure = failure.map(|f| f.after(p.failure.as_ref()));
                     }
                     p.phase = if device {
                         Phase::WaitingForDevice

@@ -63,6 +63,17 @@
 //!                                   "ran_seconds" (number), "reason" (string)}
 //!     "last_error": null,           string or null
 //!     "last_error_at": null,        when last_error happened
+//!     "cause": null,                why the publisher is not working, one of the
+//!                                   documented set (README, Causes): camera_missing,
+//!                                   unplugged, not_a_camera, busy, permission,
+//!                                   usb_bandwidth, unsupported_format, unsupported_size,
+//!                                   no_frames, encoder_failed, ffmpeg_failed,
+//!                                   mediamtx_unreachable, credentials_refused,
+//!                                   disk_full, device_error, other; null while idle,
+//!                                   running or stopping
+//!     "cause_detail": null,         the evidence (the error, FFmpeg's line, the holder)
+//!     "cause_fix": null,            what to do about it
+//!     "cause_since": null,          when this cause was first seen
 //!     "stderr_tail": [],            strings: FFmpeg's last stderr lines
 //!     "demand_at": "…",             when `hook run` last started (MediaMTX's demand)
 //!     "ready_at": "…",              when `hook ready` last ran (stream available)

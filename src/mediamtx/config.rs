@@ -11,6 +11,8 @@ use std::time::Duration;
 pub struct Camera {
     pub path: String,
     pub device: String,
+    /// Comment lines above the entry: which name the device is and why.
+    pub notes: Vec<String>,
 }
 
 /// A duration as MediaMTX reads it, in the largest whole unit (`d` is
@@ -110,6 +112,9 @@ pub fn render(policy: &Policy, cameras: &[Camera]) -> String {
             "  # `hook record start {}` holds it and switches recording on.",
             cam.path
         );
+        for note in &cam.notes {
+            let _ = writeln!(out, "  # {note}");
+        }
         let _ = writeln!(out, "  {}:", yaml_scalar(&cam.path));
         let run = format!("hook run --device {}", cam.device);
         let entries: [(&str, String); 9] = [

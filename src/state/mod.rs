@@ -4,6 +4,7 @@
 //! safe opening of files there (`files`) and the identity of the processes
 //! it names (`identity`, kept with the processes in `crate::process`).
 
+pub mod cause;
 mod dirs;
 pub mod files;
 mod ledger;
@@ -16,6 +17,7 @@ pub mod storage;
 pub mod store;
 
 pub use crate::process::identity;
+pub use cause::{Cause, Failure};
 pub use dirs::default_state_dir;
 pub use model::*;
 pub use store::*;

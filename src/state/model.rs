@@ -2,6 +2,7 @@
 //! session, hold, snapshot), as plain serde structs. Fields are only ever
 //! added; readers keep what they do not know.
 
+use crate::state::cause::Cause;
 use crate::state::identity::ProcessId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -83,7 +84,7 @@ pub struct SegmentRecord {
     /// Why nothing was recorded in the hole before this segment, when the
     /// state knew (an [`Outage`] overlapping it): a cause word.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub gap_cause: Option<String>,
+    pub gap_cause: Option<Cause>,
     /// Where `start` was read from.
     #[serde(default)]
     pub start_from: StartSource,
@@ -141,7 +142,7 @@ pub struct Hole {
     pub found_at: OffsetDateTime,
     /// Why nothing was recorded (see [`SegmentRecord::gap_cause`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub cause: Option<String>,
+    pub cause: Option<Cause>,
 }
 
 /// Totals over every segment recorded for a path.
@@ -395,6 +396,10 @@ pub struct PathState {
     pub last_error: Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub last_error_at: Option<OffsetDateTime>,
+    /// Why the publisher is not running, while it is not: the cause of
+    /// `last_error`, its evidence and fix. Cleared once frames flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<crate::state::Failure>,
     /// The last lines FFmpeg wrote to stderr.
     pub stderr_tail: Vec<String>,
     /// When MediaMTX last asked for the stream (`hook run` started).
@@ -436,9 +441,8 @@ pub struct Outage {
     /// None while it lasts.
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub to: Option<OffsetDateTime>,
-    /// A cause word (snake_case, from the documented set: `hold_dead`,
-    /// `camera_unplugged`…).
-    pub cause: String,
+    /// Why (`hold_dead`, `unplugged`…).
+    pub cause: Cause,
     /// What happened, for a person.
     #[serde(default)]
     pub detail: String,

@@ -4,7 +4,7 @@
 //! what [`observe`] found, through [`truthful`].
 
 use crate::state::identity::{is_hook, is_running, ProcessId};
-use crate::state::{PathState, Phase, State};
+use crate::state::{Failure, PathState, Phase, State};
 use time::OffsetDateTime;
 
 /// What kind of process a recorded pid should be.
@@ -64,6 +64,10 @@ pub struct Observed {
     /// The active session's hold is gone.
     pub recording_stale: bool,
     pub use_cases: Vec<&'static str>,
+    /// Why the publisher is not working, while the phase says it is not
+    /// (waiting for the device, backing off, failed, starting again after
+    /// a failure): none when idle, running or stopping.
+    pub cause: Option<Failure>,
 }
 
 /// Checks one path's state against the living processes (`alive(pid,
@@ -171,8 +175,13 @@ pub fn observe(
     if recording_active {
         use_cases.push("recording");
     }
+    let cause = p
+        .failure
+        .clone()
+        .filter(|_| !matches!(phase, Phase::Idle | Phase::Running | Phase::Stopping));
     Observed {
         phase,
+        cause,
         stale,
         notes,
         supervisor_pid,
@@ -195,6 +204,7 @@ pub fn truthful(state: &State, observed: &[(&str, &PathState, Observed)]) -> Sta
             p.child_pid = o.child_pid;
             p.recording.active = o.recording_active;
             p.recording.stale = o.recording_stale;
+            p.failure = o.cause.clone();
         }
     }
     out

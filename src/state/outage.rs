@@ -5,6 +5,7 @@
 //! hole between two segments, gives the gap the cause of the outage that
 //! overlaps it. So a gap says why, whichever side of the hook saw it.
 
+use crate::state::cause::Cause;
 use crate::state::{Outage, PathState, RECENT_OUTAGES};
 use time::{Duration, OffsetDateTime};
 
@@ -14,61 +15,16 @@ use time::{Duration, OffsetDateTime};
 /// a key frame and a recorder start away from either.
 pub const MATCH_SLACK: Duration = Duration::seconds(5);
 
-/// Why recording stopped or could not be done: the stable cause words of
-/// status (`recording.cause`) and of gaps.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordingCause {
-    /// The recordings' file system is full.
-    DiskFull,
-    /// The recordings' file system has (almost) no free space left.
-    FilesystemLow,
-    /// MediaMTX's recorder reported an error.
-    RecorderError,
-    /// No stream to record (nothing published, or the hold cannot read it).
-    NoStream,
-    /// The session's hold died.
-    HoldDead,
-    /// MediaMTX's Control API could not be reached.
-    MediamtxUnreachable,
-    /// MediaMTX refused the credentials (Control API or RTSP).
-    CredentialsRefused,
-}
-
-impl RecordingCause {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            RecordingCause::DiskFull => "disk_full",
-            RecordingCause::FilesystemLow => "filesystem_low",
-            RecordingCause::RecorderError => "recorder_error",
-            RecordingCause::NoStream => "no_stream",
-            RecordingCause::HoldDead => "hold_dead",
-            RecordingCause::MediamtxUnreachable => "mediamtx_unreachable",
-            RecordingCause::CredentialsRefused => "credentials_refused",
-        }
-    }
-
-    /// Every cause, in documentation order.
-    pub const ALL: [RecordingCause; 7] = [
-        RecordingCause::DiskFull,
-        RecordingCause::FilesystemLow,
-        RecordingCause::RecorderError,
-        RecordingCause::NoStream,
-        RecordingCause::HoldDead,
-        RecordingCause::MediamtxUnreachable,
-        RecordingCause::CredentialsRefused,
-    ];
-}
-
 /// Begins an outage of `cause` at `from` (an open one of the same cause is
 /// kept as it is: the trouble goes on).
-pub fn begin(p: &mut PathState, from: OffsetDateTime, cause: &str, detail: String) {
+pub fn begin(p: &mut PathState, from: OffsetDateTime, cause: Cause, detail: String) {
     if p.outages.iter().any(|o| o.to.is_none() && o.cause == cause) {
         return;
     }
     p.outages.push(Outage {
         from,
         to: None,
-        cause: cause.to_string(),
+        cause,
         detail,
     });
     if p.outages.len() > RECENT_OUTAGES {
@@ -78,7 +34,7 @@ pub fn begin(p: &mut PathState, from: OffsetDateTime, cause: &str, detail: Strin
 }
 
 /// Ends every open outage of `cause` at `to`.
-pub fn end(p: &mut PathState, cause: &str, to: OffsetDateTime) {
+pub fn end(p: &mut PathState, cause: Cause, to: OffsetDateTime) {
     for o in p.outages.iter_mut() {
         if o.to.is_none() && o.cause == cause {
             o.to = Some(to.max(o.from));
@@ -105,42 +61,38 @@ mod tests {
     #[test]
     fn a_hole_takes_the_cause_of_the_outage_over_it() {
         let mut p = PathState::default();
-        begin(&mut p, T, "hold_dead", "hold pid 7 died".into());
+        begin(&mut p, T, Cause::HoldDead, "hold pid 7 died".into());
         begin(
             &mut p,
             T + Duration::seconds(1),
-            "hold_dead",
+            Cause::HoldDead,
             "again".into(),
         );
         assert_eq!(p.outages.len(), 1, "an open outage goes on");
-        end(&mut p, "hold_dead", T + Duration::seconds(2));
+        end(&mut p, Cause::HoldDead, T + Duration::seconds(2));
         let s = |n| T + Duration::seconds(n);
         // The stream closed a few seconds after the hold died.
         assert_eq!(
-            explaining(&p.outages, s(4), s(9)).map(|o| o.cause.as_str()),
-            Some("hold_dead")
+            explaining(&p.outages, s(4), s(9)).map(|o| o.cause),
+            Some(Cause::HoldDead)
         );
         assert!(explaining(&p.outages, s(30), s(40)).is_none());
         assert!(explaining(&p.outages, s(-40), s(-30)).is_none());
-        begin(&mut p, s(30), "camera_unplugged", String::new());
+        begin(&mut p, s(30), Cause::Unplugged, String::new());
         assert_eq!(
-            explaining(&p.outages, s(31), s(60)).map(|o| o.cause.as_str()),
-            Some("camera_unplugged"),
+            explaining(&p.outages, s(31), s(60)).map(|o| o.cause),
+            Some(Cause::Unplugged),
             "an open outage covers everything after its start"
         );
         for i in 0..40 {
-            begin(&mut p, s(100 + i), &format!("c{i}"), String::new());
+            begin(
+                &mut p,
+                s(100 + i),
+                Cause::ALL[i as usize % 4],
+                String::new(),
+            );
+            end(&mut p, Cause::ALL[i as usize % 4], s(100 + i));
         }
         assert_eq!(p.outages.len(), RECENT_OUTAGES);
-    }
-
-    #[test]
-    fn cause_words_are_snake_case() {
-        for c in RecordingCause::ALL {
-            assert!(c
-                .as_str()
-                .chars()
-                .all(|ch| ch.is_ascii_lowercase() || ch == '_'));
-        }
     }
 }

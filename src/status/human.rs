@@ -55,9 +55,11 @@ pub fn render_table(observed: &[(&str, &PathState, Observed)], now: OffsetDateTi
             segments,
             p.segments.gaps.to_string(),
             still_age(p, now),
-            p.last_error
-                .as_deref()
-                .map_or("-".into(), |e| one_line(e, 60)),
+            match (&o.cause, p.last_error.as_deref()) {
+                (Some(f), _) => one_line(&format!("{}: {}", f.cause, f.detail), 72),
+                (None, Some(e)) => one_line(e, 60),
+                (None, None) => "-".into(),
+            },
         ]);
         for note in &o.notes {
             notes.push(format!("  * {name}: {note}"));
@@ -174,6 +176,19 @@ pub fn render_details(
             None => "-".into(),
         },
     ));
+    if let Some(f) = &o.cause {
+        lines.push((
+            "cause",
+            format!(
+                "{} ({}), since {}",
+                f.cause,
+                f.cause.summary(),
+                at(Some(f.since))
+            ),
+        ));
+        lines.push(("evidence", one_line(&f.detail, 300)));
+        lines.push(("fix", f.fix.clone()));
+    }
     lines.push((
         "activation",
         match p.activation_latency_ms {

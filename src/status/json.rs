@@ -44,6 +44,11 @@ pub(crate) struct JsonPath<'a> {
     last_error: &'a Option<String>,
     #[serde(with = "time::serde::rfc3339::option")]
     last_error_at: Option<OffsetDateTime>,
+    cause: Option<&'static str>,
+    cause_detail: Option<&'a str>,
+    cause_fix: Option<&'a str>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    cause_since: Option<OffsetDateTime>,
     stderr_tail: &'a [String],
     #[serde(with = "time::serde::rfc3339::option")]
     demand_at: Option<OffsetDateTime>,
@@ -146,6 +151,10 @@ pub fn render_json_with(
             last_exit: &p.last_exit,
             last_error: &p.last_error,
             last_error_at: p.last_error_at,
+            cause: o.cause.as_ref().map(|f| f.cause.as_str()),
+            cause_detail: o.cause.as_ref().map(|f| f.detail.as_str()),
+            cause_fix: o.cause.as_ref().map(|f| f.fix.as_str()),
+            cause_since: o.cause.as_ref().map(|f| f.since),
             stderr_tail: &p.stderr_tail,
             demand_at: p.demand_at,
             ready_at: p.ready_at,

@@ -76,6 +76,15 @@ const FAMILIES: &[Family] = &[
         },
     },
     Family {
+        name: "cause",
+        kind: Kind::Gauge,
+        help: "Why the path's publisher is not working: 1 on one series per path, labelled with the cause (none when nothing is wrong; the set is documented).",
+        samples: |p, _| {
+            let cause = p.failure.as_ref().map_or("none", |f| f.cause.as_str());
+            vec![(vec![("cause", cause.to_string())], 1.0)]
+        },
+    },
+    Family {
         name: "restarts_total",
         kind: Kind::Counter,
         help: "Times the supervisor restarted the path's FFmpeg after it exited or stalled.",
@@ -435,6 +444,31 @@ mod tests {
             .filter(|l| l.starts_with("mediamtx_hook_phase{") && l.ends_with(" 1"))
             .count();
         assert_eq!(current, 1, "exactly one current phase:\n{out}");
+    }
+
+    #[test]
+    fn one_cause_series_per_path_none_when_well() {
+        let mut down = PathState {
+            phase: Phase::WaitingForDevice,
+            ..PathState::default()
+        };
+        down.failure = Some(crate::state::Failure::new(
+            crate::state::Cause::Unplugged,
+            "gone",
+        ));
+        let out = render(&state(vec![("a", busy_path()), ("b", down)]), now()).unwrap();
+        let causes: Vec<&str> = out
+            .lines()
+            .filter(|l| l.starts_with("mediamtx_hook_cause{"))
+            .collect();
+        assert_eq!(
+            causes,
+            [
+                "mediamtx_hook_cause{path=\"a\",cause=\"none\"} 1",
+                "mediamtx_hook_cause{path=\"b\",cause=\"unplugged\"} 1",
+            ],
+            "{out}"
+        );
     }
 
     #[test]

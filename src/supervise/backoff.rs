@@ -87,6 +87,11 @@ impl Backoff {
         self.failures
     }
 
+    /// Starts the schedule over, as after a stable run.
+    pub fn reset(&mut self) {
+        self.failures = 0;
+    }
+
     /// Records that an attempt ended after running `ran` (zero when it never
     /// started) and returns the delay before the next one. A run of at least
     /// `stable_after` starts the schedule over.

@@ -84,6 +84,25 @@ pub struct ChildExit {
     pub reason: ExitReason,
 }
 
+/// Where an attempt's failure came from, so the job can name its cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ErrorOrigin {
+    /// Nothing listens on [`Spec::rtsp_port`].
+    PortUnreachable,
+    /// The device lock stayed held by another instance.
+    LockHeld { holder: Option<u32> },
+    /// The device lock could not be taken (an I/O error).
+    Lock,
+    /// [`Job::command`] failed.
+    Command,
+    /// The program could not be started.
+    Spawn,
+    /// The child ended by itself ([`Event::Exited`] came first).
+    Exited,
+    /// The watchdog stopped the child: no frames.
+    Stalled,
+}
+
 /// Why a start could not even be tried.
 #[derive(Debug)]
 pub struct StartError {
@@ -155,7 +174,15 @@ pub enum Event<'a> {
         stderr_tail: &'a [String],
     },
     /// An attempt failed; `message` is fit for `last_error`.
-    Error { message: &'a str, device: bool },
+    Error {
+        message: &'a str,
+        device: bool,
+        origin: ErrorOrigin,
+    },
+    /// Instead of backing off, supervision waits for the device the job
+    /// named in [`Job::device_wait`]; the next attempt follows at once when
+    /// it is back.
+    AwaitingDevice,
     /// Waiting until `until` before the next attempt.
     Backoff {
         until: OffsetDateTime,
@@ -184,6 +211,12 @@ pub trait Job {
     fn command(&mut self) -> Result<Launch, StartError>;
     /// Records an event. Must not fail (log and carry on).
     fn report(&mut self, event: Event<'_>);
+    /// After a failed attempt (its [`Event::Error`] reported): a wait for
+    /// the device to come back (unplugged, held by another program) to use
+    /// instead of the backoff delay. None (the default): back off.
+    fn device_wait(&mut self) -> Option<crate::camera::watch::DeviceWait> {
+        None
+    }
     /// Periodic check (see [`Spec::tick_every`]); false stops supervision.
     fn tick(&mut self) -> bool {
         true

@@ -58,7 +58,7 @@ mod port;
 pub mod signals;
 
 use std::collections::VecDeque;
-use std::os::fd::BorrowedFd;
+use std::os::fd::{AsRawFd, BorrowedFd};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -67,6 +67,7 @@ use nix::sys::signal::Signal;
 use time::OffsetDateTime;
 
 use crate::camera::device_lock::{self, DeviceLock};
+use crate::camera::watch::DeviceWait;
 use crate::ffmpeg::{parse_progress_line, Progress};
 use crate::process::{self, ChildCommand, Spawned};
 use crate::supervise::backoff::{Backoff, SplitMix64};
@@ -126,6 +127,8 @@ enum Stage {
     Run(Box<Running>),
     /// Waiting before the next attempt.
     Backoff { until: Instant },
+    /// Waiting for the device to come back; then an attempt at once.
+    WaitDevice(Box<DeviceWait>),
 }
 
 /// A live child.
@@ -238,6 +241,9 @@ impl Supervisor<'_> {
                                         file.display()
                                     ),
                                     true,
+                                    ErrorOrigin::LockHeld {
+                                        holder: device_lock::holder(&file),
+                                    },
                                     Duration::ZERO,
                                 )
                             }
@@ -249,6 +255,7 @@ impl Supervisor<'_> {
                             Err(e) => self.fail(
                                 format!("cannot take device lock {}: {e}", file.display()),
                                 false,
+                                ErrorOrigin::Lock,
                                 Duration::ZERO,
                             ),
                         }
@@ -259,6 +266,17 @@ impl Supervisor<'_> {
                         Stage::Attempt
                     } else {
                         Stage::Backoff { until }
+                    }
+                }
+                Stage::WaitDevice(mut wait) => {
+                    if wait.ready() {
+                        // A camera that is back is a fresh start: the
+                        // schedule the outage grew is not its fault.
+                        log::info!("the device is back: starting {} now", self.job.name());
+                        self.backoff.reset();
+                        Stage::Attempt
+                    } else {
+                        Stage::WaitDevice(wait)
                     }
                 }
                 Stage::Run(mut child) => {
@@ -285,7 +303,11 @@ impl Supervisor<'_> {
                             return Ok(s.outcome);
                         }
                         let message = self.exit_message(&exit);
-                        self.fail(message, false, exit.ran)
+                        let origin = match exit.reason {
+                            ExitReason::Stalled => ErrorOrigin::Stalled,
+                            _ => ErrorOrigin::Exited,
+                        };
+                        self.fail(message, false, origin, exit.ran)
                     } else {
                         self.watch(&mut child, stop.is_some());
                         Stage::Run(child)
@@ -357,6 +379,7 @@ impl Supervisor<'_> {
                         "MediaMTX RTSP port {port} unreachable: nothing listens on 127.0.0.1:{port} (is MediaMTX running, and is its rtspAddress that port?)"
                     ),
                     false,
+                    ErrorOrigin::PortUnreachable,
                     Duration::ZERO,
                 ));
             }
@@ -385,6 +408,7 @@ impl Supervisor<'_> {
             Err(e) => Ok(self.fail(
                 format!("cannot take device lock {}: {e}", file.display()),
                 false,
+                ErrorOrigin::Lock,
                 Duration::ZERO,
             )),
         }
@@ -400,11 +424,16 @@ impl Supervisor<'_> {
                         self.job.report(Event::Error {
                             message: &e.message,
                             device: false,
+                            origin: ErrorOrigin::Command,
                         });
                         Err(e)
                     }
-                    StartErrorKind::Device => Ok(self.fail(e.message, true, Duration::ZERO)),
-                    StartErrorKind::Retry => Ok(self.fail(e.message, false, Duration::ZERO)),
+                    StartErrorKind::Device => {
+                        Ok(self.fail(e.message, true, ErrorOrigin::Command, Duration::ZERO))
+                    }
+                    StartErrorKind::Retry => {
+                        Ok(self.fail(e.message, false, ErrorOrigin::Command, Duration::ZERO))
+                    }
                 }
             }
         };
@@ -428,6 +457,7 @@ impl Supervisor<'_> {
                 return Ok(self.fail(
                     format!("cannot start {}: {e}", launch.program.display()),
                     false,
+                    ErrorOrigin::Spawn,
                     Duration::ZERO,
                 ))
             }
@@ -466,18 +496,25 @@ impl Supervisor<'_> {
         })))
     }
 
-    /// Records a failed attempt and schedules the next one.
-    fn fail(&mut self, message: String, device: bool, ran: Duration) -> Stage {
+    /// Records a failed attempt and schedules the next one: when the
+    /// device is back if the job waits for it, else after the backoff.
+    fn fail(&mut self, message: String, device: bool, origin: ErrorOrigin, ran: Duration) -> Stage {
         let delay = self.backoff.next_delay(ran);
+        self.job.report(Event::Error {
+            message: &message,
+            device,
+            origin,
+        });
+        if let Some(wait) = self.job.device_wait() {
+            log::warn!("{message}; waiting for the device to come back");
+            self.job.report(Event::AwaitingDevice);
+            return Stage::WaitDevice(Box::new(wait));
+        }
         log::warn!(
             "{message}; next attempt in {} ms (failure {})",
             delay.as_millis(),
             self.backoff.failures()
         );
-        self.job.report(Event::Error {
-            message: &message,
-            device,
-        });
         self.job.report(Event::Backoff {
             until: OffsetDateTime::now_utc() + delay,
             delay,
@@ -650,6 +687,10 @@ impl Supervisor<'_> {
             Stage::Attempt => return,
             Stage::WaitLock { next_try, .. } => deadline = deadline.min(*next_try),
             Stage::Backoff { until } => deadline = deadline.min(*until),
+            Stage::WaitDevice(wait) => {
+                deadline = deadline.min(wait.next_check());
+                fds.extend(wait.fd().map(|fd| fd.as_raw_fd()));
+            }
             Stage::Run(child) => {
                 if child.stopping.is_none() {
                     let timeout = self.spec.policy.stall_timeout.0;

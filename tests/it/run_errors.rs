@@ -38,6 +38,7 @@ fn closed_rtsp_port_backs_off_records_the_error_and_sigint_exits_within_a_second
     );
     assert!(state["last_error_at"].is_string());
     assert!(state["next_attempt_at"].is_string());
+    assert_eq!(state["failure"]["cause"], "mediamtx_unreachable", "{state}");
     assert!(state["child_pid"].is_null());
     assert!(hook.publishers().is_empty(), "no FFmpeg without a server");
     let delays = hook.logged_delays();
@@ -57,8 +58,11 @@ fn closed_rtsp_port_backs_off_records_the_error_and_sigint_exits_within_a_second
     assert_nothing_left(&hook);
 }
 
+/// A camera that is not there is waited for, not retried on a timer: the
+/// phase says so with its cause and fix, no attempt follows while nothing
+/// appears, and SIGINT still ends the wait at once.
 #[test]
-fn missing_device_keeps_being_retried_waiting_for_it() {
+fn missing_device_is_waited_for_without_retries() {
     let path = "camera97";
     let dir = TempDir::new(path);
     let port = common::free_port();
@@ -66,22 +70,39 @@ fn missing_device_keeps_being_retried_waiting_for_it() {
     let device = dir.join("video97");
     let mut opts = HookOptions::testsrc(path, port);
     opts.args = vec!["--device".into(), device.to_string_lossy().into_owned()];
+    opts.policy = Some(r#"{"restart": {"initial_delay": "100ms", "max_delay": "200ms"}}"#);
     let mut hook = Hook::start(&dir, opts);
 
     assert!(
         common::wait_until(Duration::from_secs(5), || {
-            let s = hook.state();
-            s["phase"] == "waiting-for-device" && s["restarts"].as_u64().unwrap_or(0) >= 2
+            hook.state()["phase"] == "waiting-for-device"
         }),
         "{} / {}",
         hook.state(),
         hook.log()
     );
+    // With a 100 ms backoff, a retry loop would have made ten attempts.
+    std::thread::sleep(Duration::from_millis(1500));
     let state = hook.state();
+    assert_eq!(state["phase"], "waiting-for-device", "{state}");
+    assert_eq!(
+        state["restarts"], 0,
+        "no attempt while nothing is there: {state}"
+    );
+    assert!(state["next_attempt_at"].is_null(), "{state}");
     assert_eq!(state["device"], device.to_string_lossy().as_ref());
+    assert_eq!(state["failure"]["cause"], "camera_missing", "{state}");
     let error = state["last_error"].as_str().unwrap();
     assert!(error.contains(device.to_str().unwrap()), "{error}");
     assert!(hook.publishers().is_empty());
+    assert_eq!(
+        hook.log()
+            .matches("waiting for the device to come back")
+            .count(),
+        1,
+        "{}",
+        hook.log()
+    );
 
     let (status, took) = hook
         .signal_group_and_wait(libc::SIGINT, Duration::from_secs(1))

@@ -317,9 +317,9 @@ pub fn record_segment(
         .iter_mut()
         .filter(|h| h.cause.is_none() && h.found_at == now)
     {
-        h.cause = outage::explaining(&p.outages, h.from, h.to).map(|o| o.cause.clone());
+        h.cause = outage::explaining(&p.outages, h.from, h.to).map(|o| o.cause);
         if gap_before.is_some() && h.to == start {
-            seg.gap_cause.clone_from(&h.cause);
+            seg.gap_cause = h.cause;
         }
     }
     totals.gaps = totals.gaps.saturating_add_signed(gaps_delta);
@@ -439,6 +439,7 @@ pub fn place(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::state::cause::Cause;
     use crate::state::Session;
     use time::macros::datetime;
 
@@ -607,12 +608,12 @@ pub(super) mod tests {
     fn a_gap_takes_the_cause_of_the_outage_over_it() {
         let mut p = PathState::default();
         record_segment(&mut p, seg(at(0.0), 10.0), TOL, at(1e6));
-        crate::state::outage::begin(&mut p, at(9.0), "hold_dead", "hold pid 7 died".into());
-        crate::state::outage::end(&mut p, "hold_dead", at(11.0));
+        crate::state::outage::begin(&mut p, at(9.0), Cause::HoldDead, "hold pid 7 died".into());
+        crate::state::outage::end(&mut p, Cause::HoldDead, at(11.0));
         let placed = record_segment(&mut p, seg(at(20.0), 10.0), TOL, at(1e6));
         assert_eq!(placed.gaps_delta, 1);
-        assert_eq!(placed.record.gap_cause.as_deref(), Some("hold_dead"));
-        assert_eq!(p.segments.holes[0].cause.as_deref(), Some("hold_dead"));
+        assert_eq!(placed.record.gap_cause, Some(Cause::HoldDead));
+        assert_eq!(p.segments.holes[0].cause, Some(Cause::HoldDead));
         // A later hole nothing explains has no cause.
         let placed = record_segment(&mut p, seg(at(100.0), 10.0), TOL, at(1e6));
         assert_eq!(placed.gaps_delta, 1);

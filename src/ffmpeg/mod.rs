@@ -6,6 +6,8 @@
 //! the terminal or MediaMTX's stdin) and `-hide_banner` with `-loglevel
 //! warning` (stderr keeps only what is worth showing in `hook status`).
 
+pub mod diagnose;
+
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
