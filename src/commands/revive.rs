@@ -18,14 +18,13 @@
 //! off. A hold revived by a command MediaMTX ran takes the Control API and
 //! RTSP settings from MediaMTX's environment, as `hook ready` does.
 
-use crate::commands::record::{end_stale, hold_running, spawn_hold, try_lock_session, ACTIVE};
+use crate::commands::record::{end_stale, spawn_hold, try_lock_session, ACTIVE};
 use crate::commands::Context;
 use crate::mediamtx::api::Api;
 use crate::state::cause::Cause;
-use crate::state::identity::ProcessId;
+use crate::state::identity::{is_running, ProcessId};
 use crate::state::outage;
 use crate::state::{now, HoldState, PathState, Revival, RECENT_REVIVALS};
-use crate::supervise::hook_process::is_hook;
 use std::process::Child;
 use std::time::{Duration, SystemTime};
 
@@ -60,8 +59,10 @@ fn dead_hold(p: &PathState) -> Option<u32> {
     if s.status != ACTIVE || p.recording.hold.as_ref().is_some_and(|h| h.stopping) {
         return None;
     }
+    // Gone by the one rule status uses too (`identity::is_running`): a
+    // recorded identity tells a reused pid apart.
     let pid = s.hold_pid?;
-    (!hold_running(s)).then_some(pid)
+    (!is_running(pid, s.hold_process.as_ref())).then_some(pid)
 }
 
 /// Looks at `path`'s session and starts its hold again when it died
@@ -207,7 +208,7 @@ impl Keeper {
         let Some((pid, process)) = &self.hold else {
             return;
         };
-        if is_hook(*pid, process.as_ref(), "hold") {
+        if is_running(*pid, process.as_ref()) {
             return;
         }
         match revive(ctx, path, port, "hook run") {

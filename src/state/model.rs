@@ -25,6 +25,11 @@ pub const STDERR_TAIL_LINES: usize = 20;
 pub struct State {
     pub schema_version: u32,
     pub paths: BTreeMap<String, PathState>,
+    /// The recording root as MediaMTX resolved a relative `record_path`
+    /// (`segment-complete` runs in MediaMTX's working directory), so that
+    /// every reader uses the same one whatever its own directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_root: Option<String>,
 }
 
 /// What a path's publisher is doing.
@@ -309,6 +314,10 @@ pub struct RecordingState {
     /// the live session's hold (or its `record start`) is gone.
     #[serde(skip)]
     pub stale: bool,
+    /// Not kept in the file: set by `observe::truthful` when the live
+    /// session records nothing now (`status::recording`).
+    #[serde(skip)]
+    pub stalled: bool,
 }
 
 /// What a recording session's hold (`hook hold`) is doing.
@@ -458,6 +467,7 @@ impl State {
         State {
             schema_version: SCHEMA_VERSION,
             paths: BTreeMap::new(),
+            recording_root: None,
         }
     }
 }

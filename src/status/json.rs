@@ -92,6 +92,11 @@ impl<'a> JsonStill<'a> {
 pub(crate) struct JsonRecording<'a> {
     active: bool,
     stale: bool,
+    /// Why the live session records nothing now (null when it records or
+    /// there is none): a cause word, its evidence and fix.
+    cause: Option<crate::state::Cause>,
+    detail: Option<&'a str>,
+    fix: Option<&'a str>,
     session: &'a Option<Session>,
     last_session: &'a Option<Session>,
 }
@@ -162,6 +167,9 @@ pub fn render_json_with(
             recording: JsonRecording {
                 active: o.recording_active,
                 stale: o.recording_stale,
+                cause: o.recording_cause.as_ref().map(|f| f.cause),
+                detail: o.recording_cause.as_ref().map(|f| f.detail.as_str()),
+                fix: o.recording_cause.as_ref().map(|f| f.fix.as_str()),
                 session: &p.recording.session,
                 last_session: &p.recording.last_session,
             },

@@ -4,4 +4,5 @@
 pub mod human;
 pub mod json;
 pub mod prometheus;
+pub mod recording;
 pub mod storage;

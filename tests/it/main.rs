@@ -41,6 +41,7 @@ mod record_recover;
 mod record_retrigger;
 mod record_revive;
 mod record_session;
+mod record_stalled;
 mod rtsp_credentials;
 mod rtsp_credentials_mediamtx;
 mod run_child_env;

@@ -323,3 +323,41 @@ fn free_bytes(dir: &Path) -> u64 {
         .parse()
         .unwrap()
 }
+
+/// With a relative `record_path`, the storage figures are those of the
+/// recording root MediaMTX resolved (segment-complete runs in its working
+/// directory), whatever directory `hook status` is run from.
+#[test]
+fn storage_root_of_a_relative_record_path_is_mediamtx_s_whatever_the_cwd() {
+    let dir = TempDir::new("seg-relroot");
+    let state = dir.join("state");
+    let mtx_cwd = dir.join("mediamtx-home");
+    let seg_dir = mtx_cwd.join("recordings").join("cam0");
+    std::fs::create_dir_all(&seg_dir).unwrap();
+    let config = write_config(
+        dir.path(),
+        r#"{"recording": {"record_path": "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f"}}"#,
+    );
+    let seg = fake_segment(&seg_dir, 0.0, 1000);
+    let mut c = segment_command(&state, "cam0", &seg, "2");
+    c.env("HOOK_CONFIG", &config).current_dir(&mtx_cwd);
+    let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+    assert_eq!(code, 0, "{err}");
+    for cwd in ["/", dir.path().to_str().unwrap()] {
+        let mut s = hook_command(&state);
+        s.args(["status", "--json"])
+            .env("HOOK_CONFIG", &config)
+            .current_dir(cwd);
+        let (code, out, err) = run_to_end(s, Duration::from_secs(10));
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["storage"]["root"]
+                .as_str()
+                .map(|r| r.trim_end_matches('/')),
+            mtx_cwd.join("recordings").to_str(),
+            "from {cwd}: {}",
+            v["storage"]
+        );
+    }
+}
