@@ -392,3 +392,55 @@ fn deleted_segments_are_marked_gone_a_few_per_run() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(", 6 gone (files deleted)"), "{out}");
 }
+
+/// A ledger whose last line was torn (cut short by a crash, or shorter
+/// than the state says): the next segment starts a line of its own, the
+/// torn one is logged and skipped, so one torn line never costs a second.
+#[test]
+fn a_torn_last_ledger_line_costs_no_second_line() {
+    let dir = TempDir::new("seg-torn");
+    let state = dir.join("state");
+    let ledger = state.join("ledger").join("cam0.jsonl");
+    let segment = |secs: f64| {
+        let f = fake_segment(dir.path(), secs, 500);
+        let (code, _, err) = run_to_end(segment_command(&state, "cam0", &f, "10"), LIMIT);
+        assert_eq!(code, 0, "{err}");
+        err
+    };
+    segment(0.0);
+    segment(10.0);
+    // The tail lost: shorter than committed, the last line without its end.
+    let bytes = std::fs::read(&ledger).unwrap();
+    std::fs::write(&ledger, &bytes[..bytes.len() - 15]).unwrap();
+    let err = segment(20.0);
+    assert!(err.contains("torn line"), "{err}");
+    // Written without a state (committed length unknown): no newline at the end.
+    let mut torn = std::fs::read(&ledger).unwrap();
+    torn.extend_from_slice(br#"{"file":"/half"#);
+    std::fs::write(&ledger, &torn).unwrap();
+    std::fs::remove_file(state.join("state.json")).unwrap();
+    let err = segment(30.0);
+    assert!(err.contains("torn line"), "{err}");
+
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(parsed.len(), 3, "only the two torn lines are lost: {text}");
+    for (secs, line) in [(20, lines[2]), (30, lines[4])] {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+            panic!("the segment at {secs} s is not a line of its own ({e}): {text}")
+        });
+        assert!(
+            v["file"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("10-00-{secs}")),
+            "{v}"
+        );
+    }
+    assert!(text.ends_with('\n'));
+}
