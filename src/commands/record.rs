@@ -224,6 +224,9 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         ));
     }
     let reason = check_reason(args.reason.as_deref())?;
+    // HOOK_RTSP_USER without HOOK_RTSP_PASS (or the reverse) would make the
+    // hold fail: refused (exit 2) before anything is switched on.
+    crate::mediamtx::rtsp_auth::Credentials::from_env()?;
     let api = Api::from_env()?;
     // Ctrl-C (or SIGTERM) while waiting undoes the start like a timeout.
     let interrupted = Arc::new(AtomicBool::new(false));

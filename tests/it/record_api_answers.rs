@@ -2,7 +2,8 @@
 //! applied but never answered leaves recording off (switched off and
 //! checked) and `record start` failing; a web page answering 200 on the API
 //! address is an error at once; `hook stop` that cannot check MediaMTX's
-//! record switch exits non-zero. A scripted HTTP server plays the API (a
+//! record switch exits non-zero; half-set RTSP credentials are refused
+//! before the API is asked. A scripted HTTP server plays the API (a
 //! real MediaMTX always answers, so these have no `real_` variant).
 
 use crate::support::common;
@@ -175,4 +176,33 @@ fn hook_stop_that_cannot_check_the_record_switch_exits_non_zero() {
     let (code, out, err, _) = hook(&dir, &format!("http://127.0.0.1:{port}"), &["stop", "cam0"]);
     assert_ne!(code, 0, "{out}{err}");
     assert!(err.contains("could not be checked"), "{err}");
+}
+
+#[test]
+fn half_set_rtsp_credentials_are_refused_before_the_api_is_touched() {
+    let dir = TempDir::new("api-halfcred");
+    let server = Server::start(Arc::new(|_, _, _| {
+        Some((200, "application/json", "{\"record\":false}".into()))
+    }));
+    for (set, missing) in [
+        ("HOOK_RTSP_USER", "HOOK_RTSP_PASS"),
+        ("HOOK_RTSP_PASS", "HOOK_RTSP_USER"),
+    ] {
+        let mut c = hook_command(&dir.join("state"));
+        c.env("HOOK_MTX_API", &server.url)
+            .env("RTSP_PORT", free_port().to_string())
+            .env_remove("HOOK_RTSP_USER")
+            .env_remove("HOOK_RTSP_PASS")
+            .env(set, "viewer")
+            .args(["record", "start", "cam0"]);
+        let (code, out, err) = run_to_end(c, Duration::from_secs(20));
+        assert_eq!(code, 2, "{out}{err}");
+        assert!(err.contains(&format!("{missing} is not")), "{err}");
+    }
+    assert!(
+        server.seen().is_empty(),
+        "the API was asked: {:?}",
+        server.seen()
+    );
+    assert!(live_processes_with("hook hold cam0").is_empty());
 }
