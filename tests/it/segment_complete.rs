@@ -444,3 +444,45 @@ fn a_torn_last_ledger_line_costs_no_second_line() {
     }
     assert!(text.ends_with('\n'));
 }
+
+/// A segment path that is a symbolic link is refused (exit 2); a duration
+/// the file's own times cannot hold (hours for a file written in a minute)
+/// is counted as the file's span.
+#[test]
+fn a_linked_segment_is_refused_and_an_impossible_duration_is_not_counted() {
+    let dir = TempDir::new("seg-link");
+    let state = dir.join("state");
+    let real = fake_segment(dir.path(), 0.0, 500);
+    let link = dir.join("link.mp4");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (code, _, err) = run_to_end(segment_command(&state, "cam0", &link, "10"), LIMIT);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(ledger_lines(&state, "cam0").is_empty());
+
+    // Named as started now, written now, claiming three hours.
+    let now = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let t = now - time::Duration::seconds(60);
+    let file = dir.join(format!(
+        "{:04}-{:02}-{:02}_{:02}-{:02}-{:02}-{:06}.mp4",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    ));
+    std::fs::write(&file, vec![0u8; 500]).unwrap();
+    let (code, _, err) = run_to_end(segment_command(&state, "cam0", &file, "10800.0"), LIMIT);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("timestamp jump"), "{err}");
+    let lines = ledger_lines(&state, "cam0");
+    let d = lines[0]["duration"].as_f64().unwrap();
+    assert!((55.0..70.0).contains(&d), "counted {d} s: {lines:?}");
+    let st = path_state(&state, "cam0");
+    assert!(
+        st["segments"]["recorded_seconds"].as_f64().unwrap() < 70.0,
+        "{st}"
+    );
+}
