@@ -1229,7 +1229,9 @@ fn generate_state(dir: &Path, paths: u64, segments: u64) {
                 duration: 1800.016,
                 size: 180_000_000,
                 gap_before: None,
+                gap_cause: None,
                 start_from: StartSource::FileName,
+                recovered: false,
                 session: None,
             };
             serde_json::to_writer(&mut ledger, &rec).unwrap();

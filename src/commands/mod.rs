@@ -9,6 +9,7 @@ pub mod mediamtx_config;
 pub mod ready;
 pub mod record;
 pub mod record_retrigger;
+pub mod revive;
 pub mod run;
 pub mod segment_complete;
 pub mod session;

@@ -63,6 +63,8 @@ pub(super) const HOLD_TICK_MAX: Duration = Duration::from_secs(1);
 /// What `record start` waits beyond MediaMTX's start timeout and the
 /// device lock wait (see [`start_deadline`]).
 const START_MARGIN: Duration = Duration::from_secs(2);
+/// The limit for undoing a switch whose answer never came.
+const UNDO_TIMEOUT: Duration = Duration::from_secs(4);
 /// How often a busy session lock is tried again.
 const LOCK_POLL: Duration = Duration::from_millis(50);
 
@@ -77,7 +79,7 @@ pub(super) fn is_live(session: &Session) -> bool {
 }
 
 /// The session's hold runs (none recorded yet: false).
-fn hold_running(s: &Session) -> bool {
+pub(super) fn hold_running(s: &Session) -> bool {
     s.hold_pid
         .is_some_and(|pid| is_hook(pid, s.hold_process.as_ref(), "hold"))
 }
@@ -222,6 +224,9 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         ));
     }
     let reason = check_reason(args.reason.as_deref())?;
+    // HOOK_RTSP_USER without HOOK_RTSP_PASS (or the reverse) would make the
+    // hold fail: refused (exit 2) before anything is switched on.
+    crate::mediamtx::rtsp_auth::Credentials::from_env()?;
     let api = Api::from_env()?;
     // Ctrl-C (or SIGTERM) while waiting undoes the start like a timeout.
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -277,6 +282,8 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
             reason: reason.clone(),
             retriggers: 0,
             recent_retriggers: Vec::new(),
+            revivals: 0,
+            recent_revivals: Vec::new(),
         });
         p.recording.hold = None;
         p.recording.active = false;
@@ -285,12 +292,31 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
     let deadline_len = start_deadline(ctx);
 
     if let Err(e) = api.set_record(&path, true) {
+        // No answer in time: MediaMTX may have applied it all the same.
+        let unknown = e.outcome_unknown();
         let why = format!("switching recording on: {e}");
         fail_start(ctx, &api, &path, None, &why, false);
-        return Err(anyhow!(e).context(format!("starting a recording session on {path}")));
+        let e = anyhow!(e).context(format!("starting a recording session on {path}"));
+        if !unknown {
+            return Err(e);
+        }
+        // Undone with a shorter limit: the API is known to be slow now.
+        let undo = api.clone().with_timeout(UNDO_TIMEOUT);
+        if let Err(off) = undo.set_record(&path, false) {
+            return Err(e.context(format!(
+                "the answer never came, and recording could not be switched off either ({off}): `hook record stop` switches it off"
+            )));
+        }
+        return Err(match undo.record_enabled(&path) {
+            Ok(Some(false)) => e.context("the answer never came; recording is switched off"),
+            Ok(_) => e.context("the answer never came, and MediaMTX's record switch is still on: `hook record stop` switches it off"),
+            Err(check) => e.context(format!(
+                "the answer never came, and whether MediaMTX records could not be checked ({check}): `hook record stop` switches it off"
+            )),
+        });
     }
 
-    let mut hold = match spawn_hold(ctx, &path, port) {
+    let mut hold = match spawn_hold(ctx, &path, port, false) {
         Ok(child) => child,
         Err(e) => {
             let why = format!("starting the hold: {e:#}");
@@ -460,9 +486,20 @@ pub(super) fn mark_stopping(ctx: &Context, path: &str) {
 /// Starts `hook hold PATH` detached: its own session and process group (no
 /// terminal's SIGHUP reaches it), stdin from /dev/null, output appended to
 /// `holds/PATH.log`, the state directory and this command's policy passed on.
-fn spawn_hold(ctx: &Context, path: &str, port: u16) -> anyhow::Result<std::process::Child> {
+/// `again`: the session's hold is started anew, with the policy its first
+/// hold was given.
+pub(super) fn spawn_hold(
+    ctx: &Context,
+    path: &str,
+    port: u16,
+    again: bool,
+) -> anyhow::Result<std::process::Child> {
     let policy = serde_json::to_vec_pretty(&ctx.policy).context("serializing the policy")?;
-    let log = ctx.store.create_hold_files(path, &policy)?;
+    let log = if again {
+        ctx.store.reopen_hold_files(path, &policy)?
+    } else {
+        ctx.store.create_hold_files(path, &policy)?
+    };
     let policy_file = ctx.store.hold_policy_file(path);
     let exe = std::env::current_exe().context("finding the hook executable")?;
     ChildCommand::detached_hook(&exe, &["hold".into(), path.into()])
@@ -614,6 +651,8 @@ pub(super) mod tests {
             reason: None,
             retriggers: 0,
             recent_retriggers: Vec::new(),
+            revivals: 0,
+            recent_revivals: Vec::new(),
         }
     }
 

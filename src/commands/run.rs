@@ -98,6 +98,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         still_on: false,
         still_failed: false,
         still_paused_until: None,
+        keeper: super::revive::Keeper::default(),
     };
     log::info!(
         "publishing {device} to rtsp://127.0.0.1:{port}/{path} with {}",
@@ -108,6 +109,8 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         rtsp_port: Some(port),
         subreaper: true,
         stop_when_orphaned: true,
+        // A look at the path's recording session (its hold alive?).
+        tick_every: Some(super::revive::KEEPER_EVERY),
         ..Spec::new(ctx.policy.restart.clone())
     };
     match supervise::supervise(&mut job, &spec, &signals) {
@@ -217,6 +220,8 @@ struct Publisher<'a> {
     /// attempt with the still ended on a write error (a full disk), and
     /// FFmpeg ends every output when one fails, so the stream goes first.
     still_paused_until: Option<Instant>,
+    /// Brings the path's recording hold back when it dies.
+    keeper: super::revive::Keeper,
 }
 
 /// True when FFmpeg's last words say an output could not be written (the
@@ -499,7 +504,13 @@ impl Job for Publisher<'_> {
     }
 
     fn wait_instead(&mut self) -> Option<Box<dyn supervise::Wait>> {
-        self.device_wait().map(|w| Box::new(w) as Box<dyn supervise::Wait>)
+        self.device_wait()
+            .map(|w| Box::new(w) as Box<dyn supervise::Wait>)
+    }
+
+    fn tick(&mut self) -> bool {
+        self.keeper.check(self.ctx, &self.path, self.port);
+        true
     }
 
     fn lock_file(&mut self) -> Option<PathBuf> {

@@ -177,15 +177,23 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     }
     let now = now();
     let mut probe = ProcProbe::new();
+    let space = storage.space();
+    let rec = &ctx.policy.recording;
+    let segment = time::Duration::try_from(rec.segment_duration.0).unwrap_or(time::Duration::MAX);
+    let tolerance = time::Duration::try_from(rec.gap_tolerance.0).unwrap_or_default();
     let observed: Vec<(&str, &PathState, Observed)> = state
         .paths
         .iter()
         .map(|(name, p)| {
-            (
-                name.as_str(),
-                p,
-                observe(p, now, &mut |pid, id, k| probe.alive(pid, id, k)),
-            )
+            let mut o = observe(p, now, &mut |pid, id, k| probe.alive(pid, id, k));
+            // Never "recording" while nothing is written.
+            o.recording_cause =
+                crate::status::recording::trouble(p, &o, now, segment, tolerance, space);
+            if o.recording_cause.is_some() {
+                o.recording_active = false;
+                o.use_cases.retain(|u| *u != "recording");
+            }
+            (name.as_str(), p, o)
         })
         .collect();
 
@@ -330,6 +338,7 @@ mod tests {
                 &crate::state::State {
                     schema_version: 1,
                     paths: [("cam0".to_string(), p.clone())].into(),
+                    recording_root: None,
                 },
                 &[],
             ),

@@ -43,6 +43,14 @@ pub enum Cause {
     DiskFull,
     /// Any other system error while using the device.
     DeviceError,
+    /// The recordings' file system has (almost) no free space left.
+    FilesystemLow,
+    /// MediaMTX's recorder reported an error.
+    RecorderError,
+    /// Nothing to record: no stream reaches MediaMTX's recorder.
+    NoStream,
+    /// A recording session's hold (the reader keeping its stream) died.
+    HoldDead,
     /// A cause written by a newer version of the hook.
     #[serde(other)]
     Other,
@@ -66,6 +74,10 @@ impl Cause {
         Cause::CredentialsRefused,
         Cause::DiskFull,
         Cause::DeviceError,
+        Cause::FilesystemLow,
+        Cause::RecorderError,
+        Cause::NoStream,
+        Cause::HoldDead,
         Cause::Other,
     ];
 
@@ -87,6 +99,10 @@ impl Cause {
             Cause::CredentialsRefused => "credentials_refused",
             Cause::DiskFull => "disk_full",
             Cause::DeviceError => "device_error",
+            Cause::FilesystemLow => "filesystem_low",
+            Cause::RecorderError => "recorder_error",
+            Cause::NoStream => "no_stream",
+            Cause::HoldDead => "hold_dead",
             Cause::Other => "other",
         }
     }
@@ -109,6 +125,10 @@ impl Cause {
             Cause::CredentialsRefused => "credentials refused",
             Cause::DiskFull => "disk full",
             Cause::DeviceError => "device error",
+            Cause::FilesystemLow => "file system (almost) full",
+            Cause::RecorderError => "recorder error",
+            Cause::NoStream => "no stream",
+            Cause::HoldDead => "hold killed",
             Cause::Other => "other",
         }
     }
@@ -149,6 +169,17 @@ impl Cause {
             }
             Cause::DiskFull => "free space on the file system, or set a disk budget",
             Cause::DeviceError => "read the detail; replug the camera",
+            Cause::FilesystemLow => {
+                "free space on the recordings' file system, or set recording.min_free"
+            }
+            Cause::RecorderError => "read MediaMTX's log for the recorder's error",
+            Cause::NoStream => {
+                "check the publisher (hook status PATH shows its cause) and the hold's log"
+            }
+            Cause::HoldDead => {
+                "nothing, when it came back: the hook starts a new hold; if the session \
+                 failed, start it again with hook record start"
+            }
             Cause::Other => "read the detail",
         }
     }

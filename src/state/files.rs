@@ -162,7 +162,8 @@ impl Access {
         match self {
             Access::Read => libc::O_RDONLY,
             Access::ReadWrite => libc::O_RDWR,
-            Access::Append => libc::O_WRONLY | libc::O_APPEND,
+            // Readable too: the ledger looks at its last byte before appending.
+            Access::Append => libc::O_RDWR | libc::O_APPEND,
             Access::Truncate => libc::O_WRONLY | libc::O_TRUNC,
         }
     }

@@ -11,6 +11,7 @@ pub mod files;
 mod ledger;
 pub mod model;
 pub mod observe;
+pub mod outage;
 mod raw;
 pub mod stills;
 pub mod storage;

@@ -2,6 +2,7 @@
 //! session, hold, snapshot), as plain serde structs. Fields are only ever
 //! added; readers keep what they do not know.
 
+use crate::state::cause::Cause;
 use crate::state::identity::ProcessId;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -24,6 +25,11 @@ pub const STDERR_TAIL_LINES: usize = 20;
 pub struct State {
     pub schema_version: u32,
     pub paths: BTreeMap<String, PathState>,
+    /// The recording root as MediaMTX resolved a relative `record_path`
+    /// (`segment-complete` runs in MediaMTX's working directory), so that
+    /// every reader uses the same one whatever its own directory.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording_root: Option<String>,
 }
 
 /// What a path's publisher is doing.
@@ -80,9 +86,18 @@ pub struct SegmentRecord {
     /// Seconds of hole before this segment, when one was found.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gap_before: Option<f64>,
+    /// Why nothing was recorded in the hole before this segment, when the
+    /// state knew (an [`Outage`] overlapping it): a cause word.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gap_cause: Option<Cause>,
     /// Where `start` was read from.
     #[serde(default)]
     pub start_from: StartSource,
+    /// Found on disk without its `segment-complete` (the one being written
+    /// when MediaMTX or the machine went down): its duration is its file's
+    /// modification time minus its start.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub recovered: bool,
     /// `started_at` of the recording session the segment was counted into.
     #[serde(
         default,
@@ -121,7 +136,7 @@ pub enum StartSource {
 
 /// A stretch of time between recorded segments with nothing recorded,
 /// longer than the gap tolerance.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hole {
     #[serde(with = "time::serde::rfc3339")]
     pub from: OffsetDateTime,
@@ -130,6 +145,9 @@ pub struct Hole {
     /// When the hole was found (wall clock), to forget it after a while.
     #[serde(with = "time::serde::rfc3339")]
     pub found_at: OffsetDateTime,
+    /// Why nothing was recorded (see [`SegmentRecord::gap_cause`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cause: Option<Cause>,
 }
 
 /// Totals over every segment recorded for a path.
@@ -165,6 +183,9 @@ pub struct SegmentTotals {
     pub kept: u64,
     /// Their bytes (as recorded): the path's share of the disk budget.
     pub kept_bytes: u64,
+    /// Segments recorded from disk without their `segment-complete`
+    /// (`SegmentRecord::recovered`).
+    pub recovered: u64,
     /// Segments the disk budget deleted; each has a `deleted` ledger line.
     pub deleted: u64,
     pub deleted_bytes: u64,
@@ -234,6 +255,30 @@ pub struct Session {
     /// The last [`RECENT_RETRIGGERS`] re-triggers, oldest first.
     #[serde(default)]
     pub recent_retriggers: Vec<Retrigger>,
+    /// How many times the session's hold was found dead and started again.
+    #[serde(default)]
+    pub revivals: u64,
+    /// The last [`RECENT_REVIVALS`] of them, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recent_revivals: Vec<Revival>,
+}
+
+/// How many revivals a session keeps (`Session::recent_revivals`).
+pub const RECENT_REVIVALS: usize = 10;
+
+/// One hold of a session found dead and replaced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Revival {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The dead hold.
+    pub dead_pid: u32,
+    /// The hold started in its place (none when it could not be started).
+    #[serde(default)]
+    pub new_pid: Option<u32>,
+    /// Which hook command found it (`hook run`, `hook segment-complete`…).
+    #[serde(default)]
+    pub by: String,
 }
 
 /// How many re-triggers a session keeps (`Session::recent_retriggers`).
@@ -268,6 +313,14 @@ pub struct RecordingState {
     pub last_session: Option<Session>,
     /// The hold of the current session, as it reports itself.
     pub hold: Option<HoldState>,
+    /// Not kept in the file: set by `observe::truthful` for renderers when
+    /// the live session's hold (or its `record start`) is gone.
+    #[serde(skip)]
+    pub stale: bool,
+    /// Not kept in the file: set by `observe::truthful` when the live
+    /// session records nothing now (`status::recording`).
+    #[serde(skip)]
+    pub stalled: bool,
 }
 
 /// What a recording session's hold (`hook hold`) is doing.
@@ -378,8 +431,33 @@ pub struct PathState {
     pub still: Option<StillRecord>,
     /// Why the path was last stopped by `hook stop`.
     pub stop_reason: Option<String>,
+    /// Stretches of time in which something known kept the path from
+    /// being recorded (a hold killed, a camera unplugged), newest last, at
+    /// most [`RECENT_OUTAGES`]: a gap that overlaps one takes its cause.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub outages: Vec<Outage>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
+}
+
+/// How many outages a path keeps (`PathState::outages`).
+pub const RECENT_OUTAGES: usize = 16;
+
+/// A stretch of time in which a path could not be recorded, for a known
+/// reason; written by whoever saw it happen, read by `segment-complete`
+/// when it finds a hole.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Outage {
+    #[serde(with = "time::serde::rfc3339")]
+    pub from: OffsetDateTime,
+    /// None while it lasts.
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub to: Option<OffsetDateTime>,
+    /// Why (`hold_dead`, `unplugged`…).
+    pub cause: Cause,
+    /// What happened, for a person.
+    #[serde(default)]
+    pub detail: String,
 }
 
 /// Current time in UTC.
@@ -392,6 +470,7 @@ impl State {
         State {
             schema_version: SCHEMA_VERSION,
             paths: BTreeMap::new(),
+            recording_root: None,
         }
     }
 }

@@ -63,6 +63,9 @@ pub struct Observed {
     pub recording_active: bool,
     /// The active session's hold is gone.
     pub recording_stale: bool,
+    /// Why the live session records nothing now (filled in by `hook
+    /// status`, which knows the policy and the file system).
+    pub recording_cause: Option<crate::state::Failure>,
     pub use_cases: Vec<&'static str>,
     /// Why the publisher is not working, while the phase says it is not
     /// (waiting for the device, backing off, failed, starting again after
@@ -189,6 +192,7 @@ pub fn observe(
         uptime_seconds,
         recording_active,
         recording_stale,
+        recording_cause: None,
         use_cases,
     }
 }
@@ -203,6 +207,8 @@ pub fn truthful(state: &State, observed: &[(&str, &PathState, Observed)]) -> Sta
             p.supervisor_pid = o.supervisor_pid;
             p.child_pid = o.child_pid;
             p.recording.active = o.recording_active;
+            p.recording.stale = o.recording_stale;
+            p.recording.stalled = o.recording_cause.is_some();
             p.failure = o.cause.clone();
         }
     }
@@ -244,6 +250,8 @@ pub(crate) mod tests {
             reason: None,
             retriggers: 0,
             recent_retriggers: Vec::new(),
+            revivals: 0,
+            recent_revivals: Vec::new(),
         }
     }
 

@@ -55,6 +55,10 @@ impl RawDoc<'_> {
         let mut state = State {
             schema_version: self.version,
             paths: BTreeMap::new(),
+            recording_root: self
+                .top
+                .get("recording_root")
+                .and_then(|v| serde_json::from_str(v.get()).ok()),
         };
         let mut bad = Vec::new();
         for (name, raw) in self.paths {

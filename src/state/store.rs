@@ -88,6 +88,18 @@ impl StateStore {
     /// Creates (or empties) the hold's log and writes the policy it runs
     /// with, never through a link (see `state::files`); returns the log.
     pub fn create_hold_files(&self, path: &str, policy: &[u8]) -> Result<File> {
+        self.hold_files(path, Some(policy))
+    }
+
+    /// The hold's log, for a hold started again with the policy file its
+    /// session's first hold was given (written with `fallback` when it is
+    /// missing).
+    pub fn reopen_hold_files(&self, path: &str, fallback: &[u8]) -> Result<File> {
+        let keep = self.hold_policy_file(path).is_file();
+        self.hold_files(path, (!keep).then_some(fallback))
+    }
+
+    fn hold_files(&self, path: &str, policy: Option<&[u8]>) -> Result<File> {
         let stem = name_stem(path);
         let holds = self
             .open_dir_creating()?
@@ -98,11 +110,13 @@ impl StateStore {
             // Appended to: never truncate the log of a hold that may still write.
             .open(&log_name, Access::Append, true)
             .with_context(|| format!("opening hold log {}", holds.join(&log_name).display()))?;
-        let policy_name = format!("{stem}.policy.json");
-        holds
-            .open(&policy_name, Access::Truncate, true)
-            .and_then(|mut f| f.write_all(policy))
-            .with_context(|| format!("writing {}", holds.join(&policy_name).display()))?;
+        if let Some(policy) = policy {
+            let policy_name = format!("{stem}.policy.json");
+            holds
+                .open(&policy_name, Access::Truncate, true)
+                .and_then(|mut f| f.write_all(policy))
+                .with_context(|| format!("writing {}", holds.join(&policy_name).display()))?;
+        }
         Ok(log)
     }
 

@@ -263,11 +263,20 @@ pub fn render_details(
         "recording",
         match &p.recording.session {
             Some(s) => format!(
-                "{}{}",
+                "{}{}{}",
                 match (o.recording_stale, s.status.as_str()) {
                     (true, "starting") => "NEVER STARTED, its record start is gone: ",
                     (true, _) => "NOT held, its hold is gone: ",
                     _ => "",
+                },
+                match &o.recording_cause {
+                    Some(f) => format!(
+                        "NOT RECORDING ({}): {}; fix: {}; ",
+                        f.cause.summary(),
+                        f.detail,
+                        f.fix
+                    ),
+                    None => String::new(),
                 },
                 session_text(s)
             ),

@@ -3,7 +3,8 @@
 
 use crate::state::observe::*;
 use crate::state::{
-    ExitRecord, PathState, SegmentRecord, Session, SnapshotRecord, StateStore, StillRecord,
+    ExitRecord, Hole, Outage, PathState, SegmentRecord, Session, SnapshotRecord, StateStore,
+    StillRecord,
 };
 use anyhow::Context as _;
 use serde::Serialize;
@@ -59,6 +60,8 @@ pub(crate) struct JsonPath<'a> {
     snapshot: &'a Option<SnapshotRecord>,
     still: Option<JsonStill<'a>>,
     stop_reason: &'a Option<String>,
+    /// Stretches of time a known cause kept the path from being recorded.
+    outages: &'a [Outage],
     #[serde(with = "time::serde::rfc3339::option")]
     updated_at: Option<OffsetDateTime>,
 }
@@ -89,6 +92,11 @@ impl<'a> JsonStill<'a> {
 pub(crate) struct JsonRecording<'a> {
     active: bool,
     stale: bool,
+    /// Why the live session records nothing now (null when it records or
+    /// there is none): a cause word, its evidence and fix.
+    cause: Option<crate::state::Cause>,
+    detail: Option<&'a str>,
+    fix: Option<&'a str>,
     session: &'a Option<Session>,
     last_session: &'a Option<Session>,
 }
@@ -101,12 +109,16 @@ pub(crate) struct JsonSegments<'a> {
     gaps: u64,
     gone: u64,
     deleted: u64,
+    /// Segments recorded from disk without their `segment-complete`.
+    recovered: u64,
     kept_bytes: u64,
     /// The path's oldest kept segment (its file), when known.
     oldest_kept: Option<&'a str>,
     #[serde(with = "time::serde::rfc3339::option")]
     last_end: Option<OffsetDateTime>,
     last: &'a [SegmentRecord],
+    /// The holes found lately, each with its `cause` when known.
+    holes: &'a [Hole],
     ledger: String,
 }
 
@@ -155,6 +167,9 @@ pub fn render_json_with(
             recording: JsonRecording {
                 active: o.recording_active,
                 stale: o.recording_stale,
+                cause: o.recording_cause.as_ref().map(|f| f.cause),
+                detail: o.recording_cause.as_ref().map(|f| f.detail.as_str()),
+                fix: o.recording_cause.as_ref().map(|f| f.fix.as_str()),
                 session: &p.recording.session,
                 last_session: &p.recording.last_session,
             },
@@ -165,6 +180,7 @@ pub fn render_json_with(
                 gaps: p.segments.gaps,
                 gone: p.segments.gone,
                 deleted: p.segments.deleted,
+                recovered: p.segments.recovered,
                 kept_bytes: p.segments.kept_bytes,
                 oldest_kept: p
                     .segments
@@ -173,11 +189,13 @@ pub fn render_json_with(
                     .and_then(|c| c.file.as_deref()),
                 last_end: p.segments.last_end,
                 last: &p.segments.last,
+                holes: &p.segments.holes,
                 ledger: store.ledger_file(name).display().to_string(),
             },
             snapshot: &p.snapshot,
             still: p.still.as_ref().map(|s| JsonStill::of(s, now)),
             stop_reason: &p.stop_reason,
+            outages: &p.outages,
             updated_at: p.updated_at,
         };
         paths.insert(*name, entry);

@@ -5,4 +5,5 @@ pub mod forecast;
 pub mod human;
 pub mod json;
 pub mod prometheus;
+pub mod recording;
 pub mod storage;

@@ -166,6 +166,18 @@ const FAMILIES: &[Family] = &[
         samples: |p, _| one(f64::from(u8::from(p.recording.active))),
     },
     Family {
+        name: "recording_stalled",
+        kind: Kind::Gauge,
+        help: "1 while the path's live recording session records nothing (no segment for longer than a segment duration plus the gap tolerance, or its hold gone); hook status shows the cause. Else 0.",
+        samples: |p, _| one(f64::from(u8::from(p.recording.stalled))),
+    },
+    Family {
+        name: "session_stale",
+        kind: Kind::Gauge,
+        help: "1 while the path's live recording session has lost the process keeping it (its hold, or its `hook record start`), so nothing is recorded for it; else 0. The hook starts a dead hold again within seconds; a value that stays 1 needs a person.",
+        samples: |p, _| one(f64::from(u8::from(p.recording.stale))),
+    },
+    Family {
         name: "last_snapshot_timestamp_seconds",
         kind: Kind::Gauge,
         help: "Unix time of the last snapshot; absent when none was taken.",
@@ -292,6 +304,11 @@ pub fn render_storage(s: &crate::status::storage::Storage) -> String {
         "storage_budget_met",
         "1 when the recordings are within the disk budget, 0 when it cannot be met.",
         Some(u64::from(s.budget_met)),
+    );
+    gauge(
+        "storage_filesystem_low",
+        "1 when the recordings' file system has (almost) no free space left (under 1% or 64 MiB, whichever is less), whatever the budget; else 0.",
+        Some(u64::from(s.filesystem_low)),
     );
     let f = &s.forecast;
     if let Some(rate) = f.write_bytes_per_second {
@@ -598,6 +615,7 @@ mod tests {
             max_size_bytes: None,
             min_free_bytes: Some(5),
             budget_met: true,
+            filesystem_low: false,
             forecast: Forecast {
                 write_bytes_per_second: Some(2.5),
                 budget_hours: Some(0.5),

@@ -5,7 +5,7 @@
 use crate::policy::record_path::RecordPattern;
 use crate::policy::size::Size;
 use crate::policy::Recording;
-use crate::state::storage::space;
+use crate::state::storage::{space, Space};
 use crate::state::State;
 use serde::Serialize;
 use std::fmt::Write as _;
@@ -26,12 +26,22 @@ pub struct Storage {
     pub budget_met: bool,
     /// Hours of recording left at the recent write rate.
     pub forecast: crate::status::forecast::Forecast,
+    /// The file system has (almost) no free space, whatever the budget
+    /// (`status::recording::filesystem_low`).
+    pub filesystem_low: bool,
 }
 
 impl Storage {
     pub fn observe(state: &State, rec: &Recording, now: time::OffsetDateTime) -> Storage {
-        let root = RecordPattern::new(&rec.record_path)
-            .map(|p| p.root)
+        // A relative record_path is MediaMTX's directory's, not ours: the
+        // root segment-complete resolved there, once it has run.
+        let recorded = state
+            .recording_root
+            .as_ref()
+            .filter(|_| !rec.record_path.starts_with('/'))
+            .map(std::path::PathBuf::from);
+        let root = recorded
+            .or_else(|| RecordPattern::new(&rec.record_path).map(|p| p.root))
             .unwrap_or_default();
         let sp = space(&root).ok();
         let recordings_bytes = state.paths.values().map(|p| p.segments.kept_bytes).sum();
@@ -63,7 +73,16 @@ impl Storage {
             min_free_bytes,
             budget_met,
             forecast,
+            filesystem_low: crate::status::recording::filesystem_low(sp),
         }
+    }
+
+    /// The file system's figures, when they could be read.
+    pub fn space(&self) -> Option<Space> {
+        Some(Space {
+            free: self.free_bytes?,
+            total: self.total_bytes?,
+        })
     }
 
     /// The human lines: storage, the forecast, oldest kept segment per
@@ -115,9 +134,19 @@ impl Storage {
         )
     }
 
-    /// The loud warning when the budget cannot be met; empty when it can.
+    /// The loud warning when the budget cannot be met, or the file system
+    /// is (almost) full; empty when neither.
     pub fn warning(&self) -> String {
         let mut out = String::new();
+        if self.filesystem_low {
+            let _ = writeln!(
+                out,
+                "WARNING: THE RECORDINGS' FILE SYSTEM IS (ALMOST) FULL: {} free on {}; recording stops when it is full ({})",
+                self.free_bytes.map_or("?".into(), crate::status::human::human_bytes),
+                self.root,
+                crate::state::Cause::FilesystemLow.fix()
+            );
+        }
         if !self.budget_met {
             let why = match (self.max_size_bytes, self.free_bytes, self.min_free_bytes) {
                 (Some(m), _, _) if self.recordings_bytes > m => {

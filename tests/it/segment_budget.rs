@@ -129,15 +129,18 @@ fn a_symlink_in_the_ledger_is_never_followed_or_deleted() {
     let elsewhere = dir.join("precious.bin");
     std::fs::write(&elsewhere, vec![7u8; 3000]).unwrap();
     let config = budget_config(dir.path(), &rec, r#""max_size":"2500B","min_free":"0""#);
-    // The oldest "segment" is a link, named the way MediaMTX names them.
-    let real = fake_segment(&cam, 0.0, 1);
+    // The oldest segment, once recorded, is replaced by a link (segment-
+    // complete itself refuses a link), named the way MediaMTX names them.
+    let real = fake_segment(&cam, 0.0, 3000);
+    let (code, _, err) = run_to_end(segment(&state, &config, "cam0", &real), LIMIT);
+    assert_eq!(code, 0, "{err}");
     std::fs::remove_file(&real).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &real).unwrap();
     let mut all = vec![real.clone()];
     for i in 1..4 {
         all.push(fake_segment(&cam, i as f64 * 2.0, 1000));
     }
-    for f in &all {
+    for f in &all[1..] {
         let (code, _, err) = run_to_end(segment(&state, &config, "cam0", f), LIMIT);
         assert_eq!(code, 0, "{err}");
     }
@@ -322,4 +325,42 @@ fn free_bytes(dir: &Path) -> u64 {
         .trim()
         .parse()
         .unwrap()
+}
+
+/// With a relative `record_path`, the storage figures are those of the
+/// recording root MediaMTX resolved (segment-complete runs in its working
+/// directory), whatever directory `hook status` is run from.
+#[test]
+fn storage_root_of_a_relative_record_path_is_mediamtx_s_whatever_the_cwd() {
+    let dir = TempDir::new("seg-relroot");
+    let state = dir.join("state");
+    let mtx_cwd = dir.join("mediamtx-home");
+    let seg_dir = mtx_cwd.join("recordings").join("cam0");
+    std::fs::create_dir_all(&seg_dir).unwrap();
+    let config = write_config(
+        dir.path(),
+        r#"{"recording": {"record_path": "./recordings/%path/%Y-%m-%d_%H-%M-%S-%f"}}"#,
+    );
+    let seg = fake_segment(&seg_dir, 0.0, 1000);
+    let mut c = segment_command(&state, "cam0", &seg, "2");
+    c.env("HOOK_CONFIG", &config).current_dir(&mtx_cwd);
+    let (code, _, err) = run_to_end(c, Duration::from_secs(10));
+    assert_eq!(code, 0, "{err}");
+    for cwd in ["/", dir.path().to_str().unwrap()] {
+        let mut s = hook_command(&state);
+        s.args(["status", "--json"])
+            .env("HOOK_CONFIG", &config)
+            .current_dir(cwd);
+        let (code, out, err) = run_to_end(s, Duration::from_secs(10));
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(
+            v["storage"]["root"]
+                .as_str()
+                .map(|r| r.trim_end_matches('/')),
+            mtx_cwd.join("recordings").to_str(),
+            "from {cwd}: {}",
+            v["storage"]
+        );
+    }
 }

@@ -111,7 +111,8 @@ fn a_live_path_then_the_same_path_after_sigkill() {
         [
             "camera0",
             "running",
-            "viewing,recording",
+            // The session's last segment ended days ago: not recording.
+            "viewing",
             &ffmpeg.id().to_string()
         ],
         "{out}"
@@ -145,14 +146,14 @@ fn a_live_path_then_the_same_path_after_sigkill() {
     for want in [
         "path: camera0".to_string(),
         "phase: running".to_string(),
-        "use cases: viewing, recording".to_string(),
+        "use cases: viewing".to_string(),
         "device: /dev/video0".to_string(),
         format!("ffmpeg pid: {}, up 1h02m (since", ffmpeg.id()),
         format!("hook run pid: {}", supervisor.id()),
         "restarts: 2".to_string(),
         "last error: ffmpeg exited with code 1: Connection refused; at".to_string(),
         "activation: 450 ms from demand to ready".to_string(),
-        format!("recording: active since 2026-11-24 09:59:00 +00:00, 2 segments, 2m00s recorded, 1 gap, hold pid {}", hold.id()),
+        "recording: NOT RECORDING (no stream): no segment for".to_string(),
         "segments: 2 segments, 2m00s recorded, 4.0 KiB, 1 gap, last ends 2026-11-24 10:02:40 +00:00".to_string(),
         format!("ledger: {}", state.join("ledger/camera0.jsonl").display()),
         "| [rtsp @ 0x1] Connection refused".to_string(),
@@ -162,6 +163,11 @@ fn a_live_path_then_the_same_path_after_sigkill() {
             "missing {want:?} in:\n{out}"
         );
     }
+
+    assert!(
+        flat.iter().any(|l| l.ends_with(&format!("active since 2026-11-24 09:59:00 +00:00, 2 segments, 2m00s recorded, 1 gap, hold pid {}", hold.id()))),
+        "{out}"
+    );
 
     // Machines: the documented fields.
     let (code, out, err) = status(&state, &["--json"]);
@@ -179,11 +185,13 @@ fn a_live_path_then_the_same_path_after_sigkill() {
         c["last_error"],
         "ffmpeg exited with code 1: Connection refused"
     );
-    assert_eq!(c["use_cases"], serde_json::json!(["viewing", "recording"]));
+    assert_eq!(c["use_cases"], serde_json::json!(["viewing"]));
     let up = c["uptime_seconds"].as_f64().unwrap();
     assert!((3725.0..3800.0).contains(&up), "{up}");
     assert_eq!(c["activation_latency_ms"], 450);
-    assert_eq!(c["recording"]["active"], true);
+    assert_eq!(c["recording"]["active"], false, "nothing written for days");
+    assert_eq!(c["recording"]["cause"], "no_stream");
+    assert_eq!(c["recording"]["session"]["status"], "active");
     assert_eq!(c["recording"]["session"]["segments"], 2);
     assert_eq!(c["segments"]["count"], 2);
     assert_eq!(c["segments"]["recorded_seconds"], 120.0);

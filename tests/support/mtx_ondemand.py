@@ -267,6 +267,9 @@ class Recorder:
         self.start = None
         self.duration = parse_duration(self.conf["recordSegmentDuration"])
         self.closed = False
+        # After an error (a file that cannot be created) the recorder starts
+        # again after a pause (internal/recorder/recorder.go, restartPause).
+        self.paused_until = 0.0
         log("INF", f"[path {path.name}] [recorder] recording with format fmp4")
 
     def write(self, packet):
@@ -275,20 +278,35 @@ class Recorder:
         next segment starts where the previous one ended, as MediaMTX's
         recorder times segments from the stream, not the wall clock."""
         with self.lock:
-            if self.closed or len(packet) < 12:
+            if self.closed or len(packet) < 12 or time.time() < self.paused_until:
                 return
             ts = int.from_bytes(packet[4:8], "big")
             key = is_key_frame(packet)
-            if self.file is not None:
-                elapsed = ((ts - self.start_ts) % (1 << 32)) / 90000.0
-                if elapsed < 1e6 and elapsed >= self.duration and key:
-                    self._complete(elapsed)
-                    self._open(self.start + elapsed, ts)
-            elif key:
-                self._open(time.time(), ts)
-            if self.file is not None:
-                self.last_elapsed = ((ts - self.start_ts) % (1 << 32)) / 90000.0
-                self.file.write(packet)
+            try:
+                if self.file is not None:
+                    elapsed = ((ts - self.start_ts) % (1 << 32)) / 90000.0
+                    if elapsed < 1e6 and elapsed >= self.duration and key:
+                        self._complete(elapsed)
+                        self._open(self.start + elapsed, ts)
+                elif key:
+                    self._open(time.time(), ts)
+                if self.file is not None:
+                    self.last_elapsed = ((ts - self.start_ts) % (1 << 32)) / 90000.0
+                    self.file.write(packet)
+            except OSError as e:
+                self._failed(e)
+
+    def _failed(self, e):
+        """A file that cannot be created or written: the recorder logs the
+        error, drops the segment and starts again after its pause."""
+        if self.file is not None:
+            try:
+                self.file.close()
+            except OSError:
+                pass
+        self.file = None
+        log("ERR", f"[path {self.path.name}] [recorder] {e}")
+        self.paused_until = time.time() + 2.0
 
     def _open(self, start, ts):
         self.start = start
@@ -319,7 +337,10 @@ class Recorder:
                 return
             self.closed = True
             if self.file is not None:
-                self._complete(self.last_elapsed)
+                try:
+                    self._complete(self.last_elapsed)
+                except OSError as e:
+                    self._failed(e)
 
 
 class Parked:

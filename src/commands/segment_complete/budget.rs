@@ -119,6 +119,13 @@ pub fn enforce(
     let Some(pattern) = RecordPattern::new(&rec.record_path) else {
         return Ok(done);
     };
+    // A relative record_path is MediaMTX's working directory's, which is ours.
+    if !rec.record_path.starts_with('/') {
+        let root = pattern.root.to_string_lossy();
+        if state.recording_root.as_deref() != Some(&*root) {
+            state.recording_root = Some(root.into_owned());
+        }
+    }
     for _ in 0..DELETE_MAX {
         let Some(reason) = over_budget(state, rec, &pattern.root) else {
             break;

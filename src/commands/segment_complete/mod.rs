@@ -24,10 +24,12 @@ use anyhow::Context as _;
 use time::{Duration, OffsetDateTime};
 
 use crate::cli::SegmentArgs;
+use crate::commands::revive::{hold_is_dead, revive_once};
 use crate::commands::Context;
 use crate::mediamtx::env::{
     validate_path_name, validate_segment_duration, validate_segment_path, var,
 };
+use crate::state::outage;
 use crate::state::{
     now, Hole, PathState, SegmentRecord, SegmentTotals, StartSource, RECENT_SEGMENTS,
 };
@@ -38,10 +40,11 @@ use crate::state::{
 /// expected, and a hole forgotten stays counted.
 mod budget;
 mod gone;
+mod recover;
 mod start_time;
 
 pub use gone::*;
-use start_time::segment_start;
+use start_time::{plausible_duration, segment_start};
 pub use start_time::{resolve_local, start_from_file_name};
 
 pub const HOLE_MEMORY: Duration = Duration::minutes(10);
@@ -65,6 +68,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     .context("gap tolerance out of range")?;
 
     let (start, start_from) = segment_start(&file, &meta, duration);
+    let duration = plausible_duration(duration, start, start_from, &meta, &file);
     let file_text = std::path::absolute(&file)
         .unwrap_or(file)
         .to_string_lossy()
@@ -75,7 +79,9 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
         duration,
         size: meta.len(),
         gap_before: None,
+        gap_cause: None,
         start_from,
+        recovered: false,
         session: None,
     };
 
@@ -87,6 +93,33 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
                 return Ok(None);
             }
             entry.updated_at = Some(now());
+            // After a hole: the file being written at a crash, unreported.
+            let mut recovered = Vec::new();
+            if let Some(last_end) = entry.segments.last_end {
+                if segment.start > last_end + tolerance {
+                    let dir = std::path::Path::new(&segment.file).parent();
+                    let found = dir.map(|d| {
+                        recover::unledgered(
+                            d,
+                            last_end,
+                            segment.start,
+                            tolerance,
+                            &segment.file,
+                            &entry.segments,
+                        )
+                    });
+                    for rec in found.unwrap_or_default() {
+                        let placed = record_segment(entry, rec, tolerance, now());
+                        entry.segments.ledger_bytes = Some(store.append_ledger(
+                            &path,
+                            entry.segments.ledger_bytes,
+                            &placed.record,
+                        )?);
+                        entry.segments.recovered += 1;
+                        recovered.push(placed.record);
+                    }
+                }
+            }
             let placed = record_segment(entry, segment.clone(), tolerance, now());
             let committed =
                 store.append_ledger(&path, entry.segments.ledger_bytes, &placed.record)?;
@@ -103,7 +136,8 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
                 entry.segments.gone += 1;
             }
             let enforced = budget::enforce(store, state, &ctx.policy.recording, now())?;
-            Ok(Some((placed, gone, enforced)))
+            let dead_hold = state.paths.get(&path).is_some_and(hold_is_dead);
+            Ok(Some((placed, gone, enforced, dead_hold, recovered)))
         })
     };
     let placed = with_retries(record).map_err(|e| {
@@ -113,7 +147,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             by_hand(store, &path, &segment.file, duration)
         ))
     })?;
-    let Some((placed, gone, enforced)) = placed else {
+    let Some((placed, gone, enforced, dead_hold, recovered)) = placed else {
         log::info!(
             "segment {} was already recorded; not counted again",
             segment.file
@@ -140,8 +174,21 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             ""
         }
     );
+    for r in &recovered {
+        log::warn!(
+            "segment {} was on disk without its segment-complete (written when MediaMTX or the machine went down?): recorded as recovered, {:.3}s from its file times",
+            r.file,
+            r.duration
+        );
+    }
     if let Some(gap) = rec.gap_before {
-        log::warn!("gap of {gap:.3}s in the recording before {}", rec.file);
+        match &rec.gap_cause {
+            Some(cause) => log::warn!(
+                "gap of {gap:.3}s in the recording before {} ({cause})",
+                rec.file
+            ),
+            None => log::warn!("gap of {gap:.3}s in the recording before {}", rec.file),
+        }
     }
     for g in &gone {
         log::info!("segment {} is gone (deleted); marked in the ledger", g.gone);
@@ -152,6 +199,9 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             "segment {} filled a hole counted earlier as a gap",
             rec.file
         );
+    }
+    if dead_hold {
+        revive_once(ctx, &path, "hook segment-complete");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -262,6 +312,17 @@ pub fn record_segment(
     }
     let (gap_before, gaps_delta) = place(totals, start, end, tolerance, now);
     seg.gap_before = gap_before;
+    // A new hole takes the cause of what the state knows happened then.
+    for h in totals
+        .holes
+        .iter_mut()
+        .filter(|h| h.cause.is_none() && h.found_at == now)
+    {
+        h.cause = outage::explaining(&p.outages, h.from, h.to).map(|o| o.cause);
+        if gap_before.is_some() && h.to == start {
+            seg.gap_cause = h.cause;
+        }
+    }
     totals.gaps = totals.gaps.saturating_add_signed(gaps_delta);
     totals.count += 1;
     totals.recorded_seconds += seg.duration;
@@ -330,6 +391,7 @@ pub fn place(
                 from: last_end,
                 to: start,
                 found_at: now,
+                cause: None,
             });
             gap_before = Some(hole.as_seconds_f64());
         }
@@ -342,6 +404,7 @@ pub fn place(
                     from: end,
                     to: first_start,
                     found_at: now,
+                    cause: None,
                 },
             );
         }
@@ -356,7 +419,10 @@ pub fn place(
                 continue;
             }
             if start - h.from > tolerance {
-                kept.push(Hole { to: start, ..h });
+                kept.push(Hole {
+                    to: start,
+                    ..h.clone()
+                });
             }
             if h.to - end > tolerance {
                 kept.push(Hole { from: end, ..h });
@@ -375,6 +441,7 @@ pub fn place(
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
+    use crate::state::cause::Cause;
     use crate::state::Session;
     use time::macros::datetime;
 
@@ -389,7 +456,9 @@ pub(super) mod tests {
             duration,
             size: 1000,
             gap_before: None,
+            gap_cause: None,
             start_from: StartSource::FileName,
+            recovered: false,
             session: None,
         }
     }
@@ -466,6 +535,7 @@ pub(super) mod tests {
                 from: at(40.0),
                 to: at(50.0),
                 found_at: at(1e6),
+                cause: None,
             }]
         );
     }
@@ -511,6 +581,8 @@ pub(super) mod tests {
             reason: None,
             retriggers: 0,
             recent_retriggers: Vec::new(),
+            revivals: 0,
+            recent_revivals: Vec::new(),
         }
     }
 
@@ -532,6 +604,22 @@ pub(super) mod tests {
         assert_eq!(p.segments.gaps, 1);
         assert_eq!(p.segments.recorded_seconds, 30.0);
         assert_eq!(p.segments.bytes, 3000);
+    }
+
+    #[test]
+    fn a_gap_takes_the_cause_of_the_outage_over_it() {
+        let mut p = PathState::default();
+        record_segment(&mut p, seg(at(0.0), 10.0), TOL, at(1e6));
+        crate::state::outage::begin(&mut p, at(9.0), Cause::HoldDead, "hold pid 7 died".into());
+        crate::state::outage::end(&mut p, Cause::HoldDead, at(11.0));
+        let placed = record_segment(&mut p, seg(at(20.0), 10.0), TOL, at(1e6));
+        assert_eq!(placed.gaps_delta, 1);
+        assert_eq!(placed.record.gap_cause, Some(Cause::HoldDead));
+        assert_eq!(p.segments.holes[0].cause, Some(Cause::HoldDead));
+        // A later hole nothing explains has no cause.
+        let placed = record_segment(&mut p, seg(at(100.0), 10.0), TOL, at(1e6));
+        assert_eq!(placed.gaps_delta, 1);
+        assert_eq!(placed.record.gap_cause, None);
     }
 
     #[test]

@@ -291,6 +291,19 @@ moq: false
         }
     }
 
+    /// A crash (SIGKILL), `outage` with no MediaMTX, and a new one on the
+    /// same ports with the same file.
+    pub fn crash_and_start(&mut self, outage: Duration) {
+        self.sigkill();
+        std::thread::sleep(outage);
+        let free = wait_until(Duration::from_secs(10), || {
+            std::net::TcpListener::bind(("127.0.0.1", self.rtsp_port)).is_ok()
+                && std::net::TcpListener::bind(("127.0.0.1", self.api_port)).is_ok()
+        });
+        assert!(free, "MediaMTX's ports stayed taken");
+        self.spawn();
+    }
+
     /// A clean stop (SIGINT, as systemd or a terminal does), `outage` with
     /// no MediaMTX, and a new one on the same ports with the same file:
     /// every API change is forgotten. Returns the moment the old one had
