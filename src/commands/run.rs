@@ -41,7 +41,7 @@ use crate::error::{is_usage, usage};
 use crate::mediamtx::env as mtx_env;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::ExitRecord;
-use crate::state::{now, Cause, Failure, PathState, Phase, StillRecord};
+use crate::state::{now, outage, Cause, Failure, PathState, Phase, StillRecord};
 use crate::supervise::signals::Signals;
 use crate::supervise::{
     self, ChildExit, ErrorOrigin, Event, ExitReason, FatalKind, Job, Launch, Spec, StartError,
@@ -366,7 +366,13 @@ impl Publisher<'_> {
                 p.last_error_at = Some(now());
             }
             if let Some(f) = failure {
-                p.failure = Some(f.after(p.failure.as_ref()));
+                let f = still_unplugged(f, p.failure.as_ref()).after(p.failure.as_ref());
+                // While a session records, the camera's trouble is an
+                // outage: the gap it leaves in the ledger gets its cause.
+                if p.recording.session.is_some() && f.cause != Cause::Other {
+                    outage::begin(p, f.since, f.cause, f.detail.clone());
+                }
+                p.failure = Some(f);
             }
             then(p);
         })
@@ -377,6 +383,17 @@ impl Publisher<'_> {
         self.busy_unseen = false;
         self.write(|p| {
             p.phase = Phase::Running;
+            // Every outage the publisher began is over (its cause may
+            // have changed on the way: unplugged, then busy).
+            let at = now();
+            for o in p.outages.iter_mut().filter(|o| o.to.is_none()) {
+                if !matches!(
+                    o.cause,
+                    Cause::HoldDead | Cause::NoStream | Cause::RecorderError | Cause::FilesystemLow
+                ) {
+                    o.to = Some(at.max(o.from));
+                }
+            }
             p.failure = None;
         })
     }
@@ -443,6 +460,17 @@ impl Publisher<'_> {
                 .with_fix("install FFmpeg (apt install ffmpeg) or point --ffmpeg at it"),
             ErrorOrigin::Exited | ErrorOrigin::Stalled => self.exit_failure.take()?,
         })
+    }
+}
+
+/// A camera missing since it was unplugged (no run since, by this
+/// instance or a newer one MediaMTX started) is still unplugged.
+fn still_unplugged(f: Failure, previous: Option<&Failure>) -> Failure {
+    match previous {
+        Some(prev) if prev.cause == Cause::Unplugged && f.cause == Cause::CameraMissing => {
+            Failure::new(Cause::Unplugged, f.detail)
+        }
+        _ => f,
     }
 }
 

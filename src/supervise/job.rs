@@ -96,6 +96,33 @@ pub trait Wait: std::fmt::Debug {
     fn ready(&mut self) -> bool;
 }
 
+/// A [`Wait`] that is only a short, fixed pause: the next attempt after
+/// `delay` whatever the backoff has grown to.
+#[derive(Debug)]
+pub struct Pause {
+    until: std::time::Instant,
+}
+
+impl Pause {
+    pub fn new(delay: Duration) -> Pause {
+        Pause {
+            until: std::time::Instant::now() + delay,
+        }
+    }
+}
+
+impl Wait for Pause {
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
+    fn next_check(&self) -> std::time::Instant {
+        self.until
+    }
+    fn ready(&mut self) -> bool {
+        std::time::Instant::now() >= self.until
+    }
+}
+
 /// Where an attempt's failure came from, so the job can name its cause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorOrigin {

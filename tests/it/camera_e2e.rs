@@ -329,3 +329,129 @@ both!(
     real_camera_snapshot_from_the_camera,
     root_camera_snapshot_from_the_camera
 );
+
+// 4. Unplugged while a recording session holds it (nobody views it): the
+//    session survives, recording resumes after the replug, the hole is one
+//    gap in the ledger with its cause and length, and once the session is
+//    stopped nothing is left running. The backoff is long: neither the
+//    publisher nor the hold may wait for it.
+fn unplug_during_a_recording_session(b: Backend) {
+    unplugged_while_recording(b, Duration::from_secs(4), Duration::from_secs(30));
+}
+
+// 4. The same with the camera away for longer than MediaMTX waits for a
+//    publisher (its start timeout) and than it keeps a path nobody reads
+//    (close-after): MediaMTX stops the waiting `hook run`, the hold asks
+//    again and a new one waits; the recording still resumes at once.
+fn long_unplug_during_a_recording_session(b: Backend) {
+    unplugged_while_recording(b, START_TIMEOUT + Duration::from_secs(4), CLOSE_AFTER);
+}
+
+fn unplugged_while_recording(b: Backend, outage: Duration, close_after: Duration) {
+    let dev = FakeDev::new();
+    let cam = Camera::mjpeg("cam1").sizes(vec![(640, 480, vec![30])]);
+    dev.plug(&cam, 0);
+    let setup = Setup {
+        close_after: Some(close_after),
+        restart: Some(LONG_BACKOFF),
+        ..Setup::default()
+    };
+    let m = wired_with(b, &dev, &dev.by_id(&cam), setup);
+    let path = m.path().to_string();
+    let (code, out, err) = m.run_hook(&["record", "start", &path], START_TIMEOUT + SLACK * 2);
+    assert_eq!(code, 0, "record start: {out}{err}\n{}", m.log_text());
+    let segments = |n: usize| {
+        poll(SLACK * 2, Duration::from_millis(200), || {
+            m.ledger().len() >= n
+        })
+    };
+    assert!(
+        segments(2),
+        "no segments: {:?}\n{}",
+        m.ledger(),
+        m.log_text()
+    );
+
+    dev.unplug("cam1");
+    let st = status_until(&m, Duration::from_secs(3), "the camera unplugged", |s| {
+        s["cause"] == "unplugged"
+    });
+    assert_eq!(st["recording"]["session"]["status"], "active", "{st}");
+    std::thread::sleep(outage);
+    let before = m.ledger().len();
+    let replugged = Instant::now();
+    dev.plug(&cam, 4);
+    status_until(&m, BACK_WITHIN, "publishing again", |s| {
+        s["phase"] == "running"
+    });
+    eprintln!(
+        "{b:?}: publishing again {:?} after the replug",
+        replugged.elapsed()
+    );
+    // Recording resumes: a segment after the hole, which has its cause.
+    let mut gap = serde_json::Value::Null;
+    let resumed = poll(SLACK * 2, Duration::from_millis(200), || {
+        let ledger = m.ledger();
+        match ledger
+            .iter()
+            .skip(before.saturating_sub(1))
+            .find(|s| s["gap_before"].is_number())
+        {
+            Some(s) => {
+                gap = s.clone();
+                true
+            }
+            None => false,
+        }
+    });
+    assert!(
+        resumed,
+        "no segment after the replug with the hole before it: {:?}\n{}",
+        m.ledger(),
+        m.log_text()
+    );
+    eprintln!(
+        "{b:?}: recording resumed {:?} after the replug; {gap}",
+        replugged.elapsed()
+    );
+    assert_eq!(gap["gap_cause"], "unplugged", "{gap}");
+    let hole = gap["gap_before"].as_f64().unwrap();
+    assert!(
+        (3.0..20.0).contains(&hole),
+        "the hole is the outage: {hole} s"
+    );
+    let gaps = m
+        .ledger()
+        .iter()
+        .filter(|s| s["gap_before"].is_number())
+        .count();
+    assert_eq!(gaps, 1, "one gap: {:?}", m.ledger());
+    let st = m.status();
+    assert_eq!(st["recording"]["session"]["status"], "active", "{st}");
+    assert_eq!(st["segments"]["gaps"], 1, "{st}\nledger: {:?}", m.ledger());
+
+    let (code, out, err) = m.run_hook(&["record", "stop", &path], SLACK * 2);
+    assert_eq!(code, 0, "record stop: {out}{err}");
+    let (code, out, err) = m.run_hook(&["stop", &path], SLACK * 2);
+    assert_eq!(code, 0, "hook stop: {out}{err}");
+    let quiet = poll(SLACK, Duration::from_millis(200), || {
+        m.hook_runs().is_empty() && m.holds().is_empty() && m.path_processes().is_empty()
+    });
+    assert!(
+        quiet,
+        "left running: runs {:?} holds {:?} path {:?}",
+        m.hook_runs(),
+        m.holds(),
+        m.path_processes()
+    );
+}
+both!(
+    unplug_during_a_recording_session,
+    real_camera_unplug_during_a_recording_session,
+    root_camera_unplug_during_a_recording_session
+);
+both!(
+    long_unplug_during_a_recording_session,
+    real_camera_long_unplug_during_a_recording_session,
+    root_camera_long_unplug_during_a_recording_session
+);
