@@ -165,18 +165,6 @@ impl DeviceWait {
     }
 }
 
-impl crate::supervise::Wait for DeviceWait {
-    fn fd(&self) -> Option<BorrowedFd<'_>> {
-        DeviceWait::fd(self)
-    }
-    fn next_check(&self) -> Instant {
-        DeviceWait::next_check(self)
-    }
-    fn ready(&mut self) -> bool {
-        DeviceWait::ready(self)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -463,6 +463,19 @@ impl Publisher<'_> {
     }
 }
 
+/// The supervisor waits on a camera as on anything else.
+impl supervise::Wait for DeviceWait {
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        DeviceWait::fd(self)
+    }
+    fn next_check(&self) -> Instant {
+        DeviceWait::next_check(self)
+    }
+    fn ready(&mut self) -> bool {
+        DeviceWait::ready(self)
+    }
+}
+
 /// A camera missing since it was unplugged (no run since, by this
 /// instance or a newer one MediaMTX started) is still unplugged.
 fn still_unplugged(f: Failure, previous: Option<&Failure>) -> Failure {
