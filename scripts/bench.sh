@@ -6,7 +6,7 @@
 #
 #   scripts/bench.sh            # the full run
 #   scripts/bench.sh --quick    # fewer repetitions, to try it out
-#   scripts/bench.sh --only exec,frame,mediamtx,supervisor,hold,segment,status,snapshot,stills
+#   scripts/bench.sh --only exec,frame,mediamtx,supervisor,hold,segment,status,snapshot,stills,camframe,camcost,replug
 #
 # With MEDIAMTX_BIN naming a MediaMTX binary it also measures a reader's first
 # frame on an on-demand MediaMTX path wired to the hook against a plain
