@@ -13,6 +13,14 @@
 # `runOnDemand: ffmpeg …` line (the `mediamtx` row); without it that row says
 # "not measured".
 #
+# Run as root it also measures on a fake V4L2 camera (tests/support/fakecam/,
+# built with cc into the target directory; its nodes in a per-run /dev bound
+# on /dev in a private mount namespace of the processes it starts, never in
+# the machine's /dev): a reader's first frame through MediaMTX with the hook
+# against the seed's plain line (`camframe`, needs MEDIAMTX_BIN too), the
+# whole camera's CPU and memory for MJPEG and H.264 against plain lines
+# (`camcost`), and replug to frames published (`replug`).
+#
 # The measuring program is examples/bench.rs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
