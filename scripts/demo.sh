@@ -14,6 +14,11 @@
 # FFmpeg's one-shot RTSP listener: frames arriving, the hook's state, then one
 # SIGINT to the hook's process group, as MediaMTX sends it, and nothing left
 # behind.
+#
+# Run as root it then shows the camera path on a fake V4L2 camera
+# (tests/support/fakecam/, on a node in the demo's own /dev that only its
+# processes see, in a private mount namespace): `hook devices`, `hook run`
+# by the camera's by-id name publishing to FFmpeg's RTSP listener, a clean stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
