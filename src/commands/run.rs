@@ -475,6 +475,9 @@ impl supervise::Wait for DeviceWait {
     fn ready(&mut self) -> bool {
         DeviceWait::ready(self)
     }
+    fn what(&self) -> String {
+        DeviceWait::what(self)
+    }
 }
 
 /// A camera missing since it was unplugged (no run since, by this
