@@ -103,7 +103,8 @@ impl StateStore {
         let file = self.ledger_file(path);
         let sync = || -> std::io::Result<()> {
             let dir = self.open_state_dir(true)?.sub("ledger", true)?;
-            dir.open(&ledger_name(path), Access::Append, true)?.sync_data()
+            dir.open(&ledger_name(path), Access::Append, true)?
+                .sync_data()
         };
         sync().with_context(|| format!("flushing segment ledger {}", file.display()))
     }
