@@ -21,7 +21,8 @@
 # whole camera's CPU and memory for MJPEG and H.264 against plain lines
 # (`camcost`), and replug to frames published (`replug`).
 #
-# The measuring program is examples/bench.rs.
+# The measuring program is examples/bench.rs; examples/segment_floor.rs is
+# the floor `segment-complete` is held against (same exec and durable writes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,7 +30,7 @@ if ! command -v ffmpeg >/dev/null; then
   echo "bench.sh: ffmpeg is not installed (scripts/deps.sh installs it)" >&2
   exit 1
 fi
-cargo build --release --quiet --bin hook --example bench
+cargo build --release --quiet --bin hook --example bench --example segment_floor
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 os=$(. /etc/os-release && echo "$PRETTY_NAME")
