@@ -323,6 +323,17 @@ fn snapshot_from_the_camera(b: Backend) {
         "{err}"
     );
     other.stop();
+
+    // Unplugged: named, at once, not after the time limit.
+    dev.unplug("cam1");
+    let t0 = Instant::now();
+    let (code, said, err) = snap(&["--device", &by_id]);
+    assert_eq!(code, 1, "{said}{err}");
+    assert!(
+        err.contains("camera_missing") && err.contains("is the camera plugged in?"),
+        "{err}"
+    );
+    assert!(t0.elapsed() < SLACK, "{:?}", t0.elapsed());
 }
 both!(
     snapshot_from_the_camera,
