@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::commands::record_retrigger::both_times;
 use crate::commands::Context;
 use crate::error::usage;
+use crate::recording::clip_plan::pieces;
 use crate::recording::ring::{self, KeptRecord};
 use crate::state::events::{Event, RECENT_EVENTS};
 use crate::state::now;
@@ -100,6 +101,15 @@ pub fn trigger(
             p.events.drain(..excess);
         }
         let kept = ring::keep_for_event(p, id);
+        // Segments kept already (an earlier event's post-roll) count too:
+        // the earliest segment on disk in the window, from the ledger's end.
+        let e = p.events.last_mut().expect("pushed above");
+        let tail = ledger_tail(&store.ledger_file(path));
+        if let Some(first) = pieces(&tail, e.window_start(), at).first() {
+            if e.kept_from.is_none_or(|k| first.start < k) {
+                e.kept_from = Some(first.start);
+            }
+        }
         for s in &kept {
             let line = KeptRecord {
                 requeued: s.file.clone(),
@@ -151,4 +161,28 @@ pub fn trigger(
         println!("{path}: {text}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How much of a ledger's end is read for an event's pre-roll (hundreds of
+/// segments' lines, far more than any pre-roll spans).
+const TAIL: u64 = 256 * 1024;
+
+/// The last whole lines of the ledger (empty when it cannot be read).
+fn ledger_tail(file: &std::path::Path) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Ok(mut f) = std::fs::File::open(file) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let from = len.saturating_sub(TAIL);
+    let mut buf = Vec::new();
+    if f.seek(SeekFrom::Start(from)).is_err() || f.read_to_end(&mut buf).is_err() {
+        return String::new();
+    }
+    let text = String::from_utf8_lossy(&buf).into_owned();
+    match (from, text.find('\n')) {
+        (0, _) => text,
+        (_, Some(i)) => text[i + 1..].to_string(),
+        (_, None) => String::new(),
+    }
 }
