@@ -31,6 +31,10 @@ pub fn usage(msg: impl Into<String>) -> anyhow::Error {
 
 /// True when the error (or anything in its chain) is a usage error.
 pub fn is_usage(err: &anyhow::Error) -> bool {
-    err.chain()
-        .any(|e| e.downcast_ref::<UsageError>().is_some())
+    err.chain().any(|e| {
+        e.downcast_ref::<UsageError>().is_some()
+            || e.downcast_ref::<std::io::Error>()
+                .and_then(|io| io.get_ref())
+                .is_some_and(|inner| inner.is::<UsageError>())
+    })
 }

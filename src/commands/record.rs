@@ -63,6 +63,8 @@ pub(super) const HOLD_TICK_MAX: Duration = Duration::from_secs(1);
 /// What `record start` waits beyond MediaMTX's start timeout and the
 /// device lock wait (see [`start_deadline`]).
 const START_MARGIN: Duration = Duration::from_secs(2);
+/// The limit for undoing a switch whose answer never came.
+const UNDO_TIMEOUT: Duration = Duration::from_secs(4);
 /// How often a busy session lock is tried again.
 const LOCK_POLL: Duration = Duration::from_millis(50);
 
@@ -222,6 +224,9 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         ));
     }
     let reason = check_reason(args.reason.as_deref())?;
+    // HOOK_RTSP_USER without HOOK_RTSP_PASS (or the reverse) would make the
+    // hold fail: refused (exit 2) before anything is switched on.
+    crate::mediamtx::rtsp_auth::Credentials::from_env()?;
     let api = Api::from_env()?;
     let interrupted = interrupt_flag()?;
     let _lock = lock_for_change(ctx, &path, &interrupted)?;
@@ -344,9 +349,28 @@ pub(crate) fn begin(
 
     let fields = crate::recording::record_on_fields(ctx.store.read()?.paths.get(&path));
     if let Err(e) = api.patch_entry(&path, &fields) {
+        // No answer in time: MediaMTX may have applied it all the same.
+        let unknown = e.outcome_unknown();
         let why = format!("switching recording on: {e}");
         fail_start(ctx, api, &path, None, &why, false);
-        return Err(anyhow!(e).context(format!("starting a recording session on {path}")));
+        let e = anyhow!(e).context(format!("starting a recording session on {path}"));
+        if !unknown {
+            return Err(e);
+        }
+        // Undone with a shorter limit: the API is known to be slow now.
+        let undo = api.clone().with_timeout(UNDO_TIMEOUT);
+        if let Err(off) = undo.set_record(&path, false) {
+            return Err(e.context(format!(
+                "the answer never came, and recording could not be switched off either ({off}): `hook record stop` switches it off"
+            )));
+        }
+        return Err(match undo.record_enabled(&path) {
+            Ok(Some(false)) => e.context("the answer never came; recording is switched off"),
+            Ok(_) => e.context("the answer never came, and MediaMTX's record switch is still on: `hook record stop` switches it off"),
+            Err(check) => e.context(format!(
+                "the answer never came, and whether MediaMTX records could not be checked ({check}): `hook record stop` switches it off"
+            )),
+        });
     }
 
     let mut hold = match spawn_hold(ctx, &path, port, false) {

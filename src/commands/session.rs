@@ -25,7 +25,7 @@ pub enum Stopped {
 }
 
 /// For `hook stop`: [`stop_recording`] as one line, `None` when there was
-/// nothing to stop (an API that could not be asked is then only logged).
+/// nothing to stop; an error when MediaMTX's switch could not be checked.
 pub fn end_session(
     ctx: &Context,
     api: &Api,
@@ -35,10 +35,10 @@ pub fn end_session(
     match stop_recording(ctx, api, path, reason)? {
         Stopped::Ended(t) | Stopped::Cleaned(t) | Stopped::SwitchedOff(t) => Ok(Some(t)),
         Stopped::Nothing(None) => Ok(None),
-        Stopped::Nothing(Some(e)) => {
-            log::warn!("no recording session; could not check MediaMTX's record switch: {e}");
-            Ok(None)
-        }
+        // Whether MediaMTX still records is unknown: a failure, not a note.
+        Stopped::Nothing(Some(e)) => Err(anyhow!(e).context(
+            "no recording session, but whether MediaMTX's record switch is off could not be checked",
+        )),
     }
 }
 

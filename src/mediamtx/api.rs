@@ -80,6 +80,12 @@ impl ApiError {
     pub fn is_unreachable(&self) -> bool {
         matches!(self.kind, ApiErrorKind::Unreachable(_))
     }
+
+    /// True when the request went out but its answer never came (or was
+    /// cut): MediaMTX may have applied it.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self.kind, ApiErrorKind::Io(_))
+    }
 }
 
 /// Advice printed when the Control API does not answer.
@@ -345,6 +351,18 @@ impl Api {
         };
         let mut resp = sent.map_err(|e| err(error_kind(e)))?;
         let code = resp.status().as_u16();
+        // A web page (another server on that port) is not the Control API:
+        // said at once, whatever its status, not after a deadline.
+        let kind = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_ascii_lowercase);
+        if let Some(kind) = kind.filter(|k| k.starts_with("text/html")) {
+            return Err(err(ApiErrorKind::Protocol(format!(
+                "answered {code} with a web page ({kind}), not MediaMTX's JSON: HOOK_MTX_API names another server; point it at MediaMTX's apiAddress"
+            ))));
+        }
         let body = resp
             .body_mut()
             .with_config()

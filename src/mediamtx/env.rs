@@ -178,8 +178,13 @@ pub fn validate_segment_path(value: Option<&OsStr>) -> anyhow::Result<PathBuf> {
         return Err(usage(format!("{WHAT} is longer than 4096 bytes")));
     }
     let path = PathBuf::from(raw);
-    match std::fs::metadata(&path) {
+    // MediaMTX names the file it wrote: a link is never that file.
+    match std::fs::symlink_metadata(&path) {
         Ok(m) if m.is_file() => Ok(path),
+        Ok(m) if m.file_type().is_symlink() => Err(usage(format!(
+            "{WHAT} {} is a symbolic link: expected the segment file MediaMTX wrote itself",
+            path.display()
+        ))),
         Ok(_) => Err(usage(format!(
             "{WHAT} {} is not a regular file: expected the finished segment file",
             path.display()

@@ -100,7 +100,8 @@ fn refused(msg: String) -> io::Error {
 /// True when `e` is a refusal of this module (rather than a failure of the
 /// system call itself).
 pub fn is_refusal(e: &io::Error) -> bool {
-    e.get_ref().is_some_and(|r| r.is::<Refused>())
+    e.get_ref()
+        .is_some_and(|r| r.is::<Refused>() || r.is::<crate::error::UsageError>())
 }
 
 fn cstr(name: &str) -> io::Result<CString> {
@@ -162,7 +163,8 @@ impl Access {
         match self {
             Access::Read => libc::O_RDONLY,
             Access::ReadWrite => libc::O_RDWR,
-            Access::Append => libc::O_WRONLY | libc::O_APPEND,
+            // Readable too: the ledger looks at its last byte before appending.
+            Access::Append => libc::O_RDWR | libc::O_APPEND,
             Access::Truncate => libc::O_WRONLY | libc::O_TRUNC,
         }
     }
@@ -197,12 +199,13 @@ impl Dir {
         let fd = unsafe { OwnedFd::from_raw_fd(fd) };
         let st = fstat(fd.as_raw_fd())?;
         if st.st_mode & libc::S_IWOTH != 0 {
-            return Err(refused(format!(
+            // A setting to correct, not a failure: exit 2.
+            return Err(io::Error::other(crate::error::UsageError(format!(
                 "state directory {} is writable by every user (mode {:04o}): anyone could plant files in it; run `chmod o-w {}` (it should belong to the user MediaMTX runs as)",
                 path.display(),
                 st.st_mode & 0o7777,
                 path.display()
-            )));
+            ))));
         }
         Dir::with_stat(fd, path.to_path_buf(), &st)
     }

@@ -8,6 +8,7 @@ use anyhow::{Context, Result};
 use files::{name_stem, Access};
 use serde::Serialize;
 use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::PathBuf;
 
 pub(super) fn ledger_name(path: &str) -> String {
@@ -55,10 +56,28 @@ impl StateStore {
                 f.set_len(committed)?;
                 len = committed;
             }
+            // A torn last line (a write cut by a crash, a ledger shorter
+            // than the state says): the new line starts a line of its own,
+            // so one torn line never spoils a second one; readers skip it.
+            let mut last = [0u8; 1];
+            let torn = len > 0 && f.read_at(&mut last, len - 1)? == 1 && last[0] != b'\n';
+            let mut out = Vec::with_capacity(line.len() + 1);
+            if torn {
+                log::warn!(
+                    "segment ledger {} ends in a torn line (no newline at byte {len}{}); it is left on a line of its own and skipped",
+                    file.display(),
+                    match committed {
+                        Some(c) if c > len => format!(", {} bytes short of the {c} recorded", c - len),
+                        _ => String::new(),
+                    }
+                );
+                out.push(b'\n');
+            }
+            out.extend_from_slice(&line);
             // One write(2) of the whole line: O_APPEND keeps lines whole.
-            f.write_all(&line)?;
+            f.write_all(&out)?;
             f.sync_data()?;
-            Ok(len + line.len() as u64)
+            Ok(len + out.len() as u64)
         };
         append().with_context(|| format!("appending to segment ledger {}", file.display()))
     }

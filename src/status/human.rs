@@ -284,6 +284,15 @@ pub fn render_details(
         },
     ));
     if let Some(s) = &p.recording.session {
+        if let Some(c) = crate::status::recording::coverage(s, p.segments.last_end) {
+            lines.push((
+                "coverage",
+                format!(
+                    "{:.1} s recorded of {:.1} s, {:.1} s missing",
+                    c.recorded_seconds, c.elapsed_seconds, c.missing_seconds
+                ),
+            ));
+        }
         retrigger_lines(s, &mut lines);
     }
     if let Some(s) = &p.recording.last_session {

@@ -101,6 +101,8 @@ pub(crate) struct JsonRecording<'a> {
     cause: Option<crate::state::Cause>,
     detail: Option<&'a str>,
     fix: Option<&'a str>,
+    /// The live session's recorded seconds against its elapsed seconds.
+    coverage: Option<crate::status::recording::Coverage>,
     session: &'a Option<Session>,
     last_session: &'a Option<Session>,
 }
@@ -174,6 +176,11 @@ pub fn render_json_with(
                 cause: o.recording_cause.as_ref().map(|f| f.cause),
                 detail: o.recording_cause.as_ref().map(|f| f.detail.as_str()),
                 fix: o.recording_cause.as_ref().map(|f| f.fix.as_str()),
+                coverage: p
+                    .recording
+                    .session
+                    .as_ref()
+                    .and_then(|s| crate::status::recording::coverage(s, p.segments.last_end)),
                 session: &p.recording.session,
                 last_session: &p.recording.last_session,
             },

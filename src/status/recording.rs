@@ -89,6 +89,30 @@ pub fn trouble(
     })
 }
 
+/// A session's coverage: seconds from its start to its newest segment's
+/// end (or its own end), the seconds recorded in them, and the rest, which
+/// is every hole however short (so "0 gaps" after crashes shorter than the
+/// gap tolerance still shows the seconds lost).
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
+pub struct Coverage {
+    pub elapsed_seconds: f64,
+    pub recorded_seconds: f64,
+    pub missing_seconds: f64,
+}
+
+pub fn coverage(s: &crate::state::Session, last_end: Option<OffsetDateTime>) -> Option<Coverage> {
+    let end = match s.ended_at {
+        Some(e) => last_end.map_or(e, |l| l.min(e)),
+        None => last_end?,
+    };
+    let elapsed = (end - s.started_at).as_seconds_f64();
+    (elapsed > 0.0 && s.segments > 0).then(|| Coverage {
+        elapsed_seconds: elapsed,
+        recorded_seconds: s.recorded_seconds,
+        missing_seconds: (elapsed - s.recorded_seconds).max(0.0),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -160,6 +184,18 @@ mod tests {
             trouble(&p, &o, T0, SEG, TOL, roomy).map(|f| f.cause),
             Some(Cause::HoldDead)
         );
+    }
+
+    #[test]
+    fn coverage_counts_every_hole() {
+        let mut p = active(true);
+        let s = p.recording.session.as_mut().unwrap();
+        assert_eq!(coverage(s, None), None);
+        s.segments = 3;
+        s.recorded_seconds = 177.0;
+        let c = coverage(s, Some(T0 + Duration::seconds(180))).unwrap();
+        assert_eq!(c.elapsed_seconds, 180.0);
+        assert_eq!(c.missing_seconds, 3.0);
     }
 
     #[test]

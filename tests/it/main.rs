@@ -33,6 +33,7 @@ mod ops_prometheus;
 mod ops_session;
 mod ops_systemd;
 mod props_inputs;
+mod record_api_answers;
 mod record_events;
 mod record_failures;
 mod record_hook_stop;

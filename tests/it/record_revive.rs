@@ -157,6 +157,18 @@ fn five_kills(b: Backend) {
         text.contains(&format!("mediamtx_hook_session_stale{{path=\"{PATH}\"}} 0")),
         "{text}"
     );
+    // Coverage counts every hole, however short.
+    let cov = m.status()["recording"]["coverage"].clone();
+    let (elapsed, recorded, missing) = (
+        cov["elapsed_seconds"].as_f64().unwrap(),
+        cov["recorded_seconds"].as_f64().unwrap(),
+        cov["missing_seconds"].as_f64().unwrap(),
+    );
+    assert!(
+        elapsed > 0.0 && (elapsed - recorded - missing).abs() < 1e-6 || recorded > elapsed,
+        "{cov}"
+    );
+    eprintln!("{b:?}: coverage {cov}");
     let (code, out, err) = m.run_hook(&["record", "stop", PATH], SLACK * 2);
     assert_eq!(code, 0, "{out}{err}");
     gaps_have_causes(&m, 5);

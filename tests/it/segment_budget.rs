@@ -129,15 +129,18 @@ fn a_symlink_in_the_ledger_is_never_followed_or_deleted() {
     let elsewhere = dir.join("precious.bin");
     std::fs::write(&elsewhere, vec![7u8; 3000]).unwrap();
     let config = budget_config(dir.path(), &rec, r#""max_size":"2500B","min_free":"0""#);
-    // The oldest "segment" is a link, named the way MediaMTX names them.
-    let real = fake_segment(&cam, 0.0, 1);
+    // The oldest segment, once recorded, is replaced by a link (segment-
+    // complete itself refuses a link), named the way MediaMTX names them.
+    let real = fake_segment(&cam, 0.0, 3000);
+    let (code, _, err) = run_to_end(segment(&state, &config, "cam0", &real), LIMIT);
+    assert_eq!(code, 0, "{err}");
     std::fs::remove_file(&real).unwrap();
     std::os::unix::fs::symlink(&elsewhere, &real).unwrap();
     let mut all = vec![real.clone()];
     for i in 1..4 {
         all.push(fake_segment(&cam, i as f64 * 2.0, 1000));
     }
-    for f in &all {
+    for f in &all[1..] {
         let (code, _, err) = run_to_end(segment(&state, &config, "cam0", f), LIMIT);
         assert_eq!(code, 0, "{err}");
     }

@@ -392,3 +392,97 @@ fn deleted_segments_are_marked_gone_a_few_per_run() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(", 6 gone (files deleted)"), "{out}");
 }
+
+/// A ledger whose last line was torn (cut short by a crash, or shorter
+/// than the state says): the next segment starts a line of its own, the
+/// torn one is logged and skipped, so one torn line never costs a second.
+#[test]
+fn a_torn_last_ledger_line_costs_no_second_line() {
+    let dir = TempDir::new("seg-torn");
+    let state = dir.join("state");
+    let ledger = state.join("ledger").join("cam0.jsonl");
+    let segment = |secs: f64| {
+        let f = fake_segment(dir.path(), secs, 500);
+        let (code, _, err) = run_to_end(segment_command(&state, "cam0", &f, "10"), LIMIT);
+        assert_eq!(code, 0, "{err}");
+        err
+    };
+    segment(0.0);
+    segment(10.0);
+    // The tail lost: shorter than committed, the last line without its end.
+    let bytes = std::fs::read(&ledger).unwrap();
+    std::fs::write(&ledger, &bytes[..bytes.len() - 15]).unwrap();
+    let err = segment(20.0);
+    assert!(err.contains("torn line"), "{err}");
+    // Written without a state (committed length unknown): no newline at the end.
+    let mut torn = std::fs::read(&ledger).unwrap();
+    torn.extend_from_slice(br#"{"file":"/half"#);
+    std::fs::write(&ledger, &torn).unwrap();
+    std::fs::remove_file(state.join("state.json")).unwrap();
+    let err = segment(30.0);
+    assert!(err.contains("torn line"), "{err}");
+
+    let text = std::fs::read_to_string(&ledger).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 5, "{text}");
+    let parsed: Vec<serde_json::Value> = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    assert_eq!(parsed.len(), 3, "only the two torn lines are lost: {text}");
+    for (secs, line) in [(20, lines[2]), (30, lines[4])] {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| {
+            panic!("the segment at {secs} s is not a line of its own ({e}): {text}")
+        });
+        assert!(
+            v["file"]
+                .as_str()
+                .unwrap()
+                .contains(&format!("10-00-{secs}")),
+            "{v}"
+        );
+    }
+    assert!(text.ends_with('\n'));
+}
+
+/// A segment path that is a symbolic link is refused (exit 2); a duration
+/// the file's own times cannot hold (hours for a file written in a minute)
+/// is counted as the file's span.
+#[test]
+fn a_linked_segment_is_refused_and_an_impossible_duration_is_not_counted() {
+    let dir = TempDir::new("seg-link");
+    let state = dir.join("state");
+    let real = fake_segment(dir.path(), 0.0, 500);
+    let link = dir.join("link.mp4");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let (code, _, err) = run_to_end(segment_command(&state, "cam0", &link, "10"), LIMIT);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("symbolic link"), "{err}");
+    assert!(ledger_lines(&state, "cam0").is_empty());
+
+    // Named as started now, written now, claiming three hours.
+    let now = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
+    let t = now - time::Duration::seconds(60);
+    let file = dir.join(format!(
+        "{:04}-{:02}-{:02}_{:02}-{:02}-{:02}-{:06}.mp4",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second(),
+        t.microsecond()
+    ));
+    std::fs::write(&file, vec![0u8; 500]).unwrap();
+    let (code, _, err) = run_to_end(segment_command(&state, "cam0", &file, "10800.0"), LIMIT);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("timestamp jump"), "{err}");
+    let lines = ledger_lines(&state, "cam0");
+    let d = lines[0]["duration"].as_f64().unwrap();
+    assert!((55.0..70.0).contains(&d), "counted {d} s: {lines:?}");
+    let st = path_state(&state, "cam0");
+    assert!(
+        st["segments"]["recorded_seconds"].as_f64().unwrap() < 70.0,
+        "{st}"
+    );
+}

@@ -315,7 +315,8 @@ fn a_state_dir_writable_by_everyone_is_refused() {
         ("status", status(&state)),
         ("segment-complete", segment(&state, &rec, 0)),
     ] {
-        assert_eq!(code, 1, "{what}: {err}");
+        // A setting to correct: a usage error.
+        assert_eq!(code, 2, "{what}: {err}");
         assert!(
             err.contains("writable by every user") && err.contains(&fix),
             "{what}: {err}"

@@ -46,7 +46,7 @@ pub mod roll;
 mod start_time;
 
 pub use gone::*;
-use start_time::segment_start;
+use start_time::{plausible_duration, segment_start};
 pub use start_time::{resolve_local, start_from_file_name};
 
 pub const HOLE_MEMORY: Duration = Duration::minutes(10);
@@ -70,6 +70,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     .context("gap tolerance out of range")?;
 
     let (start, start_from) = segment_start(&file, &meta, duration);
+    let duration = plausible_duration(duration, start, start_from, &meta, &file);
     let file_text = std::path::absolute(&file)
         .unwrap_or(file)
         .to_string_lossy()

@@ -35,6 +35,36 @@ pub(super) fn segment_start(
     }
 }
 
+/// How much longer than its own file times say a segment may claim to be
+/// (MediaMTX closes a file a moment after its last sample).
+const DURATION_SLACK: f64 = 5.0;
+
+/// `MTX_SEGMENT_DURATION`, unless it cannot be true: MediaMTX has reported
+/// hours for a one-minute file after an RTP timestamp jump. A segment whose
+/// start comes from its name cannot last longer than from that start to
+/// its file's last write; such a claim is replaced by the file's own span
+/// (logged), so it never enters the totals.
+pub(super) fn plausible_duration(
+    claimed: f64,
+    start: OffsetDateTime,
+    from: StartSource,
+    meta: &Metadata,
+    file: &Path,
+) -> f64 {
+    let Some(mtime) = meta.modified().ok().map(OffsetDateTime::from) else {
+        return claimed;
+    };
+    let span = (mtime - start).as_seconds_f64();
+    if from != StartSource::FileName || span < 0.0 || claimed <= span * 1.1 + DURATION_SLACK {
+        return claimed;
+    }
+    log::warn!(
+        "segment {}: MediaMTX says it lasts {claimed:.3}s, but its file spans {span:.3}s from its start to its last write (a timestamp jump?): counted as {span:.3}s",
+        file.display()
+    );
+    span
+}
+
 /// Reads the wall-clock start from MediaMTX's default segment file name
 /// `YYYY-MM-DD_HH-MM-SS-ffffff` (`%f` is microseconds, six digits),
 /// optionally followed by `~N` (MediaMTX's suffix for a name already taken),
