@@ -23,6 +23,7 @@ mod drill_overlap;
 mod drill_restarts;
 mod drill_signals;
 mod e2e_mediamtx;
+mod events_mediamtx;
 mod events_ring;
 mod layout;
 mod one_spawn_place;
