@@ -101,11 +101,11 @@ pub enum Command {
     Clip(events::ClipArgs),
 
     /// Start again what should be running: armed paths and recording
-    /// sessions whose hold is gone (after a reboot or a MediaMTX restart)
+    /// sessions whose reader of the stream is gone (after a reboot or a MediaMTX restart)
     ///
     /// For MediaMTX's runOnInit (see the README): waits for MediaMTX's
     /// Control API, ends timed sessions whose end passed while nothing ran,
-    /// and starts a hold for every other armed path and live session.
+    /// and keeps the stream of every other armed path and live session again.
     Resume,
 
     /// Stop everything on a path: holds, recording sessions and the publisher
@@ -291,8 +291,8 @@ pub enum RecordCommand {
     /// event: everything from the pre-roll before it to the post-roll after
     /// its end is kept. On an armed path, arming again changes --pre/--post.
     Arm(events::ArmArgs),
-    /// Disarm a path: the hold stopped, recording off, the ring deleted,
-    /// recordSegmentDuration put back
+    /// Disarm a path: the stream no longer kept, recording off, the rolling
+    /// window deleted, recordSegmentDuration put back
     Disarm(PathArg),
 }
 
