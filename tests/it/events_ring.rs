@@ -22,6 +22,7 @@ const POLICY: &str = r#"{
 }"#;
 
 struct Armed {
+    policy: &'static str,
     dir: TempDir,
     server: Standin,
     path: String,
@@ -30,11 +31,16 @@ struct Armed {
 
 impl Armed {
     fn new(tag: &str, path: &str, pre: &str, post: &str) -> Armed {
+        Armed::with_policy(POLICY, tag, path, pre, post)
+    }
+
+    fn with_policy(policy: &'static str, tag: &str, path: &str, pre: &str, post: &str) -> Armed {
         let dir = TempDir::new(tag);
         let server = Standin::start(dir.path(), Options::both(path));
         let recordings = dir.join("recordings");
         std::fs::create_dir_all(&recordings).unwrap();
         let a = Armed {
+            policy,
             dir,
             server,
             path: path.to_string(),
@@ -47,7 +53,7 @@ impl Armed {
     }
 
     fn hook(&self, args: &[&str]) -> (i32, String, String) {
-        let mut c = self.server.hook(&self.dir, POLICY);
+        let mut c = self.server.hook(&self.dir, self.policy);
         c.args(args).env("TZ", "UTC");
         run_to_end(c, Duration::from_secs(30))
     }
@@ -438,4 +444,45 @@ fn a_clip_joins_an_events_segments_into_one_mp4_that_ffprobe_reads_whole() {
     let (code, _, err) = a.hook(&["clip", "clip0", "--event", "9", "-o", "x.mp4"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no such event"), "{err}");
+}
+
+#[test]
+fn the_disk_budget_deletes_the_ring_before_an_events_segments() {
+    const SMALL: &str = r#"{
+        "recording": {"hold_check_interval": "500ms", "max_size": "4500B"},
+        "restart": {"initial_delay": "200ms", "max_delay": "1s", "grace": "2s"},
+        "events": {"segment_duration": "1s"}
+    }"#;
+    let a = Armed::with_policy(SMALL, "ev-budget", "bud0", "3s", "0s");
+    let base = now() - secs(3.0);
+    let kept: Vec<_> = (0..3)
+        .map(|i| a.complete(base + secs(i as f64), 1.0, None))
+        .collect();
+    let (code, _, err) = a.hook(&["record", "start", "bud0", "--duration", "1s"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(a.state()["segments"]["kept"], 3);
+    std::thread::sleep(Duration::from_millis(1300));
+    // Two segments after the event: the ring. 5000 bytes in all, over 4500.
+    let t = now();
+    let first = a.complete(t, 1.0, None);
+    let second = a.complete(t + secs(1.0), 1.0, None);
+    assert!(!first.exists(), "the ring's oldest goes first");
+    assert!(second.exists(), "then the budget is met");
+    for f in &kept {
+        assert!(f.exists(), "the event's segment {} stays", f.display());
+    }
+    let line = a
+        .ledger()
+        .into_iter()
+        .find(|l| l["rolled"] == first.to_str().unwrap())
+        .expect("a rolled line");
+    assert!(
+        line["reason"].as_str().unwrap().starts_with("max_size"),
+        "{line}"
+    );
+    assert_eq!(
+        a.state()["segments"]["deleted"],
+        0,
+        "no kept segment deleted"
+    );
 }
