@@ -87,9 +87,12 @@ fn main() {
         rows.extend(b.hold_cost());
     }
     if want("segment") {
-        rows.extend(b.segment_complete());
-        rows.push(b.segment_complete_long_ledger());
+        let (seg_rows, empty_p50) = b.segment_complete();
+        rows.extend(seg_rows);
+        let (long_row, long_p50) = b.segment_complete_long_ledger();
+        rows.push(long_row);
         rows.push(b.segment_complete_budget());
+        rows.push(b.segment_complete_floor(empty_p50, long_p50));
     }
     if want("status") {
         rows.push(b.status_json());
@@ -940,7 +943,7 @@ impl Bench {
         file
     }
 
-    fn segment_complete(&self) -> Vec<Row> {
+    fn segment_complete(&self) -> (Vec<Row>, f64) {
         let n = if self.quick { 50 } else { 200 };
         let state = self.work.join("seg-state");
         let segs = self.work.join("segs");
@@ -989,7 +992,7 @@ impl Bench {
             .and_then(|s| s.paths.get("cam1").map(|p| p.segments.count))
             .unwrap_or(0);
         let (p50, p99) = (percentile(&alone, 0.5), percentile(&alone, 0.99));
-        vec![
+        let rows = vec![
             Row {
                 what: "`segment-complete`, one at a time",
                 budget: "< 5 ms",
@@ -1008,7 +1011,8 @@ impl Bench {
                 met: met(recorded == n && ok as u64 == n),
                 how: format!("{n} processes spawned at once on one path; the count read back from state.json"),
             },
-        ]
+        ];
+        (rows, p50)
     }
 
     /// `segment-complete` with a disk budget enforced: `recording.max_size`
@@ -1064,7 +1068,7 @@ impl Bench {
     /// `segment-complete` on a path whose ledger already holds 100,000
     /// segments, none of whose files exist: the worst case of the search
     /// for gone files (every run marks the most it may).
-    fn segment_complete_long_ledger(&self) -> Row {
+    fn segment_complete_long_ledger(&self) -> (Row, f64) {
         let runs = if self.quick { 20 } else { 100 };
         let state = self.work.join("seg-long-state");
         let segments = 100_000u64;
@@ -1093,7 +1097,7 @@ impl Bench {
             .unwrap_or_default();
         assert_eq!(totals.0, segments + runs + 3);
         let (p50, p99) = (percentile(&ms, 0.5), percentile(&ms, 0.99));
-        Row {
+        let row = Row {
             what: "`segment-complete`, 100,000 segments in the ledger",
             budget: "< 5 ms",
             measured: format!("p50 {p50:.2} ms, p99 {p99:.2} ms"),
@@ -1102,6 +1106,53 @@ impl Bench {
                 "{runs} runs in sequence on a path whose ledger holds 100,000 segments whose files are all gone (the worst case: each run stats and marks {} of them; {} marked in all), on {}",
                 mediamtx_hook::commands::segment_complete::GONE_CHECKS,
                 totals.1,
+                fs_of(&state)
+            ),
+        };
+        (row, p50)
+    }
+
+    /// The floor beside the hook, in the same run: `examples/segment_floor`
+    /// (the same exec, lock, appends, fsyncs and rename, none of the work),
+    /// timed like the hook; the ratios are the budget.
+    fn segment_complete_floor(&self, empty_p50: f64, long_p50: f64) -> Row {
+        let n = if self.quick { 50 } else { 200 };
+        let floor = self.me.with_file_name("segment_floor");
+        let state = self.work.join("floor-state");
+        let segs = self.work.join("floor-segs");
+        std::fs::create_dir_all(&state).unwrap();
+        std::fs::create_dir_all(&segs).unwrap();
+        let mut ms = Vec::new();
+        for i in 0..n + 3 {
+            let file = Self::fake_segment(&segs, i);
+            // The hook's variables, for the floor.
+            let mut c = Command::new(&floor);
+            c.env("MTX_PATH", "cam0")
+                .env("MTX_SEGMENT_PATH", &file)
+                .env("MTX_SEGMENT_DURATION", "60.000")
+                .env("HOOK_STATE_DIR", &state)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            let t0 = Instant::now();
+            let status = c.status().unwrap();
+            if i >= 3 {
+                ms.push(t0.elapsed().as_secs_f64() * 1000.0);
+            }
+            assert!(status.success(), "{} failed", floor.display());
+        }
+        let floor_p50 = percentile(&ms, 0.5);
+        let ratio = empty_p50 / floor_p50;
+        let long = long_p50 / empty_p50;
+        Row {
+            what: "`segment-complete` against its floor",
+            budget: "≤ 1.5× the floor; 100,000 segments ≤ 1.1× none",
+            measured: format!(
+                "floor p50 {floor_p50:.2} ms; the hook {empty_p50:.2} ms = {ratio:.2}× the floor; with 100,000 segments {long_p50:.2} ms = {long:.2}× the empty ledger"
+            ),
+            met: met(ratio <= 1.5 && long <= 1.1),
+            how: format!(
+                "{n} runs in sequence of `examples/segment_floor` (exec, stat, flock, read the state, one ledger line with fdatasync, state to a temporary file with fsync, rename, directory fsync) with the same variables, on {}, in the same run as the rows above",
                 fs_of(&state)
             ),
         }

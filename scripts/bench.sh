@@ -13,7 +13,8 @@
 # `runOnDemand: ffmpeg …` line (the `mediamtx` row); without it that row says
 # "not measured".
 #
-# The measuring program is examples/bench.rs.
+# The measuring program is examples/bench.rs; examples/segment_floor.rs is
+# the floor `segment-complete` is held against (same exec and durable writes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,7 +22,7 @@ if ! command -v ffmpeg >/dev/null; then
   echo "bench.sh: ffmpeg is not installed (scripts/deps.sh installs it)" >&2
   exit 1
 fi
-cargo build --release --quiet --bin hook --example bench
+cargo build --release --quiet --bin hook --example bench --example segment_floor
 
 cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n1)
 os=$(. /etc/os-release && echo "$PRETTY_NAME")

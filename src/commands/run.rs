@@ -98,6 +98,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         still_failed: false,
         still_paused_until: None,
         keeper: super::revive::Keeper::default(),
+        restarts_base: 0,
     };
     log::info!(
         "publishing {device} to rtsp://127.0.0.1:{port}/{path} with {}",
@@ -219,6 +220,8 @@ struct Publisher<'a> {
     still_paused_until: Option<Instant>,
     /// Brings the path's recording hold back when it dies.
     keeper: super::revive::Keeper,
+    /// The path's restarts before this instance (the count goes on).
+    restarts_base: u64,
 }
 
 /// True when FFmpeg's last words say an output could not be written (the
@@ -244,7 +247,11 @@ impl Publisher<'_> {
         // through), so many cameras in one state stay cheap.
         let result = self.ctx.store.update_path(path, |p| {
             let mut previous = None;
+            let mut base = None;
             if let Some(device) = claim {
+                // The path's count goes on across instances (MediaMTX
+                // starts a new `hook run` for each demand): a counter.
+                base = Some(p.restarts);
                 previous = p.supervisor_pid.filter(|&pid| pid != me).map(|_| p.clone());
                 p.device = Some(device);
                 p.supervisor_pid = Some(me);
@@ -260,12 +267,16 @@ impl Publisher<'_> {
             if p.supervisor_pid == Some(me) {
                 change(p);
             }
-            Ok(previous)
+            if let Some(base) = base {
+                p.restarts = p.restarts.saturating_add(base);
+            }
+            Ok((previous, base))
         });
-        let result = result.map(|previous| {
+        let result = result.map(|(previous, base)| {
             if !self.claimed {
                 self.claimed = true;
                 self.previous = previous;
+                self.restarts_base = base.unwrap_or(0);
             }
         });
         self.note_write(result);
@@ -505,6 +516,7 @@ impl Job for Publisher<'_> {
             } => {
                 self.spawned = true;
                 let still = self.still_record();
+                let base = self.restarts_base;
                 self.write(|p| {
                     if still.is_some() {
                         p.still = still;
@@ -513,7 +525,7 @@ impl Job for Publisher<'_> {
                     p.child_pid = Some(pid);
                     p.child_process = ProcessId::of(pid);
                     p.child_started_at = Some(at);
-                    p.restarts = restarts;
+                    p.restarts = base.saturating_add(restarts);
                     p.next_attempt_at = None;
                 })
             }
@@ -574,6 +586,7 @@ impl Job for Publisher<'_> {
             } => {
                 let error = self.pending_error.take();
                 let failure = self.pending_failure.clone();
+                let base = self.restarts_base;
                 self.write(|p| {
                     if let Some(error) = error {
                         p.last_error = Some(error);
@@ -588,7 +601,7 @@ impl Job for Publisher<'_> {
                         Phase::Backoff
                     };
                     p.next_attempt_at = Some(until);
-                    p.restarts = restarts;
+                    p.restarts = base.saturating_add(restarts);
                 })
             }
             Event::Stopping { .. } => self.write(|p| p.phase = Phase::Stopping),

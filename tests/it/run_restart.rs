@@ -116,13 +116,29 @@ fn real_ffmpeg_killed_is_restarted_and_publishes_again() {
     );
     assert!(!common::pid_alive(ffmpeg));
     assert!(common::pid_alive(again));
-    assert!(hook.state()["restarts"].as_u64().unwrap() >= 1);
+    let restarts = hook.state()["restarts"].as_u64().unwrap();
+    assert!(restarts >= 1);
 
     let (status, _) = hook
         .signal_group_and_wait(libc::SIGINT, Duration::from_secs(2))
         .expect("hook stops");
     assert_eq!(status.code(), Some(0));
     assert_nothing_left(&hook);
+
+    // MediaMTX starts a new `hook run` for the next demand: the path's
+    // restart count goes on (a counter never goes back).
+    drop(second);
+    let _third = RtspListener::start_on(port, path);
+    let mut next = Hook::start(&dir, HookOptions::testsrc(path, port));
+    next.wait_running_child(None, Duration::from_secs(15))
+        .unwrap_or_else(|| panic!("{}", next.log()));
+    assert_eq!(
+        next.state()["restarts"].as_u64(),
+        Some(restarts),
+        "{}",
+        next.state()
+    );
+    let _ = next.signal_group_and_wait(libc::SIGINT, Duration::from_secs(2));
 }
 
 #[test]
