@@ -258,6 +258,7 @@ fn reboot_resumes_an_armed_path(b: Backend) {
     let took = up.elapsed();
     assert!(resumed, "not resumed:\n{}", m.log_text());
     assert!(took < Duration::from_secs(13), "resumed after {took:?}");
+    eprintln!("{b:?}: a new segment reported {took:?} after MediaMTX answered");
     assert!(
         m.log_text().contains("armed path resumed") || m.log_count("resumed") > 0,
         "{}",
@@ -310,4 +311,35 @@ both!(
     reboot_ends_a_session_whose_end_passed,
     real_reboot_ends_a_session_whose_end_passed,
     standin_reboot_ends_a_session_whose_end_passed
+);
+
+fn mediamtx_restart_keeps_an_armed_path(b: Backend) {
+    let mut m = Mtx::start(b, Setup::default());
+    one_second_segments(&m);
+    arm(&m, "3s", "1s");
+    let ok = poll(Duration::from_secs(30), Duration::from_millis(300), || {
+        m.status()["segments"]["count"].as_u64().unwrap_or(0) >= 2
+    });
+    assert!(ok, "{}", m.log_text());
+    // MediaMTX alone restarts (every API change forgotten); the hold
+    // outlives it and puts both record settings back.
+    m.restart(Duration::from_secs(1));
+    let up = Instant::now();
+    let count = m.ledger().len();
+    let back = poll(Duration::from_secs(20), Duration::from_millis(200), || {
+        let e = entry(&m);
+        e["record"] == true && e["recordSegmentDuration"] == "1s" && m.ledger().len() > count
+    });
+    assert!(back, "{}\n{}", entry(&m), m.log_text());
+    assert!(
+        up.elapsed() < Duration::from_secs(13),
+        "after {:?}",
+        up.elapsed()
+    );
+    assert!(m.status()["armed"]["ring_segments"].as_u64().is_some());
+}
+both!(
+    mediamtx_restart_keeps_an_armed_path,
+    real_mediamtx_restart_keeps_an_armed_path,
+    standin_mediamtx_restart_keeps_an_armed_path
 );
