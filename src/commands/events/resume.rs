@@ -19,7 +19,7 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::commands::record::{hold_running, rtsp_port, ACTIVE};
+use crate::commands::record::{hold_running, rtsp_port, try_lock_session, ACTIVE};
 use crate::commands::revive::{revive, Revived};
 use crate::commands::session::{finish_session, rfc3339};
 use crate::commands::Context;
@@ -60,7 +60,12 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
         };
         crate::logging::set_path(path);
         let at = now();
-        if let Some(until) = s.until.filter(|u| *u <= at) {
+        // A live hold ends its own session when its end comes.
+        if let Some(until) = s.until.filter(|u| *u <= at && !hold_running(s)) {
+            let Some(_lock) = try_lock_session(ctx, path)? else {
+                log::info!("another hook command is changing the session; it decides");
+                continue;
+            };
             let why = format!(
                 "its end ({}) passed while the hook was not running (power off, reboot or MediaMTX down)",
                 rfc3339(until)
