@@ -45,6 +45,20 @@ impl StateStore {
         committed: Option<u64>,
         record: &impl Serialize,
     ) -> Result<u64> {
+        self.append_ledger_then(path, committed, record, true)
+    }
+
+    /// [`StateStore::append_ledger`] that leaves the `fdatasync` to a later
+    /// append or to [`StateStore::sync_ledger`] when `sync` is false, so
+    /// several lines of one update cost one flush. The state must not be
+    /// written before that flush.
+    pub fn append_ledger_then(
+        &self,
+        path: &str,
+        committed: Option<u64>,
+        record: &impl Serialize,
+        sync: bool,
+    ) -> Result<u64> {
         let file = self.ledger_file(path);
         let mut line = serde_json::to_vec(record).context("serializing a ledger line")?;
         line.push(b'\n');
@@ -76,10 +90,23 @@ impl StateStore {
             out.extend_from_slice(&line);
             // One write(2) of the whole line: O_APPEND keeps lines whole.
             f.write_all(&out)?;
-            f.sync_data()?;
+            if sync {
+                f.sync_data()?;
+            }
             Ok(len + out.len() as u64)
         };
         append().with_context(|| format!("appending to segment ledger {}", file.display()))
+    }
+
+    /// Flushes `path`'s ledger to disk (after appends without a flush).
+    pub fn sync_ledger(&self, path: &str) -> Result<()> {
+        let file = self.ledger_file(path);
+        let sync = || -> std::io::Result<()> {
+            let dir = self.open_state_dir(true)?.sub("ledger", true)?;
+            dir.open(&ledger_name(path), Access::Append, true)?
+                .sync_data()
+        };
+        sync().with_context(|| format!("flushing segment ledger {}", file.display()))
     }
 }
 

@@ -510,6 +510,12 @@ fn rtsp_credentials(b: Backend) {
     });
     assert!(held, "not published and held:\n{}", m.log_text());
     wait_segments(&m, 1, SEGMENT * 2 + SLACK * 2);
+    // A snapshot of the live stream reads through the credential relay.
+    let jpeg = m.dir.join("snap.jpg");
+    let (code, out, err) = m.run_hook(&["snapshot", PATH, "-o", jpeg.to_str().unwrap()], SLACK * 2);
+    assert_eq!(code, 0, "hook snapshot: {out}{err}");
+    assert!(err.contains("from the live stream"), "{err}");
+    assert!(std::fs::read(&jpeg).unwrap().starts_with(&[0xFF, 0xD8]));
     let leaking: Vec<ProcInfo> = processes()
         .into_iter()
         .filter(|p| p.cmdline.contains(secret))

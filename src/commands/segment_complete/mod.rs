@@ -123,14 +123,19 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             let placed = record_segment(entry, segment.clone(), tolerance, now());
+            // One flush for the segment's line and the lines after it.
             let committed = match ring::place_segment(entry, &placed.record) {
-                ring::Placement::Kept => {
-                    store.append_ledger(&path, entry.segments.ledger_bytes, &placed.record)?
-                }
-                ring::Placement::Ring => store.append_ledger(
+                ring::Placement::Kept => store.append_ledger_then(
+                    &path,
+                    entry.segments.ledger_bytes,
+                    &placed.record,
+                    false,
+                )?,
+                ring::Placement::Ring => store.append_ledger_then(
                     &path,
                     entry.segments.ledger_bytes,
                     &ring::ring_line(&placed.record),
+                    false,
                 )?,
             };
             entry.segments.ledger_bytes = Some(committed);
@@ -141,10 +146,17 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
                 &mut entry.segments,
                 now(),
             );
-            for line in &gone {
-                entry.segments.ledger_bytes =
-                    Some(store.append_ledger(&path, entry.segments.ledger_bytes, line)?);
+            for (i, line) in gone.iter().enumerate() {
+                entry.segments.ledger_bytes = Some(store.append_ledger_then(
+                    &path,
+                    entry.segments.ledger_bytes,
+                    line,
+                    i + 1 == gone.len(),
+                )?);
                 entry.segments.gone += 1;
+            }
+            if gone.is_empty() {
+                store.sync_ledger(&path)?;
             }
             let enforced = budget::enforce(store, state, &ctx.policy.recording, now())?;
             let dead_hold = state.paths.get(&path).is_some_and(hold_is_dead);

@@ -300,9 +300,12 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let result = match source {
         Source::Stream => {
             log::info!("snapshot from the live stream {stream_url}");
+            // With RTSP credentials FFmpeg reads through this process's
+            // credential relay (a password never goes on its command line).
+            let via = crate::mediamtx::rtsp_relay::ffmpeg_port(port)?;
             capture(
                 &args.device.ffmpeg,
-                &snapshot_args(None, &stream_url),
+                &snapshot_args(None, &format!("rtsp://127.0.0.1:{via}/{path}")),
                 None,
                 deadline,
             )
