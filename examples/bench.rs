@@ -1299,6 +1299,16 @@ fn generate_state(dir: &Path, paths: u64, segments: u64) {
         std::fs::write(dir.join(format!("ledger/{name}.jsonl")), &ledger).unwrap();
         totals.last = last;
         totals.ledger_bytes = Some(ledger.len() as u64);
+        // A full day of the disk forecast's write window (a segment every
+        // half hour), the most it ever holds.
+        let now = time::OffsetDateTime::now_utc();
+        for h in 0..48 {
+            totals.written.add(
+                now - time::Duration::minutes(30 * (47 - h)),
+                180_000_000,
+                1800.016,
+            );
+        }
         let entry = PathState {
             phase: Phase::Idle,
             device: Some(format!("/dev/video{p}")),

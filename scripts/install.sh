@@ -10,7 +10,8 @@
 #   PREFIX/share/bash-completion/completions/hook              (hook completions bash)
 #   PREFIX/share/zsh/site-functions/_hook                      (hook completions zsh)
 #   PREFIX/share/fish/vendor_completions.d/hook.fish           (hook completions fish)
-#   PREFIX/share/mediamtx-hook/                  the shipped examples, refreshed every time
+#   PREFIX/share/mediamtx-hook/                  the shipped examples, refreshed every time,
+#                                                and the fleet's alert rules and dashboard
 #   PREFIX/lib/systemd/system/mediamtx.service and mediamtx-hook-metrics.{service,timer}
 #   /etc/mediamtx-hook/mediamtx.yml, hook.json   the configs the service uses; an edited
 #                                                one is never overwritten (the script says so)
@@ -88,6 +89,9 @@ completion_files=(
 )
 units=(mediamtx.service mediamtx-hook-metrics.service mediamtx-hook-metrics.timer)
 examples=(mediamtx.yml hook.json)
+# For the Prometheus and Grafana that watch the fleet (docs/fleet.md): shared
+# files only, never configuration of this machine.
+fleet_files=(alerts.yml alerts.test.yml grafana-dashboard.json)
 
 say() { echo "install.sh: $*"; }
 
@@ -248,7 +252,7 @@ do_install() {
     put "$tmp/completion" "$file" 0644
   done
   rm -rf "$tmp"
-  for f in "${examples[@]}"; do
+  for f in "${examples[@]}" "${fleet_files[@]}"; do
     put "$repo/mediamtx/$f" "$sharedir/$f" 0644
   done
   for f in "${examples[@]}"; do
@@ -309,7 +313,7 @@ do_uninstall() {
   for entry in "${completion_files[@]}"; do
     remove "${entry#*:}"
   done
-  for f in "${examples[@]}"; do
+  for f in "${examples[@]}" "${fleet_files[@]}"; do
     remove "$sharedir/$f"
   done
   remove "$sums"

@@ -8,7 +8,9 @@
 # says which it skipped and why:
 #   root_   needs root (CI runs as root)
 #   real_   needs a real MediaMTX named by MEDIAMTX_BIN
-#   tool_   needs a tool scripts/deps.sh does not install (tool_promtool_: promtool)
+#   tool_   needs a tool scripts/deps.sh does not install (none at present:
+#           promtool, Prometheus and node_exporter come from deps.sh, and
+#           their tests are normal tests that fail without them)
 #   soak_   long drills: scripts/soak.sh runs them, this script does not
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -40,12 +42,6 @@ if [ -n "${MEDIAMTX_BIN:-}" ]; then
     fi
 else
     skipped+=("real_: MEDIAMTX_BIN is not set")
-fi
-
-if command -v promtool >/dev/null; then
-    run_group ::tool_promtool_ "promtool is on PATH"
-else
-    skipped+=("tool_promtool_: promtool is not on PATH (Debian package prometheus)")
 fi
 
 skipped+=("soak_: long drills, run by scripts/soak.sh")

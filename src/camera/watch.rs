@@ -19,7 +19,7 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use crate::camera::holders::{self, Holder};
 
 /// How often a holder is looked at.
-pub const RELEASE_CHECK: Duration = Duration::from_millis(200);
+pub const RELEASE_CHECK: Duration = Duration::from_millis(100);
 /// How often a missing node is looked for besides inotify's word.
 pub const PRESENT_CHECK: Duration = Duration::from_secs(1);
 
@@ -30,6 +30,9 @@ pub enum Until {
     Present,
     /// None of these processes has the camera open any more.
     Released { holders: Vec<Holder>, rdev: u64 },
+    /// One more look after [`RELEASE_CHECK`]: the camera was busy but no
+    /// holder is to be seen (it let go in between).
+    Moment,
 }
 
 /// A wait for one camera; see the module doc.
@@ -79,6 +82,17 @@ impl DeviceWait {
         })
     }
 
+    /// A wait of one [`RELEASE_CHECK`]: for a camera found busy whose
+    /// holder was gone by the time it was looked for.
+    pub fn moment(device: &Path) -> DeviceWait {
+        DeviceWait {
+            device: device.to_path_buf(),
+            until: Until::Moment,
+            inotify: None,
+            next_check: Instant::now() + RELEASE_CHECK,
+        }
+    }
+
     pub fn until(&self) -> &Until {
         &self.until
     }
@@ -113,6 +127,7 @@ impl DeviceWait {
                 self.watch_directories();
                 false
             }
+            Until::Moment => true,
             Until::Released { holders, rdev } => {
                 self.next_check = now + RELEASE_CHECK;
                 let rdev = *rdev;

@@ -332,6 +332,11 @@ pub struct SnapshotArgs {
     /// (e.g. 30s; see stills.every), else take a snapshot as usual
     #[arg(long, value_name = "DURATION", value_parser = max_age_value)]
     pub max_age: Option<Dur>,
+    /// Frames to drop before the one kept when the camera itself is opened
+    /// (no stream runs): a cold camera's first frames are dark or torn
+    /// [default: snapshot.warmup_frames, 10]
+    #[arg(long, value_name = "N")]
+    pub warmup_frames: Option<u32>,
     #[command(flatten)]
     pub device: DeviceArgs,
 }

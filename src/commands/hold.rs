@@ -10,14 +10,17 @@ use crate::cli::HoldArgs;
 use crate::commands::Context;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::mediamtx::env as mtx_env;
-use crate::state::identity::ProcessId;
-use crate::state::{now, HoldState, PathState};
+use crate::state::identity::{is_running, ProcessId};
+use crate::state::{now, Cause, HoldState, PathState};
 use crate::supervise::signals::Signals;
 use crate::supervise::{self, Event, Job, Launch, Spec, StartError};
 use anyhow::{anyhow, Context as _};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
+
+/// How often a hold asks for the stream while the camera is away.
+const CAMERA_AWAY_RETRY: Duration = Duration::from_secs(1);
 
 /// Entry point of `hook hold PATH` (started by `record start`).
 pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
@@ -266,6 +269,29 @@ impl Job for Hold<'_> {
                 crate::ffmpeg::rtsp_url(self.port, &self.path).into(),
             ],
         ))
+    }
+
+    /// While the path's publisher is alive (its `hook run`, which restarts
+    /// FFmpeg or waits for its camera) or its camera is away (unplugged,
+    /// missing, busy), the reader asks for the stream again every
+    /// [`CAMERA_AWAY_RETRY`] instead of backing off: MediaMTX holds such a
+    /// reader until the publisher is back (and, when none runs, starts one
+    /// that waits for the camera), so the stream and the recording resume as
+    /// soon as the camera does, not after a backoff grown during the outage.
+    fn wait_instead(&mut self) -> Option<Box<dyn supervise::Wait>> {
+        let state = self.ctx.store.read().ok()?;
+        let p = state.paths.get(&self.path)?;
+        let publisher_alive = p
+            .supervisor_pid
+            .is_some_and(|pid| is_running(pid, p.supervisor_process.as_ref()));
+        let camera_away = p.failure.as_ref().is_some_and(|f| {
+            matches!(
+                f.cause,
+                Cause::Unplugged | Cause::CameraMissing | Cause::Busy
+            )
+        });
+        (publisher_alive || camera_away)
+            .then(|| Box::new(supervise::Pause::new(CAMERA_AWAY_RETRY)) as Box<dyn supervise::Wait>)
     }
 
     fn report(&mut self, event: Event<'_>) {

@@ -41,7 +41,7 @@ use crate::error::{is_usage, usage};
 use crate::mediamtx::env as mtx_env;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::ExitRecord;
-use crate::state::{now, Cause, Failure, PathState, Phase, StillRecord};
+use crate::state::{now, outage, Cause, Failure, PathState, Phase, StillRecord};
 use crate::supervise::signals::Signals;
 use crate::supervise::{
     self, ChildExit, ErrorOrigin, Event, ExitReason, FatalKind, Job, Launch, Spec, StartError,
@@ -89,6 +89,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         pending_failure: None,
         exit_failure: None,
         busy_holders: Vec::new(),
+        busy_unseen: false,
         claimed: false,
         demand_at,
         previous: None,
@@ -198,6 +199,8 @@ struct Publisher<'a> {
     exit_failure: Option<Failure>,
     /// Who held the camera when it was last found busy.
     busy_holders: Vec<Holder>,
+    /// The last failure was a busy camera with no holder to be seen.
+    busy_unseen: bool,
     /// Whether this instance has claimed the path's entry yet. The claim
     /// goes with the first event (normally FFmpeg started), so no state
     /// write (with its fsyncs) delays the first start.
@@ -329,6 +332,29 @@ impl Publisher<'_> {
 }
 
 impl Publisher<'_> {
+    /// A wait for the camera instead of the backoff: until it is there
+    /// again (unplugged, missing), or until its holder lets go (busy).
+    fn device_wait(&mut self) -> Option<DeviceWait> {
+        if self.device == TEST_PATTERN {
+            return None;
+        }
+        let device = std::path::Path::new(&self.device);
+        let unseen_before = std::mem::take(&mut self.busy_unseen);
+        match self.pending_failure.as_ref()?.cause {
+            Cause::Unplugged | Cause::CameraMissing => DeviceWait::present(device),
+            Cause::Busy => {
+                let holders = std::mem::take(&mut self.busy_holders);
+                // Busy, yet nobody holds it: it was let go in between. One
+                // quick look again, once; after that the backoff.
+                let moment = holders.is_empty() && !unseen_before;
+                self.busy_unseen = holders.is_empty();
+                DeviceWait::released(device, holders)
+                    .or_else(|| moment.then(|| DeviceWait::moment(device)))
+            }
+            _ => None,
+        }
+    }
+
     /// The cause of a device error, with who holds a busy camera, and
     /// "unplugged" for a camera this instance has streamed from.
     fn device_failure(&mut self, e: &DeviceError) -> Failure {
@@ -338,6 +364,49 @@ impl Publisher<'_> {
             Cause::CameraMissing if self.spawned => Failure::new(Cause::Unplugged, failure.detail),
             _ => failure,
         }
+    }
+
+    /// What follows a failed attempt (the wait), written with the attempt's
+    /// error and cause, so no reader sees one without the other.
+    fn write_failed_attempt(&mut self, then: impl FnOnce(&mut PathState)) {
+        let error = self.pending_error.take();
+        let failure = self.pending_failure.clone();
+        self.write(|p| {
+            if let Some(error) = error {
+                p.last_error = Some(error);
+                p.last_error_at = Some(now());
+            }
+            if let Some(f) = failure {
+                let f = still_unplugged(f, p.failure.as_ref()).after(p.failure.as_ref());
+                // While a session records, the camera's trouble is an
+                // outage: the gap it leaves in the ledger gets its cause.
+                if p.recording.session.is_some() && f.cause != Cause::Other {
+                    outage::begin(p, f.since, f.cause, f.detail.clone());
+                }
+                p.failure = Some(f);
+            }
+            then(p);
+        })
+    }
+
+    /// Frames flow: the failure is over.
+    fn write_running(&mut self) {
+        self.busy_unseen = false;
+        self.write(|p| {
+            p.phase = Phase::Running;
+            // Every outage the publisher began is over (its cause may
+            // have changed on the way: unplugged, then busy).
+            let at = now();
+            for o in p.outages.iter_mut().filter(|o| o.to.is_none()) {
+                if !matches!(
+                    o.cause,
+                    Cause::HoldDead | Cause::NoStream | Cause::RecorderError | Cause::FilesystemLow
+                ) {
+                    o.to = Some(at.max(o.from));
+                }
+            }
+            p.failure = None;
+        })
     }
 
     /// A busy camera's failure naming its holders (remembered for the wait).
@@ -405,6 +474,30 @@ impl Publisher<'_> {
     }
 }
 
+/// The supervisor waits on a camera as on anything else.
+impl supervise::Wait for DeviceWait {
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        DeviceWait::fd(self)
+    }
+    fn next_check(&self) -> Instant {
+        DeviceWait::next_check(self)
+    }
+    fn ready(&mut self) -> bool {
+        DeviceWait::ready(self)
+    }
+}
+
+/// A camera missing since it was unplugged (no run since, by this
+/// instance or a newer one MediaMTX started) is still unplugged.
+fn still_unplugged(f: Failure, previous: Option<&Failure>) -> Failure {
+    match previous {
+        Some(prev) if prev.cause == Cause::Unplugged && f.cause == Cause::CameraMissing => {
+            Failure::new(Cause::Unplugged, f.detail)
+        }
+        _ => f,
+    }
+}
+
 /// The state's record of a child's end (the hold's reader's too).
 pub(super) fn exit_record(exit: &ChildExit) -> ExitRecord {
     ExitRecord {
@@ -462,21 +555,14 @@ impl Job for Publisher<'_> {
         "ffmpeg"
     }
 
+    fn wait_instead(&mut self) -> Option<Box<dyn supervise::Wait>> {
+        self.device_wait()
+            .map(|w| Box::new(w) as Box<dyn supervise::Wait>)
+    }
+
     fn tick(&mut self) -> bool {
         self.keeper.check(self.ctx, &self.path, self.port);
         true
-    }
-
-    fn device_wait(&mut self) -> Option<DeviceWait> {
-        if self.device == TEST_PATTERN {
-            return None;
-        }
-        let device = std::path::Path::new(&self.device);
-        match self.pending_failure.as_ref()?.cause {
-            Cause::Unplugged | Cause::CameraMissing => DeviceWait::present(device),
-            Cause::Busy => DeviceWait::released(device, std::mem::take(&mut self.busy_holders)),
-            _ => None,
-        }
     }
 
     fn lock_file(&mut self) -> Option<PathBuf> {
@@ -529,10 +615,7 @@ impl Job for Publisher<'_> {
                     p.next_attempt_at = None;
                 })
             }
-            Event::Running { .. } => self.write(|p| {
-                p.phase = Phase::Running;
-                p.failure = None;
-            }),
+            Event::Running { .. } => self.write_running(),
             Event::Exited {
                 exit, stderr_tail, ..
             } => {
@@ -557,7 +640,7 @@ impl Job for Publisher<'_> {
                 })
             }
             // The error is written together with what follows it (the
-            // backoff, or the failure), so no reader sees one without the other.
+            // wait, or the failure): see `write_failed_attempt`.
             Event::Error {
                 message, origin, ..
             } => {
@@ -565,36 +648,18 @@ impl Job for Publisher<'_> {
                 let failure = self.failure_of(origin, message);
                 self.pending_failure = failure;
             }
-            Event::AwaitingDevice => {
-                let error = self.pending_error.take();
-                let failure = self.pending_failure.clone();
-                self.write(|p| {
-                    if let Some(error) = error {
-                        p.last_error = Some(error);
-                        p.last_error_at = Some(now());
-                    }
-                    p.failure = failure.map(|f| f.after(p.failure.as_ref()));
-                    p.phase = Phase::WaitingForDevice;
-                    p.next_attempt_at = None;
-                })
-            }
+            Event::AwaitingDevice => self.write_failed_attempt(|p| {
+                p.phase = Phase::WaitingForDevice;
+                p.next_attempt_at = None;
+            }),
             Event::Backoff {
                 until,
                 restarts,
                 device,
                 ..
             } => {
-                let error = self.pending_error.take();
-                let failure = self.pending_failure.clone();
                 let base = self.restarts_base;
-                self.write(|p| {
-                    if let Some(error) = error {
-                        p.last_error = Some(error);
-                        p.last_error_at = Some(now());
-                    }
-                    if failure.is_some() {
-                        p.failure = failure.map(|f| f.after(p.failure.as_ref()));
-                    }
+                self.write_failed_attempt(|p| {
                     p.phase = if device {
                         Phase::WaitingForDevice
                     } else {

@@ -27,7 +27,9 @@
 //! per line (phase, use cases, device, pids, uptime, restarts, next attempt,
 //! last exit, last error, activation latency, recording session, last
 //! session, segments, ledger file, snapshot, still, stop reason, stderr tail).
-//! Times are shown in local time.
+//! Times are shown in local time. Below either, the machine's disk budget
+//! (storage line), the disk forecast (hours of recording left at the last
+//! day's write rate, `status::forecast`) and each path's oldest kept segment.
 //!
 //! # `--json` (schema version 1)
 //!
@@ -172,7 +174,7 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     }
     // The disk budget is the whole machine's: its figures come from every
     // path, whichever ones are shown.
-    let storage = crate::status::storage::Storage::observe(&state, &ctx.policy.recording);
+    let storage = crate::status::storage::Storage::observe(&state, &ctx.policy.recording, now());
     if let Some(name) = &only {
         state.paths.retain(|k, _| k == name);
     }
@@ -224,8 +226,8 @@ pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
             None => render_table(&observed, now),
         }
     };
-    // Below the table or the one path: the storage line, the oldest kept
-    // segment of each path and, loud, a budget that cannot be met. The
+    // Below the table or the one path: the storage line, the forecast, the
+    // oldest kept segment of each path and, loud, a budget that cannot be met. The
     // metrics get the same figures as gauges.
     let text = if args.prometheus {
         if observed.is_empty() {

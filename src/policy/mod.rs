@@ -183,6 +183,10 @@ fn take_obsolete_keys(
 pub struct Snapshot {
     /// How long a snapshot may take before it is abandoned.
     pub timeout: Dur,
+    /// Frames dropped before the one kept when a snapshot opens the camera
+    /// itself: a cold camera's first frames are dark, off-colour (auto
+    /// exposure and white balance still settling) or torn.
+    pub warmup_frames: u32,
 }
 
 /// Live stills: a JPEG of the running camera, rewritten by the publisher's
@@ -288,10 +292,14 @@ impl Default for Recording {
     }
 }
 
+/// `snapshot.warmup_frames`: a third of a second at 30 fps.
+pub const DEFAULT_WARMUP_FRAMES: u32 = 10;
+
 impl Default for Snapshot {
     fn default() -> Self {
         Snapshot {
             timeout: Dur::secs(5),
+            warmup_frames: DEFAULT_WARMUP_FRAMES,
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The state: what every path is doing, kept in `state.json` in the state
 //! directory (`model` the structs, `store` the locked, atomic reads and
-//! writes, `raw` the entry-by-entry document, `ledger` the segments), the
+//! writes, `raw` the entry-by-entry document, `ledger` the segments,
+//! `write_window` the recent write rate), the
 //! safe opening of files there (`files`) and the identity of the processes
 //! it names (`identity`, kept with the processes in `crate::process`).
 
@@ -16,6 +17,7 @@ mod raw;
 pub mod stills;
 pub mod storage;
 pub mod store;
+pub mod write_window;
 
 pub use crate::process::identity;
 pub use cause::{Cause, Failure};

@@ -193,6 +193,9 @@ pub struct SegmentTotals {
     /// (a symbolic link, not MediaMTX's name, not removable); each has a
     /// `skipped` ledger line and no longer counts in `kept_bytes`.
     pub skipped: u64,
+    /// Bytes recorded per hour lately: the write rate of the disk forecast.
+    #[serde(skip_serializing_if = "crate::state::write_window::WriteWindow::is_empty")]
+    pub written: crate::state::write_window::WriteWindow,
 }
 
 /// A place in a path's ledger: the byte offset of a line, and the file of

@@ -2,6 +2,7 @@
 //! metrics. Rendering only; the observation itself is in `state`.
 
 pub mod events;
+pub mod forecast;
 pub mod human;
 pub mod json;
 pub mod prometheus;

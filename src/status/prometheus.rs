@@ -367,6 +367,41 @@ pub fn render_storage(s: &crate::status::storage::Storage) -> String {
         "1 when the recordings' file system has (almost) no free space left (under 1% or 64 MiB, whichever is less), whatever the budget; else 0.",
         Some(u64::from(s.filesystem_low)),
     );
+    let f = &s.forecast;
+    if let Some(rate) = f.write_bytes_per_second {
+        header(
+            &mut out,
+            "storage_write_bytes_per_second",
+            Kind::Gauge,
+            "Bytes per second recorded over the last 24 hours, all paths; absent when nothing was recorded then.",
+        );
+        let _ = writeln!(
+            out,
+            "{PREFIX}storage_write_bytes_per_second {}",
+            format_value(rate)
+        );
+    }
+    let hours = [
+        ("budget", f.budget_hours),
+        ("filesystem", f.filesystem_hours),
+    ];
+    if hours.iter().any(|(_, h)| h.is_some()) {
+        header(
+            &mut out,
+            "storage_forecast_seconds",
+            Kind::Gauge,
+            "Recording time left at that rate, in seconds: limit=budget until the disk budget is reached (then old segments are deleted), limit=filesystem until the file system is full if nothing were deleted.",
+        );
+        for (limit, h) in hours {
+            if let Some(h) = h {
+                let _ = writeln!(
+                    out,
+                    "{PREFIX}storage_forecast_seconds{{limit=\"{limit}\"}} {}",
+                    format_value(h * 3600.0)
+                );
+            }
+        }
+    }
     out
 }
 
@@ -624,6 +659,45 @@ mod tests {
         assert_eq!(format_value(f64::INFINITY), "+Inf");
         assert_eq!(format_value(f64::NEG_INFINITY), "-Inf");
         assert_eq!(format_value(1e20), "100000000000000000000");
+    }
+
+    #[test]
+    fn storage_has_the_forecast_when_there_is_a_rate() {
+        use crate::status::forecast::Forecast;
+        let mut s = crate::status::storage::Storage {
+            root: "/rec/".into(),
+            free_bytes: Some(100),
+            total_bytes: Some(200),
+            recordings_bytes: 10,
+            max_size_bytes: None,
+            min_free_bytes: Some(5),
+            budget_met: true,
+            filesystem_low: false,
+            forecast: Forecast {
+                write_bytes_per_second: Some(2.5),
+                budget_hours: Some(0.5),
+                filesystem_hours: None,
+            },
+        };
+        let out = render_storage(&s);
+        for line in [
+            "# TYPE mediamtx_hook_storage_write_bytes_per_second gauge",
+            "mediamtx_hook_storage_write_bytes_per_second 2.5",
+            "# TYPE mediamtx_hook_storage_forecast_seconds gauge",
+            "mediamtx_hook_storage_forecast_seconds{limit=\"budget\"} 1800",
+        ] {
+            assert!(
+                out.lines().any(|l| l == line),
+                "missing {line:?} in:\n{out}"
+            );
+        }
+        assert!(!out.contains("limit=\"filesystem\""), "{out}");
+        s.forecast = Forecast::default();
+        let out = render_storage(&s);
+        assert!(
+            !out.contains("forecast") && !out.contains("write_bytes"),
+            "{out}"
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The disk budget as `hook status` shows it: the recordings' file system
 //! (free, total), what the recordings take, the budget, and whether it can
-//! be met.
+//! be met, and the disk forecast (`status::forecast`).
 
 use crate::policy::record_path::RecordPattern;
 use crate::policy::size::Size;
@@ -24,13 +24,15 @@ pub struct Storage {
     /// False when the recordings are over budget (only the newest segment
     /// of each path can be left, or other files fill the file system).
     pub budget_met: bool,
+    /// Hours of recording left at the recent write rate.
+    pub forecast: crate::status::forecast::Forecast,
     /// The file system has (almost) no free space, whatever the budget
     /// (`status::recording::filesystem_low`).
     pub filesystem_low: bool,
 }
 
 impl Storage {
-    pub fn observe(state: &State, rec: &Recording) -> Storage {
+    pub fn observe(state: &State, rec: &Recording, now: time::OffsetDateTime) -> Storage {
         // A relative record_path is MediaMTX's directory's, not ours: the
         // root segment-complete resolved there, once it has run.
         let recorded = state
@@ -50,6 +52,18 @@ impl Storage {
                 (Some(s), Some(m)) => s.free >= m,
                 _ => true,
             };
+        let rates: Vec<f64> = state
+            .paths
+            .values()
+            .filter_map(|p| p.segments.written.rate(now))
+            .collect();
+        let forecast = crate::status::forecast::Forecast::of(crate::status::forecast::Inputs {
+            rate: (!rates.is_empty()).then(|| rates.iter().sum()),
+            recordings_bytes,
+            max_size_bytes,
+            free_bytes: sp.map(|s| s.free),
+            min_free_bytes,
+        });
         Storage {
             root: root.display().to_string(),
             free_bytes: sp.map(|s| s.free),
@@ -58,6 +72,7 @@ impl Storage {
             max_size_bytes,
             min_free_bytes,
             budget_met,
+            forecast,
             filesystem_low: crate::status::recording::filesystem_low(sp),
         }
     }
@@ -70,8 +85,8 @@ impl Storage {
         })
     }
 
-    /// The human lines: storage, oldest kept segment per path, and a loud
-    /// warning when the budget is not met.
+    /// The human lines: storage, the forecast, oldest kept segment per
+    /// path, and a loud warning when the budget is not met.
     pub fn human(&self, state: &State) -> String {
         let b = |n: Option<u64>| n.map_or("?".into(), |n| Size(n).to_string());
         let h = |n: Option<u64>| n.map_or("?".into(), crate::status::human::human_bytes);
@@ -85,6 +100,7 @@ impl Storage {
                 .map_or("none".into(), |m| Size(m).to_string()),
             b(self.min_free_bytes),
         );
+        out.push_str(&self.forecast_line());
         for (name, p) in &state.paths {
             let c = p.segments.gone_cursor.as_ref();
             if let (Some(file), Some(_)) = (c.and_then(|c| c.file.as_ref()), c) {
@@ -96,6 +112,26 @@ impl Storage {
             }
         }
         out + &self.warning()
+    }
+
+    /// `forecast: 10h00m of recording left within the budget, 1d03h on the
+    /// file system, at 1.0 MiB/s (last 24 h)`.
+    pub fn forecast_line(&self) -> String {
+        let f = &self.forecast;
+        let Some(rate) = f.write_bytes_per_second else {
+            return "forecast: - (nothing recorded in the last 24 h)\n".into();
+        };
+        let h = |hours: Option<f64>| {
+            hours.map_or("?".into(), |h| {
+                crate::status::human::human_duration(h * 3600.0)
+            })
+        };
+        format!(
+            "forecast: {} of recording left within the budget, {} on the file system, at {}/s (last 24 h)\n",
+            h(f.budget_hours),
+            h(f.filesystem_hours),
+            crate::status::human::human_bytes(rate.round() as u64)
+        )
     }
 
     /// The loud warning when the budget cannot be met, or the file system

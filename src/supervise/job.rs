@@ -84,6 +84,45 @@ pub struct ChildExit {
     pub reason: ExitReason,
 }
 
+/// Something supervision waits for instead of a backoff delay: the next
+/// attempt follows as soon as [`Wait::ready`] says so.
+pub trait Wait: std::fmt::Debug {
+    /// A descriptor that becomes readable when it may be ready (inotify),
+    /// polled with the rest; none: only [`Wait::next_check`] wakes it.
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>>;
+    /// When [`Wait::ready`] must be asked even without a wake-up.
+    fn next_check(&self) -> std::time::Instant;
+    /// Whether to attempt now; cheap, called at each wake-up.
+    fn ready(&mut self) -> bool;
+}
+
+/// A [`Wait`] that is only a short, fixed pause: the next attempt after
+/// `delay` whatever the backoff has grown to.
+#[derive(Debug)]
+pub struct Pause {
+    until: std::time::Instant,
+}
+
+impl Pause {
+    pub fn new(delay: Duration) -> Pause {
+        Pause {
+            until: std::time::Instant::now() + delay,
+        }
+    }
+}
+
+impl Wait for Pause {
+    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
+        None
+    }
+    fn next_check(&self) -> std::time::Instant {
+        self.until
+    }
+    fn ready(&mut self) -> bool {
+        std::time::Instant::now() >= self.until
+    }
+}
+
 /// Where an attempt's failure came from, so the job can name its cause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ErrorOrigin {
@@ -212,9 +251,10 @@ pub trait Job {
     /// Records an event. Must not fail (log and carry on).
     fn report(&mut self, event: Event<'_>);
     /// After a failed attempt (its [`Event::Error`] reported): a wait for
-    /// the device to come back (unplugged, held by another program) to use
-    /// instead of the backoff delay. None (the default): back off.
-    fn device_wait(&mut self) -> Option<crate::camera::watch::DeviceWait> {
+    /// what the attempt lacked to come back (a camera unplugged or held by
+    /// another program, a publisher waiting for its camera) to use instead
+    /// of the backoff delay. None (the default): back off.
+    fn wait_instead(&mut self) -> Option<Box<dyn Wait>> {
         None
     }
     /// Periodic check (see [`Spec::tick_every`]); false stops supervision.

@@ -67,7 +67,6 @@ use nix::sys::signal::Signal;
 use time::OffsetDateTime;
 
 use crate::camera::device_lock::{self, DeviceLock};
-use crate::camera::watch::DeviceWait;
 use crate::ffmpeg::{parse_progress_line, Progress};
 use crate::process::{self, ChildCommand, Spawned};
 use crate::supervise::backoff::{Backoff, SplitMix64};
@@ -127,8 +126,9 @@ enum Stage {
     Run(Box<Running>),
     /// Waiting before the next attempt.
     Backoff { until: Instant },
-    /// Waiting for the device to come back; then an attempt at once.
-    WaitDevice(Box<DeviceWait>),
+    /// Waiting for what the last attempt lacked (see [`Job::wait_instead`]);
+    /// then an attempt at once.
+    Wait(Box<dyn Wait>),
 }
 
 /// A live child.
@@ -268,15 +268,15 @@ impl Supervisor<'_> {
                         Stage::Backoff { until }
                     }
                 }
-                Stage::WaitDevice(mut wait) => {
+                Stage::Wait(mut wait) => {
                     if wait.ready() {
-                        // A camera that is back is a fresh start: the
-                        // schedule the outage grew is not its fault.
-                        log::info!("the device is back: starting {} now", self.job.name());
+                        // What was away is back: a fresh start, not to be
+                        // delayed by the schedule the outage grew.
+                        log::info!("it is back: starting {} now", self.job.name());
                         self.backoff.reset();
                         Stage::Attempt
                     } else {
-                        Stage::WaitDevice(wait)
+                        Stage::Wait(wait)
                     }
                 }
                 Stage::Run(mut child) => {
@@ -505,10 +505,10 @@ impl Supervisor<'_> {
             device,
             origin,
         });
-        if let Some(wait) = self.job.device_wait() {
-            log::warn!("{message}; waiting for the device to come back");
+        if let Some(wait) = self.job.wait_instead() {
+            log::warn!("{message}; waiting for it to come back");
             self.job.report(Event::AwaitingDevice);
-            return Stage::WaitDevice(Box::new(wait));
+            return Stage::Wait(wait);
         }
         log::warn!(
             "{message}; next attempt in {} ms (failure {})",
@@ -687,7 +687,7 @@ impl Supervisor<'_> {
             Stage::Attempt => return,
             Stage::WaitLock { next_try, .. } => deadline = deadline.min(*next_try),
             Stage::Backoff { until } => deadline = deadline.min(*until),
-            Stage::WaitDevice(wait) => {
+            Stage::Wait(wait) => {
                 deadline = deadline.min(wait.next_check());
                 fds.extend(wait.fd().map(|fd| fd.as_raw_fd()));
             }

@@ -501,6 +501,7 @@ fn rtsp_credentials(b: Backend) {
         b,
         Setup {
             credentials: Some(("camuser".to_string(), secret.to_string())),
+            ..Setup::default()
         },
     );
     record_start(&m);

@@ -1,7 +1,7 @@
 //! The metrics file as node_exporter's textfile collector and Prometheus
 //! read it: a strict checker of the text exposition format (version 0.0.4)
 //! applied to what the renderer writes for many kinds of state, and
-//! `promtool check metrics` on the same text when promtool is installed, and
+//! `promtool check metrics` on the same text, and
 //! `hook status --prometheus` of a live publisher and recorded segments.
 
 use crate::support::cmd::Cmd;
@@ -9,8 +9,6 @@ use crate::support::common;
 use crate::support::run as run_support;
 
 use std::collections::{BTreeMap, HashSet};
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -346,56 +344,22 @@ fn rendered_metrics_pass_the_strict_checker() {
 }
 
 #[test]
-#[ignore = "needs promtool (Debian package prometheus), which scripts/deps.sh does not install"]
-fn tool_promtool_accepts_the_metrics() {
+fn promtool_accepts_the_metrics() {
     let text = render(&sample_state(), datetime!(2026-01-02 03:04:05 UTC)).unwrap();
-    let child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn();
-    let mut child = child.expect("promtool is on PATH (Debian package prometheus)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool: {}{}\n{text}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    if let Some(e) = promtool(&text) {
+        panic!("promtool refused it: {e}\n{text}");
+    }
 }
 
-/// Runs promtool on `text` when installed; Some(error) when it refuses it.
+/// `promtool check metrics` on `text`; Some(error) when it refuses it.
+/// promtool comes from scripts/deps.sh: without it, this panics.
 fn promtool(text: &str) -> Option<String> {
-    let mut child = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    if out.status.success() {
-        None
-    } else {
-        Some(format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ))
-    }
+    let (ok, out) = crate::support::prom::run_promtool(
+        std::path::Path::new("."),
+        &["check", "metrics"],
+        Some(text),
+    );
+    (!ok).then_some(out)
 }
 
 #[test]

@@ -353,6 +353,7 @@ pub fn record_segment(
     totals.bytes = totals.bytes.saturating_add(seg.size);
     totals.kept += 1;
     totals.kept_bytes = totals.kept_bytes.saturating_add(seg.size);
+    totals.written.add(now, seg.size, seg.duration);
 
     // Counted into the active session when it overlaps it.
     if let Some(session) = p

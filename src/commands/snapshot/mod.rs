@@ -77,8 +77,9 @@ pub fn choose_source(api: &Result<Option<PathInfo>, ApiError>, publisher_running
 }
 
 /// FFmpeg's arguments for one JPEG from `input` (`None`: from `stream_url`)
-/// to its stdout.
-pub fn snapshot_args(input: Option<&CaptureInput>, stream_url: &str) -> Vec<OsString> {
+/// to its stdout. From a camera, the first `warmup` frames are dropped (a
+/// live stream is warm already).
+pub fn snapshot_args(input: Option<&CaptureInput>, stream_url: &str, warmup: u32) -> Vec<OsString> {
     let mut args: Vec<OsString> = ["-hide_banner", "-nostdin", "-loglevel", "error"]
         .iter()
         .map(OsString::from)
@@ -112,6 +113,10 @@ pub fn snapshot_args(input: Option<&CaptureInput>, stream_url: &str) -> Vec<OsSt
             }
             push(&["-i"]);
             args.push(dev.as_os_str().to_os_string());
+            if warmup > 0 {
+                args.push("-vf".into());
+                args.push(format!("trim=start_frame={warmup}").into());
+            }
         }
     }
     // One frame, JPEG quality ~ 90 %, raw MJPEG muxer (one frame of it is a
@@ -305,7 +310,7 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             let via = crate::mediamtx::rtsp_relay::ffmpeg_port(port)?;
             capture(
                 &args.device.ffmpeg,
-                &snapshot_args(None, &format!("rtsp://127.0.0.1:{via}/{path}")),
+                &snapshot_args(None, &format!("rtsp://127.0.0.1:{via}/{path}"), 0),
                 None,
                 deadline,
             )
@@ -318,16 +323,21 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             )?;
             let input =
                 crate::camera::capture::prepare(&device, &ctx.capture_request(&args.device)?)
+                    .map_err(|e| named_device_error(e, &device))
                     .with_context(|| format!("preparing device {device} for a snapshot"))?;
             log::info!("snapshot straight from {device} (no stream runs)");
             let lock = lock_device(ctx, &path, &device, deadline)?;
+            let warmup = args
+                .warmup_frames
+                .unwrap_or(ctx.policy.snapshot.warmup_frames);
             // FFmpeg holds the lock too, until it is really gone.
             capture(
                 &args.device.ffmpeg,
-                &snapshot_args(Some(&input), &stream_url),
+                &snapshot_args(Some(&input), &stream_url, warmup),
                 Some(lock.fd()),
                 deadline,
             )
+            .map_err(|e| named_capture_error(e, &device))
         }
     };
     match result {
@@ -336,6 +346,37 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             "snapshot of {path} into {}",
             output.path().display()
         ))),
+    }
+}
+
+/// A device error with its cause in front ("busy: … held by pid 42 (…)").
+fn named_device_error(e: anyhow::Error, device: &str) -> anyhow::Error {
+    let Some(found) = crate::camera::device_error::DeviceError::find(&e) else {
+        return e;
+    };
+    let failure = found.failure();
+    let holders = match failure.cause {
+        crate::state::Cause::Busy => format!(
+            "; {}",
+            crate::camera::holders::describe(&crate::camera::holders::holders(Path::new(device)))
+        ),
+        _ => String::new(),
+    };
+    anyhow::anyhow!("{}: {}{holders}", failure.cause, failure.detail).context(failure.fix)
+}
+
+/// A capture that failed, named by what FFmpeg's stderr says (a camera
+/// unplugged or taken by another program while opening).
+fn named_capture_error(e: anyhow::Error, device: &str) -> anyhow::Error {
+    let text = format!("{e:#}");
+    let lines: Vec<String> = text.split(" | ").map(str::to_string).collect();
+    match crate::ffmpeg::diagnose::diagnose(&lines) {
+        Some(f) if f.cause == crate::state::Cause::Busy => anyhow::anyhow!(
+            "busy: {text}; {}",
+            crate::camera::holders::describe(&crate::camera::holders::holders(Path::new(device)))
+        ),
+        Some(f) => anyhow::anyhow!("{}: {text}", f.cause),
+        None => e,
     }
 }
 
@@ -495,7 +536,7 @@ mod tests {
     #[test]
     fn arguments() {
         let input = crate::camera::capture::prepare(TEST_PATTERN, &Default::default()).unwrap();
-        let a: Vec<String> = snapshot_args(Some(&input), "rtsp://x")
+        let a: Vec<String> = snapshot_args(Some(&input), "rtsp://x", 10)
             .into_iter()
             .map(|s| s.into_string().unwrap())
             .collect();
@@ -511,7 +552,7 @@ mod tests {
         );
         assert!(!text.contains("file:") && !text.contains("-y"), "{text}");
         assert!(!text.contains("rtsp://"));
-        let s: Vec<String> = snapshot_args(None, "rtsp://127.0.0.1:8554/cam0")
+        let s: Vec<String> = snapshot_args(None, "rtsp://127.0.0.1:8554/cam0", 0)
             .into_iter()
             .map(|s| s.into_string().unwrap())
             .collect();
@@ -526,13 +567,21 @@ mod tests {
             encoder: crate::camera::capture::EncoderChoice::Copy,
             bitrate: None,
         };
-        let d: Vec<String> = snapshot_args(Some(&dev), "")
+        let d: Vec<String> = snapshot_args(Some(&dev), "", 10)
             .into_iter()
             .map(|s| s.into_string().unwrap())
             .collect();
+        // A cold camera's first frames are dropped; the test pattern's and a
+        // live stream's are not.
         assert!(d.join(" ").contains(
-            "-f v4l2 -input_format mjpeg -video_size 1280x720 -framerate 30 -i /dev/video0"
+            "-f v4l2 -input_format mjpeg -video_size 1280x720 -framerate 30 -i /dev/video0 -vf trim=start_frame=10 -an"
         ));
+        assert!(!text.contains("trim"), "{text}");
+        let cold: Vec<String> = snapshot_args(Some(&dev), "", 0)
+            .into_iter()
+            .map(|s| s.into_string().unwrap())
+            .collect();
+        assert!(!cold.join(" ").contains("trim"));
     }
 
     /// A small real JPEG from FFmpeg's encoder, as a snapshot gets it.

@@ -73,6 +73,12 @@ impl Cmd {
         self
     }
 
+    /// Runs it on a test's fake cameras (see [`super::fakecam::FakeDev::apply`]).
+    pub fn fakedev(mut self, dev: &super::fakecam::FakeDev) -> Self {
+        dev.apply(&mut self.cmd);
+        self
+    }
+
     /// A time limit other than [`LIMIT`].
     pub fn limit(mut self, limit: Duration) -> Self {
         self.limit = limit;

@@ -38,6 +38,16 @@ pub struct Setup {
     /// RTSP publish/read credentials MediaMTX requires (authInternalUsers),
     /// handed to the hooks as HOOK_RTSP_USER / HOOK_RTSP_PASS.
     pub credentials: Option<(String, String)>,
+    /// The camera to wire instead of the test pattern (a fake camera's
+    /// `/dev/...` name, with [`Mtx::start_fakedev`]); the path is then the
+    /// one `hook mediamtx-config --device` names it, see [`Mtx::path`].
+    pub device: Option<String>,
+    /// runOnDemandCloseAfter other than [`CLOSE_AFTER`] (a camera away for
+    /// longer than it is closed by MediaMTX once its readers left).
+    pub close_after: Option<Duration>,
+    /// The policy's `restart` object other than the short default (a long
+    /// backoff, to show that something does not wait for it).
+    pub restart: Option<&'static str>,
 }
 
 /// A running MediaMTX and everything around it; killed on drop.
@@ -54,6 +64,9 @@ pub struct Mtx {
     setup: Setup,
     child: Option<Child>,
     log: Arc<Mutex<Vec<String>>>,
+    fakedev: Option<crate::support::fakecam::DevNs>,
+    /// The MediaMTX path of the case ([`PATH`] for the test pattern).
+    path: String,
 }
 
 fn support(file: &str) -> PathBuf {
@@ -72,6 +85,24 @@ pub fn mediamtx_bin() -> PathBuf {
 
 impl Mtx {
     pub fn start(backend: Backend, setup: Setup) -> Mtx {
+        Self::start_in(backend, setup, None)
+    }
+
+    /// Starts it on a test's fake cameras: MediaMTX, its hooks and the
+    /// commands [`Mtx::hook`] makes see `dev`'s `/dev`.
+    pub fn start_fakedev(
+        backend: Backend,
+        setup: Setup,
+        dev: &crate::support::fakecam::FakeDev,
+    ) -> Mtx {
+        Self::start_in(backend, setup, Some(dev.ns()))
+    }
+
+    fn start_in(
+        backend: Backend,
+        setup: Setup,
+        fakedev: Option<crate::support::fakecam::DevNs>,
+    ) -> Mtx {
         let dir = TempDir::new(match backend {
             Backend::Real => "e2e-real",
             Backend::Standin => "e2e-standin",
@@ -89,12 +120,15 @@ impl Mtx {
   "viewing": {{"close_after": "{}s", "start_timeout": "{}s"}},
   "recording": {{"segment_duration": "{}s", "hold_check_interval": "500ms",
                  "record_path": "{}/%path/%Y-%m-%d_%H-%M-%S-%f"}},
-  "restart": {{"initial_delay": "500ms", "max_delay": "2s", "grace": "3s"}}
+  "restart": {}
 }}"#,
-                CLOSE_AFTER.as_secs(),
+                setup.close_after.unwrap_or(CLOSE_AFTER).as_secs(),
                 START_TIMEOUT.as_secs(),
                 SEGMENT.as_secs(),
-                recordings.display()
+                recordings.display(),
+                setup
+                    .restart
+                    .unwrap_or(r#"{"initial_delay": "500ms", "max_delay": "2s", "grace": "3s"}"#),
             ),
         );
         let mut m = Mtx {
@@ -110,6 +144,8 @@ impl Mtx {
             child: None,
             log: Arc::new(Mutex::new(Vec::new())),
             dir,
+            fakedev,
+            path: PATH.to_string(),
         };
         m.write_config();
         m.spawn();
@@ -117,11 +153,19 @@ impl Mtx {
     }
 
     /// mediamtx.yml: loopback-only globals, then the generator's `paths:`.
-    fn write_config(&self) {
+    fn write_config(&mut self) {
         let mut gen = self.hook();
-        gen.args(["mediamtx-config", "--device", "testsrc"]);
+        gen.args(["mediamtx-config", "--device", self.device()]);
         let (code, paths, err) = run_to_end(gen, Duration::from_secs(20));
         assert_eq!(code, 0, "hook mediamtx-config: {err}");
+        // The one entry's name: the line after the comments under `paths:`.
+        self.path = paths
+            .lines()
+            .skip_while(|l| *l != "paths:")
+            .find(|l| l.starts_with("  ") && !l.trim_start().starts_with('#'))
+            .and_then(|l| l.trim().strip_suffix(':'))
+            .map(|name| name.trim_matches('"').to_string())
+            .expect("hook mediamtx-config prints a path entry");
         let auth = match &self.setup.credentials {
             Some((user, pass)) => format!(
                 "authInternalUsers:
@@ -157,7 +201,7 @@ moq: false
             rtsp = self.rtsp_port,
         );
         assert!(
-            text.contains("runOnDemand: hook run --device testsrc"),
+            text.contains(&format!("runOnDemand: hook run --device {}", self.device())),
             "{text}"
         );
         std::fs::write(&self.config, text).unwrap();
@@ -181,6 +225,9 @@ moq: false
             .env_remove("G1");
         if let Some((user, pass)) = &self.setup.credentials {
             cmd.env("HOOK_RTSP_USER", user).env("HOOK_RTSP_PASS", pass);
+        }
+        if let Some(ns) = &self.fakedev {
+            ns.apply(cmd);
         }
     }
 
@@ -216,9 +263,19 @@ moq: false
         }
         self.child = Some(child);
         let up = wait_until(Duration::from_secs(20), || {
-            self.api_get(&format!("/v3/paths/get/{PATH}")).0 == 200
+            self.api_get(&format!("/v3/paths/get/{}", self.path)).0 == 200
         });
         assert!(up, "MediaMTX did not come up:\n{}", self.log_text());
+    }
+
+    /// The device wired: the test pattern, or [`Setup::device`].
+    pub fn device(&self) -> &str {
+        self.setup.device.as_deref().unwrap_or("testsrc")
+    }
+
+    /// The MediaMTX path of the case.
+    pub fn path(&self) -> &str {
+        &self.path
     }
 
     /// The MediaMTX process id (its process group too).
@@ -306,12 +363,14 @@ moq: false
 
     /// `/v3/paths/get/testsrc`'s `ready`.
     pub fn path_ready(&self) -> bool {
-        self.api_get(&format!("/v3/paths/get/{PATH}")).1["ready"] == true
+        self.api_get(&format!("/v3/paths/get/{}", self.path)).1["ready"] == true
     }
 
     /// `/v3/config/paths/get/testsrc`'s `record`.
     pub fn record_switch(&self) -> Option<bool> {
-        self.api_get(&format!("/v3/config/paths/get/{PATH}")).1["record"].as_bool()
+        self.api_get(&format!("/v3/config/paths/get/{}", self.path))
+            .1["record"]
+            .as_bool()
     }
 
     /// A `hook` command as a person runs it next to this MediaMTX.
@@ -335,7 +394,7 @@ moq: false
         let (code, out, err) = self.run_hook(&["status", "--json"], Duration::from_secs(20));
         assert_eq!(code, 0, "hook status --json: {err}");
         let v: serde_json::Value = serde_json::from_str(&out).expect("status JSON parses");
-        v["paths"][PATH].clone()
+        v["paths"][&self.path].clone()
     }
 
     /// Everything MediaMTX and the hooks it ran wrote (stdout and stderr).
@@ -365,7 +424,7 @@ moq: false
 
     /// Live processes publishing or reading this MediaMTX's path.
     pub fn path_processes(&self) -> Vec<ProcInfo> {
-        let url = self.url(PATH);
+        let url = self.url(&self.path);
         let me = std::process::id();
         processes()
             .into_iter()
@@ -376,12 +435,12 @@ moq: false
 
     /// Live `hook run` processes of this MediaMTX (children of it).
     pub fn hook_runs(&self) -> Vec<ProcInfo> {
-        self.hook_processes("hook run --device testsrc")
+        self.hook_processes(&format!("hook run --device {}", self.device()))
     }
 
     /// Live `hook hold` processes of this state directory.
     pub fn holds(&self) -> Vec<ProcInfo> {
-        self.hook_processes(&format!("hook hold {PATH}"))
+        self.hook_processes(&format!("hook hold {}", self.path))
     }
 
     /// Live processes whose command line contains `needle` and that run with
@@ -403,7 +462,7 @@ moq: false
 
     /// Segment files MediaMTX wrote for the path.
     pub fn segment_files(&self) -> Vec<PathBuf> {
-        let mut out: Vec<PathBuf> = std::fs::read_dir(self.recordings.join(PATH))
+        let mut out: Vec<PathBuf> = std::fs::read_dir(self.recordings.join(&self.path))
             .map(|d| d.flatten().map(|e| e.path()).collect())
             .unwrap_or_default();
         out.retain(|p| p.extension().is_some_and(|e| e == "mp4"));
@@ -413,18 +472,23 @@ moq: false
 
     /// The path's segment ledger, one JSON object per segment.
     pub fn ledger(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.state.join("ledger").join(format!("{PATH}.jsonl")))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| serde_json::from_str(l).ok())
-            .collect()
+        std::fs::read_to_string(
+            self.state
+                .join("ledger")
+                .join(format!("{}.jsonl", self.path)),
+        )
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect()
     }
 }
 
 impl Drop for Mtx {
     fn drop(&mut self) {
         // Holds and sessions live outside MediaMTX: end them first.
-        let _ = self.run_hook(&["stop", PATH], Duration::from_secs(15));
+        let path = self.path.clone();
+        let _ = self.run_hook(&["stop", &path], Duration::from_secs(15));
         self.sigkill();
         for p in self.hook_runs() {
             kill_pid(p.pid, libc::SIGKILL);

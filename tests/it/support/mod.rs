@@ -7,5 +7,7 @@ pub mod cmd;
 pub mod common;
 pub mod drill;
 pub mod e2e;
+pub mod fakecam;
+pub mod prom;
 pub mod run;
 pub mod standin;

@@ -37,6 +37,8 @@ pub struct HookOptions<'a> {
     pub args: Vec<String>,
     /// JSON policy (written next to the state directory).
     pub policy: Option<&'a str>,
+    /// Run on a test's fake cameras.
+    pub fakedev: Option<&'a crate::support::fakecam::FakeDev>,
 }
 
 impl<'a> HookOptions<'a> {
@@ -49,6 +51,23 @@ impl<'a> HookOptions<'a> {
                 .map(String::from)
                 .to_vec(),
             policy: Some(FAST_POLICY),
+            fakedev: None,
+        }
+    }
+
+    /// A fake camera's device, with the fast policy.
+    pub fn camera(
+        path: &'a str,
+        port: u16,
+        dev: &'a crate::support::fakecam::FakeDev,
+        device: &str,
+    ) -> Self {
+        HookOptions {
+            path,
+            port,
+            args: vec!["--device".into(), device.into()],
+            policy: Some(FAST_POLICY),
+            fakedev: Some(dev),
         }
     }
 
@@ -74,6 +93,9 @@ impl Hook {
             let cfg = dir.join(format!("policy-{}.json", common::free_port()));
             std::fs::write(&cfg, json).unwrap();
             cmd.env("HOOK_CONFIG", cfg);
+        }
+        if let Some(dev) = opts.fakedev {
+            dev.apply(&mut cmd);
         }
         cmd.stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap());

@@ -47,6 +47,7 @@ pub struct Standin {
     pub log: PathBuf,
     options: Options,
     child: Option<Child>,
+    fakedev: Option<crate::support::fakecam::DevNs>,
 }
 
 use crate::support::common::free_port;
@@ -60,12 +61,31 @@ fn support(file: &str) -> PathBuf {
 impl Standin {
     /// Starts it on free ports, logging to `dir/standin.jsonl`.
     pub fn start(dir: &Path, options: Options) -> Standin {
+        Self::start_in(dir, options, None)
+    }
+
+    /// Starts it on a test's fake cameras: it, and the hooks it starts, see
+    /// `dev`'s `/dev`; so do the commands [`Standin::hook`] makes.
+    pub fn start_fakedev(
+        dir: &Path,
+        options: Options,
+        dev: &crate::support::fakecam::FakeDev,
+    ) -> Standin {
+        Self::start_in(dir, options, Some(dev.ns()))
+    }
+
+    fn start_in(
+        dir: &Path,
+        options: Options,
+        fakedev: Option<crate::support::fakecam::DevNs>,
+    ) -> Standin {
         let mut s = Standin {
             rtsp_port: free_port(),
             api_port: free_port(),
             log: dir.join("standin.jsonl"),
             options,
             child: None,
+            fakedev,
         };
         s.spawn();
         s
@@ -95,6 +115,9 @@ impl Standin {
         }
         if let Some(delay) = self.options.patch_delay {
             cmd.args(["--patch-delay", &delay.as_secs_f64().to_string()]);
+        }
+        if let Some(ns) = &self.fakedev {
+            ns.apply(&mut cmd);
         }
         cmd.stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -162,6 +185,9 @@ impl Standin {
             .env("HOOK_MTX_API", self.api_url())
             .env("RTSP_PORT", self.rtsp_port.to_string())
             .env("RUST_LOG", "info");
+        if let Some(ns) = &self.fakedev {
+            ns.apply(&mut c);
+        }
         c
     }
 
