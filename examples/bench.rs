@@ -17,6 +17,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+#[path = "bench/camera.rs"]
+mod camera;
+
 use mediamtx_hook::state::{
     PathState, Phase, SegmentRecord, SegmentTotals, StartSource, State, StateStore,
 };
@@ -102,6 +105,15 @@ fn main() {
     }
     if want("stills") {
         rows.push(b.stills_cost());
+    }
+    if want("camframe") {
+        rows.push(b.camera_first_frame());
+    }
+    if want("camcost") {
+        rows.extend(b.camera_cost());
+    }
+    if want("replug") {
+        rows.push(b.camera_replug());
     }
     println!("| What | Budget | Measured | Met | How |");
     println!("|---|---|---|---|---|");
@@ -376,9 +388,21 @@ impl Drop for Listener {
 impl Bench {
     /// `hook run` started as MediaMTX starts it.
     fn hook_run(&self, state: &Path, path: &str, port: u16, extra: &[&str]) -> Command {
+        self.hook_run_on(state, "testsrc", path, port, extra)
+    }
+
+    /// `hook run --device DEVICE` started as MediaMTX starts it.
+    fn hook_run_on(
+        &self,
+        state: &Path,
+        device: &str,
+        path: &str,
+        port: u16,
+        extra: &[&str],
+    ) -> Command {
         let mut c = Command::new(&self.hook);
         c.arg("run")
-            .args(["--device", "testsrc"])
+            .args(["--device", device])
             .args(extra)
             .env("MTX_PATH", path)
             .env("RTSP_PORT", port.to_string())

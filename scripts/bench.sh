@@ -6,12 +6,20 @@
 #
 #   scripts/bench.sh            # the full run
 #   scripts/bench.sh --quick    # fewer repetitions, to try it out
-#   scripts/bench.sh --only exec,frame,mediamtx,supervisor,hold,segment,status,snapshot,stills
+#   scripts/bench.sh --only exec,frame,mediamtx,supervisor,hold,segment,status,snapshot,stills,camframe,camcost,replug
 #
 # With MEDIAMTX_BIN naming a MediaMTX binary it also measures a reader's first
 # frame on an on-demand MediaMTX path wired to the hook against a plain
 # `runOnDemand: ffmpeg …` line (the `mediamtx` row); without it that row says
 # "not measured".
+#
+# Run as root it also measures on a fake V4L2 camera (tests/support/fakecam/,
+# built with cc into the target directory; its nodes in a per-run /dev bound
+# on /dev in a private mount namespace of the processes it starts, never in
+# the machine's /dev): a reader's first frame through MediaMTX with the hook
+# against the seed's plain line (`camframe`, needs MEDIAMTX_BIN too), the
+# whole camera's CPU and memory for MJPEG and H.264 against plain lines
+# (`camcost`), and replug to frames published (`replug`).
 #
 # The measuring program is examples/bench.rs; examples/segment_floor.rs is
 # the floor `segment-complete` is held against (same exec and durable writes).

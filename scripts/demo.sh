@@ -14,6 +14,11 @@
 # FFmpeg's one-shot RTSP listener: frames arriving, the hook's state, then one
 # SIGINT to the hook's process group, as MediaMTX sends it, and nothing left
 # behind.
+#
+# Run as root it then shows the camera path on a fake V4L2 camera
+# (tests/support/fakecam/, on a node in the demo's own /dev that only its
+# processes see, in a private mount namespace): `hook devices`, `hook run`
+# by the camera's by-id name publishing to FFmpeg's RTSP listener, a clean stop.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -57,6 +62,77 @@ procs_with() {
       grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null || echo "$pid"
     fi
   done
+}
+
+# ---- the camera path, on a fake camera (as root only) ----------------------
+# A fake UVC camera (tests/support/fakecam/: an LD_PRELOAD V4L2 shim, built
+# here with cc) on a node in this demo's own /dev, which only the processes
+# started through in_cam see: unshare gives each a private mount namespace
+# with that directory bound on /dev. The machine's /dev is not touched.
+camera_demo() {
+  if [ "$(id -u)" != 0 ] || ! command -v cc >/dev/null || ! command -v unshare >/dev/null; then
+    echo "demo: (as root it also shows the camera path, on a fake V4L2 camera)"
+    return 0
+  fi
+  local cam="$work/cam" cport curl cpid code n
+  local by_id=/dev/v4l/by-id/usb-Fake_Camera_FCDEMO-video-index0
+  echo
+  echo "demo: the camera path, on a fake MJPEG camera (640x480, 30 fps) in a private /dev"
+  mkdir -p "$cam/dev/pts" "$cam/dev/shm" "$cam/dev/v4l/by-id" "$cam/ctl"
+  cc -shared -fPIC -O2 -o "$cam/libfakecam.so" tests/support/fakecam/fakecam.c -ldl -pthread
+  ffmpeg -hide_banner -nostdin -loglevel error -f lavfi -i testsrc2=size=640x480:rate=30 -t 2 \
+    -c:v mjpeg -pix_fmt yuvj422p -q:v 5 -f mjpeg "$cam/cam.mjpeg"
+  for n in null zero urandom random; do : >"$cam/dev/$n"; done
+  mknod -m 660 "$cam/dev/video0" c 81 0
+  ln -s ../../video0 "$cam$by_id"
+  printf 'camera 0 demo\ncard Fake Camera\nbus usb-0000:00:14.0-1\nsize MJPG 640x480 30 %s\n' \
+    "$cam/cam.mjpeg" >"$cam/ctl/config"
+  echo 1 >"$cam/ctl/plug-demo"
+  : >"$cam/ctl/lock-demo"
+  # Runs its arguments in a private mount namespace with the demo's /dev.
+  cat >"$cam/in-cam" <<CAM
+#!/bin/sh
+exec unshare --mount --propagation private env LD_PRELOAD="$cam/libfakecam.so" FAKECAM_DIR="$cam/ctl" \\
+  sh -c 'for n in null zero urandom random pts shm; do mount --bind "/dev/\$n" "\$0/dev/\$n"; done; mount --bind "\$0/dev" /dev && exec "\$@"' "$cam" "\$@"
+CAM
+  chmod 755 "$cam/in-cam"
+  echo "demo: hook devices"
+  "$cam/in-cam" "$hook" devices 2>/dev/null | sed 's/^/  /'
+  cport=$(free_port)
+  curl="rtsp://127.0.0.1:$cport/camera1"
+  cam_listening() {
+    grep -qE "^ *[0-9]+: [0-9A-F]+:$(printf '%04X' "$cport") [0-9A-F]+:0000 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null
+  }
+  ffmpeg -hide_banner -nostdin -loglevel error -rtsp_flags listen -timeout 60 \
+    -analyzeduration 200000 -i "$curl" -f null -progress "$work/cam.progress" - >"$work/cam-server.log" 2>&1 &
+  server_pid=$!
+  wait_for 100 cam_listening || { echo "demo: the RTSP listener did not come up"; return 1; }
+  MTX_PATH=camera1 RTSP_PATH=camera1 RTSP_PORT=$cport \
+    setsid "$cam/in-cam" "$hook" run --device "$by_id" \
+    </dev/null 2>"$work/cam-hook.log" &
+  hook_pid=$!
+  echo "demo: hook run --device $by_id started (pid $hook_pid), publishing to $curl"
+  for _ in 1 2 3; do
+    sleep 1
+    echo "demo: frames received: $(grep -o 'frame=[0-9]*' "$work/cam.progress" 2>/dev/null | tail -1 | cut -d= -f2)"
+  done
+  "$hook" status camera1 || true
+  if ! grep -q 'frame=[1-9]' "$work/cam.progress" 2>/dev/null; then
+    echo "demo: FAILED: no frames from the camera; the hook's log:"
+    sed 's/^/  /' "$work/cam-hook.log"
+    return 1
+  fi
+  cpid=$(/usr/bin/python3 -c "import json; print(json.load(open('$HOOK_STATE_DIR/state.json'))['paths']['camera1'].get('child_pid'))" 2>/dev/null || true)
+  [ -n "$cpid" ] && [ -r "/proc/$cpid/cmdline" ] && echo "demo: its FFmpeg: $(tr '\0' ' ' <"/proc/$cpid/cmdline")"
+  kill -INT -- "-$hook_pid"
+  code=0
+  wait "$hook_pid" || code=$?
+  hook_pid=""
+  kill -KILL "$server_pid" 2>/dev/null || true
+  wait "$server_pid" 2>/dev/null || true
+  server_pid=""
+  echo "demo: the camera's hook exited with status $code"
+  [ "$code" -eq 0 ] || { echo "demo: FAILED: the camera's hook exited $code"; sed 's/^/  /' "$work/cam-hook.log"; return 1; }
 }
 
 # ---- the real flow, with MediaMTX -------------------------------------------
@@ -149,6 +225,7 @@ EOF
   echo
   echo "demo: MediaMTX's log with the hooks' lines (last 30):"
   tail -n 30 "$work/mediamtx.log" | sed 's/^/  /'
+  camera_demo || exit 1
   echo "demo: OK"
   exit 0
 fi
@@ -248,4 +325,5 @@ echo
 echo "demo: the hook's log:"
 sed 's/^/  /' "$work/hook.log"
 [ "$code" -eq 0 ] || { echo "demo: FAILED: exit status $code"; exit 1; }
+camera_demo || exit 1
 echo "demo: OK"

@@ -285,10 +285,10 @@ pub fn probe_v4l2m2m(ffmpeg: &Path) -> Result<(), String> {
     }
 }
 
-struct Finished {
-    success: bool,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Finished {
+    pub(crate) success: bool,
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
 }
 
 /// Most output kept from one probe run (`-encoders` lists a few hundred).
@@ -297,7 +297,7 @@ const PROBE_MAX_OUTPUT: usize = 1 << 20;
 /// Runs FFmpeg with `args` through [`crate::process::run_bounded`]: the
 /// pre-exec every child gets, and its whole process group killed and reaped
 /// after [`PROBE_TIMEOUT`].
-fn run_bounded(ffmpeg: &Path, args: &[&str]) -> Result<Finished, String> {
+pub(crate) fn run_bounded(ffmpeg: &Path, args: &[&str]) -> Result<Finished, String> {
     use crate::process::{run_bounded, BoundedEnd, ChildCommand};
     let args: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
     let run = run_bounded(

@@ -1,6 +1,7 @@
 //! The camera: what a V4L2 node is and can capture (`probe`, `formats`),
 //! what FFmpeg captures from it (`capture`, chosen by `input_choice` and
-//! `encoder_choice`), why it cannot be used (`device_error`) and who owns it
+//! `encoder_choice`; `filter_probe` whether FFmpeg has the
+//! faster chroma conversion), why it cannot be used (`device_error`) and who owns it
 //! (`device_lock`), who else has it open (`holders`) and how to wait for it
 //! to come back (`watch`).
 
@@ -8,6 +9,7 @@ pub mod capture;
 pub mod device_error;
 pub mod device_lock;
 pub mod encoder_choice;
+pub mod filter_probe;
 pub mod formats;
 pub mod holders;
 pub mod input_choice;

@@ -97,6 +97,18 @@ impl DeviceWait {
         &self.until
     }
 
+    /// What is waited for, for the log.
+    pub fn what(&self) -> String {
+        match &self.until {
+            Until::Present => "the device to come back".into(),
+            Until::Released { holders, .. } => format!(
+                "the camera to be let go ({})",
+                crate::camera::holders::describe(holders)
+            ),
+            Until::Moment => "a moment: the camera was let go meanwhile".into(),
+        }
+    }
+
     /// Inotify's descriptor, to poll with the rest.
     pub fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.inotify.as_ref().map(|i| i.as_fd())

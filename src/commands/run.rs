@@ -38,6 +38,7 @@ use crate::camera::watch::{self, DeviceWait};
 use crate::cli::{RunArgs, StillEvery};
 use crate::commands::Context;
 use crate::error::{is_usage, usage};
+use crate::ffmpeg::Chroma;
 use crate::mediamtx::env as mtx_env;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::ExitRecord;
@@ -485,6 +486,9 @@ impl supervise::Wait for DeviceWait {
     fn ready(&mut self) -> bool {
         DeviceWait::ready(self)
     }
+    fn what(&self) -> String {
+        DeviceWait::what(self)
+    }
 }
 
 /// A camera missing since it was unplugged (no run since, by this
@@ -550,6 +554,21 @@ impl Publisher<'_> {
     }
 }
 
+/// How an encoded MJPEG camera's picture becomes 4:2:0: through `zscale`
+/// where this FFmpeg has it (asked once per binary, cached in the state
+/// directory), else libswscale. Nothing is asked for other inputs.
+fn chroma_for(input: &capture::CaptureInput, flags: &capture::CaptureRequest) -> Chroma {
+    let encoded_mjpeg = input.encoder != capture::EncoderChoice::Copy
+        && input.input_format.as_deref() == Some("mjpeg");
+    if encoded_mjpeg
+        && crate::camera::filter_probe::has_zscale_cached(&flags.ffmpeg, flags.cache_dir.as_deref())
+    {
+        Chroma::Zscale
+    } else {
+        Chroma::Swscale
+    }
+}
+
 impl Job for Publisher<'_> {
     fn name(&self) -> &str {
         "ffmpeg"
@@ -581,9 +600,10 @@ impl Job for Publisher<'_> {
             Ok(input) => {
                 self.pending_failure = None;
                 let still = self.still_for_this_attempt().cloned();
+                let chroma = chroma_for(&input, self.flags);
                 Ok(Launch::tool(
                     self.flags.ffmpeg.clone(),
-                    crate::ffmpeg::publish_args(&input, port, &self.path, still.as_ref()),
+                    crate::ffmpeg::publish_args(&input, port, &self.path, still.as_ref(), chroma),
                 ))
             }
             Err(e) if is_usage(&e) => Err(StartError::fatal(format!("{e:#}"), FatalKind::Usage)),

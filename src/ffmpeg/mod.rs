@@ -99,6 +99,24 @@ impl Still {
     }
 }
 
+/// How the decoded picture of an MJPEG camera (full-range 4:2:2, as JPEG
+/// is) becomes the limited-range 4:2:0 the encoder is given
+/// (`-pix_fmt yuv420p`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Chroma {
+    /// libswscale, which FFmpeg inserts for `-pix_fmt yuv420p` (bicubic):
+    /// its generic path, as costly as decoding the JPEG.
+    #[default]
+    Swscale,
+    /// The `zscale` filter (libzimg), bicubic: the same picture (its chroma
+    /// closer to the source than libswscale's) at about a third of the cost.
+    /// Only where FFmpeg has it (`camera::filter_probe`).
+    Zscale,
+}
+
+/// The MJPEG conversion with [`Chroma::Zscale`].
+pub const ZSCALE_TO_420: &str = "zscale=range=limited:filter=bicubic,format=yuv420p";
+
 /// The publisher: capture `input` and publish it to MediaMTX at
 /// `rtsp://127.0.0.1:{port}/{path}` over TCP, with a key frame every second,
 /// and, with `still`, write a JPEG of the live picture at its interval.
@@ -107,16 +125,23 @@ impl Still {
 /// (`-skip_frame nokey`), then fps-limited, so the copy stays cheap; an
 /// encoded input's decoded picture is split between the encoder and the
 /// still (`-filter_complex split`). The stream is always output 0, so the
-/// `-progress` frame count the stall watchdog reads is the stream's.
+/// `-progress` frame count the stall watchdog reads is the stream's. An
+/// encoded MJPEG camera's picture is converted to 4:2:0 as `chroma` says
+/// (the still keeps the full-range picture).
 pub fn publish_args(
     input: &CaptureInput,
     port: u16,
     path: &str,
     still: Option<&Still>,
+    chroma: Chroma,
 ) -> Vec<OsString> {
     let mut args = common_head();
     let fps = input.fps.unwrap_or(DEFAULT_FPS).max(1);
     let copy = input.encoder == EncoderChoice::Copy;
+    let zscale = chroma == Chroma::Zscale
+        && !copy
+        && matches!(&input.source, Source::Device(_))
+        && input.input_format.as_deref() == Some("mjpeg");
     if still.is_some() && copy {
         // A decoder option: the copy to RTSP is not decoded at all.
         push(&mut args, &["-skip_frame", "nokey"]);
@@ -152,15 +177,15 @@ pub fn publish_args(
         (Some(_), true) => push(&mut args, &["-map", "0:v"]),
         (Some(still), false) => {
             push(&mut args, &["-filter_complex"]);
-            args.push(
-                format!(
-                    "[0:v]split=2[stream][still];[still]{}[jpeg]",
-                    still.filter()
-                )
-                .into(),
-            );
+            let stream = if zscale {
+                format!("[0:v]split=2[picture][still];[picture]{ZSCALE_TO_420}[stream]")
+            } else {
+                "[0:v]split=2[stream][still]".to_string()
+            };
+            args.push(format!("{stream};[still]{}[jpeg]", still.filter()).into());
             push(&mut args, &["-map", "[stream]"]);
         }
+        (None, false) if zscale => push(&mut args, &["-vf", ZSCALE_TO_420]),
         (None, _) => {}
     }
     match input.encoder {
@@ -321,7 +346,13 @@ mod tests {
 
     #[test]
     fn test_pattern_publishes_over_tcp_with_a_key_frame_per_second() {
-        let a = strings(&publish_args(&test_pattern(), 8554, "camera0", None));
+        let a = strings(&publish_args(
+            &test_pattern(),
+            8554,
+            "camera0",
+            None,
+            Chroma::Swscale,
+        ));
         assert_eq!(a.last().unwrap(), "rtsp://127.0.0.1:8554/camera0");
         assert_eq!(value_of(&a, "-rtsp_transport").unwrap(), "tcp");
         assert_eq!(value_of(&a, "-f").unwrap(), "lavfi");
@@ -355,7 +386,7 @@ mod tests {
             encoder: EncoderChoice::Libx264,
             bitrate: Some("1500k".into()),
         };
-        let a = strings(&publish_args(&input, 9000, "cam2", None));
+        let a = strings(&publish_args(&input, 9000, "cam2", None, Chroma::Swscale));
         assert_eq!(value_of(&a, "-f").unwrap(), "v4l2");
         assert_eq!(value_of(&a, "-input_format").unwrap(), "mjpeg");
         assert_eq!(value_of(&a, "-video_size").unwrap(), "1280x720");
@@ -368,6 +399,124 @@ mod tests {
         assert_eq!(a.last().unwrap(), "rtsp://127.0.0.1:9000/cam2");
     }
 
+    fn mjpeg_camera() -> CaptureInput {
+        CaptureInput {
+            source: Source::Device(PathBuf::from("/dev/video0")),
+            input_format: Some("mjpeg".into()),
+            size: Some((1280, 720)),
+            fps: Some(30),
+            encoder: EncoderChoice::Libx264,
+            bitrate: None,
+        }
+    }
+
+    #[test]
+    fn mjpeg_is_converted_by_zscale_when_asked() {
+        let a = strings(&publish_args(
+            &mjpeg_camera(),
+            8554,
+            "c",
+            None,
+            Chroma::Zscale,
+        ));
+        assert_eq!(value_of(&a, "-vf").unwrap(), ZSCALE_TO_420);
+        assert_eq!(
+            ZSCALE_TO_420,
+            "zscale=range=limited:filter=bicubic,format=yuv420p"
+        );
+        // The stream stays what it was: 4:2:0, the same key frames, size, rate.
+        assert_eq!(value_of(&a, "-pix_fmt").unwrap(), "yuv420p");
+        assert_eq!(value_of(&a, "-g").unwrap(), "30");
+        assert_eq!(value_of(&a, "-keyint_min").unwrap(), "30");
+        assert_eq!(value_of(&a, "-video_size").unwrap(), "1280x720");
+        assert_eq!(value_of(&a, "-framerate").unwrap(), "30");
+        let i = a.iter().position(|x| x == "-i").unwrap();
+        let vf = a.iter().position(|x| x == "-vf").unwrap();
+        let c = a.iter().position(|x| x == "-c:v").unwrap();
+        assert!(i < vf && vf < c, "{a:?}");
+        // With libswscale there is no filter: -pix_fmt converts.
+        let a = strings(&publish_args(
+            &mjpeg_camera(),
+            8554,
+            "c",
+            None,
+            Chroma::Swscale,
+        ));
+        assert!(!a.contains(&"-vf".to_string()), "{a:?}");
+        assert_eq!(value_of(&a, "-pix_fmt").unwrap(), "yuv420p");
+    }
+
+    #[test]
+    fn zscale_only_for_an_encoded_mjpeg_camera() {
+        let mut yuyv = mjpeg_camera();
+        yuyv.input_format = Some("yuyv422".into());
+        let mut copy = mjpeg_camera();
+        copy.input_format = Some("h264".into());
+        copy.encoder = EncoderChoice::Copy;
+        for input in [yuyv, copy, test_pattern()] {
+            let a = strings(&publish_args(&input, 8554, "c", None, Chroma::Zscale));
+            assert!(!a.iter().any(|x| x.contains("zscale")), "{a:?}");
+        }
+        let mut hw = mjpeg_camera();
+        hw.encoder = EncoderChoice::V4l2m2m;
+        let a = strings(&publish_args(&hw, 8554, "c", None, Chroma::Zscale));
+        assert_eq!(value_of(&a, "-vf").unwrap(), ZSCALE_TO_420);
+    }
+
+    #[test]
+    fn with_a_still_zscale_converts_the_stream_branch_only() {
+        let a = strings(&publish_args(
+            &mjpeg_camera(),
+            8554,
+            "camera0",
+            Some(&still()),
+            Chroma::Zscale,
+        ));
+        assert_eq!(
+            value_of(&a, "-filter_complex").unwrap(),
+            format!("[0:v]split=2[picture][still];[picture]{ZSCALE_TO_420}[stream];[still]fps=fps=1000/10000,scale=out_range=full,format=yuv420p[jpeg]")
+        );
+        assert!(!a.contains(&"-vf".to_string()), "{a:?}");
+        assert_eq!(value_of(&a, "-map").unwrap(), "[stream]");
+    }
+
+    /// FFmpeg runs the zscale command line on a full-range 4:2:2 picture
+    /// (what the MJPEG decoder gives) without a warning. Needs an FFmpeg with
+    /// zscale (libzimg), as Debian's has.
+    #[test]
+    fn ffmpeg_runs_the_zscale_conversion() {
+        let mut a = publish_args(&mjpeg_camera(), 8554, "c", None, Chroma::Zscale);
+        let f = a.iter().position(|x| x == "v4l2").unwrap();
+        let i = a.iter().position(|x| x == "-i").unwrap();
+        let input: Vec<OsString> = [
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1280x720:rate=30,format=yuvj422p",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        a.splice(f - 1..i + 2, input);
+        let rtsp = a.iter().position(|x| x == "rtsp").unwrap();
+        a.truncate(rtsp - 1);
+        a.extend(["-t", "0.5", "-f", "h264", "-"].map(OsString::from));
+        // Progress and frames both go to stdout: progress to null instead.
+        let p = a.iter().position(|x| x == "pipe:1").unwrap();
+        a[p] = "/dev/null".into();
+        let out = std::process::Command::new("ffmpeg")
+            .args(&a)
+            .output()
+            .expect("ffmpeg runs");
+        assert!(
+            out.status.success() && out.stderr.is_empty(),
+            "{a:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // 15 frames of H.264 on stdout.
+        assert!(out.stdout.len() > 1000, "{} bytes", out.stdout.len());
+    }
+
     #[test]
     fn unknown_camera_values_are_left_to_ffmpeg() {
         let input = CaptureInput {
@@ -378,7 +527,13 @@ mod tests {
             encoder: EncoderChoice::Copy,
             bitrate: None,
         };
-        let a = strings(&publish_args(&input, 8554, "camera0", None));
+        let a = strings(&publish_args(
+            &input,
+            8554,
+            "camera0",
+            None,
+            Chroma::Swscale,
+        ));
         for flag in ["-input_format", "-video_size", "-framerate", "-g", "-b:v"] {
             assert!(!a.contains(&flag.to_string()), "{flag} in {a:?}");
         }
@@ -389,20 +544,26 @@ mod tests {
     fn hardware_encoder_gets_yuv420p_before_it_and_a_usable_bitrate() {
         let mut input = test_pattern();
         input.encoder = EncoderChoice::V4l2m2m;
-        let a = strings(&publish_args(&input, 8554, "c", None));
+        let a = strings(&publish_args(&input, 8554, "c", None, Chroma::Swscale));
         let pix = a.iter().position(|x| x == "-pix_fmt").unwrap();
         let enc = a.iter().position(|x| x == "h264_v4l2m2m").unwrap();
         assert!(pix < enc);
         assert_eq!(value_of(&a, "-pix_fmt").unwrap(), "yuv420p");
         assert_eq!(value_of(&a, "-b:v").unwrap(), V4L2M2M_DEFAULT_BITRATE);
         input.bitrate = Some("4M".into());
-        let a = strings(&publish_args(&input, 8554, "c", None));
+        let a = strings(&publish_args(&input, 8554, "c", None, Chroma::Swscale));
         assert_eq!(value_of(&a, "-b:v").unwrap(), "4M");
     }
 
     #[test]
     fn odd_path_names_stay_one_argument() {
-        let a = publish_args(&test_pattern(), 8554, "cam; rm -rf $HOME", None);
+        let a = publish_args(
+            &test_pattern(),
+            8554,
+            "cam; rm -rf $HOME",
+            None,
+            Chroma::Swscale,
+        );
         assert_eq!(
             a.last().unwrap(),
             &OsString::from("rtsp://127.0.0.1:8554/cam; rm -rf $HOME")
@@ -411,7 +572,13 @@ mod tests {
 
     #[test]
     fn rtsp_packets_fit_mediamtx() {
-        let a = strings(&publish_args(&test_pattern(), 8554, "c", None));
+        let a = strings(&publish_args(
+            &test_pattern(),
+            8554,
+            "c",
+            None,
+            Chroma::Swscale,
+        ));
         let url = a.len() - 1;
         let pkt = a.iter().position(|x| x == "-pkt_size").unwrap();
         assert!(pkt < url);
@@ -432,6 +599,7 @@ mod tests {
             8554,
             "camera0",
             Some(&still()),
+            Chroma::Swscale,
         ));
         assert_eq!(
             value_of(&a, "-filter_complex").unwrap(),
@@ -464,7 +632,13 @@ mod tests {
             encoder: EncoderChoice::Copy,
             bitrate: None,
         };
-        let a = strings(&publish_args(&input, 8554, "camera0", Some(&still())));
+        let a = strings(&publish_args(
+            &input,
+            8554,
+            "camera0",
+            Some(&still()),
+            Chroma::Swscale,
+        ));
         let skip = a.iter().position(|x| x == "-skip_frame").unwrap();
         let i = a.iter().position(|x| x == "-i").unwrap();
         assert!(skip < i, "an input option: {a:?}");
@@ -498,7 +672,7 @@ mod tests {
             file: dir.join("cam%2F0.jpg"),
             every: Duration::from_millis(200),
         };
-        let mut a = publish_args(&test_pattern(), 8554, "c", Some(&s));
+        let mut a = publish_args(&test_pattern(), 8554, "c", Some(&s), Chroma::Swscale);
         let url = a.iter().position(|x| x == "rtsp").unwrap();
         // -f rtsp … URL becomes -f null -
         a[url] = "null".into();

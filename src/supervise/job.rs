@@ -94,6 +94,8 @@ pub trait Wait: std::fmt::Debug {
     fn next_check(&self) -> std::time::Instant;
     /// Whether to attempt now; cheap, called at each wake-up.
     fn ready(&mut self) -> bool;
+    /// What is waited for, for the log ("the device to come back").
+    fn what(&self) -> String;
 }
 
 /// A [`Wait`] that is only a short, fixed pause: the next attempt after
@@ -120,6 +122,12 @@ impl Wait for Pause {
     }
     fn ready(&mut self) -> bool {
         std::time::Instant::now() >= self.until
+    }
+    fn what(&self) -> String {
+        let left = self
+            .until
+            .saturating_duration_since(std::time::Instant::now());
+        format!("{} ms instead of the backoff", left.as_millis())
     }
 }
 

@@ -506,7 +506,7 @@ impl Supervisor<'_> {
             origin,
         });
         if let Some(wait) = self.job.wait_instead() {
-            log::warn!("{message}; waiting for it to come back");
+            log::warn!("{message}; waiting for {}", wait.what());
             self.job.report(Event::AwaitingDevice);
             return Stage::Wait(wait);
         }
