@@ -18,6 +18,8 @@
 //!   generated configuration and RTSP (credentials, native reader, relay).
 //! - [`state`]: the state store (`state.json`), the ledger, safe file opening
 //!   in the state directory and the observation of living processes.
+//! - [`recording`]: event recording on armed paths: the ring of short
+//!   segments, events' windows, clip plans (decisions on the state).
 //! - [`policy`]: the use-case policy and its durations.
 //! - [`process`]: the one place children are started (the pre-exec every
 //!   child gets, the scrubbed environment), the bounded run, signalling and
@@ -34,6 +36,7 @@ pub mod logging;
 pub mod mediamtx;
 pub mod policy;
 pub mod process;
+pub mod recording;
 pub mod redact;
 pub mod state;
 pub mod status;

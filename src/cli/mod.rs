@@ -3,6 +3,7 @@
 //! all generated from this one definition.
 
 pub mod completions;
+pub mod events;
 pub mod manpage;
 
 use std::ffi::OsString;
@@ -91,6 +92,21 @@ pub enum Command {
 
     /// Take one JPEG snapshot, from the device or from the live stream
     Snapshot(SnapshotArgs),
+
+    /// Join the kept segments of an event or a stretch of time into one MP4
+    ///
+    /// No re-encoding (FFmpeg's concat demuxer, -c copy): the clip is made of
+    /// whole segments, so it may begin a little before and end a little
+    /// after what was asked. Says what it covers and where it has gaps.
+    Clip(events::ClipArgs),
+
+    /// Start again what should be running: armed paths and recording
+    /// sessions whose reader of the stream is gone (after a reboot or a MediaMTX restart)
+    ///
+    /// For MediaMTX's runOnInit (see the README): waits for MediaMTX's
+    /// Control API, ends timed sessions whose end passed while nothing ran,
+    /// and keeps the stream of every other armed path and live session again.
+    Resume,
 
     /// Stop everything on a path: holds, recording sessions and the publisher
     Stop(StopArgs),
@@ -265,6 +281,19 @@ pub enum RecordCommand {
     /// one whose record start was killed, and switches recording off when
     /// it is on with no session. Exits 1 only when there was nothing to do.
     Stop(PathArg),
+    /// Arm a path for events: keep its stream and a rolling window of short
+    /// segments (the pre-roll), so that `record start` keeps what came before
+    ///
+    /// Holds the stream like a recording session and switches MediaMTX's
+    /// recording on with recordSegmentDuration events.segment_duration (2s).
+    /// Segments no event covers are deleted once they ended more than the
+    /// pre-roll ago. `record start PATH --duration D` on an armed path is an
+    /// event: everything from the pre-roll before it to the post-roll after
+    /// its end is kept. On an armed path, arming again changes --pre/--post.
+    Arm(events::ArmArgs),
+    /// Disarm a path: the stream no longer kept, recording off, the rolling
+    /// window deleted, recordSegmentDuration put back
+    Disarm(PathArg),
 }
 
 #[derive(Debug, Clone, Args)]

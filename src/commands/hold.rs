@@ -211,7 +211,12 @@ impl Hold<'_> {
             Ok(Some(true)) => self.api_trouble = false,
             Ok(Some(false)) => {
                 self.api_trouble = false;
-                match self.api.set_record(&self.path, true) {
+                let state = self.ctx.store.read().ok();
+                let p = state.as_ref().and_then(|s| s.paths.get(&self.path));
+                match self
+                    .api
+                    .patch_entry(&self.path, &crate::recording::record_on_fields(p))
+                {
                     Ok(()) => {
                         log::info!(
                             "MediaMTX's record switch was off (MediaMTX restarted?): switched it back on"

@@ -4,6 +4,7 @@
 
 pub mod context;
 pub mod devices;
+pub mod events;
 pub mod hold;
 pub mod mediamtx_config;
 pub mod ready;
@@ -56,6 +57,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SegmentComplete(args) => segment_complete::main(&ctx, &args),
         Command::Record(RecordCommand::Start(args)) => record::start(&ctx, &args),
         Command::Record(RecordCommand::Stop(args)) => record::stop(&ctx, &args),
+        Command::Record(RecordCommand::Arm(args)) => events::arm(&ctx, &args),
+        Command::Record(RecordCommand::Disarm(args)) => events::disarm(&ctx, &args),
+        Command::Clip(args) => events::clip::main(&ctx, &args),
+        Command::Resume => events::resume::main(&ctx),
         Command::Snapshot(args) => snapshot::main(&ctx, &args),
         Command::Stop(args) => stop::main(&ctx, &args),
         Command::Status(args) => status::main(&ctx, &args),

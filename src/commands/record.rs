@@ -228,31 +228,15 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
     // hold fail: refused (exit 2) before anything is switched on.
     crate::mediamtx::rtsp_auth::Credentials::from_env()?;
     let api = Api::from_env()?;
-    // Ctrl-C (or SIGTERM) while waiting undoes the start like a timeout.
-    let interrupted = Arc::new(AtomicBool::new(false));
-    for sig in crate::supervise::signals::STOP_SIGNALS {
-        signal_hook::flag::register(sig, interrupted.clone())
-            .context("installing signal handlers")?;
-    }
-    // Under the path's session lock no other start, re-trigger, stop or
-    // hold hand-over runs: a start in progress, a stop or a hold ending its
-    // session is waited for (as long as a start and a stop may take).
-    let mut told = false;
-    let limit = start_deadline(ctx) + ctx.policy.restart.grace.0 + stop_budget(ctx);
-    let _lock = lock_session(ctx, &path, limit, || {
-        if interrupted.load(Ordering::SeqCst) {
-            anyhow::bail!(
-                "{path}: interrupted while waiting for another hook command on this path"
-            );
-        }
-        if !told {
-            told = true;
-            log::info!("another hook command is changing the recording session (a start in progress?): waiting for it");
-        }
-        Ok(())
-    })?;
+    let interrupted = interrupt_flag()?;
+    let _lock = lock_for_change(ctx, &path, &interrupted)?;
     let recorded = ctx.store.read()?.paths.remove(&path).unwrap_or_default();
     let stopping = recorded.recording.hold.as_ref().is_some_and(|h| h.stopping);
+    if recorded.armed.is_some() {
+        // On an armed path a start is an event (its hold, if gone, is
+        // `hook resume`'s or the next segment's to bring back).
+        return crate::commands::events::trigger(ctx, &path, args.duration.map(|d| d.0), reason);
+    }
     if let Some(old) = recorded.recording.session.filter(is_live) {
         if old.status == ACTIVE && hold_running(&old) && !stopping {
             return retrigger(ctx, &path, args.duration.map(|d| d.0), reason);
@@ -263,6 +247,78 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         log::warn!("a stale recording session was left on {path}: {why}; ending it first");
         end_stale(ctx, None, &path, &old, &why);
     }
+    let until = begin(
+        ctx,
+        &api,
+        &path,
+        port,
+        reason.clone(),
+        args.duration.map(|d| d.0),
+        &interrupted,
+    )?;
+    let (ends, hold_pid) = match until {
+        (Some(u), pid) => (format!("until {}", both_times(u)), pid),
+        (None, pid) => ("until `hook record stop`".to_string(), pid),
+    };
+    match &reason {
+        Some(r) => log::info!("recording session started ({ends}; {r})"),
+        None => log::info!("recording session started ({ends})"),
+    }
+    println!("{path}: recording {ends} (hold pid {hold_pid})");
+    // The hold lives on: it is re-parented when this process exits.
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A flag set by Ctrl-C (or SIGTERM): a start waiting is undone like a timeout.
+pub(crate) fn interrupt_flag() -> anyhow::Result<Arc<AtomicBool>> {
+    let interrupted = Arc::new(AtomicBool::new(false));
+    for sig in crate::supervise::signals::STOP_SIGNALS {
+        signal_hook::flag::register(sig, interrupted.clone())
+            .context("installing signal handlers")?;
+    }
+    Ok(interrupted)
+}
+
+/// Takes the path's session lock for a start or an arm: under it no other
+/// start, re-trigger, stop or hold hand-over runs; a start in progress, a
+/// stop or a hold ending its session is waited for (as long as a start and
+/// a stop may take).
+pub(crate) fn lock_for_change(
+    ctx: &Context,
+    path: &str,
+    interrupted: &AtomicBool,
+) -> anyhow::Result<SessionLock> {
+    let mut told = false;
+    let limit = start_deadline(ctx) + ctx.policy.restart.grace.0 + stop_budget(ctx);
+    lock_session(ctx, path, limit, || {
+        if interrupted.load(Ordering::SeqCst) {
+            anyhow::bail!(
+                "{path}: interrupted while waiting for another hook command on this path"
+            );
+        }
+        if !told {
+            told = true;
+            log::info!("another hook command is changing the recording session (a start in progress?): waiting for it");
+        }
+        Ok(())
+    })
+}
+
+/// Starts a new session on `path` (the caller holds its session lock and
+/// has ended any stale one): recording switched on (with an armed path's
+/// short segments when the path is armed), the hold started and waited
+/// for, the session active. Returns the session's end and the hold's pid;
+/// on failure everything is undone.
+pub(crate) fn begin(
+    ctx: &Context,
+    api: &Api,
+    path: &str,
+    port: u16,
+    reason: Option<String>,
+    duration: Option<Duration>,
+    interrupted: &AtomicBool,
+) -> anyhow::Result<(Option<OffsetDateTime>, u32)> {
+    let path = path.to_string();
     let started_at = now();
     let starter = ProcessId::me();
     ctx.store.update_path(&path, |p| {
@@ -291,11 +347,12 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
     })?;
     let deadline_len = start_deadline(ctx);
 
-    if let Err(e) = api.set_record(&path, true) {
+    let fields = crate::recording::record_on_fields(ctx.store.read()?.paths.get(&path));
+    if let Err(e) = api.patch_entry(&path, &fields) {
         // No answer in time: MediaMTX may have applied it all the same.
         let unknown = e.outcome_unknown();
         let why = format!("switching recording on: {e}");
-        fail_start(ctx, &api, &path, None, &why, false);
+        fail_start(ctx, api, &path, None, &why, false);
         let e = anyhow!(e).context(format!("starting a recording session on {path}"));
         if !unknown {
             return Err(e);
@@ -320,7 +377,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         Ok(child) => child,
         Err(e) => {
             let why = format!("starting the hold: {e:#}");
-            fail_start(ctx, &api, &path, None, &why, true);
+            fail_start(ctx, api, &path, None, &why, true);
             return Err(e.context(format!("starting a recording session on {path}")));
         }
     };
@@ -340,7 +397,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
     let hold_id = (hold_pid, hold_process.clone());
     if let Err(e) = recorded {
         let why = format!("recording the hold in the state: {e:#}");
-        fail_start(ctx, &api, &path, Some(&hold_id), &why, true);
+        fail_start(ctx, api, &path, Some(&hold_id), &why, true);
         let _ = hold.wait();
         return Err(e.context(format!("starting a recording session on {path}")));
     }
@@ -350,7 +407,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
 
     // The deadline counts from the moment the hold runs.
     let deadline = Instant::now() + deadline_len;
-    match wait_until_recording(ctx, &api, &path, &mut hold, deadline, &interrupted) {
+    match wait_until_recording(ctx, api, &path, &mut hold, deadline, interrupted) {
         Ok(()) => {}
         Err(why) => {
             let why = if interrupted.load(Ordering::SeqCst) {
@@ -361,7 +418,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
                     describe_deadline(ctx)
                 )
             };
-            fail_start(ctx, &api, &path, Some(&hold_id), &why, true);
+            fail_start(ctx, api, &path, Some(&hold_id), &why, true);
             let _ = hold.wait();
             return Err(anyhow!(
                 "{path}: {why}; recording switched off and the hold stopped"
@@ -369,7 +426,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         }
     }
     // A `--duration` counts from the moment recording really runs.
-    let until = args.duration.map(|d| now() + d.0);
+    let until = duration.map(|d| now() + d);
     ctx.store.update_path(&path, |p| {
         if let Some(s) = p.recording.session.as_mut() {
             s.status = ACTIVE.into();
@@ -378,18 +435,8 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         p.recording.active = true;
         Ok(())
     })?;
-    let ends = match until {
-        Some(u) => format!("until {}", both_times(u)),
-        None => "until `hook record stop`".to_string(),
-    };
-    match &reason {
-        Some(r) => log::info!("recording session started ({ends}; {r})"),
-        None => log::info!("recording session started ({ends})"),
-    }
-    println!("{path}: recording {ends} (hold pid {hold_pid})");
-    // The hold lives on: the Child is dropped without waiting; it is
-    // re-parented when this process exits.
-    Ok(ExitCode::SUCCESS)
+    // The hold lives on: the Child is dropped without waiting.
+    Ok((until, hold_pid))
 }
 
 /// Waits until the hold reads the stream and MediaMTX says it is available.
@@ -555,6 +602,7 @@ pub(super) fn end_stale(
 pub fn stop(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
     let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
     crate::logging::set_path(&path);
+    crate::commands::events::refuse_when_armed(ctx, &path)?;
     let api = Api::from_env()?;
     match stop_recording(ctx, &api, &path, "stopped with hook record stop")? {
         Stopped::Ended(text) | Stopped::Cleaned(text) | Stopped::SwitchedOff(text) => {
@@ -612,7 +660,8 @@ pub fn reapply_on_ready(ctx: &Context, path: &str) -> anyhow::Result<bool> {
             Ok(false)
         }
         Some(false) => {
-            api.set_record(path, true).map_err(|e| {
+            let fields = crate::recording::record_on_fields(Some(p));
+            api.patch_entry(path, &fields).map_err(|e| {
                 anyhow!(e).context("switching recording back on for the active session")
             })?;
             log::info!("stream available again: recording switched back on for the active session");

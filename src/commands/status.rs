@@ -117,6 +117,15 @@
 //!                                   "bytes", "every_seconds"}; it stays after the
 //!                                   stream stops
 //!     "stop_reason": null,          why `hook stop` last stopped the path
+//!     "armed": null,                an armed path (`hook record arm`): {"since",
+//!                                   "pre_seconds", "post_seconds", "segment_duration",
+//!                                   "window_from", "window_to", "ring_segments",
+//!                                   "ring_bytes", "rolled", "rolled_bytes", "ring"}
+//!     "events": [],                 the latest events: {"id", "at", "until",
+//!                                   "window_start", "window_end", "reason",
+//!                                   "pre_seconds", "post_seconds",
+//!                                   "achieved_pre_seconds", "kept_from",
+//!                                   "retriggers", "active"}
 //!     "updated_at": "…"             when the state of the path last changed
 //!   } }
 //! }

@@ -131,6 +131,9 @@ pub fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
         Ok(None) => {}
         Err(e) => failures.push(format!("{e:#}")),
     }
+    if let Err(e) = crate::commands::events::drop_arm(ctx, &api, &path, "hook stop") {
+        failures.push(format!("{e:#}"));
+    }
 
     let publisher = ctx.store.read().ok().and_then(|s| {
         let p = s.paths.get(&path)?;

@@ -204,6 +204,16 @@ impl Api {
             .map(|v| v.get("record").and_then(|r| r.as_bool()).unwrap_or(false)))
     }
 
+    /// Whether the Control API answers (`GET /v3/paths/list` gives 200).
+    pub fn path_list_answers(&self) -> Result<(), ApiError> {
+        let target = "/v3/paths/list";
+        let resp = self.request("GET", target, None)?;
+        match resp.code {
+            200 => Ok(()),
+            _ => Err(self.status_error("GET", target, &resp, "")),
+        }
+    }
+
     /// The runtime state of path `name` (`GET /v3/paths/get/{name}`); `None`
     /// when MediaMTX says it is not active (404).
     pub fn path(&self, name: &str) -> Result<Option<PathInfo>, ApiError> {

@@ -7,6 +7,7 @@
 //! "at once", never as "never".
 
 pub mod duration;
+pub mod events;
 pub mod record_path;
 pub mod size;
 
@@ -77,6 +78,7 @@ pub struct Policy {
     pub snapshot: Snapshot,
     pub restart: Restart,
     pub stills: Stills,
+    pub events: events::Events,
 }
 
 /// Viewing: MediaMTX starts the publisher on demand and closes it when idle.
@@ -322,7 +324,7 @@ impl Policy {
             .map_err(|e| usage(format!("config {origin}: not valid JSON: {e}")))?;
         if !value.is_object() {
             return Err(usage(format!(
-                "config {origin}: expected a JSON object with sections viewing, recording, snapshot, restart, stills"
+                "config {origin}: expected a JSON object with sections viewing, recording, snapshot, restart, stills, events"
             )));
         }
         if let Some(warning) = take_obsolete_keys(&mut value, origin)? {
@@ -360,6 +362,7 @@ impl Policy {
 
     /// Checks the relations between values; returns a message saying why not.
     pub fn validate(&self) -> Result<(), String> {
+        self.events.validate()?;
         let zero = Duration::ZERO;
         if self.viewing.close_after.0 == zero {
             return Err("viewing.close_after is 0s, which MediaMTX reads as \"close at once when the last reader leaves\", not \"never\"; give a positive duration (the default is 300s) or use a recording session to keep the stream".into());

@@ -7,6 +7,7 @@
 
 pub mod cause;
 mod dirs;
+pub mod events;
 pub mod files;
 mod ledger;
 pub mod model;

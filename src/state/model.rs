@@ -436,8 +436,22 @@ pub struct PathState {
     /// most [`RECENT_OUTAGES`]: a gap that overlaps one takes its cause.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub outages: Vec<Outage>,
+    /// The rolling window of an armed path (`hook record arm`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub armed: Option<crate::state::events::Armed>,
+    /// The latest events on the path, oldest first, at most
+    /// [`crate::state::events::RECENT_EVENTS`].
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<crate::state::events::Event>,
+    /// Events ever started on the path (the next one's id is this + 1).
+    #[serde(skip_serializing_if = "is_zero")]
+    pub event_count: u64,
     #[serde(with = "time::serde::rfc3339::option")]
     pub updated_at: Option<OffsetDateTime>,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// How many outages a path keeps (`PathState::outages`).

@@ -330,6 +330,7 @@ pub fn render_details(
             ),
         ));
     }
+    lines.extend(crate::status::events::human_lines(p, now, local));
     lines.push(("ledger", store.ledger_file(name).display().to_string()));
     lines.push((
         "snapshot",

@@ -62,6 +62,10 @@ pub(crate) struct JsonPath<'a> {
     stop_reason: &'a Option<String>,
     /// Stretches of time a known cause kept the path from being recorded.
     outages: &'a [Outage],
+    /// An armed path's rolling window (`hook record arm`); null when not armed.
+    armed: Option<crate::status::events::JsonArmed<'a>>,
+    /// The latest events on the path, oldest first.
+    events: Vec<crate::status::events::JsonEvent<'a>>,
     #[serde(with = "time::serde::rfc3339::option")]
     updated_at: Option<OffsetDateTime>,
 }
@@ -203,6 +207,8 @@ pub fn render_json_with(
             still: p.still.as_ref().map(|s| JsonStill::of(s, now)),
             stop_reason: &p.stop_reason,
             outages: &p.outages,
+            armed: p.armed.as_ref().map(crate::status::events::JsonArmed::of),
+            events: crate::status::events::json_events(p, now),
             updated_at: p.updated_at,
         };
         paths.insert(*name, entry);

@@ -213,6 +213,63 @@ const FAMILIES: &[Family] = &[
             None => vec![],
         },
     },
+    Family {
+        name: "armed",
+        kind: Kind::Gauge,
+        help: "1 when the path is armed for events (hook record arm), else 0.",
+        samples: |p, _| one(f64::from(u8::from(p.armed.is_some()))),
+    },
+    Family {
+        name: "ring_segments",
+        kind: Kind::Gauge,
+        help: "Segments in an armed path's rolling window; absent when not armed.",
+        samples: |p, _| match &p.armed {
+            Some(a) => one(a.ring.len() as f64),
+            None => vec![],
+        },
+    },
+    Family {
+        name: "ring_bytes",
+        kind: Kind::Gauge,
+        help: "Bytes of an armed path's rolling window on disk; absent when not armed.",
+        samples: |p, _| match &p.armed {
+            Some(a) => one(a.ring_bytes() as f64),
+            None => vec![],
+        },
+    },
+    Family {
+        name: "rolled_segments_total",
+        kind: Kind::Counter,
+        help: "Segments deleted from an armed path's rolling window since it was armed; absent when not armed.",
+        samples: |p, _| match &p.armed {
+            Some(a) => one(a.rolled as f64),
+            None => vec![],
+        },
+    },
+    Family {
+        name: "events_total",
+        kind: Kind::Counter,
+        help: "Events started on the path (record start on an armed path).",
+        samples: |p, _| one(p.event_count as f64),
+    },
+    Family {
+        name: "event_pre_roll_seconds",
+        kind: Kind::Gauge,
+        help: "Pre-roll the latest event achieved (segments start at key frames); absent when not known.",
+        samples: |p, _| match p.events.last().and_then(|e| e.achieved_pre_seconds()) {
+            Some(s) => one(s),
+            None => vec![],
+        },
+    },
+    Family {
+        name: "event_active",
+        kind: Kind::Gauge,
+        help: "1 while the latest event's window (to its post-roll) has not ended; absent without events.",
+        samples: |p, now| match p.events.last() {
+            Some(e) => one(f64::from(u8::from(e.window_end() > now))),
+            None => vec![],
+        },
+    },
 ];
 
 fn one(v: f64) -> Samples {

@@ -25,6 +25,8 @@ mod drill_overlap;
 mod drill_restarts;
 mod drill_signals;
 mod e2e_mediamtx;
+mod events_mediamtx;
+mod events_ring;
 mod fakecam_shim;
 mod layout;
 mod one_spawn_place;

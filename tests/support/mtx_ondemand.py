@@ -27,6 +27,8 @@ What it models, from MediaMTX's source:
   variables, then the environment, else empty), no shell, their own process
   group, stdin /dev/null, this process's stdout/stderr. Stopping is one
   SIGINT to the group, never more, never waited for.
+- runOnInit runs when the path is created (MediaMTX's start, a path
+  recreated by a configuration change) and gets SIGINT when it closes.
 - runOnReady/runOnAvailable run when the stream becomes available and get
   SIGINT when it goes; runOnRecordSegmentComplete gets MTX_SEGMENT_PATH and
   MTX_SEGMENT_DURATION.
@@ -94,6 +96,8 @@ PATH_DEFAULTS = {
     "recordPartDuration": "1s",
     "recordSegmentDuration": "1h",
     "recordDeleteAfter": "1d",
+    "runOnInit": "",
+    "runOnInitRestart": False,
     "runOnDemand": "",
     "runOnDemandRestart": False,
     "runOnDemandStartTimeout": "10s",
@@ -373,6 +377,13 @@ class Path:
         self.closed = False
         self.bytes_received = 0
         log("INF", f"[path {name}] created")
+        # path.go initialize: runOnInit starts with the path (at load, and
+        # again whenever a configuration change recreates it), with the
+        # base variables; it is SIGINTed when the path closes.
+        self.init_cmd = None
+        if conf.get("runOnInit"):
+            log("INF", f"[path {name}] runOnInit command started")
+            self.init_cmd = Cmd(f"[path {name}] runOnInit", conf["runOnInit"], self.env())
 
     def env(self):
         return {
@@ -529,6 +540,9 @@ class Path:
         the on-demand command SIGINTed."""
         self.closed = True
         self._disarm()
+        if self.init_cmd is not None:
+            self.init_cmd.close()
+            log("INF", f"[path {self.name}] runOnInit command stopped")
         for p in self.parked:
             p.error = "terminated"
             p.event.set()

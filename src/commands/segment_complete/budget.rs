@@ -1,5 +1,7 @@
 //! The disk budget (`recording.max_size`, `recording.min_free`): after a
 //! segment is recorded, while the recordings are over budget, the oldest
+//! ring segment of an armed path goes first (never an event's or a
+//! session's while one is left), then the oldest
 //! kept segment across all paths is deleted, oldest first, never the newest
 //! of a path. Only a file the ledger holds, named by MediaMTX's
 //! `recordPath` under the recording root, and a regular file (never a link,
@@ -99,7 +101,12 @@ impl Enforced {
 /// The budget's reason to delete now, if over it.
 pub fn over_budget(state: &State, rec: &Recording, root: &std::path::Path) -> Option<String> {
     if let Some(max) = rec.max_size {
-        let total: u64 = state.paths.values().map(|p| p.segments.kept_bytes).sum();
+        let total: u64 = state
+            .paths
+            .values()
+            .map(|p| p.segments.kept_bytes)
+            .sum::<u64>()
+            + crate::recording::ring::ring_bytes(&state.paths);
         if total > max.0 {
             return Some(format!("max_size {max}"));
         }
@@ -130,6 +137,21 @@ pub fn enforce(
         let Some(reason) = over_budget(state, rec, &pattern.root) else {
             break;
         };
+        // An armed path's ring goes before any kept segment (an event's or
+        // a session's).
+        if let Some((name, seg)) = crate::recording::ring::take_oldest(&mut state.paths) {
+            let p = state.paths.get_mut(&name).expect("taken from the paths");
+            let mut rolled = super::roll::Rolled::default();
+            super::roll::delete(store, &name, p, seg, &reason, now, &mut rolled)?;
+            for (file, size) in rolled.deleted {
+                done.deleted
+                    .push((name.clone(), file, size, reason.clone()));
+            }
+            for (file, why) in rolled.left {
+                done.skipped.push((name.clone(), file, why));
+            }
+            continue;
+        }
         // The path whose oldest kept segment is the oldest.
         let mut best: Option<(String, OffsetDateTime)> = None;
         for (name, p) in state.paths.iter_mut() {

@@ -99,11 +99,18 @@ pub(super) struct Entry {
     pub(super) start: OffsetDateTime,
     #[serde(default)]
     pub(super) size: u64,
+    /// A segment in an armed path's ring (not kept: rolled or kept later).
+    #[serde(default)]
+    pub(super) ring: bool,
 }
 
-/// The segment on a ledger line; `None` for any other line.
+/// The kept segment on a ledger line; `None` for any other line (a ring
+/// segment's line included: it is not kept until an event keeps it, which
+/// writes a `requeued` line for it).
 pub(super) fn entry(line: &[u8]) -> Option<Entry> {
-    serde_json::from_slice::<Entry>(line).ok()
+    serde_json::from_slice::<Entry>(line)
+        .ok()
+        .filter(|e| !e.ring)
 }
 
 trait SetEntry {

@@ -29,6 +29,7 @@ use crate::commands::Context;
 use crate::mediamtx::env::{
     validate_path_name, validate_segment_duration, validate_segment_path, var,
 };
+use crate::recording::ring;
 use crate::state::outage;
 use crate::state::{
     now, Hole, PathState, SegmentRecord, SegmentTotals, StartSource, RECENT_SEGMENTS,
@@ -41,6 +42,7 @@ use crate::state::{
 mod budget;
 mod gone;
 mod recover;
+pub mod roll;
 mod start_time;
 
 pub use gone::*;
@@ -121,14 +123,23 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             let placed = record_segment(entry, segment.clone(), tolerance, now());
-            // One flush for the segment's line and the gone lines after it.
-            let committed = store.append_ledger_then(
-                &path,
-                entry.segments.ledger_bytes,
-                &placed.record,
-                false,
-            )?;
+            // One flush for the segment's line and the lines after it.
+            let committed = match ring::place_segment(entry, &placed.record) {
+                ring::Placement::Kept => store.append_ledger_then(
+                    &path,
+                    entry.segments.ledger_bytes,
+                    &placed.record,
+                    false,
+                )?,
+                ring::Placement::Ring => store.append_ledger_then(
+                    &path,
+                    entry.segments.ledger_bytes,
+                    &ring::ring_line(&placed.record),
+                    false,
+                )?,
+            };
             entry.segments.ledger_bytes = Some(committed);
+            let rolled = roll::roll(store, &path, entry, now())?;
             let gone = notice_gone(
                 &store.ledger_file(&path),
                 committed,
@@ -149,7 +160,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             }
             let enforced = budget::enforce(store, state, &ctx.policy.recording, now())?;
             let dead_hold = state.paths.get(&path).is_some_and(hold_is_dead);
-            Ok(Some((placed, gone, enforced, dead_hold, recovered)))
+            Ok(Some((placed, gone, enforced, dead_hold, recovered, rolled)))
         })
     };
     let placed = with_retries(record).map_err(|e| {
@@ -159,7 +170,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             by_hand(store, &path, &segment.file, duration)
         ))
     })?;
-    let Some((placed, gone, enforced, dead_hold, recovered)) = placed else {
+    let Some((placed, gone, enforced, dead_hold, recovered, rolled)) = placed else {
         log::info!(
             "segment {} was already recorded; not counted again",
             segment.file
@@ -205,6 +216,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     for g in &gone {
         log::info!("segment {} is gone (deleted); marked in the ledger", g.gone);
     }
+    roll::log(&rolled);
     enforced.log();
     if placed.gaps_delta < 0 {
         log::info!(

@@ -10,7 +10,6 @@ use nix::fcntl::{AtFlags, OFlag};
 use nix::sys::stat::{Mode, SFlag};
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::io::Write as _;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
@@ -57,9 +56,15 @@ pub(super) fn lstat_at(dir: RawFd, name: &OsStr) -> std::io::Result<Option<u32>>
 /// Checks `-o FILE`: a new name or an existing regular file, in an existing
 /// directory. Anything else is a usage error naming the file and what it is.
 pub fn check_output(output: &Path) -> anyhow::Result<Target> {
+    check_output_for(output, "JPEG")
+}
+
+/// [`check_output`] for a file of kind `what` (`JPEG`, `MP4`), named in
+/// the message when `-o` names no file.
+pub fn check_output_for(output: &Path, what: &str) -> anyhow::Result<Target> {
     let expected = || {
         usage(format!(
-            "-o {:?}: expected the name of the JPEG file to write",
+            "-o {:?}: expected the name of the {what} file to write",
             output.display().to_string()
         ))
     };
@@ -237,6 +242,12 @@ impl Target {
     /// over the target, then syncs the directory. On any error the target
     /// is untouched and the temporary file is gone.
     pub fn replace_with(&self, jpeg: &[u8]) -> anyhow::Result<()> {
+        self.replace_from(jpeg)
+    }
+
+    /// [`Target::replace_with`] for what `src` reads (a clip made in a
+    /// private directory), copied without holding it all in memory.
+    pub fn replace_from(&self, mut src: impl std::io::Read) -> anyhow::Result<()> {
         // Checked again: between the first look and now the name may have
         // been given to something else. A rename would replace a link or a
         // device node itself, never write through it, but it is not ours.
@@ -253,7 +264,7 @@ impl Target {
         }
         let mut tmp = self.create_temp()?;
         let written = (|| -> std::io::Result<()> {
-            tmp.file.write_all(jpeg)?;
+            std::io::copy(&mut src, &mut tmp.file)?;
             nix::sys::stat::fchmod(tmp.file.as_raw_fd(), Mode::from_bits_truncate(self.mode))?;
             tmp.file.sync_all()
         })();
