@@ -22,6 +22,8 @@
 //! (it was still waiting for the device) hands the entry back to the
 //! instance it took it from, if that one still runs.
 
+mod failure;
+
 use std::ffi::OsStr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,8 +35,7 @@ use time::OffsetDateTime;
 use crate::camera::capture::CaptureRequest;
 use crate::camera::capture::{self, TEST_PATTERN};
 use crate::camera::device_error::DeviceError;
-use crate::camera::holders::{self, Holder};
-use crate::camera::watch::{self, DeviceWait};
+use crate::camera::holders::Holder;
 use crate::cli::{RunArgs, StillEvery};
 use crate::commands::Context;
 use crate::error::{is_usage, usage};
@@ -42,11 +43,9 @@ use crate::ffmpeg::Chroma;
 use crate::mediamtx::env as mtx_env;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::ExitRecord;
-use crate::state::{now, outage, Cause, Failure, PathState, Phase, StillRecord};
+use crate::state::{now, Failure, PathState, Phase, StillRecord};
 use crate::supervise::signals::Signals;
-use crate::supervise::{
-    self, ChildExit, ErrorOrigin, Event, ExitReason, FatalKind, Job, Launch, Spec, StartError,
-};
+use crate::supervise::{self, ChildExit, Event, FatalKind, Job, Launch, Spec, StartError};
 
 /// Entry point of `hook run`.
 pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
@@ -329,176 +328,6 @@ impl Publisher<'_> {
             }
             Err(e) => log::debug!("cannot record state: {e:#}"),
         }
-    }
-}
-
-impl Publisher<'_> {
-    /// A wait for the camera instead of the backoff: until it is there
-    /// again (unplugged, missing), or until its holder lets go (busy).
-    fn device_wait(&mut self) -> Option<DeviceWait> {
-        if self.device == TEST_PATTERN {
-            return None;
-        }
-        let device = std::path::Path::new(&self.device);
-        let unseen_before = std::mem::take(&mut self.busy_unseen);
-        match self.pending_failure.as_ref()?.cause {
-            Cause::Unplugged | Cause::CameraMissing => DeviceWait::present(device),
-            Cause::Busy => {
-                let holders = std::mem::take(&mut self.busy_holders);
-                // Busy, yet nobody holds it: it was let go in between. One
-                // quick look again, once; after that the backoff.
-                let moment = holders.is_empty() && !unseen_before;
-                self.busy_unseen = holders.is_empty();
-                DeviceWait::released(device, holders)
-                    .or_else(|| moment.then(|| DeviceWait::moment(device)))
-            }
-            _ => None,
-        }
-    }
-
-    /// The cause of a device error, with who holds a busy camera, and
-    /// "unplugged" for a camera this instance has streamed from.
-    fn device_failure(&mut self, e: &DeviceError) -> Failure {
-        let failure = e.failure();
-        match failure.cause {
-            Cause::Busy => self.busy(failure.detail),
-            Cause::CameraMissing if self.spawned => Failure::new(Cause::Unplugged, failure.detail),
-            _ => failure,
-        }
-    }
-
-    /// What follows a failed attempt (the wait), written with the attempt's
-    /// error and cause, so no reader sees one without the other.
-    fn write_failed_attempt(&mut self, then: impl FnOnce(&mut PathState)) {
-        let error = self.pending_error.take();
-        let failure = self.pending_failure.clone();
-        self.write(|p| {
-            if let Some(error) = error {
-                p.last_error = Some(error);
-                p.last_error_at = Some(now());
-            }
-            if let Some(f) = failure {
-                let f = still_unplugged(f, p.failure.as_ref()).after(p.failure.as_ref());
-                // While a session records, the camera's trouble is an
-                // outage: the gap it leaves in the ledger gets its cause.
-                if p.recording.session.is_some() && f.cause != Cause::Other {
-                    outage::begin(p, f.since, f.cause, f.detail.clone());
-                }
-                p.failure = Some(f);
-            }
-            then(p);
-        })
-    }
-
-    /// Frames flow: the failure is over.
-    fn write_running(&mut self) {
-        self.busy_unseen = false;
-        self.write(|p| {
-            p.phase = Phase::Running;
-            // Every outage the publisher began is over (its cause may
-            // have changed on the way: unplugged, then busy).
-            let at = now();
-            for o in p.outages.iter_mut().filter(|o| o.to.is_none()) {
-                if !matches!(
-                    o.cause,
-                    Cause::HoldDead | Cause::NoStream | Cause::RecorderError | Cause::FilesystemLow
-                ) {
-                    o.to = Some(at.max(o.from));
-                }
-            }
-            p.failure = None;
-        })
-    }
-
-    /// A busy camera's failure naming its holders (remembered for the wait).
-    fn busy(&mut self, detail: String) -> Failure {
-        self.busy_holders = holders::holders(std::path::Path::new(&self.device));
-        Failure::new(
-            Cause::Busy,
-            format!("{detail}; {}", holders::describe(&self.busy_holders)),
-        )
-    }
-
-    /// What FFmpeg's end says: its stderr, else a camera whose node is
-    /// gone (FFmpeg 5.1 exits 0 after `ENODEV`: an unplug looks like a
-    /// clean end), else a plain failure.
-    fn exit_cause(&mut self, exit: &ChildExit, tail: &[String]) -> Option<Failure> {
-        let real = self.device != TEST_PATTERN;
-        let gone = real && !watch::present(std::path::Path::new(&self.device));
-        match exit.reason {
-            ExitReason::Stopped => None,
-            ExitReason::Stalled => Some(Failure::new(
-                Cause::NoFrames,
-                format!(
-                    "no new frames for {} (FFmpeg stalled and was restarted)",
-                    crate::policy::duration::Dur(self.ctx.policy.restart.stall_timeout.0)
-                ),
-            )),
-            ExitReason::Exited if gone => Some(Failure::new(
-                Cause::Unplugged,
-                format!(
-                    "{} disappeared while FFmpeg was capturing (FFmpeg exited: {})",
-                    self.device, exit.status
-                ),
-            )),
-            ExitReason::Exited => match crate::ffmpeg::diagnose::diagnose(tail) {
-                Some(f) if f.cause == Cause::Busy => Some(self.busy(f.detail)),
-                Some(f) => Some(f),
-                None => Some(Failure::new(
-                    Cause::FfmpegFailed,
-                    format!(
-                        "FFmpeg exited ({}) after {:.1} s",
-                        exit.status,
-                        exit.ran.as_secs_f64()
-                    ),
-                )),
-            },
-        }
-    }
-
-    /// The cause of a failed attempt, by where it came from.
-    fn failure_of(&mut self, origin: ErrorOrigin, message: &str) -> Option<Failure> {
-        Some(match origin {
-            ErrorOrigin::PortUnreachable => Failure::new(Cause::MediamtxUnreachable, message),
-            ErrorOrigin::LockHeld { .. } => Failure::new(Cause::Busy, message).with_fix(
-                "another hook instance still has this camera; it hands it over when it stops",
-            ),
-            ErrorOrigin::Lock => Failure::new(Cause::DeviceError, message),
-            ErrorOrigin::Command => self
-                .pending_failure
-                .take()
-                .unwrap_or_else(|| Failure::new(Cause::Other, message)),
-            ErrorOrigin::Spawn => Failure::new(Cause::FfmpegFailed, message)
-                .with_fix("install FFmpeg (apt install ffmpeg) or point --ffmpeg at it"),
-            ErrorOrigin::Exited | ErrorOrigin::Stalled => self.exit_failure.take()?,
-        })
-    }
-}
-
-/// The supervisor waits on a camera as on anything else.
-impl supervise::Wait for DeviceWait {
-    fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>> {
-        DeviceWait::fd(self)
-    }
-    fn next_check(&self) -> Instant {
-        DeviceWait::next_check(self)
-    }
-    fn ready(&mut self) -> bool {
-        DeviceWait::ready(self)
-    }
-    fn what(&self) -> String {
-        DeviceWait::what(self)
-    }
-}
-
-/// A camera missing since it was unplugged (no run since, by this
-/// instance or a newer one MediaMTX started) is still unplugged.
-fn still_unplugged(f: Failure, previous: Option<&Failure>) -> Failure {
-    match previous {
-        Some(prev) if prev.cause == Cause::Unplugged && f.cause == Cause::CameraMissing => {
-            Failure::new(Cause::Unplugged, f.detail)
-        }
-        _ => f,
     }
 }
 
