@@ -105,7 +105,6 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
                             d,
                             last_end,
                             segment.start,
-                            tolerance,
                             &segment.file,
                             &entry.segments,
                         )

@@ -17,6 +17,13 @@ use time::{Duration, OffsetDateTime};
 /// recorder cuts at a key frame, file names have milliseconds).
 const START_SLACK: Duration = Duration::milliseconds(500);
 
+/// A file last written this close to the new segment's start was cut by
+/// the recorder for it (its own hook is merely late, and brings it in): the
+/// recorder closes a segment at the key frame that opens the next one. A
+/// file left by a crash was last written at least a restart earlier (which
+/// may take less than the gap tolerance: the margin is not the tolerance).
+const LATE_HOOK_SLACK: Duration = Duration::milliseconds(500);
+
 /// MediaMTX's segment files in `dir` that started in the hole
 /// `[after, before)` and that the ledger does not hold, oldest first.
 /// `current` (the segment being recorded) is never among them.
@@ -24,7 +31,6 @@ pub(super) fn unledgered(
     dir: &Path,
     after: OffsetDateTime,
     before: OffsetDateTime,
-    tolerance: Duration,
     current: &str,
     totals: &SegmentTotals,
 ) -> Vec<SegmentRecord> {
@@ -46,7 +52,7 @@ pub(super) fn unledgered(
         let Some(mtime) = meta.modified().ok().map(OffsetDateTime::from) else {
             continue;
         };
-        if !meta.is_file() || mtime + tolerance >= before {
+        if !meta.is_file() || mtime + LATE_HOOK_SLACK >= before {
             continue;
         }
         let (start, start_from) = segment_start(&file, &meta, 0.0);
