@@ -6,7 +6,10 @@
 #
 #   scripts/bench.sh            # the full run
 #   scripts/bench.sh --quick    # fewer repetitions, to try it out
-#   scripts/bench.sh --only exec,frame,mediamtx,supervisor,hold,segment,status,snapshot,stills,camframe,camcost,replug
+#   scripts/bench.sh --only exec,frame,mediamtx,supervisor,hold,segment,status,snapshot,stills
+#
+# A full run (no --only) ends with the armed camera's rows from
+# scripts/bench_events.sh (CPU and disk per hour, event latency).,camframe,camcost,replug
 #
 # With MEDIAMTX_BIN naming a MediaMTX binary it also measures a reader's first
 # frame on an on-demand MediaMTX path wired to the hook against a plain
@@ -40,5 +43,21 @@ echo "Machine: $(nproc) cores ($cpu), $(awk '/MemTotal/ {printf "%.0f GiB", $2/1
 echo "Load average (1, 5, 15 min) before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 ./target/release/examples/bench --hook target/release/hook "$@"
+# The armed camera's rows (scripts/bench_events.sh, against MEDIAMTX_BIN),
+# unless only some rows were asked for.
+only=no
+seconds=60
+for a in "$@"; do
+  case "$a" in
+    --only|--only=*) only=yes ;;
+    --quick) seconds=20 ;;
+  esac
+done
+if [ "$only" = no ]; then
+  echo
+  echo "Armed camera (scripts/bench_events.sh, ${seconds} s):"
+  echo
+  bash scripts/bench_events.sh --seconds "$seconds" --hook target/release/hook
+fi
 echo
 echo "Load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -25,6 +25,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 if [ -z "${MEDIAMTX_BIN:-}" ]; then
+  echo "| row | measured | how |"
+  echo "|---|---|---|"
   echo "| armed camera | not measured (MEDIAMTX_BIN unset) | |"
   exit 0
 fi
