@@ -125,18 +125,13 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(e) => {
-            let error = job
-                .pending_error
-                .take()
-                .unwrap_or_else(|| e.message.clone());
-            let failure = job.pending_failure.take();
+            if job.pending_error.is_none() {
+                job.pending_error = Some(e.message.clone());
+            }
             // An instance that never ran leaves a running owner's entry
             // as it was; its error is in its log and exit status.
             if !job.give_back() {
-                job.write(|p| {
-                    p.last_error = Some(error);
-                    p.last_error_at = Some(now());
-                    p.failure = failure.map(|f| f.after(p.failure.as_ref()));
+                job.write_failed_attempt(|p| {
                     p.phase = Phase::Failed;
                     p.child_pid = None;
                     p.child_process = None;
