@@ -6,14 +6,12 @@
 //! the test's own `/dev` in a private mount namespace, so all of these need
 //! root.
 
+use crate::both;
 use std::time::{Duration, Instant};
 
 use crate::support::common::*;
 use crate::support::e2e::*;
 use crate::support::fakecam::{Camera, FakeDev};
-
-/// Slack for a loaded 2-core machine on top of MediaMTX's own timers.
-const SLACK: Duration = Duration::from_secs(10);
 
 /// A backoff no camera coming back may wait for: the first restart delay
 /// alone is 20 s, so anything quicker came from watching the device.
@@ -23,21 +21,6 @@ const LONG_BACKOFF: &str =
 /// What the tests allow for "within 2 s" / "within 1 s" on a loaded CI
 /// machine; `scripts/bench.sh` measures the figures themselves.
 const BACK_WITHIN: Duration = Duration::from_secs(4);
-
-macro_rules! both {
-    ($body:ident, $real:ident, $standin:ident) => {
-        #[test]
-        #[ignore = "needs MEDIAMTX_BIN (a MediaMTX binary) and root (fake cameras)"]
-        fn $real() {
-            $body(Backend::Real)
-        }
-        #[test]
-        #[ignore = "needs root: fake cameras in a private mount namespace"]
-        fn $standin() {
-            $body(Backend::Standin)
-        }
-    };
-}
 
 /// A MediaMTX with `device` wired (a name inside `dev`'s `/dev`).
 fn wired(b: Backend, dev: &FakeDev, device: &str) -> Mtx {
@@ -129,6 +112,7 @@ fn mjpeg_camera_is_encoded(b: Backend) {
     r.stop();
 }
 both!(
+    root,
     mjpeg_camera_is_encoded,
     real_camera_mjpeg_is_encoded,
     root_camera_mjpeg_is_encoded
@@ -147,6 +131,7 @@ fn h264_camera_is_copied(b: Backend) {
     r.stop();
 }
 both!(
+    root,
     h264_camera_is_copied,
     real_camera_h264_is_copied,
     root_camera_h264_is_copied
@@ -168,6 +153,7 @@ fn yuyv_camera_within_its_bandwidth(b: Backend) {
     r.stop();
 }
 both!(
+    root,
     yuyv_camera_within_its_bandwidth,
     real_camera_yuyv_within_its_bandwidth,
     root_camera_yuyv_within_its_bandwidth
@@ -233,6 +219,7 @@ fn unplug_and_replug_while_viewed(b: Backend) {
     drop(r);
 }
 both!(
+    root,
     unplug_and_replug_while_viewed,
     real_camera_unplug_and_replug_while_viewed,
     root_camera_unplug_and_replug_while_viewed
@@ -277,6 +264,7 @@ fn busy_camera_names_its_holder(b: Backend) {
     });
 }
 both!(
+    root,
     busy_camera_names_its_holder,
     real_camera_busy_names_its_holder,
     root_camera_busy_names_its_holder
@@ -336,6 +324,7 @@ fn snapshot_from_the_camera(b: Backend) {
     assert!(t0.elapsed() < SLACK, "{:?}", t0.elapsed());
 }
 both!(
+    root,
     snapshot_from_the_camera,
     real_camera_snapshot_from_the_camera,
     root_camera_snapshot_from_the_camera
@@ -457,11 +446,13 @@ fn unplugged_while_recording(b: Backend, outage: Duration, close_after: Duration
     );
 }
 both!(
+    root,
     unplug_during_a_recording_session,
     real_camera_unplug_during_a_recording_session,
     root_camera_unplug_during_a_recording_session
 );
 both!(
+    root,
     long_unplug_during_a_recording_session,
     real_camera_long_unplug_during_a_recording_session,
     root_camera_long_unplug_during_a_recording_session

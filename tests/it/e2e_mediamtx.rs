@@ -6,6 +6,7 @@
 //! `tests/support/mtx_ondemand.py` (`standin_*`). The policy is short
 //! (close-after 3 s, 2 s segments) so each case takes seconds.
 
+use crate::both;
 use crate::support::common;
 use crate::support::e2e as e2e_support;
 
@@ -13,24 +14,6 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use e2e_support::*;
-
-/// Slack for a loaded 2-core machine on top of MediaMTX's own timers.
-const SLACK: Duration = Duration::from_secs(10);
-
-/// One test function per backend for a case body.
-macro_rules! both {
-    ($body:ident, $real:ident, $standin:ident) => {
-        #[test]
-        #[ignore = "needs MEDIAMTX_BIN (a MediaMTX binary)"]
-        fn $real() {
-            $body(Backend::Real)
-        }
-        #[test]
-        fn $standin() {
-            $body(Backend::Standin)
-        }
-    };
-}
 
 /// A reader watching the path, with frames decoded; the status's pids.
 fn watch(m: &Mtx) -> (Reader, u32, u32) {

@@ -7,6 +7,7 @@
 //! (its `runOnInit`) brings the armed path back within 10 s with one gap,
 //! and ends a timed session whose end passed meanwhile.
 
+use crate::both;
 use crate::support::common;
 use crate::support::e2e as e2e_support;
 
@@ -17,20 +18,6 @@ use std::time::{Duration, Instant};
 use common::*;
 use e2e_support::*;
 use time::OffsetDateTime;
-
-macro_rules! both {
-    ($body:ident, $real:ident, $standin:ident) => {
-        #[test]
-        #[ignore = "needs MEDIAMTX_BIN (a MediaMTX binary)"]
-        fn $real() {
-            $body(Backend::Real)
-        }
-        #[test]
-        fn $standin() {
-            $body(Backend::Standin)
-        }
-    };
-}
 
 /// The fixture's policy with the armed segment length at 1 s (replaced
 /// whole by a rename: a hook reading it never sees half a file).

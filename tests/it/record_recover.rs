@@ -4,6 +4,7 @@
 //! budget know every file. Against the on-demand stand-in (`standin_*`) and
 //! a real MediaMTX (`real_*`, with MEDIAMTX_BIN).
 
+use crate::both;
 use crate::support::common;
 use crate::support::e2e as e2e_support;
 
@@ -11,22 +12,6 @@ use std::time::Duration;
 
 use common::*;
 use e2e_support::*;
-
-const SLACK: Duration = Duration::from_secs(10);
-
-macro_rules! both {
-    ($body:ident, $real:ident, $standin:ident) => {
-        #[test]
-        #[ignore = "needs MEDIAMTX_BIN (a MediaMTX binary)"]
-        fn $real() {
-            $body(Backend::Real)
-        }
-        #[test]
-        fn $standin() {
-            $body(Backend::Standin)
-        }
-    };
-}
 
 fn ledgered(m: &Mtx) -> Vec<String> {
     m.ledger()

@@ -7,6 +7,7 @@
 //! the on-demand stand-in (`standin_*`) and a real MediaMTX (`real_*`,
 //! with MEDIAMTX_BIN).
 
+use crate::both;
 use crate::support::common;
 use crate::support::e2e as e2e_support;
 
@@ -15,24 +16,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use e2e_support::*;
 
-/// Slack for a loaded 2-core machine.
-const SLACK: Duration = Duration::from_secs(10);
 /// What the hook promises: recording again within this after a kill.
 const COME_BACK: Duration = Duration::from_secs(5);
-
-macro_rules! both {
-    ($body:ident, $real:ident, $standin:ident) => {
-        #[test]
-        #[ignore = "needs MEDIAMTX_BIN (a MediaMTX binary)"]
-        fn $real() {
-            $body(Backend::Real)
-        }
-        #[test]
-        fn $standin() {
-            $body(Backend::Standin)
-        }
-    };
-}
 
 fn state_path(m: &Mtx) -> serde_json::Value {
     let text = std::fs::read_to_string(m.state.join("state.json")).unwrap_or_default();

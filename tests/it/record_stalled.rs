@@ -7,6 +7,7 @@
 //! stand-in and a real MediaMTX (with MEDIAMTX_BIN); the full file system
 //! needs root (a tiny tmpfs).
 
+use crate::both;
 use crate::support::common;
 use crate::support::e2e as e2e_support;
 
@@ -15,23 +16,8 @@ use std::time::Duration;
 use common::*;
 use e2e_support::*;
 
-const SLACK: Duration = Duration::from_secs(10);
 /// A segment (2 s) + the gap tolerance (1.5 s) + the stall margin (3 s).
 const STALL_AFTER: Duration = Duration::from_millis(6500);
-
-macro_rules! both {
-    ($body:ident, $real:ident, $standin:ident) => {
-        #[test]
-        #[ignore = "needs MEDIAMTX_BIN (a MediaMTX binary)"]
-        fn $real() {
-            $body(Backend::Real)
-        }
-        #[test]
-        fn $standin() {
-            $body(Backend::Standin)
-        }
-    };
-}
 
 fn metric(m: &Mtx, line_start: &str) -> Option<String> {
     let (code, text, err) = m.run_hook(&["status", "--prometheus"], SLACK);

@@ -25,6 +25,40 @@ pub const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// recordSegmentDuration in the policy.
 pub const SEGMENT: Duration = Duration::from_secs(2);
 
+/// Slack for a loaded 2-core machine on top of MediaMTX's own timers.
+pub const SLACK: Duration = Duration::from_secs(10);
+
+/// One test per backend for a case body `fn(Backend)`: `$real` against the
+/// real MediaMTX (ignored: needs `MEDIAMTX_BIN`, the `real_` group) and
+/// `$standin` against the stand-in. With `root,` first, the stand-in's test
+/// needs root too (ignored, the `root_` group: fake cameras).
+#[macro_export]
+macro_rules! both {
+    ($body:ident, $real:ident, $standin:ident) => {
+        #[test]
+        #[ignore = "needs MEDIAMTX_BIN (a MediaMTX binary)"]
+        fn $real() {
+            $body(Backend::Real)
+        }
+        #[test]
+        fn $standin() {
+            $body(Backend::Standin)
+        }
+    };
+    (root, $body:ident, $real:ident, $standin:ident) => {
+        #[test]
+        #[ignore = "needs MEDIAMTX_BIN (a MediaMTX binary) and root (fake cameras)"]
+        fn $real() {
+            $body(Backend::Real)
+        }
+        #[test]
+        #[ignore = "needs root: fake cameras in a private mount namespace"]
+        fn $standin() {
+            $body(Backend::Standin)
+        }
+    };
+}
+
 /// Which MediaMTX the case runs against.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
