@@ -2,8 +2,10 @@
 //!
 //! The folders are layers; a module imports only from layers below it:
 //!
-//! - [`commands`]: one file per subcommand, the dispatch and the [`commands::Context`]
-//!   every command gets (state store, policy, encoder-probe cache directory).
+//! - [`commands`]: one file per subcommand, and the dispatch that builds the
+//!   [`context::Context`] every command gets.
+//! - [`context`]: what every command and the domain below it gets: the state
+//!   store, the policy, the encoder-probe cache directory.
 //! - [`cli`]: the command line only (flag definitions, help, man page,
 //!   completions); it knows nothing of what the commands do.
 //! - [`status`]: how `hook status` renders what [`state::observe`] found
@@ -30,6 +32,7 @@
 pub mod camera;
 pub mod cli;
 pub mod commands;
+pub mod context;
 pub mod error;
 pub mod ffmpeg;
 pub mod logging;

@@ -11,7 +11,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::camera::capture::{Bitrate, InputFormat, WantedSize};
+use crate::camera::capture::{Bitrate, CaptureRequest, InputFormat, WantedSize};
 use crate::camera::encoder_choice::Encoder;
 use crate::policy::duration::Dur;
 
@@ -179,6 +179,22 @@ pub struct DeviceArgs {
         default_value = "ffmpeg"
     )]
     pub ffmpeg: PathBuf,
+}
+
+impl DeviceArgs {
+    /// What `camera` needs to choose the input and the encoder, from these
+    /// flags (each value was checked while the command line was read).
+    pub fn capture_request(&self) -> CaptureRequest {
+        CaptureRequest {
+            input_format: self.input_format.clone(),
+            size: self.size,
+            fps: self.fps,
+            encoder: self.encoder,
+            bitrate: self.bitrate.clone(),
+            ffmpeg: self.ffmpeg.clone(),
+            cache_dir: None,
+        }
+    }
 }
 
 /// `--input-format`: a format FFmpeg can capture, by FFmpeg name (listed

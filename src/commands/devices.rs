@@ -128,7 +128,7 @@ impl Skipped {
 }
 
 pub fn main(ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
-    let request = ctx.capture_request(&args.device)?;
+    let request = ctx.capture_request(args.device.capture_request())?;
     let m2m = |ffmpeg: &Path| encoder_choice::v4l2m2m_works_cached(ffmpeg, Some(&ctx.cache_dir));
     let report = match args.device.device.as_deref() {
         Some(TEST_PATTERN) => {

@@ -36,7 +36,7 @@ pub fn main(ctx: &Context, args: &MediamtxConfigArgs) -> anyhow::Result<ExitCode
 /// named by its most stable name (`camera::names`), else `/dev/video0` so
 /// the output is a usable template anywhere.
 fn found_cameras(ctx: &Context) -> anyhow::Result<Vec<Camera>> {
-    let request = ctx.capture_request(&Default::default())?;
+    let request = ctx.capture_request(crate::cli::DeviceArgs::default().capture_request())?;
     let no_m2m = |_: &Path| false;
     let report = crate::commands::devices::scan(
         &crate::camera::probe::V4l2Probe,

@@ -2,7 +2,6 @@
 //! command line to them. Every command gets a [`Context`] built here from the
 //! parsed [`Cli`]; nothing below this layer sees the command line.
 
-pub mod context;
 pub mod devices;
 pub mod events;
 pub mod hold;
@@ -20,7 +19,7 @@ pub mod stop;
 
 use std::process::ExitCode;
 
-pub use context::Context;
+pub use crate::context::Context;
 
 use crate::cli::{Cli, Command, RecordCommand};
 
@@ -50,7 +49,7 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         "HOOK_CONFIG",
         "a JSON config file (unset HOOK_CONFIG and leave out --config for the built-in policy)",
     )?;
-    let ctx = Context::new(&cli)?;
+    let ctx = Context::new(cli.state_dir.clone(), cli.config.as_deref())?;
     match cli.command {
         Command::Run(args) => run::main(&ctx, &args),
         Command::Ready => ready::main(&ctx),

@@ -60,7 +60,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     )?;
     // Bad flags are refused before anything starts (exit 2); for the test
     // pattern the whole choice is pure, so its conflicts are found here too.
-    let request = ctx.capture_request(&args.device)?;
+    let request = ctx.capture_request(args.device.capture_request())?;
     if device == TEST_PATTERN {
         capture::prepare(&device, &request)?;
     }

@@ -321,10 +321,12 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
                 &path,
                 recorded.as_ref().and_then(|p| p.device.as_deref()),
             )?;
-            let input =
-                crate::camera::capture::prepare(&device, &ctx.capture_request(&args.device)?)
-                    .map_err(|e| named_device_error(e, &device))
-                    .with_context(|| format!("preparing device {device} for a snapshot"))?;
+            let input = crate::camera::capture::prepare(
+                &device,
+                &ctx.capture_request(args.device.capture_request())?,
+            )
+            .map_err(|e| named_device_error(e, &device))
+            .with_context(|| format!("preparing device {device} for a snapshot"))?;
             log::info!("snapshot straight from {device} (no stream runs)");
             let lock = lock_device(ctx, &path, &device, deadline)?;
             let warmup = args
