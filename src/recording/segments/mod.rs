@@ -1,5 +1,5 @@
-//! `hook segment-complete`: MediaMTX finished a recording segment
-//! (runOnRecordSegmentComplete).
+//! Segment accounting, for `hook segment-complete`: MediaMTX finished a
+//! recording segment (runOnRecordSegmentComplete).
 //!
 //! The segment (file, start, duration, size) goes to the path's ledger and
 //! its totals into the state, under one lock; a hole longer than the gap
@@ -18,56 +18,64 @@
 //! fall-back is settled by the file's mtime. Any other name, or an unknown
 //! local offset, falls back to the file's mtime minus the duration.
 
-use std::process::ExitCode;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use time::{Duration, OffsetDateTime};
 
-use crate::cli::SegmentArgs;
-use crate::commands::revive::{hold_is_dead, revive_once};
-use crate::commands::Context;
-use crate::mediamtx::env::{
-    validate_path_name, validate_segment_duration, validate_segment_path, var,
-};
-use crate::recording::ring;
+use crate::context::Context;
+use crate::recording::events::{ring, roll};
+use crate::recording::revive::{hold_is_dead, revive_once};
 use crate::state::outage;
 use crate::state::{
     now, Hole, PathState, SegmentRecord, SegmentTotals, StartSource, RECENT_SEGMENTS,
 };
 
+mod budget;
+mod gone;
+mod recover;
+mod start_time;
+
+use gone::notice_gone;
+pub use gone::GONE_CHECKS;
+use start_time::{plausible_duration, segment_start};
+pub use start_time::{resolve_local, start_from_file_name};
+
 /// How long a hole is remembered so that a late segment can fill it (and
 /// take its gap back). Segment hooks that run concurrently finish within
 /// seconds of each other; a segment arriving later than this is not
 /// expected, and a hole forgotten stays counted.
-mod budget;
-mod gone;
-mod recover;
-pub mod roll;
-mod start_time;
-
-pub use gone::*;
-use start_time::{plausible_duration, segment_start};
-pub use start_time::{resolve_local, start_from_file_name};
-
 pub const HOLE_MEMORY: Duration = Duration::minutes(10);
 
 /// At most this many holes are remembered per path, so that the state stays
 /// small whatever happens; the oldest go first.
 pub const REMEMBERED_HOLES: usize = 256;
 
-pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
-    let path = validate_path_name(var("MTX_PATH").as_deref(), "MTX_PATH")?;
-    crate::logging::set_path(&path);
-    let file = validate_segment_path(var("MTX_SEGMENT_PATH").as_deref())?;
-    let duration = validate_segment_duration(var("MTX_SEGMENT_DURATION").as_deref())?;
+/// A finished segment as MediaMTX reports it, checked.
+#[derive(Debug, Clone)]
+pub(crate) struct Finished {
+    pub path: String,
+    pub file: PathBuf,
+    /// The duration MediaMTX gives, in seconds.
+    pub duration: f64,
+    /// The longest hole that is not a gap.
+    pub gap_tolerance: std::time::Duration,
+}
+
+/// Records a finished segment: its ledger line and totals, recovered and
+/// gone segments, the ring roll and the disk budget, all under one lock of
+/// the state; then what it did is logged, and a session's dead hold is
+/// revived.
+pub(crate) fn complete(ctx: &Context, done: Finished) -> anyhow::Result<()> {
+    let Finished {
+        path,
+        file,
+        duration,
+        gap_tolerance,
+    } = done;
     let meta = std::fs::metadata(&file)
         .with_context(|| format!("reading segment file {}", file.display()))?;
-    let tolerance = Duration::try_from(
-        args.gap_tolerance
-            .unwrap_or(ctx.policy.recording.gap_tolerance)
-            .0,
-    )
-    .context("gap tolerance out of range")?;
+    let tolerance = Duration::try_from(gap_tolerance).context("gap tolerance out of range")?;
 
     let (start, start_from) = segment_start(&file, &meta, duration);
     let duration = plausible_duration(duration, start, start_from, &meta, &file);
@@ -174,7 +182,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
             "segment {} was already recorded; not counted again",
             segment.file
         );
-        return Ok(ExitCode::SUCCESS);
+        return Ok(());
     };
 
     let rec = &placed.record;
@@ -226,7 +234,7 @@ pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     if dead_hold {
         revive_once(ctx, &path, "hook segment-complete");
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }
 
 /// How long to wait before each new attempt when the state cannot be

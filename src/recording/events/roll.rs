@@ -5,7 +5,7 @@
 
 use time::OffsetDateTime;
 
-use crate::recording::ring::{self, RolledRecord};
+use crate::recording::events::ring::{self, RolledRecord};
 use crate::state::events::RingSegment;
 use crate::state::{PathState, StateStore};
 

@@ -106,7 +106,7 @@ pub fn over_budget(state: &State, rec: &Recording, root: &std::path::Path) -> Op
             .values()
             .map(|p| p.segments.kept_bytes)
             .sum::<u64>()
-            + crate::recording::ring::ring_bytes(&state.paths);
+            + crate::recording::events::ring::ring_bytes(&state.paths);
         if total > max.0 {
             return Some(format!("max_size {max}"));
         }
@@ -139,10 +139,18 @@ pub fn enforce(
         };
         // An armed path's ring goes before any kept segment (an event's or
         // a session's).
-        if let Some((name, seg)) = crate::recording::ring::take_oldest(&mut state.paths) {
+        if let Some((name, seg)) = crate::recording::events::ring::take_oldest(&mut state.paths) {
             let p = state.paths.get_mut(&name).expect("taken from the paths");
-            let mut rolled = super::roll::Rolled::default();
-            super::roll::delete(store, &name, p, seg, &reason, now, &mut rolled)?;
+            let mut rolled = crate::recording::events::roll::Rolled::default();
+            crate::recording::events::roll::delete(
+                store,
+                &name,
+                p,
+                seg,
+                &reason,
+                now,
+                &mut rolled,
+            )?;
             for (file, size) in rolled.deleted {
                 done.deleted
                     .push((name.clone(), file, size, reason.clone()));

@@ -18,9 +18,11 @@
 //! off. A hold revived by a command MediaMTX ran takes the Control API and
 //! RTSP settings from MediaMTX's environment, as `hook ready` does.
 
-use crate::commands::record::{end_stale, spawn_hold, try_lock_session, ACTIVE};
-use crate::commands::Context;
+use crate::context::Context;
 use crate::mediamtx::api::Api;
+use crate::recording::lock::try_lock;
+use crate::recording::session::{end_stale, ACTIVE};
+use crate::recording::spawn::{rtsp_port, spawn_hold};
 use crate::state::cause::Cause;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::outage;
@@ -72,7 +74,7 @@ pub fn revive(ctx: &Context, path: &str, port: u16, by: &str) -> anyhow::Result<
     if state.paths.get(path).and_then(dead_hold).is_none() {
         return Ok(Revived::Fine);
     }
-    let Some(_lock) = try_lock_session(ctx, path)? else {
+    let Some(_lock) = try_lock(ctx, path)? else {
         return Ok(Revived::Busy);
     };
     // Under the lock, from the state as it is now.
@@ -225,7 +227,7 @@ impl Keeper {
 /// For `hook segment-complete` and `hook ready`: [`revive`] once, never
 /// failing the command (the new hold is left to run on its own).
 pub fn revive_once(ctx: &Context, path: &str, by: &str) {
-    let Ok(port) = crate::commands::record::rtsp_port() else {
+    let Ok(port) = rtsp_port() else {
         return;
     };
     match revive(ctx, path, port, by) {
