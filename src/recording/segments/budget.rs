@@ -14,10 +14,10 @@
 //! of it runs under the state lock, so concurrent hooks never delete one
 //! file twice or lose a count.
 
-use super::gone::{seek_entry, GoneRecord};
 use crate::policy::record_path::RecordPattern;
 use crate::policy::size::Size;
 use crate::policy::Recording;
+use crate::recording::segments::gone::{seek_entry, GoneRecord};
 use crate::state::storage::space;
 use crate::state::{State, StateStore};
 use time::OffsetDateTime;

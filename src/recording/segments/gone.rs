@@ -211,7 +211,7 @@ pub(super) fn cursor_holds(cursor: &LedgerCursor, chunk: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::recording::segments::tests::{at, seg, T0};
+    use crate::recording::segments::totals::tests::{at, seg, T0};
     use crate::state::now;
 
     /// A ledger of `n` segments whose files live in `dir` (created), and
