@@ -16,7 +16,7 @@ use crate::context::Context;
 use crate::mediamtx::api::Api;
 use crate::recording::lock::{lock_within, SessionLock};
 use crate::recording::session::{
-    change_wait, describe_deadline, mark_stopping, start_deadline, ACTIVE, FAILED, STARTING,
+    change_wait, describe_deadline, fresh, mark_stopping, start_deadline, ACTIVE, FAILED, STARTING,
 };
 use crate::recording::spawn::spawn_hold;
 use crate::recording::switch::record_on_fields;
@@ -82,23 +82,10 @@ pub(crate) fn begin(
     let starter = ProcessId::me();
     ctx.store.update_path(&path, |p| {
         p.recording.session = Some(Session {
-            started_at,
-            until: None,
-            ended_at: None,
-            status: STARTING.into(),
-            end_reason: None,
-            segments: 0,
-            recorded_seconds: 0.0,
-            gaps: 0,
-            hold_pid: None,
-            hold_process: None,
             starter_pid: Some(std::process::id()),
             starter_process: starter,
             reason: reason.clone(),
-            retriggers: 0,
-            recent_retriggers: Vec::new(),
-            revivals: 0,
-            recent_revivals: Vec::new(),
+            ..fresh(started_at, STARTING)
         });
         p.recording.hold = None;
         p.recording.active = false;

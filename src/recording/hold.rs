@@ -16,8 +16,8 @@ use crate::context::Context;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::recording::lock::{lock_within, try_lock, SessionLock};
 use crate::recording::session::{
-    finish_session, is_live, mark_stopping, segment_count, start_deadline, starter_gone,
-    stop_budget, summarize, wait_for_final_segment, ENDED, FAILED,
+    is_live, mark_stopping, start_deadline, starter_gone, stop_budget, switch_off_and_end, ENDED,
+    FAILED,
 };
 use crate::recording::switch::record_on_fields;
 use crate::state::identity::{is_running, ProcessId};
@@ -122,13 +122,7 @@ fn end_session_from_hold(
         return Ok(None);
     }
     mark_stopping(ctx, path);
-    let before = segment_count(ctx, path);
-    let switched = api.set_record(path, false);
-    if switched.is_ok() {
-        wait_for_final_segment(ctx, path, before);
-    }
-    let ended = finish_session(ctx, path, status, reason)?;
-    let summary = ended.as_ref().map(summarize).unwrap_or_default();
+    let (summary, switched) = switch_off_and_end(ctx, api, path, status, reason)?;
     switched
         .map(|()| Some(summary.clone()))
         .map_err(|e| anyhow!(e).context(format!("{summary}; recording could not be switched off")))

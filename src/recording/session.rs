@@ -55,6 +55,30 @@ pub(crate) fn starter_gone(s: &Session, at: OffsetDateTime, deadline: Duration) 
     }
 }
 
+/// A session in `status` since `started_at`, with nothing counted yet and
+/// no process recorded.
+pub(crate) fn fresh(started_at: OffsetDateTime, status: &str) -> Session {
+    Session {
+        started_at,
+        until: None,
+        ended_at: None,
+        status: status.into(),
+        end_reason: None,
+        segments: 0,
+        recorded_seconds: 0.0,
+        gaps: 0,
+        hold_pid: None,
+        hold_process: None,
+        starter_pid: None,
+        starter_process: None,
+        reason: None,
+        retriggers: 0,
+        recent_retriggers: Vec::new(),
+        revivals: 0,
+        recent_revivals: Vec::new(),
+    }
+}
+
 /// How long `record start` waits for recording to run: MediaMTX's start
 /// timeout (its budget for the publisher, which includes the wait for the
 /// device lock), plus the device lock wait again (a publisher that got the
@@ -145,7 +169,7 @@ pub(crate) fn end_stale(
 }
 
 /// The number of segments counted on `path` so far (0 when unreadable).
-pub(crate) fn segment_count(ctx: &Context, path: &str) -> u64 {
+fn segment_count(ctx: &Context, path: &str) -> u64 {
     ctx.store
         .read()
         .ok()
@@ -156,7 +180,7 @@ pub(crate) fn segment_count(ctx: &Context, path: &str) -> u64 {
 /// MediaMTX closes the open segment when `record` goes off and runs
 /// `hook segment-complete` for it; give that a moment to land in the
 /// session (which stays active until then).
-pub(crate) fn wait_for_final_segment(ctx: &Context, path: &str, before: u64) {
+fn wait_for_final_segment(ctx: &Context, path: &str, before: u64) {
     let end = Instant::now() + FINAL_SEGMENT_WAIT;
     while Instant::now() < end {
         if segment_count(ctx, path) > before {
@@ -187,6 +211,27 @@ pub(crate) fn finish_session(
         p.recording.hold = None;
         Ok(ended)
     })
+}
+
+/// Ends the live session once its hold is gone: recording switched off,
+/// MediaMTX's last segment waited for, the session moved to
+/// `last_session` with `status` and `reason`. Its summary, and how the
+/// switch-off went (the session is ended either way).
+pub(crate) fn switch_off_and_end(
+    ctx: &Context,
+    api: &Api,
+    path: &str,
+    status: &str,
+    reason: &str,
+) -> anyhow::Result<(String, Result<(), ApiError>)> {
+    let before = segment_count(ctx, path);
+    let switched = api.set_record(path, false);
+    if switched.is_ok() {
+        wait_for_final_segment(ctx, path, before);
+    }
+    let ended = finish_session(ctx, path, status, reason)?;
+    let summary = ended.as_ref().map(summarize).unwrap_or_default();
+    Ok((summary, switched))
 }
 
 /// `ended after 1h30m: 3 segments, 5400.2 s recorded, 0 gaps`.
@@ -228,23 +273,12 @@ pub(crate) mod tests {
         until: Option<OffsetDateTime>,
     ) -> Session {
         Session {
-            started_at: datetime!(2026-01-01 00:00:00 UTC),
             until,
-            ended_at: None,
-            status: status.into(),
-            end_reason: None,
             segments: 2,
             recorded_seconds: 3600.25,
             gaps: 1,
             hold_pid: hold,
-            hold_process: None,
-            starter_pid: None,
-            starter_process: None,
-            reason: None,
-            retriggers: 0,
-            recent_retriggers: Vec::new(),
-            revivals: 0,
-            recent_revivals: Vec::new(),
+            ..fresh(datetime!(2026-01-01 00:00:00 UTC), status)
         }
     }
 

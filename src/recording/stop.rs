@@ -10,8 +10,8 @@ use crate::context::Context;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::recording::lock::lock_within;
 use crate::recording::session::{
-    change_wait, end_stale, finish_session, is_live, mark_stopping, segment_count, stale_reason,
-    summarize, wait_for_final_segment, ENDED, STARTING,
+    change_wait, end_stale, is_live, mark_stopping, stale_reason, switch_off_and_end, ENDED,
+    STARTING,
 };
 use crate::supervise::hook_process::stop_hold;
 
@@ -116,13 +116,7 @@ pub(crate) fn stop_recording(
             log::error!("hold pid {pid} could not be stopped");
         }
     }
-    let before = segment_count(ctx, path);
-    let switched = api.set_record(path, false);
-    if switched.is_ok() {
-        wait_for_final_segment(ctx, path, before);
-    }
-    let ended = finish_session(ctx, path, ENDED, reason)?;
-    let summary = ended.as_ref().map(summarize).unwrap_or_default();
+    let (summary, switched) = switch_off_and_end(ctx, api, path, ENDED, reason)?;
     log::info!("recording session ended ({reason}): {summary}");
     match switched {
         Ok(()) => Ok(Stopped::Ended(summary)),

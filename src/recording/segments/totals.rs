@@ -321,25 +321,7 @@ pub(crate) mod tests {
     }
 
     fn session(started_at: OffsetDateTime) -> Session {
-        Session {
-            started_at,
-            until: None,
-            ended_at: None,
-            status: "active".into(),
-            end_reason: None,
-            segments: 0,
-            recorded_seconds: 0.0,
-            gaps: 0,
-            hold_pid: None,
-            hold_process: None,
-            starter_pid: None,
-            starter_process: None,
-            reason: None,
-            retriggers: 0,
-            recent_retriggers: Vec::new(),
-            revivals: 0,
-            recent_revivals: Vec::new(),
-        }
+        crate::recording::session::fresh(started_at, "active")
     }
 
     #[test]
