@@ -29,16 +29,16 @@
 //! Layer: below `commands`, above the state store, the policy, MediaMTX's
 //! client, the supervisor and `process`.
 
-pub mod begin;
-pub mod events;
-pub mod hold;
-pub mod lock;
-pub mod retrigger;
-pub mod revive;
+pub(crate) mod begin;
+pub(crate) mod events;
+pub(crate) mod hold;
+pub(crate) mod lock;
+pub(crate) mod retrigger;
+pub(crate) mod revive;
 pub mod segments;
-pub mod session;
-pub mod spawn;
-pub mod start;
-pub mod stop;
-pub mod switch;
-pub mod text;
+pub(crate) mod session;
+pub(crate) mod spawn;
+pub(crate) mod start;
+pub(crate) mod stop;
+pub(crate) mod switch;
+pub(crate) mod text;

@@ -31,15 +31,15 @@ use std::process::Child;
 use std::time::{Duration, SystemTime};
 
 /// How often `hook run` looks at its path's session.
-pub const KEEPER_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const KEEPER_EVERY: Duration = Duration::from_secs(1);
 /// More revivals than this within [`REVIVAL_WINDOW`]: the hold cannot be
 /// kept, the session fails.
-pub const MAX_REVIVALS: usize = 8;
-pub const REVIVAL_WINDOW: time::Duration = time::Duration::seconds(60);
+pub(crate) const MAX_REVIVALS: usize = 8;
+pub(crate) const REVIVAL_WINDOW: time::Duration = time::Duration::seconds(60);
 
 /// What a look at the session did.
 #[derive(Debug)]
-pub enum Revived {
+pub(crate) enum Revived {
     /// Nothing to do: no active session, or its hold runs.
     Fine,
     /// Another hook command holds the session lock: look again later.
@@ -51,7 +51,7 @@ pub enum Revived {
 }
 
 /// True when `p`'s session is active, not being stopped, and its hold gone.
-pub fn hold_is_dead(p: &PathState) -> bool {
+pub(crate) fn hold_is_dead(p: &PathState) -> bool {
     dead_hold(p).is_some()
 }
 
@@ -69,7 +69,7 @@ fn dead_hold(p: &PathState) -> Option<u32> {
 
 /// Looks at `path`'s session and starts its hold again when it died
 /// (`by` names the looking command in the log and the state).
-pub fn revive(ctx: &Context, path: &str, port: u16, by: &str) -> anyhow::Result<Revived> {
+pub(crate) fn revive(ctx: &Context, path: &str, port: u16, by: &str) -> anyhow::Result<Revived> {
     let state = ctx.store.read()?;
     if state.paths.get(path).and_then(dead_hold).is_none() {
         return Ok(Revived::Fine);
@@ -183,7 +183,7 @@ fn give_up(ctx: &Context, path: &str, session: &crate::state::Session, why: &str
 /// only when its file changed; in between, the hold it names is looked at
 /// in `/proc`. The holds it started are reaped.
 #[derive(Default)]
-pub struct Keeper {
+pub(crate) struct Keeper {
     seen: Option<(SystemTime, u64)>,
     /// The active session's hold, as last read.
     hold: Option<(u32, Option<ProcessId>)>,
@@ -226,7 +226,7 @@ impl Keeper {
 
 /// For `hook segment-complete` and `hook ready`: [`revive`] once, never
 /// failing the command (the new hold is left to run on its own).
-pub fn revive_once(ctx: &Context, path: &str, by: &str) {
+pub(crate) fn revive_once(ctx: &Context, path: &str, by: &str) {
     let Ok(port) = rtsp_port() else {
         return;
     };

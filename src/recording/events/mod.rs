@@ -10,10 +10,10 @@
 //! starts again, after a reboot or a MediaMTX restart, every session and
 //! arm that should run.
 
-pub mod arm;
-pub mod clip;
-pub mod clip_plan;
-pub mod resume;
-pub mod ring;
-pub mod roll;
-pub mod trigger;
+pub(crate) mod arm;
+pub(crate) mod clip;
+pub(crate) mod clip_plan;
+pub(crate) mod resume;
+pub(crate) mod ring;
+pub(crate) mod roll;
+pub(crate) mod trigger;

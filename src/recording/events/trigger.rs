@@ -19,7 +19,7 @@ use crate::state::now;
 
 /// A ledger line: an event began, or was re-triggered.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct EventRecord {
+pub(crate) struct EventRecord {
     pub event: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,

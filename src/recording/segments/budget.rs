@@ -24,11 +24,11 @@ use time::OffsetDateTime;
 
 /// At most this many segments are deleted per finished segment, so that
 /// the state lock is never held long; the next segment goes on.
-pub const DELETE_MAX: usize = 256;
+pub(crate) const DELETE_MAX: usize = 256;
 
 /// A ledger line: a segment the disk budget deleted.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DeletedRecord {
+pub(crate) struct DeletedRecord {
     pub deleted: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -40,7 +40,7 @@ pub struct DeletedRecord {
 /// A ledger line: a kept segment moved to the ledger's end (the newest of
 /// its path found at the head of the ledger, behind older ones).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RequeuedRecord {
+pub(crate) struct RequeuedRecord {
     pub requeued: String,
     #[serde(with = "time::serde::rfc3339")]
     pub start: OffsetDateTime,
@@ -49,7 +49,7 @@ pub struct RequeuedRecord {
 
 /// A ledger line: the oldest segment of a path, left alone.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SkippedRecord {
+pub(crate) struct SkippedRecord {
     pub skipped: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -58,7 +58,7 @@ pub struct SkippedRecord {
 
 /// What one enforcement did, for the log.
 #[derive(Debug, Default)]
-pub struct Enforced {
+pub(crate) struct Enforced {
     /// (path, file, bytes, reason)
     pub deleted: Vec<(String, String, u64, String)>,
     /// (path, file, why)
@@ -99,7 +99,11 @@ impl Enforced {
 }
 
 /// The budget's reason to delete now, if over it.
-pub fn over_budget(state: &State, rec: &Recording, root: &std::path::Path) -> Option<String> {
+pub(crate) fn over_budget(
+    state: &State,
+    rec: &Recording,
+    root: &std::path::Path,
+) -> Option<String> {
     if let Some(max) = rec.max_size {
         let total: u64 = state
             .paths
@@ -116,7 +120,7 @@ pub fn over_budget(state: &State, rec: &Recording, root: &std::path::Path) -> Op
 }
 
 /// Deletes oldest segments while over budget (see the module).
-pub fn enforce(
+pub(crate) fn enforce(
     store: &StateStore,
     state: &mut State,
     rec: &Recording,
@@ -309,6 +313,6 @@ fn verdict(pattern: &RecordPattern, path: &str, file: &str) -> Verdict {
 }
 
 /// A size for messages.
-pub fn size_text(bytes: u64) -> String {
+pub(crate) fn size_text(bytes: u64) -> String {
     Size(bytes).to_string()
 }

@@ -12,22 +12,22 @@ use crate::state::{Hole, PathState, SegmentRecord, SegmentTotals, RECENT_SEGMENT
 /// take its gap back). Segment hooks that run concurrently finish within
 /// seconds of each other; a segment arriving later than this is not
 /// expected, and a hole forgotten stays counted.
-pub const HOLE_MEMORY: Duration = Duration::minutes(10);
+pub(crate) const HOLE_MEMORY: Duration = Duration::minutes(10);
 
 /// At most this many holes are remembered per path, so that the state stays
 /// small whatever happens; the oldest go first.
-pub const REMEMBERED_HOLES: usize = 256;
+pub(crate) const REMEMBERED_HOLES: usize = 256;
 
 /// True when `file` is among the latest segments already recorded: the
 /// hook was run twice for one segment (by hand, or a replayed event), and
 /// counting it again would be wrong. MediaMTX never reuses a file name.
-pub fn already_recorded(totals: &SegmentTotals, file: &str) -> bool {
+pub(crate) fn already_recorded(totals: &SegmentTotals, file: &str) -> bool {
     totals.last.iter().any(|s| s.file == file)
 }
 
 /// What recording one segment did.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Placed {
+pub(crate) struct Placed {
     /// The segment as written to the ledger (with `gap_before` and
     /// `session` filled in).
     pub record: SegmentRecord,
@@ -43,7 +43,7 @@ pub struct Placed {
 /// active and the previous segment ended before the session started: the
 /// time between two sessions is not a gap. Without a session (MediaMTX
 /// configured to record on its own) every hole counts.
-pub fn record_segment(
+pub(crate) fn record_segment(
     p: &mut PathState,
     mut seg: SegmentRecord,
     tolerance: Duration,
@@ -123,7 +123,7 @@ pub fn record_segment(
 /// a gap back when it fills a hole (down to no piece longer than
 /// `tolerance`). Holes are remembered for [`HOLE_MEMORY`] after they were
 /// found (`now` is the wall clock).
-pub fn place(
+pub(crate) fn place(
     t: &mut SegmentTotals,
     start: OffsetDateTime,
     end: OffsetDateTime,
