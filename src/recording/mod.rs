@@ -9,22 +9,22 @@
 //! on-demand path records only while something reads it. The files, in the
 //! order a session meets them:
 //!
-//! - [`start`]: `record start` as a whole (an event on an armed path, a
-//!   re-trigger of a live session, or a new one); [`begin`]: a new session
+//! - `start`: `record start` as a whole (an event on an armed path, a
+//!   re-trigger of a live session, or a new one); `begin`: a new session
 //!   switched on, its hold started and waited for, or everything undone.
-//! - [`lock`]: the per-path session lock that serialises every change of a
+//! - `lock`: the per-path session lock that serialises every change of a
 //!   session.
-//! - [`session`]: the session's statuses and rules (live, held, stale), the
+//! - `session`: the session's statuses and rules (live, held, stale), the
 //!   start and stop deadlines, how a session ends.
-//! - [`retrigger`]: a start on a live session moves its end later.
-//! - [`spawn`] starts the hold process; [`hold`] is what it does.
-//! - [`switch`]: MediaMTX's `record` switch, and putting it back on.
-//! - [`revive`]: a new hold for a session whose hold died.
-//! - [`stop`]: stopping recording on a path, whatever state it is in.
-//! - [`segments`]: `segment-complete`'s accounting (start times, gaps,
+//! - `retrigger`: a start on a live session moves its end later.
+//! - `spawn` starts the hold process; `hold` is what it does.
+//! - `switch`: MediaMTX's `record` switch, and putting it back on.
+//! - `revive`: a new hold for a session whose hold died.
+//! - `stop`: stopping recording on a path, whatever state it is in.
+//! - `segments`: `segment-complete`'s accounting (start times, gaps,
 //!   recovery, gone files, the disk budget).
-//! - [`events`]: armed paths, their ring, events, clips and `resume`.
-//! - [`text`]: how times are written in what is printed and logged.
+//! - `events`: armed paths, their ring, events, clips and `resume`.
+//! - `text`: how times are written in what is printed and logged.
 //!
 //! Layer: below `commands`, above the state store, the policy, MediaMTX's
 //! client, the supervisor and `process`.

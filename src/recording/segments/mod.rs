@@ -8,7 +8,7 @@
 //! the least it can: validate, one `stat`, one locked read-modify-write. In
 //! that write it also looks for segments MediaMTX deleted (`recordDeleteAfter`):
 //! at most [`GONE_CHECKS`] `stat`s from a cursor kept in the state
-//! ([`notice_gone`]), so the cost stays the same however long the ledger is.
+//! (`gone::notice_gone`), so the cost stays the same however long the ledger is.
 //!
 //! Start time: MediaMTX names segments `%Y-%m-%d_%H-%M-%S-%f` (+ `.mp4` or
 //! `.ts`) from the segment's start in *its* local time (Go's `time.Local`).
@@ -17,7 +17,7 @@
 //! MediaMTX's: DST is honoured, and the one ambiguous hour of a DST
 //! fall-back is settled by the file's mtime. Any other name, or an unknown
 //! local offset, falls back to the file's mtime minus the duration.
-
+//!
 //! The files: `complete` records one finished segment (the flow, under one
 //! lock of the state); `totals` places it in the path's totals (gaps, holes
 //! filled late, the session's counters); `start_time` finds its start;
