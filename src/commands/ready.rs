@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::commands::Context;
 use crate::mediamtx::env::{validate_path_name, var};
-use crate::state::{now, PathState};
+use crate::state::{now, PathState, SessionStatus};
 
 pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
     let path = validate_path_name(var("MTX_PATH").as_deref(), "MTX_PATH")?;
@@ -74,7 +74,7 @@ pub fn mark_ready(p: &mut PathState, now: OffsetDateTime) -> Readiness {
             || p.recording
                 .session
                 .as_ref()
-                .is_some_and(|s| s.status == "active"),
+                .is_some_and(|s| s.status == SessionStatus::Active),
     }
 }
 

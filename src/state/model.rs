@@ -71,8 +71,39 @@ pub struct ExitRecord {
     pub signal: Option<i32>,
     /// Seconds it ran.
     pub ran_seconds: f64,
-    /// Why it ended, as the supervisor saw it (`exited`, `stalled`, `stopped`…).
-    pub reason: String,
+    /// Why it ended, as the supervisor saw it.
+    pub reason: ExitReason,
+}
+
+/// Why a child's run ended, as the supervisor saw it (`exited`, `stalled`,
+/// `stopped` in the state file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExitReason {
+    /// It ended by itself (its exit code or the signal that killed it are in
+    /// the exit's status).
+    Exited,
+    /// The watchdog stopped it: no new frames for the stall timeout.
+    Stalled,
+    /// A stop (signal, the job, a lost parent) stopped it.
+    Stopped,
+}
+
+impl ExitReason {
+    /// The word the state file and the messages use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ExitReason::Exited => "exited",
+            ExitReason::Stalled => "stalled",
+            ExitReason::Stopped => "stopped",
+        }
+    }
+}
+
+impl std::fmt::Display for ExitReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// One finished segment, as kept in the ledger and in `segments.last`.
@@ -227,8 +258,7 @@ pub struct Session {
     pub until: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub ended_at: Option<OffsetDateTime>,
-    /// `starting`, `active`, `ended`, `failed`.
-    pub status: String,
+    pub status: SessionStatus,
     /// Why it ended (`stopped`, `duration elapsed`, an error…).
     pub end_reason: Option<String>,
     pub segments: u64,
@@ -261,6 +291,39 @@ pub struct Session {
     /// The last [`RECENT_REVIVALS`] of them, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_revivals: Vec<Revival>,
+}
+
+/// Where a recording session is in its life (`starting`, `active`,
+/// `ended`, `failed` in the state file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    /// Created by `record start`, its hold not yet confirmed.
+    Starting,
+    /// Held and recording.
+    Active,
+    /// Stopped, or its duration elapsed.
+    Ended,
+    /// It could not be started or kept.
+    Failed,
+}
+
+impl SessionStatus {
+    /// The word the state file and status use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionStatus::Starting => "starting",
+            SessionStatus::Active => "active",
+            SessionStatus::Ended => "ended",
+            SessionStatus::Failed => "failed",
+        }
+    }
+}
+
+impl std::fmt::Display for SessionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How many revivals a session keeps (`Session::recent_revivals`).
@@ -356,10 +419,39 @@ pub struct SnapshotRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     pub file: String,
-    /// `device` or `stream`.
-    pub source: String,
+    pub source: SnapshotSource,
     pub bytes: u64,
     pub millis: u64,
+}
+
+/// Where a snapshot was taken from (`stream`, `device` or `still` in the
+/// state file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotSource {
+    /// MediaMTX's stream of the path, on loopback.
+    Stream,
+    /// The device itself (no stream runs).
+    Device,
+    /// The live still `hook run` keeps (`snapshot --max-age`).
+    Still,
+}
+
+impl SnapshotSource {
+    /// The word the state file and status use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SnapshotSource::Stream => "stream",
+            SnapshotSource::Device => "device",
+            SnapshotSource::Still => "still",
+        }
+    }
+}
+
+impl std::fmt::Display for SnapshotSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// The live still of a path (`stills.every`): the file `hook run` has
@@ -498,5 +590,34 @@ mod tests {
         let json = serde_json::to_string(&Phase::WaitingForDevice).unwrap();
         assert_eq!(json, "\"waiting-for-device\"");
         assert_eq!(Phase::WaitingForDevice.as_str(), "waiting-for-device");
+    }
+
+    /// Each word is written as the state file always had it, and read back.
+    fn same_word<T>(value: T, word: &str)
+    where
+        T: Serialize
+            + serde::de::DeserializeOwned
+            + PartialEq
+            + std::fmt::Debug
+            + std::fmt::Display,
+    {
+        let json = serde_json::to_string(&value).unwrap();
+        assert_eq!(json, format!("\"{word}\""));
+        assert_eq!(value.to_string(), word);
+        assert_eq!(serde_json::from_str::<T>(&json).unwrap(), value);
+    }
+
+    #[test]
+    fn session_status_exit_reason_and_snapshot_source_words() {
+        same_word(SessionStatus::Starting, "starting");
+        same_word(SessionStatus::Active, "active");
+        same_word(SessionStatus::Ended, "ended");
+        same_word(SessionStatus::Failed, "failed");
+        same_word(ExitReason::Exited, "exited");
+        same_word(ExitReason::Stalled, "stalled");
+        same_word(ExitReason::Stopped, "stopped");
+        same_word(SnapshotSource::Stream, "stream");
+        same_word(SnapshotSource::Device, "device");
+        same_word(SnapshotSource::Still, "still");
     }
 }

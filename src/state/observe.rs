@@ -4,7 +4,7 @@
 //! what [`observe`] found, through [`truthful`].
 
 use crate::state::identity::{is_hook, is_running, ProcessId};
-use crate::state::{Failure, PathState, Phase, State};
+use crate::state::{Failure, PathState, Phase, SessionStatus, State};
 use time::OffsetDateTime;
 
 /// What kind of process a recorded pid should be.
@@ -129,14 +129,14 @@ pub fn observe(
         .recording
         .session
         .as_ref()
-        .is_some_and(|s| s.status == "active");
+        .is_some_and(|s| s.status == SessionStatus::Active);
     let mut recording_active = p.recording.active || session_active;
     let mut recording_stale = false;
     if let Some(s) = p
         .recording
         .session
         .as_ref()
-        .filter(|s| s.status == "starting")
+        .filter(|s| s.status == SessionStatus::Starting)
     {
         // A start under way holds no stream yet; one whose `record start`
         // is gone never will, and may have left MediaMTX recording.
@@ -238,7 +238,7 @@ pub(crate) mod tests {
             started_at: datetime!(2026-11-24 09:30:00 UTC),
             until: None,
             ended_at: None,
-            status: "active".into(),
+            status: SessionStatus::Active,
             end_reason: None,
             segments: 2,
             recorded_seconds: 60.0,

@@ -2,7 +2,7 @@
 //! path (recording, last exit, snapshot), in local time and human units.
 
 use crate::state::observe::*;
-use crate::state::{PathState, Session, StateStore};
+use crate::state::{PathState, Session, SessionStatus, StateStore};
 use time::{OffsetDateTime, UtcOffset};
 
 /// How many re-triggers of a session the details list (the state keeps
@@ -264,8 +264,8 @@ pub fn render_details(
         match &p.recording.session {
             Some(s) => format!(
                 "{}{}{}",
-                match (o.recording_stale, s.status.as_str()) {
-                    (true, "starting") => "NEVER STARTED, its record start is gone: ",
+                match (o.recording_stale, s.status) {
+                    (true, SessionStatus::Starting) => "NEVER STARTED, its record start is gone: ",
                     (true, _) => "NOT held, its hold is gone: ",
                     _ => "",
                 },

@@ -456,7 +456,7 @@ pub fn format_value(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{RecordingState, SegmentTotals, SnapshotRecord};
+    use crate::state::{RecordingState, SegmentTotals, SnapshotRecord, SnapshotSource};
     use time::macros::datetime;
 
     fn now() -> OffsetDateTime {
@@ -484,7 +484,7 @@ mod tests {
             snapshot: Some(SnapshotRecord {
                 at: datetime!(2026-01-02 03:00:05 UTC),
                 file: "/tmp/x.jpg".into(),
-                source: "stream".into(),
+                source: SnapshotSource::Stream,
                 bytes: 1000,
                 millis: 80,
             }),

@@ -15,7 +15,7 @@ use common::*;
 use run_support::{Hook, HookOptions};
 
 use mediamtx_hook::state::{
-    PathState, Phase, RecordingState, SegmentTotals, SnapshotRecord, State,
+    PathState, Phase, RecordingState, SegmentTotals, SnapshotRecord, SnapshotSource, State,
 };
 use mediamtx_hook::status::prometheus::render;
 use time::macros::datetime;
@@ -270,7 +270,7 @@ fn sample_state() -> State {
             snapshot: Some(SnapshotRecord {
                 at: now_minus(30),
                 file: "/srv/snap.jpg".into(),
-                source: "device".into(),
+                source: SnapshotSource::Device,
                 bytes: 40_000,
                 millis: 120,
             }),

@@ -333,7 +333,7 @@ pub(super) fn exit_record(exit: &ChildExit) -> ExitRecord {
         code: exit.status.code(),
         signal: exit.status.signal(),
         ran_seconds: (exit.ran.as_secs_f64() * 1000.0).round() / 1000.0,
-        reason: exit.reason.to_string(),
+        reason: exit.reason,
     }
 }
 
