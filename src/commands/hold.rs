@@ -282,9 +282,10 @@ impl Job for Hold<'_> {
         let state = self.ctx.store.read().ok()?;
         let p = state.paths.get(&self.path)?;
         let publisher_alive = p
+            .publisher
             .supervisor_pid
-            .is_some_and(|pid| is_running(pid, p.supervisor_process.as_ref()));
-        let camera_away = p.failure.as_ref().is_some_and(|f| {
+            .is_some_and(|pid| is_running(pid, p.publisher.supervisor_process.as_ref()));
+        let camera_away = p.publisher.failure.as_ref().is_some_and(|f| {
             matches!(
                 f.cause,
                 Cause::Unplugged | Cause::CameraMissing | Cause::Busy

@@ -503,8 +503,8 @@ fn fail_start(
         }
         p.recording.active = false;
         p.recording.hold = None;
-        p.last_error = Some(format!("recording session failed: {why}"));
-        p.last_error_at = Some(now());
+        p.publisher.last_error = Some(format!("recording session failed: {why}"));
+        p.publisher.last_error_at = Some(now());
         Ok(())
     });
     if let Err(e) = failed {

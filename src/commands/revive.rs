@@ -167,8 +167,8 @@ fn give_up(ctx: &Context, path: &str, session: &crate::state::Session, why: &str
     }
     let r = ctx.store.update_path(path, |p| {
         outage::end(p, Cause::HoldDead, now());
-        p.last_error = Some(format!("recording session failed: {why}"));
-        p.last_error_at = Some(now());
+        p.publisher.last_error = Some(format!("recording session failed: {why}"));
+        p.publisher.last_error_at = Some(now());
         Ok(())
     });
     if let Err(e) = r {

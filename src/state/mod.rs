@@ -1,5 +1,6 @@
 //! The state: what every path is doing, kept in `state.json` in the state
-//! directory (`model` the structs, `store` the locked, atomic reads and
+//! directory (`model` the structs, `publisher` the publisher's part of a
+//! path's entry, `store` the locked, atomic reads and
 //! writes, `raw` the entry-by-entry document, `ledger` the segments,
 //! `write_window` the recent write rate), the
 //! safe opening of files there (`files`) and the identity of the processes
@@ -13,6 +14,7 @@ mod ledger;
 pub mod model;
 pub mod observe;
 pub mod outage;
+mod publisher;
 mod raw;
 pub mod stills;
 pub mod storage;
@@ -23,4 +25,5 @@ pub use crate::process::identity;
 pub use cause::{Cause, Failure};
 pub use dirs::default_state_dir;
 pub use model::*;
+pub use publisher::*;
 pub use store::*;

@@ -45,7 +45,7 @@ impl Launch {
 
 /// Why a child's run ended, as the supervisor saw it (kept as is in the
 /// state's exit record).
-pub use crate::state::model::ExitReason;
+pub use crate::state::ExitReason;
 
 /// How one run of the child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -290,8 +290,8 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let deadline = started + timeout;
 
     let publisher_running = recorded.as_ref().is_some_and(|p| {
-        p.supervisor_pid.is_some_and(|pid| {
-            crate::state::identity::is_running(pid, p.supervisor_process.as_ref())
+        p.publisher.supervisor_pid.is_some_and(|pid| {
+            crate::state::identity::is_running(pid, p.publisher.supervisor_process.as_ref())
         })
     });
     let api = Api::from_env()?.with_timeout(timeout.min(crate::mediamtx::api::DEFAULT_TIMEOUT));
@@ -328,7 +328,9 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             let device = device_for(
                 args,
                 &path,
-                recorded.as_ref().and_then(|p| p.device.as_deref()),
+                recorded
+                    .as_ref()
+                    .and_then(|p| p.publisher.device.as_deref()),
             )?;
             let input = crate::camera::capture::prepare(
                 &device,
