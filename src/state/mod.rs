@@ -6,6 +6,28 @@
 //! safe opening of files there (`files`) and the identity of the processes
 //! it names (`identity`, kept with the processes in `crate::process`).
 
+/// `as_str` and `Display` for an enum the state writes as a word: each
+/// variant's word, the same as its serde name (the tests of `model` and
+/// `publisher` check both).
+macro_rules! words {
+    ($ty:ident { $($variant:ident => $word:literal,)* }) => {
+        impl $ty {
+            /// The word the state file, status and messages use.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($ty::$variant => $word,)*
+                }
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
 pub mod cause;
 mod dirs;
 pub mod events;

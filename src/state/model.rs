@@ -235,23 +235,12 @@ pub enum SessionStatus {
     Failed,
 }
 
-impl SessionStatus {
-    /// The word the state file and status use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SessionStatus::Starting => "starting",
-            SessionStatus::Active => "active",
-            SessionStatus::Ended => "ended",
-            SessionStatus::Failed => "failed",
-        }
-    }
-}
-
-impl std::fmt::Display for SessionStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(SessionStatus {
+    Starting => "starting",
+    Active => "active",
+    Ended => "ended",
+    Failed => "failed",
+});
 
 /// How many revivals a session keeps (`Session::recent_revivals`).
 pub const RECENT_REVIVALS: usize = 10;
@@ -364,22 +353,11 @@ pub enum SnapshotSource {
     Still,
 }
 
-impl SnapshotSource {
-    /// The word the state file and status use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SnapshotSource::Stream => "stream",
-            SnapshotSource::Device => "device",
-            SnapshotSource::Still => "still",
-        }
-    }
-}
-
-impl std::fmt::Display for SnapshotSource {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(SnapshotSource {
+    Stream => "stream",
+    Device => "device",
+    Still => "still",
+});
 
 /// The live still of a path (`stills.every`): the file `hook run` has
 /// FFmpeg rewrite, and, as last looked at, the file's time and size (the

@@ -21,19 +21,15 @@ pub enum Phase {
     Failed,
 }
 
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Idle => "idle",
-            Phase::WaitingForDevice => "waiting-for-device",
-            Phase::Starting => "starting",
-            Phase::Running => "running",
-            Phase::Backoff => "backoff",
-            Phase::Stopping => "stopping",
-            Phase::Failed => "failed",
-        }
-    }
-}
+words!(Phase {
+    Idle => "idle",
+    WaitingForDevice => "waiting-for-device",
+    Starting => "starting",
+    Running => "running",
+    Backoff => "backoff",
+    Stopping => "stopping",
+    Failed => "failed",
+});
 
 /// How a child ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -64,22 +60,11 @@ pub enum ExitReason {
     Stopped,
 }
 
-impl ExitReason {
-    /// The word the state file and the messages use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExitReason::Exited => "exited",
-            ExitReason::Stalled => "stalled",
-            ExitReason::Stopped => "stopped",
-        }
-    }
-}
-
-impl std::fmt::Display for ExitReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+words!(ExitReason {
+    Exited => "exited",
+    Stalled => "stalled",
+    Stopped => "stopped",
+});
 
 /// A path's publisher (`hook run` and its FFmpeg) as the state keeps it:
 /// who supervises it, its child, its restarts and last failure, and when
