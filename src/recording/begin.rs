@@ -16,11 +16,12 @@ use crate::context::Context;
 use crate::mediamtx::api::Api;
 use crate::recording::lock::{lock_within, SessionLock};
 use crate::recording::session::{
-    change_wait, describe_deadline, fresh, mark_stopping, start_deadline, ACTIVE, FAILED, STARTING,
+    change_wait, describe_deadline, fresh, mark_stopping, start_deadline,
 };
 use crate::recording::spawn::spawn_hold;
 use crate::recording::switch::record_on_fields;
 use crate::state::identity::ProcessId;
+use crate::state::SessionStatus;
 use crate::state::{now, HoldState, Session};
 use crate::supervise::hook_process::stop_hold;
 
@@ -85,7 +86,7 @@ pub(crate) fn begin(
             starter_pid: Some(std::process::id()),
             starter_process: starter,
             reason: reason.clone(),
-            ..fresh(started_at, STARTING)
+            ..fresh(started_at, SessionStatus::Starting)
         });
         p.recording.hold = None;
         p.recording.active = false;
@@ -175,7 +176,7 @@ pub(crate) fn begin(
     let until = duration.map(|d| now() + d);
     ctx.store.update_path(&path, |p| {
         if let Some(s) = p.recording.session.as_mut() {
-            s.status = ACTIVE.into();
+            s.status = SessionStatus::Active;
             s.until = until;
         }
         p.recording.active = true;
@@ -248,15 +249,15 @@ fn fail_start(
     }
     let failed = ctx.store.update_path(path, |p| {
         if let Some(mut s) = p.recording.session.take() {
-            s.status = FAILED.into();
+            s.status = SessionStatus::Failed;
             s.ended_at = Some(now());
             s.end_reason = Some(why.to_string());
             p.recording.last_session = Some(s);
         }
         p.recording.active = false;
         p.recording.hold = None;
-        p.last_error = Some(format!("recording session failed: {why}"));
-        p.last_error_at = Some(now());
+        p.publisher.last_error = Some(format!("recording session failed: {why}"));
+        p.publisher.last_error_at = Some(now());
         Ok(())
     });
     if let Err(e) = failed {

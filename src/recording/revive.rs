@@ -21,11 +21,12 @@
 use crate::context::Context;
 use crate::mediamtx::api::Api;
 use crate::recording::lock::try_lock;
-use crate::recording::session::{end_stale, ACTIVE};
+use crate::recording::session::end_stale;
 use crate::recording::spawn::{rtsp_port, spawn_hold};
 use crate::state::cause::Cause;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::outage;
+use crate::state::SessionStatus;
 use crate::state::{now, HoldState, PathState, Revival, RECENT_REVIVALS};
 use std::process::Child;
 use std::time::{Duration, SystemTime};
@@ -58,7 +59,7 @@ pub(crate) fn hold_is_dead(p: &PathState) -> bool {
 /// The dead hold of an active session not being stopped: its pid.
 fn dead_hold(p: &PathState) -> Option<u32> {
     let s = p.recording.session.as_ref()?;
-    if s.status != ACTIVE || p.recording.hold.as_ref().is_some_and(|h| h.stopping) {
+    if s.status != SessionStatus::Active || p.recording.hold.as_ref().is_some_and(|h| h.stopping) {
         return None;
     }
     // Gone by the one rule status uses too (`identity::is_running`): a
@@ -169,8 +170,8 @@ fn give_up(ctx: &Context, path: &str, session: &crate::state::Session, why: &str
     }
     let r = ctx.store.update_path(path, |p| {
         outage::end(p, Cause::HoldDead, now());
-        p.last_error = Some(format!("recording session failed: {why}"));
-        p.last_error_at = Some(now());
+        p.publisher.last_error = Some(format!("recording session failed: {why}"));
+        p.publisher.last_error_at = Some(now());
         Ok(())
     });
     if let Err(e) = r {
@@ -204,7 +205,7 @@ impl Keeper {
                 .read()
                 .ok()
                 .and_then(|s| s.paths.get(path).and_then(|p| p.recording.session.clone()))
-                .filter(|s| s.status == ACTIVE)
+                .filter(|s| s.status == SessionStatus::Active)
                 .and_then(|s| s.hold_pid.map(|pid| (pid, s.hold_process)));
         }
         let Some((pid, process)) = &self.hold else {

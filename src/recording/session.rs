@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 use crate::context::Context;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::state::identity::is_running;
+use crate::state::SessionStatus;
 use crate::state::{now, Session};
 use crate::supervise::hook_process::{is_hook, stop_hold};
 
@@ -26,14 +27,8 @@ pub(crate) const FINAL_SEGMENT_WAIT: Duration = Duration::from_secs(2);
 /// device lock wait (see [`start_deadline`]).
 const START_MARGIN: Duration = Duration::from_secs(2);
 
-/// Session statuses.
-pub(crate) const STARTING: &str = "starting";
-pub(crate) const ACTIVE: &str = "active";
-pub(crate) const ENDED: &str = "ended";
-pub(crate) const FAILED: &str = "failed";
-
 pub(crate) fn is_live(session: &Session) -> bool {
-    session.status == STARTING || session.status == ACTIVE
+    session.status == SessionStatus::Starting || session.status == SessionStatus::Active
 }
 
 /// The session's hold runs (none recorded yet: false).
@@ -46,7 +41,7 @@ pub(crate) fn hold_running(s: &Session) -> bool {
 /// finish or undo it. Without a recorded starter (an older state) it is
 /// stale once the start's deadline has passed twice over.
 pub(crate) fn starter_gone(s: &Session, at: OffsetDateTime, deadline: Duration) -> bool {
-    if s.status != STARTING {
+    if s.status != SessionStatus::Starting {
         return false;
     }
     match s.starter_pid {
@@ -57,12 +52,12 @@ pub(crate) fn starter_gone(s: &Session, at: OffsetDateTime, deadline: Duration) 
 
 /// A session in `status` since `started_at`, with nothing counted yet and
 /// no process recorded.
-pub(crate) fn fresh(started_at: OffsetDateTime, status: &str) -> Session {
+pub(crate) fn fresh(started_at: OffsetDateTime, status: SessionStatus) -> Session {
     Session {
         started_at,
         until: None,
         ended_at: None,
-        status: status.into(),
+        status,
         end_reason: None,
         segments: 0,
         recorded_seconds: 0.0,
@@ -131,7 +126,7 @@ pub(crate) fn mark_stopping(ctx: &Context, path: &str) {
 
 /// Why a live session found under the session lock is stale.
 pub(crate) fn stale_reason(s: &Session) -> String {
-    if s.status == STARTING {
+    if s.status == SessionStatus::Starting {
         match s.starter_pid {
             Some(pid) => format!(
                 "its `hook record start` (pid {pid}) ended before the session started (killed?)"
@@ -162,7 +157,7 @@ pub(crate) fn end_stale(
         }
     }
     let switched = api.map(|api| api.set_record(path, false));
-    if let Err(e) = finish_session(ctx, path, FAILED, why) {
+    if let Err(e) = finish_session(ctx, path, SessionStatus::Failed, why) {
         log::error!("could not record the stale session as failed: {e:#}");
     }
     switched.and_then(Result::err)
@@ -194,12 +189,12 @@ fn wait_for_final_segment(ctx: &Context, path: &str, before: u64) {
 pub(crate) fn finish_session(
     ctx: &Context,
     path: &str,
-    status: &str,
+    status: SessionStatus,
     reason: &str,
 ) -> anyhow::Result<Option<Session>> {
     ctx.store.update_path(path, |p| {
         let ended = p.recording.session.take().map(|mut s| {
-            s.status = status.into();
+            s.status = status;
             s.ended_at = Some(now());
             s.end_reason = Some(reason.to_string());
             s
@@ -221,7 +216,7 @@ pub(crate) fn switch_off_and_end(
     ctx: &Context,
     api: &Api,
     path: &str,
-    status: &str,
+    status: SessionStatus,
     reason: &str,
 ) -> anyhow::Result<(String, Result<(), ApiError>)> {
     let before = segment_count(ctx, path);
@@ -268,7 +263,7 @@ pub(crate) mod tests {
     use time::macros::datetime;
 
     pub(crate) fn session(
-        status: &str,
+        status: SessionStatus,
         hold: Option<u32>,
         until: Option<OffsetDateTime>,
     ) -> Session {
@@ -292,7 +287,7 @@ pub(crate) mod tests {
 
     #[test]
     fn summaries() {
-        let mut s = session(ENDED, None, None);
+        let mut s = session(SessionStatus::Ended, None, None);
         s.ended_at = Some(datetime!(2026-01-01 01:30:05 UTC));
         assert_eq!(
             summarize(&s),

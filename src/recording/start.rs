@@ -13,8 +13,9 @@ use crate::mediamtx::api::Api;
 use crate::recording::begin::{begin, interrupt_flag, lock_for_change};
 use crate::recording::events::trigger::trigger;
 use crate::recording::retrigger::retrigger;
-use crate::recording::session::{end_stale, hold_running, is_live, stale_reason, ACTIVE};
+use crate::recording::session::{end_stale, hold_running, is_live, stale_reason};
 use crate::recording::text::both_times;
+use crate::state::SessionStatus;
 
 /// What `record start` asks for, checked.
 #[derive(Debug, Clone)]
@@ -46,7 +47,7 @@ pub(crate) fn start(ctx: &Context, api: &Api, req: StartRequest) -> anyhow::Resu
         return trigger(ctx, &path, duration, reason);
     }
     if let Some(old) = recorded.recording.session.filter(is_live) {
-        if old.status == ACTIVE && hold_running(&old) && !stopping {
+        if old.status == SessionStatus::Active && hold_running(&old) && !stopping {
             return retrigger(ctx, &path, duration, reason);
         }
         // Under the lock a `starting` session has lost its `record start`,

@@ -10,9 +10,9 @@ use crate::context::Context;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::recording::lock::lock_within;
 use crate::recording::session::{
-    change_wait, end_stale, is_live, mark_stopping, stale_reason, switch_off_and_end, ENDED,
-    STARTING,
+    change_wait, end_stale, is_live, mark_stopping, stale_reason, switch_off_and_end,
 };
+use crate::state::SessionStatus;
 use crate::supervise::hook_process::stop_hold;
 
 /// What a stop did.
@@ -93,7 +93,7 @@ pub(crate) fn stop_recording(
             Err(e) => Stopped::Nothing(Some(e)),
         });
     };
-    if session.status == STARTING {
+    if session.status == SessionStatus::Starting {
         // Under the lock: its `record start` is gone.
         let why = stale_reason(&session);
         log::warn!("cleaning up a recording session that never started: {why}");
@@ -116,7 +116,7 @@ pub(crate) fn stop_recording(
             log::error!("hold pid {pid} could not be stopped");
         }
     }
-    let (summary, switched) = switch_off_and_end(ctx, api, path, ENDED, reason)?;
+    let (summary, switched) = switch_off_and_end(ctx, api, path, SessionStatus::Ended, reason)?;
     log::info!("recording session ended ({reason}): {summary}");
     match switched {
         Ok(()) => Ok(Stopped::Ended(summary)),

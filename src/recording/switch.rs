@@ -8,8 +8,9 @@ use anyhow::anyhow;
 use crate::context::Context;
 use crate::mediamtx::api::Api;
 use crate::recording::session::{
-    hold_running, is_live, stale_reason, start_deadline, starter_gone, STARTING,
+    hold_running, is_live, stale_reason, start_deadline, starter_gone,
 };
+use crate::state::SessionStatus;
 use crate::state::{now, PathState};
 
 /// The fields to PATCH into a path's configuration entry to switch its
@@ -40,9 +41,9 @@ pub(crate) fn reapply_on_ready(ctx: &Context, path: &str) -> anyhow::Result<bool
         return Ok(false);
     };
     let stopping = p.recording.hold.as_ref().is_some_and(|h| h.stopping);
-    let held = match s.status.as_str() {
+    let held = match s.status {
         // The start is still under way (its hold may not be recorded yet).
-        STARTING => {
+        SessionStatus::Starting => {
             !starter_gone(s, now(), start_deadline(ctx))
                 && (s.hold_pid.is_none() || hold_running(s))
         }

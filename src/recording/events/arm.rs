@@ -15,11 +15,12 @@ use crate::mediamtx::api::Api;
 use crate::policy::duration::{format_mediamtx, Dur};
 use crate::recording::begin::{begin, interrupt_flag, lock_for_change};
 use crate::recording::events::roll;
-use crate::recording::session::{end_stale, hold_running, is_live, stale_reason, ACTIVE};
+use crate::recording::session::{end_stale, hold_running, is_live, stale_reason};
 use crate::recording::stop::stop_recording;
 use crate::recording::text::rfc3339;
 use crate::state::events::Armed;
 use crate::state::now;
+use crate::state::SessionStatus;
 
 /// What `record arm` asks for, checked: the pre-roll and post-roll (the
 /// policy's when not given).
@@ -49,7 +50,7 @@ pub(crate) fn arm(ctx: &Context, api: &Api, req: ArmRequest) -> anyhow::Result<S
     let window = format!("pre-roll {pre}, post-roll {post}, segments of {segment}");
     if let Some(old) = recorded.recording.session.clone().filter(is_live) {
         let stopping = recorded.recording.hold.as_ref().is_some_and(|h| h.stopping);
-        let held = old.status == ACTIVE && hold_running(&old) && !stopping;
+        let held = old.status == SessionStatus::Active && hold_running(&old) && !stopping;
         match (&recorded.armed, held) {
             (Some(_), true) => {
                 ctx.store.update_path(&path, |p| {

@@ -23,10 +23,11 @@ use crate::mediamtx::api::Api;
 use crate::recording::begin::interrupt_flag;
 use crate::recording::lock::try_lock;
 use crate::recording::revive::{revive, Revived};
-use crate::recording::session::{finish_session, hold_running, ACTIVE};
+use crate::recording::session::{finish_session, hold_running};
 use crate::recording::switch::record_on_fields;
 use crate::recording::text::rfc3339;
 use crate::state::cause::Cause;
+use crate::state::SessionStatus;
 use crate::state::{now, outage};
 
 /// How long `resume` waits for MediaMTX's Control API to answer.
@@ -62,7 +63,12 @@ pub(crate) fn resume(
     let state = ctx.store.read()?;
     let mut failed = 0;
     for (path, p) in &state.paths {
-        let Some(s) = p.recording.session.as_ref().filter(|s| s.status == ACTIVE) else {
+        let Some(s) = p
+            .recording
+            .session
+            .as_ref()
+            .filter(|s| s.status == SessionStatus::Active)
+        else {
             continue;
         };
         crate::logging::set_path(path);
@@ -80,7 +86,7 @@ pub(crate) fn resume(
             if let Err(e) = api.set_record(path, false) {
                 log::warn!("could not switch recording off: {e}");
             }
-            finish_session(ctx, path, "ended", &why)?;
+            finish_session(ctx, path, SessionStatus::Ended, &why)?;
             log::info!("recording session ended: {why}");
             say(path, &format!("session ended: {why}"));
             continue;

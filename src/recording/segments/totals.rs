@@ -6,6 +6,7 @@
 use time::{Duration, OffsetDateTime};
 
 use crate::state::outage;
+use crate::state::SessionStatus;
 use crate::state::{Hole, PathState, SegmentRecord, SegmentTotals, RECENT_SEGMENTS};
 
 /// How long a hole is remembered so that a late segment can fill it (and
@@ -55,7 +56,7 @@ pub(crate) fn record_segment(
         .recording
         .session
         .as_ref()
-        .filter(|s| s.status == "active")
+        .filter(|s| s.status == SessionStatus::Active)
         .map(|s| s.started_at);
     let totals = &mut p.segments;
     if let (Some(session_start), Some(last_end)) = (session_start, totals.last_end) {
@@ -91,7 +92,7 @@ pub(crate) fn record_segment(
         .recording
         .session
         .as_mut()
-        .filter(|s| s.status == "active" && end > s.started_at)
+        .filter(|s| s.status == SessionStatus::Active && end > s.started_at)
     {
         session.segments += 1;
         session.recorded_seconds += seg.duration;
@@ -321,7 +322,7 @@ pub(crate) mod tests {
     }
 
     fn session(started_at: OffsetDateTime) -> Session {
-        crate::recording::session::fresh(started_at, "active")
+        crate::recording::session::fresh(started_at, SessionStatus::Active)
     }
 
     #[test]
@@ -364,7 +365,7 @@ pub(crate) mod tests {
     fn without_a_session_nothing_is_counted_into_one() {
         let mut p = PathState::default();
         let mut ended = session(at(-100.0));
-        ended.status = "ended".into();
+        ended.status = SessionStatus::Ended;
         p.recording.last_session = Some(ended.clone());
         p.recording.session = Some(ended);
         let placed = record_segment(&mut p, seg(at(0.0), 10.0), TOL, at(1e6));
