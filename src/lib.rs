@@ -22,6 +22,11 @@
 //!   in the state directory and the observation of living processes.
 //! - [`recording`]: event recording on armed paths: the ring of short
 //!   segments, events' windows, clip plans (decisions on the state).
+//! - [`publish`]: the publisher (`hook run`): its job, the claim of the
+//!   path's entry and its give-back, failure causes and the camera's waits;
+//!   `hook ready`'s record and the stopping of a publisher.
+//! - [`snapshot`]: snapshot capture: the source (live stream, device or
+//!   live still), the camera's warm-up, the capture and the output file.
 //! - [`policy`]: the use-case policy and its durations.
 //! - [`process`]: the one place children are started (the pre-exec every
 //!   child gets, the scrubbed environment), the bounded run, signalling and
@@ -39,6 +44,7 @@ pub mod logging;
 pub mod mediamtx;
 pub mod policy;
 pub mod process;
+pub mod publish;
 pub mod recording;
 pub mod redact;
 pub mod state;

@@ -310,7 +310,7 @@ impl Job for Hold<'_> {
                 });
             }
             Event::Exited { exit, .. } => {
-                let record = super::run::exit_record(exit);
+                let record = exit.record();
                 let why = format!(
                     "reader ended ({}) after {:.1} s",
                     record.reason, record.ran_seconds
