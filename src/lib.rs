@@ -47,6 +47,7 @@ pub mod process;
 pub mod publish;
 pub mod recording;
 pub mod redact;
+pub mod snapshot;
 pub mod state;
 pub mod status;
 pub mod supervise;
