@@ -38,7 +38,7 @@ pub fn main(ctx: &Context, args: &MediamtxConfigArgs) -> anyhow::Result<ExitCode
 fn found_cameras(ctx: &Context) -> anyhow::Result<Vec<Camera>> {
     let request = ctx.capture_request(crate::cli::DeviceArgs::default().capture_request())?;
     let no_m2m = |_: &Path| false;
-    let report = crate::commands::devices::scan(
+    let report = crate::camera::inventory::scan(
         &crate::camera::probe::V4l2Probe,
         &crate::camera::probe::video_nodes(Path::new("/dev")),
         &request,
