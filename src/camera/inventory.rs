@@ -125,7 +125,7 @@ impl Skipped {
 
 /// What `hook devices` found: the test pattern's choice, or the report.
 #[derive(Debug)]
-pub enum Found {
+pub(crate) enum Found {
     /// `--device testsrc`: what `hook run` would use.
     TestPattern(CaptureInput),
     Report(DevicesReport),
@@ -134,7 +134,7 @@ pub enum Found {
 /// Looks at `device` alone (its problem is the error), or at every
 /// `/dev/videoN` when none is given; `request` is the checked capture
 /// request, `cache_dir` where the hardware encoder's probe is cached.
-pub fn look(
+pub(crate) fn look(
     device: Option<&str>,
     request: &CaptureRequest,
     cache_dir: &Path,

@@ -19,7 +19,7 @@ use crate::mediamtx::config::Camera;
 /// named by its most stable name (`camera::names`), else `/dev/video0` so
 /// the output is a usable template anywhere. `request`: the capture
 /// request of `hook run` without flags, checked.
-pub fn found_cameras(request: &CaptureRequest) -> anyhow::Result<Vec<Camera>> {
+pub(crate) fn found_cameras(request: &CaptureRequest) -> anyhow::Result<Vec<Camera>> {
     let no_m2m = |_: &Path| false;
     let report = crate::camera::inventory::scan(
         &crate::camera::probe::V4l2Probe,
@@ -59,7 +59,7 @@ pub fn found_cameras(request: &CaptureRequest) -> anyhow::Result<Vec<Camera>> {
 
 /// For a device given by hand: what kind of name it is, and a steadier
 /// one when it has one.
-pub fn given_name_note(device: &str) -> Vec<String> {
+pub(crate) fn given_name_note(device: &str) -> Vec<String> {
     if device == TEST_PATTERN {
         return Vec::new();
     }
