@@ -35,8 +35,8 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Err(e) = crate::commands::record::reapply_on_ready(ctx, &path) {
         let text = format!("{e:#}");
         let _ = ctx.store.update_path(&path, |p| {
-            p.last_error = Some(text);
-            p.last_error_at = Some(now());
+            p.publisher.last_error = Some(text);
+            p.publisher.last_error_at = Some(now());
             Ok(())
         });
         return Err(e);

@@ -23,24 +23,20 @@ impl Publisher<'_> {
             if let Some(device) = claim {
                 // The path's count goes on across instances (MediaMTX
                 // starts a new `hook run` for each demand): a counter.
-                base = Some(p.restarts);
-                previous = p.supervisor_pid.filter(|&pid| pid != me).map(|_| p.clone());
-                p.device = Some(device);
-                p.supervisor_pid = Some(me);
-                p.supervisor_process = me_process;
-                p.child_pid = None;
-                p.child_process = None;
-                p.child_started_at = None;
-                p.next_attempt_at = None;
-                p.restarts = 0;
-                p.demand_at = Some(demand_at);
+                base = Some(p.publisher.restarts);
+                previous = p
+                    .publisher
+                    .supervisor_pid
+                    .filter(|&pid| pid != me)
+                    .map(|_| p.publisher.clone());
+                p.publisher.claim(device, me, me_process, demand_at);
             }
             // A newer instance owns the entry: leave it alone.
-            if p.supervisor_pid == Some(me) {
+            if p.publisher.supervisor_pid == Some(me) {
                 change(p);
             }
             if let Some(base) = base {
-                p.restarts = p.restarts.saturating_add(base);
+                p.publisher.restarts = p.publisher.restarts.saturating_add(base);
             }
             Ok((previous, base))
         });
@@ -68,21 +64,7 @@ impl Publisher<'_> {
         }) else {
             return false;
         };
-        self.write(|p| {
-            p.phase = prev.phase;
-            p.device = prev.device;
-            p.supervisor_pid = prev.supervisor_pid;
-            p.supervisor_process = prev.supervisor_process;
-            p.child_pid = prev.child_pid;
-            p.child_process = prev.child_process;
-            p.child_started_at = prev.child_started_at;
-            p.restarts = prev.restarts;
-            p.demand_at = prev.demand_at;
-            p.last_error = prev.last_error;
-            p.last_error_at = prev.last_error_at;
-            p.failure = prev.failure;
-            p.next_attempt_at = None;
-        });
+        self.write(|p| p.publisher.give_back(prev));
         true
     }
 

@@ -15,7 +15,7 @@ use crate::context::Context;
 use crate::error::is_usage;
 use crate::ffmpeg::Chroma;
 use crate::state::identity::ProcessId;
-use crate::state::{Failure, PathState, Phase, StillRecord};
+use crate::state::{Failure, Phase, StillRecord};
 use crate::supervise::{self, Event, FatalKind, Job, Launch, StartError};
 
 /// The publisher job: the device's FFmpeg, reporting into the state.
@@ -44,7 +44,7 @@ pub(super) struct Publisher<'a> {
     /// When this instance started: MediaMTX's demand.
     pub(super) demand_at: OffsetDateTime,
     /// The entry's owner before this instance claimed it, as it was then.
-    pub(super) previous: Option<PathState>,
+    pub(super) previous: Option<crate::state::Publisher>,
     /// Whether this instance has started FFmpeg at least once.
     pub(super) spawned: bool,
     /// The live still asked for (`stills.every` / `--still-every`).
@@ -216,7 +216,9 @@ impl Job for Publisher<'_> {
 
     fn report(&mut self, event: Event<'_>) {
         match event {
-            Event::WaitingForLock { .. } => self.write(|p| p.phase = Phase::WaitingForDevice),
+            Event::WaitingForLock { .. } => {
+                self.write(|p| p.publisher.phase = Phase::WaitingForDevice)
+            }
             Event::Started {
                 pid, at, restarts, ..
             } => {
@@ -227,12 +229,12 @@ impl Job for Publisher<'_> {
                     if still.is_some() {
                         p.still = still;
                     }
-                    p.phase = Phase::Starting;
-                    p.child_pid = Some(pid);
-                    p.child_process = ProcessId::of(pid);
-                    p.child_started_at = Some(at);
-                    p.restarts = base.saturating_add(restarts);
-                    p.next_attempt_at = None;
+                    p.publisher.phase = Phase::Starting;
+                    p.publisher.child_pid = Some(pid);
+                    p.publisher.child_process = ProcessId::of(pid);
+                    p.publisher.child_started_at = Some(at);
+                    p.publisher.restarts = base.saturating_add(restarts);
+                    p.publisher.next_attempt_at = None;
                 })
             }
             Event::Running { .. } => self.write_running(),
@@ -252,11 +254,11 @@ impl Job for Publisher<'_> {
                     }
                 }
                 self.write(|p| {
-                    p.child_pid = None;
-                    p.child_process = None;
-                    p.child_started_at = None;
-                    p.last_exit = Some(exit.record());
-                    p.stderr_tail = stderr_tail.to_vec();
+                    p.publisher.child_pid = None;
+                    p.publisher.child_process = None;
+                    p.publisher.child_started_at = None;
+                    p.publisher.last_exit = Some(exit.record());
+                    p.publisher.stderr_tail = stderr_tail.to_vec();
                 })
             }
             // The error is written together with what follows it (the
@@ -269,8 +271,8 @@ impl Job for Publisher<'_> {
                 self.pending_failure = failure;
             }
             Event::AwaitingDevice => self.write_failed_attempt(|p| {
-                p.phase = Phase::WaitingForDevice;
-                p.next_attempt_at = None;
+                p.publisher.phase = Phase::WaitingForDevice;
+                p.publisher.next_attempt_at = None;
             }),
             Event::Backoff {
                 until,
@@ -280,27 +282,19 @@ impl Job for Publisher<'_> {
             } => {
                 let base = self.restarts_base;
                 self.write_failed_attempt(|p| {
-                    p.phase = if device {
+                    p.publisher.phase = if device {
                         Phase::WaitingForDevice
                     } else {
                         Phase::Backoff
                     };
-                    p.next_attempt_at = Some(until);
-                    p.restarts = base.saturating_add(restarts);
+                    p.publisher.next_attempt_at = Some(until);
+                    p.publisher.restarts = base.saturating_add(restarts);
                 })
             }
-            Event::Stopping { .. } => self.write(|p| p.phase = Phase::Stopping),
+            Event::Stopping { .. } => self.write(|p| p.publisher.phase = Phase::Stopping),
             Event::Stopped => {
                 if !self.give_back() {
-                    self.write(|p| {
-                        p.phase = Phase::Idle;
-                        p.child_pid = None;
-                        p.child_process = None;
-                        p.supervisor_process = None;
-                        p.child_started_at = None;
-                        p.supervisor_pid = None;
-                        p.next_attempt_at = None;
-                    })
+                    self.write(|p| p.publisher.stop())
                 }
             }
         }

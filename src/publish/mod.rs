@@ -47,7 +47,6 @@ use crate::camera::capture::{self, CaptureRequest, TEST_PATTERN};
 use crate::context::Context;
 use crate::error::usage;
 use crate::mediamtx::env as mtx_env;
-use crate::state::Phase;
 use crate::supervise::signals::Signals;
 use crate::supervise::{self, FatalKind, Spec};
 use job::Publisher;
@@ -133,14 +132,7 @@ pub(crate) fn publish(ctx: &Context, publish: Publish<'_>) -> anyhow::Result<()>
             // An instance that never ran leaves a running owner's entry
             // as it was; its error is in its log and exit status.
             if !job.give_back() {
-                job.write_failed_attempt(|p| {
-                    p.phase = Phase::Failed;
-                    p.child_pid = None;
-                    p.child_process = None;
-                    p.supervisor_pid = None;
-                    p.supervisor_process = None;
-                    p.next_attempt_at = None;
-                });
+                job.write_failed_attempt(|p| p.publisher.fail());
             }
             match e.kind {
                 supervise::StartErrorKind::Fatal(FatalKind::Usage) => Err(usage(e.message)),

@@ -42,7 +42,7 @@ use anyhow::Context as _;
 use crate::camera::capture::CaptureRequest;
 use crate::context::Context;
 use crate::mediamtx::api::Api;
-use crate::state::{now, PathState, SnapshotRecord};
+use crate::state::{now, PathState, SnapshotRecord, SnapshotSource};
 use capture::{capture, lock_device, named_capture_error, named_device_error, snapshot_args};
 use source::{choose_source, device_for, fresh_still, Source};
 
@@ -72,8 +72,7 @@ pub(crate) struct Request<'a> {
 #[derive(Debug)]
 pub(crate) struct Taken {
     pub bytes: u64,
-    /// `device`, `stream` or `still`.
-    pub source: &'static str,
+    pub source: SnapshotSource,
     pub millis: u64,
     /// The live still's age, when it was the source.
     pub still_age: Option<Duration>,
@@ -102,7 +101,15 @@ pub(crate) fn take(
             .unwrap_or_else(|| ctx.store.still_file(&ctx.policy.stills.dir, path));
         match fresh_still(&file, max_age) {
             Ok((jpeg, age)) => {
-                return finish(ctx, path, output, &jpeg, "still", started, Some(age))
+                return finish(
+                    ctx,
+                    path,
+                    output,
+                    &jpeg,
+                    SnapshotSource::Still,
+                    started,
+                    Some(age),
+                )
             }
             Err(why) => log::info!(
                 "not using the still {}: {why}; taking a snapshot",
@@ -132,7 +139,9 @@ pub(crate) fn take(
             let device = device_for(
                 req.device,
                 path,
-                recorded.as_ref().and_then(|p| p.device.as_deref()),
+                recorded
+                    .as_ref()
+                    .and_then(|p| p.publisher.device.as_deref()),
             )?;
             let input = crate::camera::capture::prepare(
                 &device,
@@ -156,7 +165,7 @@ pub(crate) fn take(
         }
     };
     match result {
-        Ok(jpeg) => finish(ctx, path, output, &jpeg, source.as_str(), started, None),
+        Ok(jpeg) => finish(ctx, path, output, &jpeg, source.recorded(), started, None),
         Err(e) => Err(e.context(format!(
             "snapshot of {path} into {}",
             output.path().display()
@@ -172,8 +181,8 @@ fn ask_source(
     recorded: Option<&PathState>,
 ) -> anyhow::Result<Source> {
     let publisher_running = recorded.is_some_and(|p| {
-        p.supervisor_pid.is_some_and(|pid| {
-            crate::state::identity::is_running(pid, p.supervisor_process.as_ref())
+        p.publisher.supervisor_pid.is_some_and(|pid| {
+            crate::state::identity::is_running(pid, p.publisher.supervisor_process.as_ref())
         })
     });
     let api = Api::from_env()?.with_timeout(timeout.min(crate::mediamtx::api::DEFAULT_TIMEOUT));
@@ -199,7 +208,7 @@ fn finish(
     path: &str,
     output: &Target,
     jpeg: &[u8],
-    source: &'static str,
+    source: SnapshotSource,
     started: Instant,
     still_age: Option<Duration>,
 ) -> anyhow::Result<Taken> {
@@ -211,7 +220,7 @@ fn finish(
     let record = SnapshotRecord {
         at: now(),
         file: output.path().display().to_string(),
-        source: source.to_string(),
+        source,
         bytes,
         millis,
     };

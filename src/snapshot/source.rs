@@ -9,7 +9,7 @@ use super::jpeg::{check_jpeg, MAX_JPEG};
 use crate::camera::capture::TEST_PATTERN;
 use crate::error::usage;
 use crate::mediamtx::api::{ApiError, PathInfo};
-use crate::state::now;
+use crate::state::{now, SnapshotSource};
 
 /// Where the frame comes from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -21,10 +21,11 @@ pub(crate) enum Source {
 }
 
 impl Source {
-    pub(crate) fn as_str(&self) -> &'static str {
+    /// How the state records a snapshot taken from it.
+    pub(crate) fn recorded(&self) -> SnapshotSource {
         match self {
-            Source::Stream => "stream",
-            Source::Device => "device",
+            Source::Stream => SnapshotSource::Stream,
+            Source::Device => SnapshotSource::Device,
         }
     }
 }
