@@ -11,11 +11,11 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::cli::events::ClipArgs;
-use crate::commands::snapshot::check_output_for;
 use crate::context::Context;
 use crate::error::usage;
 use crate::mediamtx::env as mtx_env;
 use crate::recording::events::clip::{make, Window};
+use crate::snapshot::check_output_for;
 
 /// How long FFmpeg may take to join the segments, without `--timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
