@@ -9,7 +9,6 @@ use super::session::*;
 use crate::cli::HoldArgs;
 use crate::commands::Context;
 use crate::mediamtx::api::{Api, ApiError};
-use crate::mediamtx::env as mtx_env;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::{now, Cause, HoldState, PathState};
 use crate::supervise::signals::Signals;
@@ -24,9 +23,9 @@ const CAMERA_AWAY_RETRY: Duration = Duration::from_secs(1);
 
 /// Entry point of `hook hold PATH` (started by `record start`).
 pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
-    let port = rtsp_port()?;
+    let port = args.rtsp.rtsp_port;
     let api = Api::from_env()?;
     let signals = Signals::install().context("installing signal handlers")?;
     let check_every = ctx.policy.recording.hold_check_interval.0;

@@ -42,10 +42,9 @@ use anyhow::{anyhow, Context as _};
 use time::OffsetDateTime;
 
 use crate::cli::{PathArg, RecordStartArgs};
-use crate::commands::record_retrigger::{both_times, check_reason, retrigger};
+use crate::commands::record_retrigger::{both_times, retrigger};
 use crate::commands::session::*;
 use crate::commands::Context;
-use crate::error::usage;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::mediamtx::env as mtx_env;
 use crate::process::ChildCommand;
@@ -215,15 +214,10 @@ pub(super) fn rtsp_port() -> anyhow::Result<u16> {
 /// Entry point of `hook record start PATH [--duration D] [--reason TEXT]`:
 /// a new session, or a re-trigger of the live one (`record_retrigger`).
 pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
-    let port = rtsp_port()?;
-    if args.duration.is_some_and(|d| d.0.is_zero()) {
-        return Err(usage(
-            "--duration 0s: expected a positive duration (e.g. 90m), or no --duration to record until `hook record stop`",
-        ));
-    }
-    let reason = check_reason(args.reason.as_deref())?;
+    let port = args.rtsp.rtsp_port;
+    let reason = args.reason();
     // HOOK_RTSP_USER without HOOK_RTSP_PASS (or the reverse) would make the
     // hold fail: refused (exit 2) before anything is switched on.
     crate::mediamtx::rtsp_auth::Credentials::from_env()?;
@@ -600,7 +594,7 @@ pub(super) fn end_stale(
 
 /// Entry point of `hook record stop PATH`.
 pub fn stop(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
     crate::commands::events::refuse_when_armed(ctx, &path)?;
     let api = Api::from_env()?;

@@ -146,17 +146,13 @@ use time::UtcOffset;
 
 use crate::cli::StatusArgs;
 use crate::commands::Context;
-use crate::mediamtx::env::validate_path_name;
 use crate::state::observe::*;
 use crate::state::{now, PathState};
 use crate::status::human::*;
 use crate::status::json::*;
 
 pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let only = match &args.path {
-        Some(p) => Some(validate_path_name(Some(p), "PATH argument")?),
-        None => None,
-    };
+    let only = args.path.clone();
     let mut state = ctx.store.read()?;
     if let Some(name) = &only {
         if !state.paths.contains_key(name) {

@@ -25,7 +25,6 @@ use crate::commands::session::rfc3339;
 use crate::commands::snapshot::check_output_for;
 use crate::commands::Context;
 use crate::error::usage;
-use crate::mediamtx::env as mtx_env;
 use crate::process::ChildCommand;
 use crate::process::{run_bounded, BoundedEnd};
 use crate::recording::clip_plan::{holes, pieces, Piece};
@@ -35,7 +34,7 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Entry point of `hook clip`.
 pub fn main(ctx: &Context, args: &ClipArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
     let target = check_output_for(&args.output, "MP4")?;
     let state = ctx.store.read()?;

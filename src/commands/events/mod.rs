@@ -24,13 +24,11 @@ pub use trigger::trigger;
 use crate::cli::events::ArmArgs;
 use crate::cli::PathArg;
 use crate::commands::record::{
-    begin, end_stale, hold_running, interrupt_flag, is_live, lock_for_change, rtsp_port,
-    stale_reason, ACTIVE,
+    begin, end_stale, hold_running, interrupt_flag, is_live, lock_for_change, stale_reason, ACTIVE,
 };
 use crate::commands::segment_complete::roll;
 use crate::commands::Context;
 use crate::mediamtx::api::Api;
-use crate::mediamtx::env as mtx_env;
 use crate::policy::duration::{format_mediamtx, Dur};
 use crate::state::events::Armed;
 use crate::state::now;
@@ -40,9 +38,9 @@ pub const ARMED_REASON: &str = "armed for events";
 
 /// Entry point of `hook record arm PATH [--pre D] [--post D]`.
 pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
-    let port = rtsp_port()?;
+    let port = args.rtsp.rtsp_port;
     let pre = args.pre.unwrap_or(ctx.policy.events.pre);
     let post = args.post.unwrap_or(ctx.policy.events.post);
     let segment = format_mediamtx(ctx.policy.events.segment_duration.0);
@@ -133,7 +131,7 @@ pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
 
 /// Entry point of `hook record disarm PATH`.
 pub fn disarm(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
     let api = Api::from_env()?;
     let state = ctx.store.read()?;

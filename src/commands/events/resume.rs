@@ -19,7 +19,8 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::commands::record::{hold_running, rtsp_port, try_lock_session, ACTIVE};
+use crate::cli::RtspPortArg;
+use crate::commands::record::{hold_running, try_lock_session, ACTIVE};
 use crate::commands::revive::{revive, Revived};
 use crate::commands::session::{finish_session, rfc3339};
 use crate::commands::Context;
@@ -31,8 +32,8 @@ use crate::state::{now, outage};
 const API_WAIT: Duration = Duration::from_secs(30);
 
 /// Entry point of `hook resume`.
-pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
-    let port = rtsp_port()?;
+pub fn main(ctx: &Context, args: &RtspPortArg) -> anyhow::Result<ExitCode> {
+    let port = args.rtsp_port;
     let api = Api::from_env()?;
     let stop = crate::commands::record::interrupt_flag()?;
     let end = Instant::now() + API_WAIT;

@@ -50,14 +50,10 @@ use crate::supervise::{self, ChildExit, Event, FatalKind, Job, Launch, Spec, Sta
 /// Entry point of `hook run`.
 pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let demand_at = now();
-    let path = mtx_env::validate_path_name(mtx_env::var("MTX_PATH").as_deref(), "MTX_PATH")?;
+    let path = args.mtx.name()?.to_string();
     crate::logging::set_path(&path);
-    let port = mtx_env::validate_port(mtx_env::var("RTSP_PORT").as_deref(), "RTSP_PORT")?;
-    let device = resolve_device(
-        args.device.device.as_deref(),
-        mtx_env::var("G1").as_deref(),
-        &path,
-    )?;
+    let port = args.rtsp.rtsp_port;
+    let device = resolve_device(args.device.device.as_deref(), args.g1.as_deref(), &path)?;
     // Bad flags are refused before anything starts (exit 2); for the test
     // pattern the whole choice is pure, so its conflicts are found here too.
     let request = ctx.capture_request(args.device.capture_request())?;

@@ -26,9 +26,6 @@ use time::{Duration, OffsetDateTime};
 use crate::cli::SegmentArgs;
 use crate::commands::revive::{hold_is_dead, revive_once};
 use crate::commands::Context;
-use crate::mediamtx::env::{
-    validate_path_name, validate_segment_duration, validate_segment_path, var,
-};
 use crate::recording::ring;
 use crate::state::outage;
 use crate::state::{
@@ -56,10 +53,10 @@ pub const HOLE_MEMORY: Duration = Duration::minutes(10);
 pub const REMEMBERED_HOLES: usize = 256;
 
 pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
-    let path = validate_path_name(var("MTX_PATH").as_deref(), "MTX_PATH")?;
+    let path = args.mtx.name()?.to_string();
     crate::logging::set_path(&path);
-    let file = validate_segment_path(var("MTX_SEGMENT_PATH").as_deref())?;
-    let duration = validate_segment_duration(var("MTX_SEGMENT_DURATION").as_deref())?;
+    let file = args.segment_path()?;
+    let duration = args.segment_duration()?;
     let meta = std::fs::metadata(&file)
         .with_context(|| format!("reading segment file {}", file.display()))?;
     let tolerance = Duration::try_from(

@@ -243,15 +243,10 @@ fn device_for(args: &SnapshotArgs, path: &str, recorded: Option<&str>) -> anyhow
 }
 
 pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
-    let path = crate::mediamtx::env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
     let output = check_output(&args.output)?;
     let timeout = args.timeout.map_or(ctx.policy.snapshot.timeout.0, |d| d.0);
-    if timeout.is_zero() {
-        return Err(usage(
-            "--timeout 0s: expected a positive time limit, e.g. 5s",
-        ));
-    }
     let started = Instant::now();
     let recorded = ctx
         .store
@@ -274,10 +269,7 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             ),
         }
     }
-    let port = crate::mediamtx::env::validate_port(
-        crate::mediamtx::env::var("RTSP_PORT").as_deref(),
-        "RTSP_PORT",
-    )?;
+    let port = args.rtsp.rtsp_port;
     let deadline = started + timeout;
 
     let publisher_running = recorded.as_ref().is_some_and(|p| {

@@ -1,0 +1,317 @@
+//! Value parsers: every value a person or MediaMTX hands the hook on the
+//! command line or in a variable is checked here, while clap reads the
+//! command line, so that a bad one is refused before any command runs
+//! (exit 2). Part of the command-line layer; the checks themselves that are
+//! MediaMTX's rules live in `mediamtx::env`.
+//!
+//! The parsers of this file refuse with [`refusal`], a message of its own
+//! (naming the flag, the argument or the variable): `main` logs it like
+//! every other usage error, so that under MediaMTX it reaches the journal
+//! with its priority and its `hook[-]` tag.
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
+use clap::parser::ValueSource;
+
+use crate::mediamtx::env as mtx_env;
+use crate::policy::duration::Dur;
+
+/// A refusal by one of the parsers below: exit 2 with `message`.
+pub(crate) fn refusal(cmd: &clap::Command, message: impl std::fmt::Display) -> clap::Error {
+    clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n")).with_cmd(cmd)
+}
+
+/// The message of a refusal made by [`refusal`] (clap's own errors, which
+/// name the flag and its value in their own words, give `None`).
+pub fn refusal_message(err: &clap::Error) -> Option<String> {
+    if err.kind() != ErrorKind::ValueValidation || err.context().next().is_some() {
+        return None;
+    }
+    let text = err.to_string();
+    let text = text.strip_prefix("error: ").unwrap_or(&text);
+    Some(text.trim_end().to_string())
+}
+
+/// A MediaMTX path name (`mediamtx::env::validate_path_name`); the field
+/// names the source in messages (`PATH`, `MTX_PATH`…).
+#[derive(Clone, Copy, Debug)]
+pub struct PathName(pub &'static str);
+
+impl TypedValueParser for PathName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        mtx_env::validate_path_name(Some(value), self.0).map_err(|e| refusal(cmd, e))
+    }
+}
+
+/// A TCP port, 1-65535 (`mediamtx::env::validate_port`).
+#[derive(Clone, Copy, Debug)]
+pub struct Port(pub &'static str);
+
+impl TypedValueParser for Port {
+    type Value = u16;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<u16, clap::Error> {
+        mtx_env::validate_port(Some(value), self.0).map_err(|e| refusal(cmd, e))
+    }
+}
+
+/// `MTX_SEGMENT_PATH`: the segment file MediaMTX finished.
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentPath;
+
+impl TypedValueParser for SegmentPath {
+    type Value = PathBuf;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<PathBuf, clap::Error> {
+        mtx_env::validate_segment_path(Some(value)).map_err(|e| refusal(cmd, e))
+    }
+}
+
+/// `MTX_SEGMENT_DURATION`: the segment's length in seconds.
+#[derive(Clone, Copy, Debug)]
+pub struct SegmentDuration;
+
+impl TypedValueParser for SegmentDuration {
+    type Value = f64;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<f64, clap::Error> {
+        mtx_env::validate_segment_duration(Some(value)).map_err(|e| refusal(cmd, e))
+    }
+}
+
+/// A file or directory named by a flag or its variable (`--state-dir` /
+/// `HOOK_STATE_DIR`, `--config` / `HOOK_CONFIG`): taken as given, but an
+/// empty or blank (whitespace only) value is refused, naming the flag when
+/// the value came from the command line, else the variable.
+#[derive(Clone, Copy, Debug)]
+pub struct NonBlankPath {
+    pub flag: &'static str,
+    pub var: &'static str,
+    /// What was expected, for the message.
+    pub expected: &'static str,
+}
+
+impl TypedValueParser for NonBlankPath {
+    type Value = PathBuf;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<PathBuf, clap::Error> {
+        self.parse_ref_(cmd, arg, value, ValueSource::CommandLine)
+    }
+
+    fn parse_ref_(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+        source: ValueSource,
+    ) -> Result<PathBuf, clap::Error> {
+        use std::os::unix::ffi::OsStrExt;
+        let bytes = value.as_bytes();
+        if !bytes.iter().all(u8::is_ascii_whitespace) {
+            return Ok(PathBuf::from(value));
+        }
+        let named = match source {
+            ValueSource::EnvVariable => self.var,
+            _ => self.flag,
+        };
+        let what = if bytes.is_empty() {
+            "is empty".to_string()
+        } else {
+            format!("is blank ({value:?})")
+        };
+        Err(refusal(
+            cmd,
+            format!("{named} {what}: expected {}", self.expected),
+        ))
+    }
+}
+
+/// `--state-dir` / `HOOK_STATE_DIR`.
+pub const STATE_DIR: NonBlankPath = NonBlankPath {
+    flag: "--state-dir",
+    var: "HOOK_STATE_DIR",
+    expected: "a state directory (unset HOOK_STATE_DIR and leave out --state-dir for the default, /var/lib/mediamtx-hook when writable)",
+};
+
+/// `--config` / `HOOK_CONFIG`.
+pub const CONFIG: NonBlankPath = NonBlankPath {
+    flag: "--config",
+    var: "HOOK_CONFIG",
+    expected:
+        "a JSON config file (unset HOOK_CONFIG and leave out --config for the built-in policy)",
+};
+
+/// Longest `record start --reason`, in bytes.
+pub const MAX_REASON_BYTES: usize = 200;
+
+/// Longest `stop --reason`, in bytes.
+pub const MAX_STOP_REASON_BYTES: usize = 500;
+
+/// `record start --reason`: one line of at most [`MAX_REASON_BYTES`] bytes,
+/// trimmed (empty means none).
+#[derive(Clone, Copy, Debug)]
+pub struct Reason;
+
+impl TypedValueParser for Reason {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        check_reason(value).map_err(|e| refusal(cmd, e))
+    }
+}
+
+/// The check of [`Reason`].
+fn check_reason(reason: &OsStr) -> Result<String, String> {
+    let Some(r) = reason.to_str().map(str::trim) else {
+        return Err(format!(
+            "--reason {}: not UTF-8; expected one line of text",
+            reason.to_string_lossy()
+        ));
+    };
+    if let Some((at, c)) = r.char_indices().find(|(_, c)| c.is_control()) {
+        return Err(format!(
+            "--reason {:?}: contains the control character {:?} at byte {at}; expected one line of text",
+            shorten(r),
+            c
+        ));
+    }
+    if r.len() > MAX_REASON_BYTES {
+        return Err(format!(
+            "--reason {:?}: {} bytes long; expected at most {MAX_REASON_BYTES} bytes of text",
+            shorten(r),
+            r.len()
+        ));
+    }
+    Ok(r.to_string())
+}
+
+/// `stop --reason`: one line of at most [`MAX_STOP_REASON_BYTES`] bytes,
+/// trimmed (empty means none).
+#[derive(Clone, Copy, Debug)]
+pub struct StopReason;
+
+impl TypedValueParser for StopReason {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        let Some(r) = value.to_str().map(str::trim) else {
+            return Err(refusal(
+                cmd,
+                format!(
+                    "--reason {}: not UTF-8; expected one line of text",
+                    value.to_string_lossy()
+                ),
+            ));
+        };
+        if r.chars().any(char::is_control) {
+            return Err(refusal(
+                cmd,
+                "--reason contains control characters: expected one line of text",
+            ));
+        }
+        if r.len() > MAX_STOP_REASON_BYTES {
+            return Err(refusal(
+                cmd,
+                format!("--reason is longer than {MAX_STOP_REASON_BYTES} bytes: expected a short line of text"),
+            ));
+        }
+        Ok(r.to_string())
+    }
+}
+
+/// The first 40 characters, for messages.
+fn shorten(s: &str) -> String {
+    match s.char_indices().nth(40) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+/// A duration flag that must be positive: `0s` is refused with
+/// "`flag` 0s: expected `hint`".
+pub fn positive_dur(
+    flag: &'static str,
+    hint: &'static str,
+) -> impl Fn(&str) -> Result<Dur, String> + Clone + Send + Sync + 'static {
+    move |text| {
+        let d: Dur = text.parse()?;
+        if d.0.is_zero() {
+            return Err(format!("{flag} 0s: expected {hint}"));
+        }
+        Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_checked() {
+        let check = |s: &str| check_reason(OsStr::new(s));
+        assert_eq!(check("  ").unwrap(), "");
+        assert_eq!(check(" door open ").unwrap(), "door open");
+        let max = "é".repeat(MAX_REASON_BYTES / 2);
+        assert_eq!(check(&max).unwrap(), max);
+        for bad in [
+            "a\nb",
+            "tab\there",
+            "\u{1b}[31m",
+            &"x".repeat(MAX_REASON_BYTES + 1),
+        ] {
+            let e = check(bad).unwrap_err();
+            assert!(e.starts_with("--reason "), "{e}");
+        }
+    }
+
+    #[test]
+    fn positive_durations() {
+        let p = positive_dur("--timeout", "a positive time limit, e.g. 5s");
+        assert_eq!(p("5s").unwrap(), Dur::secs(5));
+        assert_eq!(
+            p("0s").unwrap_err(),
+            "--timeout 0s: expected a positive time limit, e.g. 5s"
+        );
+        assert!(p("5").is_err());
+    }
+}
