@@ -305,6 +305,40 @@ mod tests {
     }
 
     #[test]
+    fn refusals_are_told_in_their_own_words() {
+        use clap::Parser as _;
+        let refused = |argv: &[&str]| {
+            let err = crate::cli::Cli::try_parse_from(argv).unwrap_err();
+            assert_eq!(err.exit_code(), 2, "{argv:?}");
+            refusal_message(&err)
+        };
+        assert_eq!(
+            refused(&["hook", "--state-dir", "", "status"]).unwrap(),
+            format!("--state-dir is empty: expected {}", STATE_DIR.expected)
+        );
+        let blank = refused(&["hook", "--config=  ", "status"]).unwrap();
+        assert!(blank.starts_with("--config is blank (\"  \")"), "{blank}");
+        let path = refused(&["hook", "record", "stop", "a//b"]).unwrap();
+        assert!(
+            path.starts_with("PATH \"a//b\" has an empty segment"),
+            "{path}"
+        );
+        let port = refused(&["hook", "hold", "cam0", "--rtsp-port", "0"]).unwrap();
+        assert!(
+            port.starts_with("RTSP_PORT \"0\" is out of range"),
+            "{port}"
+        );
+        let reason = refused(&["hook", "stop", "cam0", "--reason", "a\tb"]).unwrap();
+        assert!(reason.starts_with("--reason contains control"), "{reason}");
+        // clap's own errors are clap's to print.
+        assert_eq!(refused(&["hook", "status", "--no-such-flag"]), None);
+        assert_eq!(
+            refused(&["hook", "record", "start", "c0", "--duration", "0s"]),
+            None
+        );
+    }
+
+    #[test]
     fn positive_durations() {
         let p = positive_dur("--timeout", "a positive time limit, e.g. 5s");
         assert_eq!(p("5s").unwrap(), Dur::secs(5));
