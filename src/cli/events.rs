@@ -9,7 +9,7 @@ use crate::policy::duration::Dur;
 #[derive(Debug, Clone, Args)]
 pub struct ArmArgs {
     /// MediaMTX path name (e.g. camera0)
-    #[arg(value_parser = crate::cli::values::PathName("PATH"))]
+    #[arg(value_parser = crate::cli::values::path_name("PATH"))]
     pub path: String,
     /// Pre-roll: how much before each event is kept [default: events.pre, 10s]
     #[arg(long, value_name = "DURATION")]
@@ -25,7 +25,7 @@ pub struct ArmArgs {
 #[derive(Debug, Clone, Args)]
 pub struct ClipArgs {
     /// MediaMTX path name (e.g. camera0)
-    #[arg(value_parser = crate::cli::values::PathName("PATH"))]
+    #[arg(value_parser = crate::cli::values::path_name("PATH"))]
     pub path: String,
     /// The event to clip (its id, as `hook status PATH` shows it)
     #[arg(long, value_name = "ID", conflicts_with_all = ["since", "until"], required_unless_present = "since")]

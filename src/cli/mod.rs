@@ -295,12 +295,12 @@ pub struct SegmentArgs {
 
     /// The finished segment file (MTX_SEGMENT_PATH, set by MediaMTX)
     #[arg(long = "mtx-segment-path", env = "MTX_SEGMENT_PATH", hide = true,
-          value_name = "FILE", value_parser = values::SegmentPath)]
+          value_name = "FILE", value_parser = values::SEGMENT_PATH)]
     pub segment_path: Option<PathBuf>,
 
     /// Its duration in seconds (MTX_SEGMENT_DURATION, set by MediaMTX)
     #[arg(long = "mtx-segment-duration", env = "MTX_SEGMENT_DURATION", hide = true,
-          value_name = "SECONDS", value_parser = values::SegmentDuration)]
+          value_name = "SECONDS", value_parser = values::SEGMENT_DURATION)]
     pub segment_duration: Option<f64>,
 }
 
@@ -324,7 +324,7 @@ impl SegmentArgs {
 pub struct MtxPathArg {
     /// The MediaMTX path name (MTX_PATH, set by MediaMTX)
     #[arg(long = "mtx-path", env = "MTX_PATH", hide = true, value_name = "NAME",
-          value_parser = values::PathName("MTX_PATH"))]
+          value_parser = values::path_name("MTX_PATH"))]
     pub mtx_path: Option<String>,
 }
 
@@ -344,7 +344,7 @@ impl MtxPathArg {
 pub struct RtspPortArg {
     /// MediaMTX's RTSP port (RTSP_PORT)
     #[arg(long = "rtsp-port", env = "RTSP_PORT", hide = true, value_name = "PORT",
-          default_value_t = mtx_env::DEFAULT_RTSP_PORT, value_parser = values::Port("RTSP_PORT"))]
+          default_value_t = mtx_env::DEFAULT_RTSP_PORT, value_parser = values::port("RTSP_PORT"))]
     pub rtsp_port: u16,
 }
 
@@ -385,7 +385,7 @@ pub enum RecordCommand {
 #[derive(Debug, Clone, Args)]
 pub struct RecordStartArgs {
     /// MediaMTX path name (e.g. camera0)
-    #[arg(value_parser = values::PathName("PATH"))]
+    #[arg(value_parser = values::path_name("PATH"))]
     pub path: String,
     /// End the session by itself after this long (e.g. 90m); on a live
     /// session: end it no earlier than this long from now
@@ -396,7 +396,7 @@ pub struct RecordStartArgs {
     pub duration: Option<Dur>,
     /// Why (e.g. motion), kept with the session or the re-trigger and shown
     /// by `hook status` (one line, at most 200 bytes)
-    #[arg(long, value_name = "TEXT", value_parser = values::Reason)]
+    #[arg(long, value_name = "TEXT", value_parser = values::REASON)]
     pub reason: Option<String>,
     #[command(flatten)]
     pub rtsp: RtspPortArg,
@@ -412,14 +412,14 @@ impl RecordStartArgs {
 #[derive(Debug, Clone, Args)]
 pub struct PathArg {
     /// MediaMTX path name (e.g. camera0)
-    #[arg(value_parser = values::PathName("PATH"))]
+    #[arg(value_parser = values::path_name("PATH"))]
     pub path: String,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct SnapshotArgs {
     /// MediaMTX path name (e.g. camera0)
-    #[arg(value_parser = values::PathName("PATH"))]
+    #[arg(value_parser = values::path_name("PATH"))]
     pub path: String,
     /// Where to write the JPEG: a new name or a regular file to replace,
     /// written whole and atomically (a symbolic link, device, FIFO, socket or
@@ -449,17 +449,17 @@ pub struct SnapshotArgs {
 #[derive(Debug, Clone, Args)]
 pub struct StopArgs {
     /// MediaMTX path name (e.g. camera0)
-    #[arg(value_parser = values::PathName("PATH"))]
+    #[arg(value_parser = values::path_name("PATH"))]
     pub path: String,
     /// Why, kept in the state and shown by `hook status`
-    #[arg(long, value_name = "TEXT", value_parser = values::StopReason)]
+    #[arg(long, value_name = "TEXT", value_parser = values::STOP_REASON)]
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
     /// Only this path
-    #[arg(value_parser = values::PathName("PATH argument"))]
+    #[arg(value_parser = values::path_name("PATH argument"))]
     pub path: Option<String>,
     /// Print JSON (versioned schema, see README)
     #[arg(long, conflicts_with = "prometheus")]
@@ -503,7 +503,7 @@ pub struct RtspReadArgs {
 #[derive(Debug, Clone, Args)]
 pub struct HoldArgs {
     /// MediaMTX path name to hold
-    #[arg(value_parser = values::PathName("PATH"))]
+    #[arg(value_parser = values::path_name("PATH"))]
     pub path: String,
     #[command(flatten)]
     pub rtsp: RtspPortArg,

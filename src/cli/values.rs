@@ -35,74 +35,61 @@ pub fn refusal_message(err: &clap::Error) -> Option<String> {
     Some(text.trim_end().to_string())
 }
 
-/// A MediaMTX path name (`mediamtx::env::validate_path_name`); the field
-/// names the source in messages (`PATH`, `MTX_PATH`…).
-#[derive(Clone, Copy, Debug)]
-pub struct PathName(pub &'static str);
+/// A value `check` accepts; `what` names it in the refusal (`PATH`,
+/// `MTX_PATH`, `RTSP_PORT`…).
+pub struct Checked<T> {
+    what: &'static str,
+    check: fn(&OsStr, &'static str) -> anyhow::Result<T>,
+}
 
-impl TypedValueParser for PathName {
-    type Value = String;
+impl<T> Clone for Checked<T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for Checked<T> {}
+
+impl<T: Clone + Send + Sync + 'static> TypedValueParser for Checked<T> {
+    type Value = T;
 
     fn parse_ref(
         &self,
         cmd: &clap::Command,
         _arg: Option<&clap::Arg>,
         value: &OsStr,
-    ) -> Result<String, clap::Error> {
-        mtx_env::validate_path_name(Some(value), self.0).map_err(|e| refusal(cmd, e))
+    ) -> Result<T, clap::Error> {
+        (self.check)(value, self.what).map_err(|e| refusal(cmd, e))
+    }
+}
+
+/// A MediaMTX path name (`mediamtx::env::validate_path_name`).
+pub const fn path_name(what: &'static str) -> Checked<String> {
+    Checked {
+        what,
+        check: |value, what| mtx_env::validate_path_name(Some(value), what),
     }
 }
 
 /// A TCP port, 1-65535 (`mediamtx::env::validate_port`).
-#[derive(Clone, Copy, Debug)]
-pub struct Port(pub &'static str);
-
-impl TypedValueParser for Port {
-    type Value = u16;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &OsStr,
-    ) -> Result<u16, clap::Error> {
-        mtx_env::validate_port(Some(value), self.0).map_err(|e| refusal(cmd, e))
+pub const fn port(what: &'static str) -> Checked<u16> {
+    Checked {
+        what,
+        check: |value, what| mtx_env::validate_port(Some(value), what),
     }
 }
 
 /// `MTX_SEGMENT_PATH`: the segment file MediaMTX finished.
-#[derive(Clone, Copy, Debug)]
-pub struct SegmentPath;
-
-impl TypedValueParser for SegmentPath {
-    type Value = PathBuf;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &OsStr,
-    ) -> Result<PathBuf, clap::Error> {
-        mtx_env::validate_segment_path(Some(value)).map_err(|e| refusal(cmd, e))
-    }
-}
+pub const SEGMENT_PATH: Checked<PathBuf> = Checked {
+    what: "MTX_SEGMENT_PATH",
+    check: |value, _| mtx_env::validate_segment_path(Some(value)),
+};
 
 /// `MTX_SEGMENT_DURATION`: the segment's length in seconds.
-#[derive(Clone, Copy, Debug)]
-pub struct SegmentDuration;
-
-impl TypedValueParser for SegmentDuration {
-    type Value = f64;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &OsStr,
-    ) -> Result<f64, clap::Error> {
-        mtx_env::validate_segment_duration(Some(value)).map_err(|e| refusal(cmd, e))
-    }
-}
+pub const SEGMENT_DURATION: Checked<f64> = Checked {
+    what: "MTX_SEGMENT_DURATION",
+    check: |value, _| mtx_env::validate_segment_duration(Some(value)),
+};
 
 /// A file or directory named by a flag or its variable (`--state-dir` /
 /// `HOOK_STATE_DIR`, `--config` / `HOOK_CONFIG`): taken as given, but an
@@ -179,30 +166,14 @@ pub const MAX_STOP_REASON_BYTES: usize = 500;
 
 /// `record start --reason`: one line of at most [`MAX_REASON_BYTES`] bytes,
 /// trimmed (empty means none).
-#[derive(Clone, Copy, Debug)]
-pub struct Reason;
+pub const REASON: Checked<String> = Checked {
+    what: "--reason",
+    check: |value, _| check_reason(value).map_err(anyhow::Error::msg),
+};
 
-impl TypedValueParser for Reason {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &OsStr,
-    ) -> Result<String, clap::Error> {
-        check_reason(value).map_err(|e| refusal(cmd, e))
-    }
-}
-
-/// The check of [`Reason`].
+/// The check of [`REASON`].
 fn check_reason(reason: &OsStr) -> Result<String, String> {
-    let Some(r) = reason.to_str().map(str::trim) else {
-        return Err(format!(
-            "--reason {}: not UTF-8; expected one line of text",
-            reason.to_string_lossy()
-        ));
-    };
+    let r = trimmed_text(reason)?;
     if let Some((at, c)) = r.char_indices().find(|(_, c)| c.is_control()) {
         return Err(format!(
             "--reason {:?}: contains the control character {:?} at byte {at}; expected one line of text",
@@ -222,41 +193,33 @@ fn check_reason(reason: &OsStr) -> Result<String, String> {
 
 /// `stop --reason`: one line of at most [`MAX_STOP_REASON_BYTES`] bytes,
 /// trimmed (empty means none).
-#[derive(Clone, Copy, Debug)]
-pub struct StopReason;
+pub const STOP_REASON: Checked<String> = Checked {
+    what: "--reason",
+    check: |value, _| check_stop_reason(value).map_err(anyhow::Error::msg),
+};
 
-impl TypedValueParser for StopReason {
-    type Value = String;
-
-    fn parse_ref(
-        &self,
-        cmd: &clap::Command,
-        _arg: Option<&clap::Arg>,
-        value: &OsStr,
-    ) -> Result<String, clap::Error> {
-        let Some(r) = value.to_str().map(str::trim) else {
-            return Err(refusal(
-                cmd,
-                format!(
-                    "--reason {}: not UTF-8; expected one line of text",
-                    value.to_string_lossy()
-                ),
-            ));
-        };
-        if r.chars().any(char::is_control) {
-            return Err(refusal(
-                cmd,
-                "--reason contains control characters: expected one line of text",
-            ));
-        }
-        if r.len() > MAX_STOP_REASON_BYTES {
-            return Err(refusal(
-                cmd,
-                format!("--reason is longer than {MAX_STOP_REASON_BYTES} bytes: expected a short line of text"),
-            ));
-        }
-        Ok(r.to_string())
+/// The check of [`STOP_REASON`].
+fn check_stop_reason(reason: &OsStr) -> Result<String, String> {
+    let r = trimmed_text(reason)?;
+    if r.chars().any(char::is_control) {
+        return Err("--reason contains control characters: expected one line of text".into());
     }
+    if r.len() > MAX_STOP_REASON_BYTES {
+        return Err(format!(
+            "--reason is longer than {MAX_STOP_REASON_BYTES} bytes: expected a short line of text"
+        ));
+    }
+    Ok(r.to_string())
+}
+
+/// A `--reason` as text, trimmed.
+fn trimmed_text(reason: &OsStr) -> Result<&str, String> {
+    reason.to_str().map(str::trim).ok_or_else(|| {
+        format!(
+            "--reason {}: not UTF-8; expected one line of text",
+            reason.to_string_lossy()
+        )
+    })
 }
 
 /// The first 40 characters, for messages.
