@@ -306,14 +306,14 @@ pub struct SegmentArgs {
 
 impl SegmentArgs {
     /// `MTX_SEGMENT_PATH`, which must be set.
-    pub fn segment_path(&self) -> anyhow::Result<PathBuf> {
+    pub(crate) fn segment_path(&self) -> anyhow::Result<PathBuf> {
         self.segment_path
             .clone()
             .map_or_else(|| mtx_env::validate_segment_path(None), Ok)
     }
 
     /// `MTX_SEGMENT_DURATION`, which must be set.
-    pub fn segment_duration(&self) -> anyhow::Result<f64> {
+    pub(crate) fn segment_duration(&self) -> anyhow::Result<f64> {
         self.segment_duration
             .map_or_else(|| mtx_env::validate_segment_duration(None), Ok)
     }
@@ -330,7 +330,7 @@ pub struct MtxPathArg {
 
 impl MtxPathArg {
     /// The path name, which must be set.
-    pub fn name(&self) -> anyhow::Result<&str> {
+    pub(crate) fn name(&self) -> anyhow::Result<&str> {
         match &self.mtx_path {
             Some(name) => Ok(name),
             None => Err(mtx_env::validate_path_name(None, "MTX_PATH").unwrap_err()),
@@ -404,7 +404,7 @@ pub struct RecordStartArgs {
 
 impl RecordStartArgs {
     /// `--reason`, unless absent or blank.
-    pub fn reason(&self) -> Option<String> {
+    pub(crate) fn reason(&self) -> Option<String> {
         self.reason.clone().filter(|r| !r.is_empty())
     }
 }

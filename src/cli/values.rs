@@ -37,7 +37,7 @@ pub fn refusal_message(err: &clap::Error) -> Option<String> {
 
 /// A value `check` accepts; `what` names it in the refusal (`PATH`,
 /// `MTX_PATH`, `RTSP_PORT`…).
-pub struct Checked<T> {
+pub(crate) struct Checked<T> {
     what: &'static str,
     check: fn(&OsStr, &'static str) -> anyhow::Result<T>,
 }
@@ -64,7 +64,7 @@ impl<T: Clone + Send + Sync + 'static> TypedValueParser for Checked<T> {
 }
 
 /// A MediaMTX path name (`mediamtx::env::validate_path_name`).
-pub const fn path_name(what: &'static str) -> Checked<String> {
+pub(crate) const fn path_name(what: &'static str) -> Checked<String> {
     Checked {
         what,
         check: |value, what| mtx_env::validate_path_name(Some(value), what),
@@ -72,7 +72,7 @@ pub const fn path_name(what: &'static str) -> Checked<String> {
 }
 
 /// A TCP port, 1-65535 (`mediamtx::env::validate_port`).
-pub const fn port(what: &'static str) -> Checked<u16> {
+pub(crate) const fn port(what: &'static str) -> Checked<u16> {
     Checked {
         what,
         check: |value, what| mtx_env::validate_port(Some(value), what),
@@ -80,13 +80,13 @@ pub const fn port(what: &'static str) -> Checked<u16> {
 }
 
 /// `MTX_SEGMENT_PATH`: the segment file MediaMTX finished.
-pub const SEGMENT_PATH: Checked<PathBuf> = Checked {
+pub(crate) const SEGMENT_PATH: Checked<PathBuf> = Checked {
     what: "MTX_SEGMENT_PATH",
     check: |value, _| mtx_env::validate_segment_path(Some(value)),
 };
 
 /// `MTX_SEGMENT_DURATION`: the segment's length in seconds.
-pub const SEGMENT_DURATION: Checked<f64> = Checked {
+pub(crate) const SEGMENT_DURATION: Checked<f64> = Checked {
     what: "MTX_SEGMENT_DURATION",
     check: |value, _| mtx_env::validate_segment_duration(Some(value)),
 };
@@ -96,11 +96,11 @@ pub const SEGMENT_DURATION: Checked<f64> = Checked {
 /// empty or blank (whitespace only) value is refused, naming the flag when
 /// the value came from the command line, else the variable.
 #[derive(Clone, Copy, Debug)]
-pub struct NonBlankPath {
-    pub flag: &'static str,
-    pub var: &'static str,
+pub(crate) struct NonBlankPath {
+    flag: &'static str,
+    var: &'static str,
     /// What was expected, for the message.
-    pub expected: &'static str,
+    expected: &'static str,
 }
 
 impl TypedValueParser for NonBlankPath {
@@ -144,14 +144,14 @@ impl TypedValueParser for NonBlankPath {
 }
 
 /// `--state-dir` / `HOOK_STATE_DIR`.
-pub const STATE_DIR: NonBlankPath = NonBlankPath {
+pub(crate) const STATE_DIR: NonBlankPath = NonBlankPath {
     flag: "--state-dir",
     var: "HOOK_STATE_DIR",
     expected: "a state directory (unset HOOK_STATE_DIR and leave out --state-dir for the default, /var/lib/mediamtx-hook when writable)",
 };
 
 /// `--config` / `HOOK_CONFIG`.
-pub const CONFIG: NonBlankPath = NonBlankPath {
+pub(crate) const CONFIG: NonBlankPath = NonBlankPath {
     flag: "--config",
     var: "HOOK_CONFIG",
     expected:
@@ -159,14 +159,14 @@ pub const CONFIG: NonBlankPath = NonBlankPath {
 };
 
 /// Longest `record start --reason`, in bytes.
-pub const MAX_REASON_BYTES: usize = 200;
+pub(crate) const MAX_REASON_BYTES: usize = 200;
 
 /// Longest `stop --reason`, in bytes.
-pub const MAX_STOP_REASON_BYTES: usize = 500;
+pub(crate) const MAX_STOP_REASON_BYTES: usize = 500;
 
 /// `record start --reason`: one line of at most [`MAX_REASON_BYTES`] bytes,
 /// trimmed (empty means none).
-pub const REASON: Checked<String> = Checked {
+pub(crate) const REASON: Checked<String> = Checked {
     what: "--reason",
     check: |value, _| check_reason(value).map_err(anyhow::Error::msg),
 };
@@ -193,7 +193,7 @@ fn check_reason(reason: &OsStr) -> Result<String, String> {
 
 /// `stop --reason`: one line of at most [`MAX_STOP_REASON_BYTES`] bytes,
 /// trimmed (empty means none).
-pub const STOP_REASON: Checked<String> = Checked {
+pub(crate) const STOP_REASON: Checked<String> = Checked {
     what: "--reason",
     check: |value, _| check_stop_reason(value).map_err(anyhow::Error::msg),
 };
@@ -232,7 +232,7 @@ fn shorten(s: &str) -> String {
 
 /// A duration flag that must be positive: `0s` is refused with
 /// "`flag` 0s: expected `hint`".
-pub fn positive_dur(
+pub(crate) fn positive_dur(
     flag: &'static str,
     hint: &'static str,
 ) -> impl Fn(&str) -> Result<Dur, String> + Clone + Send + Sync + 'static {
