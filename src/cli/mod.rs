@@ -330,11 +330,10 @@ pub struct MtxPathArg {
 
 impl MtxPathArg {
     /// The path name, which must be set.
-    pub(crate) fn name(&self) -> anyhow::Result<&str> {
-        match &self.mtx_path {
-            Some(name) => Ok(name),
-            None => Err(mtx_env::validate_path_name(None, "MTX_PATH").unwrap_err()),
-        }
+    pub(crate) fn name(&self) -> anyhow::Result<String> {
+        self.mtx_path
+            .clone()
+            .map_or_else(|| mtx_env::validate_path_name(None, "MTX_PATH"), Ok)
     }
 }
 

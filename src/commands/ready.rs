@@ -18,7 +18,7 @@ use crate::commands::Context;
 use crate::state::{now, PathState, SessionStatus};
 
 pub fn main(ctx: &Context, args: &MtxPathArg) -> anyhow::Result<ExitCode> {
-    let path = args.name()?.to_string();
+    let path = args.name()?;
     crate::logging::set_path(&path);
     let readiness = ctx
         .store

@@ -50,7 +50,7 @@ use crate::supervise::{self, ChildExit, Event, FatalKind, Job, Launch, Spec, Sta
 /// Entry point of `hook run`.
 pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let demand_at = now();
-    let path = args.mtx.name()?.to_string();
+    let path = args.mtx.name()?;
     crate::logging::set_path(&path);
     let port = args.rtsp.rtsp_port;
     let device = resolve_device(args.device.device.as_deref(), args.g1.as_deref(), &path)?;

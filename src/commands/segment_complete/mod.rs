@@ -53,7 +53,7 @@ pub const HOLE_MEMORY: Duration = Duration::minutes(10);
 pub const REMEMBERED_HOLES: usize = 256;
 
 pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
-    let path = args.mtx.name()?.to_string();
+    let path = args.mtx.name()?;
     crate::logging::set_path(&path);
     let file = args.segment_path()?;
     let duration = args.segment_duration()?;
