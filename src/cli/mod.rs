@@ -220,14 +220,13 @@ impl clap::builder::TypedValueParser for InputFormatParser {
         let flag = arg.map_or("--input-format".to_string(), |a| {
             format!("--{}", a.get_long().unwrap_or("input-format"))
         });
-        Err(clap::Error::raw(
-            clap::error::ErrorKind::ValueValidation,
+        Err(values::refusal(
+            cmd,
             format!(
-                "{flag} {text:?} is not a format FFmpeg can capture; expected one of {} (or a V4L2 code such as MJPG or YUYV)\n",
+                "{flag} {text:?} is not a format FFmpeg can capture; expected one of {} (or a V4L2 code such as MJPG or YUYV)",
                 crate::camera::formats::known_names().join(", ")
             ),
-        )
-        .with_cmd(cmd))
+        ))
     }
 
     fn possible_values(
