@@ -58,7 +58,6 @@ mod port;
 pub mod signals;
 
 use std::collections::VecDeque;
-use std::os::fd::{AsRawFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags};
@@ -691,7 +690,7 @@ impl Supervisor<'_> {
             Stage::Backoff { until } => deadline = deadline.min(*until),
             Stage::Wait(wait) => {
                 deadline = deadline.min(wait.next_check());
-                fds.extend(wait.fd().map(|fd| fd.as_raw_fd()));
+                fds.extend(wait.fd());
             }
             Stage::Run(child) => {
                 if child.stopping.is_none() {
@@ -717,11 +716,9 @@ impl Supervisor<'_> {
             deadline = deadline.min(t);
         }
         let ms = decide::poll_millis(now, deadline, MAX_POLL);
-        // SAFETY: every descriptor is owned by `self.signals` or `stage`,
-        // which outlive this call.
         let mut polled: Vec<PollFd> = fds
-            .iter()
-            .map(|&fd| PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::POLLIN))
+            .into_iter()
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
         // A signal interrupting the poll is what wakes us; nothing to handle.
         let _ = poll(&mut polled, ms);
