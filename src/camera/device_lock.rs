@@ -167,12 +167,8 @@ mod tests {
         drop(held);
         // Released once every copy of the descriptor is closed: a child that
         // another test thread forks at this instant holds one until its exec.
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        let mut again = DeviceLock::try_acquire(&b).unwrap();
-        while again.is_none() && std::time::Instant::now() < end {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            again = DeviceLock::try_acquire(&b).unwrap();
-        }
+        let end = Instant::now() + Duration::from_secs(2);
+        let again = DeviceLock::acquire_within(&b, end, Duration::from_millis(5)).unwrap();
         assert!(again.is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }

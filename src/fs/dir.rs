@@ -55,17 +55,20 @@ impl Access {
 
 /// A name that is one entry of a directory: not empty, `.`, `..`, nor with
 /// a `/` or a NUL.
-pub(crate) fn entry(name: &str) -> io::Result<&OsStr> {
-    if name.is_empty() || name == "." || name == ".." || name.contains('/') {
+pub(crate) fn entry<N: AsRef<OsStr> + ?Sized>(name: &N) -> io::Result<&OsStr> {
+    use std::os::unix::ffi::OsStrExt;
+    let name = name.as_ref();
+    let b = name.as_bytes();
+    if b.is_empty() || b == b"." || b == b".." || b.contains(&b'/') {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("{name:?} is not a file name inside a directory"),
         ));
     }
-    if name.contains('\0') {
+    if b.contains(&0) {
         return Err(io::Error::new(io::ErrorKind::InvalidInput, "NUL in a name"));
     }
-    Ok(OsStr::new(name))
+    Ok(name)
 }
 
 /// An open directory.
@@ -83,6 +86,20 @@ impl Dir {
     pub fn open_dir(path: &Path) -> io::Result<Dir> {
         let fd = sys::open_dir(path, false)?;
         Dir::from_fd(fd, path.to_path_buf())
+    }
+
+    /// [`Dir::open_dir`] for a directory to create files in: one this user
+    /// may write into but not list (mode 0733) can only be opened as a path
+    /// (`O_PATH`), and then cannot be synced. The flag says whether it can.
+    pub fn open_dir_to_write(path: &Path) -> io::Result<(Dir, bool)> {
+        match sys::open_dir(path, false) {
+            Ok(fd) => Ok((Dir::from_fd(fd, path.to_path_buf())?, true)),
+            Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
+                let fd = sys::open_dir(path, true)?;
+                Ok((Dir::from_fd(fd, path.to_path_buf())?, false))
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Opens the directory at `path` following its ancestors as given but
@@ -136,7 +153,7 @@ impl Dir {
     }
 
     /// The path of `name` in this directory (for messages).
-    pub fn join(&self, name: &str) -> PathBuf {
+    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
         self.path.join(name)
     }
 
@@ -157,20 +174,21 @@ impl Dir {
     /// through a link (`O_NOFOLLOW | O_DIRECTORY` at each step); each
     /// missing one made when `create`. `rel` is relative, without `..`.
     pub fn sub(&self, rel: &str, create: bool) -> io::Result<Dir> {
+        let invalid = || {
+            entry(rel).err().unwrap_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "not a relative directory path")
+            })
+        };
         let mut names = Vec::new();
         for c in Path::new(rel).components() {
             match c {
-                Component::Normal(n) => names.push(n.to_str().unwrap_or_default()),
-                Component::CurDir if !names.is_empty() => {}
-                _ => {
-                    entry(rel)?;
-                }
+                Component::Normal(n) => names.push(n.to_str().ok_or_else(invalid)?),
+                Component::CurDir => {}
+                _ => return Err(invalid()),
             }
         }
         let Some((first, rest)) = names.split_first() else {
-            return Err(entry(rel).err().unwrap_or_else(|| {
-                io::Error::new(io::ErrorKind::InvalidInput, "no directory name")
-            }));
+            return Err(invalid());
         };
         let mut dir = self.sub1(first, create)?;
         for name in rest {
@@ -237,9 +255,14 @@ impl Dir {
 
     /// What `name` is itself (`fstatat` without following a link);
     /// `Ok(None)` when nothing has that name.
-    pub fn kind(&self, name: &str) -> io::Result<Option<FileKind>> {
-        let st = sys::lstat_at(self.fd(), entry(name)?)?;
-        Ok(st.map(|st| FileKind::of(st.st_mode)))
+    pub fn kind(&self, name: impl AsRef<OsStr>) -> io::Result<Option<FileKind>> {
+        Ok(self.stat(name)?.map(|st| FileKind::of(st.st_mode)))
+    }
+
+    /// `fstatat` of `name` without following a link; `Ok(None)` when
+    /// nothing has that name.
+    pub fn stat(&self, name: impl AsRef<OsStr>) -> io::Result<Option<FileStat>> {
+        sys::lstat_at(self.fd(), entry(&name)?)
     }
 
     fn openat(&self, c: &OsStr, flags: OFlag) -> io::Result<File> {
@@ -296,8 +319,8 @@ impl Dir {
     /// Creates a new file (`O_CREAT | O_EXCL | O_NOFOLLOW`, so never an
     /// existing file nor one reached through a link) named `name`, with
     /// permissions `mode` (less the umask).
-    pub fn create_new(&self, name: &str, mode: u32) -> io::Result<File> {
-        let c = entry(name)?;
+    pub fn create_new(&self, name: impl AsRef<OsStr>, mode: u32) -> io::Result<File> {
+        let c = entry(&name)?;
         let fd = sys::openat(
             self.fd(),
             c,
@@ -353,13 +376,13 @@ impl Dir {
 
     /// `rename(from, to)` within this directory (a link at `to` is
     /// replaced, never followed).
-    pub fn rename(&self, from: &str, to: &str) -> io::Result<()> {
-        sys::renameat(self.fd(), entry(from)?, entry(to)?)
+    pub fn rename(&self, from: impl AsRef<OsStr>, to: impl AsRef<OsStr>) -> io::Result<()> {
+        sys::renameat(self.fd(), entry(&from)?, entry(&to)?)
     }
 
     /// Removes the entry `name` (a link itself, never its target).
-    pub fn unlink(&self, name: &str) -> io::Result<()> {
-        sys::unlinkat(self.fd(), entry(name)?)
+    pub fn unlink(&self, name: impl AsRef<OsStr>) -> io::Result<()> {
+        sys::unlinkat(self.fd(), entry(&name)?)
     }
 
     /// True when `name` exists (as anything, links included).
