@@ -153,7 +153,7 @@ impl Dir {
     }
 
     /// The path of `name` in this directory (for messages).
-    pub fn join(&self, name: impl AsRef<Path>) -> PathBuf {
+    pub fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
 
