@@ -1,5 +1,7 @@
 //! How `hook status` shows what it observed: human text, JSON, Prometheus
-//! metrics. Rendering only; the observation itself is in `state`.
+//! metrics; `view` puts the status together (the state checked against the
+//! living processes by `state::observe`, the recording's trouble, the disk
+//! budget) and renders it in the format asked for.
 
 pub mod events;
 pub mod forecast;
@@ -8,3 +10,4 @@ pub mod json;
 pub mod prometheus;
 pub mod recording;
 pub mod storage;
+pub mod view;
