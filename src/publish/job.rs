@@ -10,7 +10,7 @@ use time::OffsetDateTime;
 use crate::camera::capture::{self, CaptureRequest};
 use crate::camera::device_error::DeviceError;
 use crate::camera::holders::Holder;
-use crate::commands::revive::Keeper;
+use crate::recording::revive::Keeper;
 use crate::context::Context;
 use crate::error::is_usage;
 use crate::ffmpeg::Chroma;
