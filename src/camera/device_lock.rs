@@ -40,11 +40,6 @@ pub fn lock_file_for(locks_dir: &Path, device: &str, mtx_path: &str) -> PathBuf 
     ))
 }
 
-/// Opens lock file `path` without following a link (see [`LockFile`]).
-pub fn open_lock_file(path: &Path, create: bool) -> io::Result<std::fs::File> {
-    crate::fs::lock::open(path, create)
-}
-
 /// A held device lock; released when dropped (and when every process that
 /// inherited it is gone).
 #[derive(Debug)]

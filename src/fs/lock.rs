@@ -52,7 +52,7 @@ pub enum Step {
 /// Opens the lock file `path` without following a link (see the module
 /// docs); `create` makes it (and its directory) when missing and opens it
 /// for writing.
-pub(crate) fn open(path: &Path, create: bool) -> io::Result<File> {
+fn open(path: &Path, create: bool) -> io::Result<File> {
     let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,

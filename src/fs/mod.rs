@@ -29,3 +29,4 @@ pub use dir::{Access, Dir};
 pub use lock::{LockFile, LockWait, Step, Waited};
 pub use refusal::{is_refusal, Refused};
 pub use space::{space, Space};
+pub use sys::FileKind;
