@@ -274,7 +274,9 @@ fn is_busy(dev: &v4l::Device) -> bool {
     use v4l::v4l_sys::v4l2_format;
     let fd = dev.handle().fd();
     // SAFETY: v4l2_format is plain data; G_FMT and S_FMT read and write
-    // exactly one of it.
+    // exactly one of it. The raw ioctls because v4l's safe `set_format`
+    // rebuilds the format from its own reduced struct: only the kernel's
+    // own bytes sent back are sure to change nothing.
     unsafe {
         let mut fmt: v4l2_format = std::mem::zeroed();
         fmt.type_ = v4l::buffer::Type::VideoCapture as u32;

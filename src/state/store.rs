@@ -420,20 +420,8 @@ impl StateStore {
     /// `state.json.tmp-…`; nothing reads it, and it may be deleted.)
     pub(super) fn write_bytes_locked(&self, dir: &Dir, bytes: &[u8]) -> Result<()> {
         let path = self.state_file();
-        let (mut f, tmp) = dir
-            .create_temp("state.json.tmp-")
-            .with_context(|| format!("writing state file {}", path.display()))?;
-        let result = (|| -> std::io::Result<()> {
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            dir.rename(&tmp, "state.json")?;
-            dir.sync()
-        })();
-        if let Err(e) = result {
-            let _ = dir.unlink(&tmp);
-            return Err(e).with_context(|| format!("writing state file {}", path.display()));
-        }
-        Ok(())
+        dir.replace("state.json", "state.json.tmp-", bytes, true)
+            .with_context(|| format!("writing state file {}", path.display()))
     }
 }
 
