@@ -8,3 +8,4 @@ pub mod json;
 pub mod prometheus;
 pub mod recording;
 pub mod storage;
+pub mod units;
