@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 mod camera;
 
 use mediamtx_hook::state::{
-    PathState, Phase, SegmentRecord, SegmentTotals, StartSource, State, StateStore,
+    PathState, Phase, Publisher, SegmentRecord, SegmentTotals, StartSource, State, StateStore,
 };
 
 /// CLOCK_MONOTONIC in nanoseconds: comparable across processes.
@@ -1334,13 +1334,16 @@ fn generate_state(dir: &Path, paths: u64, segments: u64) {
             );
         }
         let entry = PathState {
-            phase: Phase::Idle,
-            device: Some(format!("/dev/video{p}")),
-            restarts: 3,
-            last_error: Some("ffmpeg exited (exit code 1) after 0.4 s".into()),
-            stderr_tail: (0..20)
-                .map(|i| format!("[h264 @ 0x55d0] frame {i} encoded; speed=1.00x"))
-                .collect(),
+            publisher: Publisher {
+                phase: Phase::Idle,
+                device: Some(format!("/dev/video{p}")),
+                restarts: 3,
+                last_error: Some("ffmpeg exited (exit code 1) after 0.4 s".into()),
+                stderr_tail: (0..20)
+                    .map(|i| format!("[h264 @ 0x55d0] frame {i} encoded; speed=1.00x"))
+                    .collect(),
+                ..Default::default()
+            },
             segments: totals,
             ..PathState::default()
         };

@@ -11,7 +11,7 @@ use crate::commands::Context;
 use crate::mediamtx::api::{Api, ApiError};
 use crate::mediamtx::env as mtx_env;
 use crate::state::identity::{is_running, ProcessId};
-use crate::state::{now, Cause, HoldState, PathState};
+use crate::state::{now, Cause, HoldState, PathState, SessionStatus};
 use crate::supervise::signals::Signals;
 use crate::supervise::{self, Event, Job, Launch, Spec, StartError};
 use anyhow::{anyhow, Context as _};
@@ -89,7 +89,7 @@ fn end_session_from_hold(
     path: &str,
     me: u32,
     signals: &Signals,
-    status: &str,
+    status: SessionStatus,
     reason: &str,
     held: Option<SessionLock>,
 ) -> anyhow::Result<Option<String>> {
@@ -135,7 +135,7 @@ struct Hold<'a> {
     check_every: Duration,
     next_api_check: Instant,
     /// Set when the hold itself ends the session: the status and why.
-    finish: Option<(&'static str, String)>,
+    finish: Option<(SessionStatus, String)>,
     /// The session lock, held from the moment the hold found the session's
     /// `--duration` over until it has ended the session (a re-trigger
     /// waits for it, then starts a new session).
@@ -282,9 +282,10 @@ impl Job for Hold<'_> {
         let state = self.ctx.store.read().ok()?;
         let p = state.paths.get(&self.path)?;
         let publisher_alive = p
+            .publisher
             .supervisor_pid
-            .is_some_and(|pid| is_running(pid, p.supervisor_process.as_ref()));
-        let camera_away = p.failure.as_ref().is_some_and(|f| {
+            .is_some_and(|pid| is_running(pid, p.publisher.supervisor_process.as_ref()));
+        let camera_away = p.publisher.failure.as_ref().is_some_and(|f| {
             matches!(
                 f.cause,
                 Cause::Unplugged | Cause::CameraMissing | Cause::Busy
@@ -374,14 +375,14 @@ impl Job for Hold<'_> {
                 false
             }
             Verdict::Finish => {
-                self.finish = Some((ENDED, "duration elapsed".into()));
+                self.finish = Some((SessionStatus::Ended, "duration elapsed".into()));
                 log::info!("the session's duration elapsed: stopping");
                 false
             }
             Verdict::Abandoned => {
                 let why = "`hook record start` did not finish starting the session (killed?)";
                 log::warn!("{why}: stopping");
-                self.finish = Some((FAILED, why.into()));
+                self.finish = Some((SessionStatus::Failed, why.into()));
                 false
             }
             Verdict::Hold => {
@@ -407,19 +408,19 @@ mod tests {
         let until = Some(datetime!(2026-01-01 00:05:00 UTC));
         assert_eq!(verdict(None, 7, t, ST), Verdict::Leave);
         assert_eq!(verdict(Some(&path_with(None)), 7, t, ST), Verdict::Leave);
-        let mine = path_with(Some(session(ACTIVE, Some(7), None)));
+        let mine = path_with(Some(session(SessionStatus::Active, Some(7), None)));
         assert_eq!(verdict(Some(&mine), 7, t, ST), Verdict::Hold);
         assert_eq!(
             verdict(Some(&mine), 8, t, ST),
             Verdict::Leave,
             "another hold's session"
         );
-        let starting = path_with(Some(session(STARTING, None, None)));
+        let starting = path_with(Some(session(SessionStatus::Starting, None, None)));
         let early_on = datetime!(2026-01-01 00:00:03 UTC);
         assert_eq!(verdict(Some(&starting), 7, early_on, ST), Verdict::Hold);
-        let ended = path_with(Some(session(ENDED, Some(7), None)));
+        let ended = path_with(Some(session(SessionStatus::Ended, Some(7), None)));
         assert_eq!(verdict(Some(&ended), 7, t, ST), Verdict::Leave);
-        let timed = path_with(Some(session(ACTIVE, Some(7), until)));
+        let timed = path_with(Some(session(SessionStatus::Active, Some(7), until)));
         assert_eq!(verdict(Some(&timed), 7, t, ST), Verdict::Finish);
         let early = datetime!(2026-01-01 00:04:59 UTC);
         assert_eq!(verdict(Some(&timed), 7, early, ST), Verdict::Hold);
@@ -430,15 +431,15 @@ mod tests {
         });
         assert_eq!(verdict(Some(&stopping), 7, t, ST), Verdict::Leave);
         // Started at 00:00, still starting at 00:10: its `record start` died.
-        let mut stuck = path_with(Some(session(STARTING, Some(7), None)));
+        let mut stuck = path_with(Some(session(SessionStatus::Starting, Some(7), None)));
         assert_eq!(verdict(Some(&stuck), 7, t, ST), Verdict::Abandoned);
         let soon = datetime!(2026-01-01 00:00:15 UTC);
         assert_eq!(verdict(Some(&stuck), 7, soon, ST), Verdict::Hold);
-        stuck.recording.session.as_mut().unwrap().status = ACTIVE.into();
+        stuck.recording.session.as_mut().unwrap().status = SessionStatus::Active;
         assert_eq!(verdict(Some(&stuck), 7, t, ST), Verdict::Hold);
         // A recorded starter decides at once: running, the start goes on;
         // gone (or its pid reused), the session is abandoned.
-        let mut starting = path_with(Some(session(STARTING, Some(7), None)));
+        let mut starting = path_with(Some(session(SessionStatus::Starting, Some(7), None)));
         let s = starting.recording.session.as_mut().unwrap();
         s.starter_pid = Some(std::process::id());
         s.starter_process = ProcessId::me();

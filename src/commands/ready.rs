@@ -15,7 +15,7 @@ use time::OffsetDateTime;
 
 use crate::commands::Context;
 use crate::mediamtx::env::{validate_path_name, var};
-use crate::state::{now, PathState};
+use crate::state::{now, PathState, SessionStatus};
 
 pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
     let path = validate_path_name(var("MTX_PATH").as_deref(), "MTX_PATH")?;
@@ -35,8 +35,8 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
     if let Err(e) = crate::commands::record::reapply_on_ready(ctx, &path) {
         let text = format!("{e:#}");
         let _ = ctx.store.update_path(&path, |p| {
-            p.last_error = Some(text);
-            p.last_error_at = Some(now());
+            p.publisher.last_error = Some(text);
+            p.publisher.last_error_at = Some(now());
             Ok(())
         });
         return Err(e);
@@ -58,55 +58,69 @@ pub struct Readiness {
 /// started by the hook, is no new activation), the activation latency.
 pub fn mark_ready(p: &mut PathState, now: OffsetDateTime) -> Readiness {
     let pending = p
+        .publisher
         .demand_at
-        .filter(|&demand| demand <= now && p.ready_at.is_none_or(|ready| ready < demand));
+        .filter(|&demand| demand <= now && p.publisher.ready_at.is_none_or(|ready| ready < demand));
     let latency_ms = pending.map(|demand| {
         let ms = (now - demand).whole_milliseconds();
         u64::try_from(ms).unwrap_or(0)
     });
     if latency_ms.is_some() {
-        p.activation_latency_ms = latency_ms;
+        p.publisher.activation_latency_ms = latency_ms;
     }
-    p.ready_at = Some(now);
+    p.publisher.ready_at = Some(now);
     Readiness {
         latency_ms,
         recording_active: p.recording.active
             || p.recording
                 .session
                 .as_ref()
-                .is_some_and(|s| s.status == "active"),
+                .is_some_and(|s| s.status == SessionStatus::Active),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::Publisher;
     use time::macros::datetime;
 
     #[test]
     fn latency_from_demand_to_ready() {
         let mut p = PathState {
-            demand_at: Some(datetime!(2026-11-24 10:00:00 UTC)),
+            publisher: Publisher {
+                demand_at: Some(datetime!(2026-11-24 10:00:00 UTC)),
+                ..Default::default()
+            },
             ..PathState::default()
         };
         let r = mark_ready(&mut p, datetime!(2026-11-24 10:00:00.420 UTC));
         assert_eq!(r.latency_ms, Some(420));
-        assert_eq!(p.activation_latency_ms, Some(420));
-        assert_eq!(p.ready_at, Some(datetime!(2026-11-24 10:00:00.420 UTC)));
+        assert_eq!(p.publisher.activation_latency_ms, Some(420));
+        assert_eq!(
+            p.publisher.ready_at,
+            Some(datetime!(2026-11-24 10:00:00.420 UTC))
+        );
         assert!(!r.recording_active);
     }
 
     #[test]
     fn a_second_ready_for_the_same_demand_keeps_the_first_latency() {
         let mut p = PathState {
-            demand_at: Some(datetime!(2026-11-24 10:00:00 UTC)),
+            publisher: Publisher {
+                demand_at: Some(datetime!(2026-11-24 10:00:00 UTC)),
+                ..Default::default()
+            },
             ..PathState::default()
         };
         mark_ready(&mut p, datetime!(2026-11-24 10:00:00.400 UTC));
         let r = mark_ready(&mut p, datetime!(2026-11-24 10:05:00 UTC));
         assert_eq!(r.latency_ms, None);
-        assert_eq!(p.activation_latency_ms, Some(400));
-        assert_eq!(p.ready_at, Some(datetime!(2026-11-24 10:05:00 UTC)));
+        assert_eq!(p.publisher.activation_latency_ms, Some(400));
+        assert_eq!(
+            p.publisher.ready_at,
+            Some(datetime!(2026-11-24 10:05:00 UTC))
+        );
     }
 
     #[test]
@@ -114,10 +128,10 @@ mod tests {
         let mut p = PathState::default();
         let r = mark_ready(&mut p, datetime!(2026-11-24 10:00:00 UTC));
         assert_eq!(r.latency_ms, None);
-        assert_eq!(p.activation_latency_ms, None);
+        assert_eq!(p.publisher.activation_latency_ms, None);
         // A demand stamped in the future (clock step) is not measured.
-        p.demand_at = Some(datetime!(2026-11-24 11:00:00 UTC));
-        p.ready_at = None;
+        p.publisher.demand_at = Some(datetime!(2026-11-24 11:00:00 UTC));
+        p.publisher.ready_at = None;
         assert_eq!(
             mark_ready(&mut p, datetime!(2026-11-24 10:00:01 UTC)).latency_ms,
             None

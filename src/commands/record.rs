@@ -50,7 +50,7 @@ use crate::mediamtx::api::{Api, ApiError};
 use crate::mediamtx::env as mtx_env;
 use crate::process::ChildCommand;
 use crate::state::identity::{is_running, ProcessId};
-use crate::state::{now, HoldState, Session};
+use crate::state::{now, HoldState, Session, SessionStatus};
 use crate::supervise::hook_process::{is_hook, stop_hold};
 
 /// How long a stop waits for MediaMTX's last segment of the session to be
@@ -68,14 +68,8 @@ const UNDO_TIMEOUT: Duration = Duration::from_secs(4);
 /// How often a busy session lock is tried again.
 const LOCK_POLL: Duration = Duration::from_millis(50);
 
-/// Session statuses.
-pub(super) const STARTING: &str = "starting";
-pub(super) const ACTIVE: &str = "active";
-pub(super) const ENDED: &str = "ended";
-pub(super) const FAILED: &str = "failed";
-
 pub(super) fn is_live(session: &Session) -> bool {
-    session.status == STARTING || session.status == ACTIVE
+    session.status == SessionStatus::Starting || session.status == SessionStatus::Active
 }
 
 /// The session's hold runs (none recorded yet: false).
@@ -88,7 +82,7 @@ pub(super) fn hold_running(s: &Session) -> bool {
 /// finish or undo it. Without a recorded starter (an older state) it is
 /// stale once the start's deadline has passed twice over.
 pub fn starter_gone(s: &Session, at: OffsetDateTime, deadline: Duration) -> bool {
-    if s.status != STARTING {
+    if s.status != SessionStatus::Starting {
         return false;
     }
     match s.starter_pid {
@@ -238,7 +232,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
         return crate::commands::events::trigger(ctx, &path, args.duration.map(|d| d.0), reason);
     }
     if let Some(old) = recorded.recording.session.filter(is_live) {
-        if old.status == ACTIVE && hold_running(&old) && !stopping {
+        if old.status == SessionStatus::Active && hold_running(&old) && !stopping {
             return retrigger(ctx, &path, args.duration.map(|d| d.0), reason);
         }
         // Under the lock a `starting` session has lost its `record start`,
@@ -326,7 +320,7 @@ pub(crate) fn begin(
             started_at,
             until: None,
             ended_at: None,
-            status: STARTING.into(),
+            status: SessionStatus::Starting,
             end_reason: None,
             segments: 0,
             recorded_seconds: 0.0,
@@ -429,7 +423,7 @@ pub(crate) fn begin(
     let until = duration.map(|d| now() + d);
     ctx.store.update_path(&path, |p| {
         if let Some(s) = p.recording.session.as_mut() {
-            s.status = ACTIVE.into();
+            s.status = SessionStatus::Active;
             s.until = until;
         }
         p.recording.active = true;
@@ -502,15 +496,15 @@ fn fail_start(
     }
     let failed = ctx.store.update_path(path, |p| {
         if let Some(mut s) = p.recording.session.take() {
-            s.status = FAILED.into();
+            s.status = SessionStatus::Failed;
             s.ended_at = Some(now());
             s.end_reason = Some(why.to_string());
             p.recording.last_session = Some(s);
         }
         p.recording.active = false;
         p.recording.hold = None;
-        p.last_error = Some(format!("recording session failed: {why}"));
-        p.last_error_at = Some(now());
+        p.publisher.last_error = Some(format!("recording session failed: {why}"));
+        p.publisher.last_error_at = Some(now());
         Ok(())
     });
     if let Err(e) = failed {
@@ -561,7 +555,7 @@ pub(super) fn spawn_hold(
 
 /// Why a live session found under the session lock is stale.
 pub(super) fn stale_reason(s: &Session) -> String {
-    if s.status == STARTING {
+    if s.status == SessionStatus::Starting {
         match s.starter_pid {
             Some(pid) => format!(
                 "its `hook record start` (pid {pid}) ended before the session started (killed?)"
@@ -592,7 +586,7 @@ pub(super) fn end_stale(
         }
     }
     let switched = api.map(|api| api.set_record(path, false));
-    if let Err(e) = finish_session(ctx, path, FAILED, why) {
+    if let Err(e) = finish_session(ctx, path, SessionStatus::Failed, why) {
         log::error!("could not record the stale session as failed: {e:#}");
     }
     switched.and_then(Result::err)
@@ -633,9 +627,9 @@ pub fn reapply_on_ready(ctx: &Context, path: &str) -> anyhow::Result<bool> {
         return Ok(false);
     };
     let stopping = p.recording.hold.as_ref().is_some_and(|h| h.stopping);
-    let held = match s.status.as_str() {
+    let held = match s.status {
         // The start is still under way (its hold may not be recorded yet).
-        STARTING => {
+        SessionStatus::Starting => {
             !starter_gone(s, now(), start_deadline(ctx))
                 && (s.hold_pid.is_none() || hold_running(s))
         }
@@ -680,7 +674,7 @@ pub(super) mod tests {
     use time::macros::datetime;
 
     pub(crate) fn session(
-        status: &str,
+        status: SessionStatus,
         hold: Option<u32>,
         until: Option<OffsetDateTime>,
     ) -> Session {
@@ -688,7 +682,7 @@ pub(super) mod tests {
             started_at: datetime!(2026-01-01 00:00:00 UTC),
             until,
             ended_at: None,
-            status: status.into(),
+            status,
             end_reason: None,
             segments: 2,
             recorded_seconds: 3600.25,

@@ -171,6 +171,7 @@ pub(super) fn retrigger(
 mod tests {
     use super::*;
     use crate::commands::record::tests::session;
+    use crate::state::SessionStatus;
     use time::macros::datetime;
 
     const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
@@ -181,7 +182,11 @@ mod tests {
 
     #[test]
     fn the_end_only_moves_later() {
-        let mut s = session("active", Some(7), Some(T0 + Duration::from_secs(60)));
+        let mut s = session(
+            SessionStatus::Active,
+            Some(7),
+            Some(T0 + Duration::from_secs(60)),
+        );
         let at = T0 + Duration::from_secs(10);
         assert_eq!(
             apply(&mut s, at, secs(30), None),
@@ -220,7 +225,7 @@ mod tests {
 
     #[test]
     fn only_the_last_re_triggers_are_kept_and_all_are_counted() {
-        let mut s = session("active", Some(7), Some(T0));
+        let mut s = session(SessionStatus::Active, Some(7), Some(T0));
         for i in 0..(RECENT_RETRIGGERS as u64 + 5) {
             apply(&mut s, T0 + Duration::from_secs(i), secs(60), None);
         }

@@ -18,13 +18,13 @@
 //! off. A hold revived by a command MediaMTX ran takes the Control API and
 //! RTSP settings from MediaMTX's environment, as `hook ready` does.
 
-use crate::commands::record::{end_stale, spawn_hold, try_lock_session, ACTIVE};
+use crate::commands::record::{end_stale, spawn_hold, try_lock_session};
 use crate::commands::Context;
 use crate::mediamtx::api::Api;
 use crate::state::cause::Cause;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::outage;
-use crate::state::{now, HoldState, PathState, Revival, RECENT_REVIVALS};
+use crate::state::{now, HoldState, PathState, Revival, SessionStatus, RECENT_REVIVALS};
 use std::process::Child;
 use std::time::{Duration, SystemTime};
 
@@ -56,7 +56,7 @@ pub fn hold_is_dead(p: &PathState) -> bool {
 /// The dead hold of an active session not being stopped: its pid.
 fn dead_hold(p: &PathState) -> Option<u32> {
     let s = p.recording.session.as_ref()?;
-    if s.status != ACTIVE || p.recording.hold.as_ref().is_some_and(|h| h.stopping) {
+    if s.status != SessionStatus::Active || p.recording.hold.as_ref().is_some_and(|h| h.stopping) {
         return None;
     }
     // Gone by the one rule status uses too (`identity::is_running`): a
@@ -167,8 +167,8 @@ fn give_up(ctx: &Context, path: &str, session: &crate::state::Session, why: &str
     }
     let r = ctx.store.update_path(path, |p| {
         outage::end(p, Cause::HoldDead, now());
-        p.last_error = Some(format!("recording session failed: {why}"));
-        p.last_error_at = Some(now());
+        p.publisher.last_error = Some(format!("recording session failed: {why}"));
+        p.publisher.last_error_at = Some(now());
         Ok(())
     });
     if let Err(e) = r {
@@ -202,7 +202,7 @@ impl Keeper {
                 .read()
                 .ok()
                 .and_then(|s| s.paths.get(path).and_then(|p| p.recording.session.clone()))
-                .filter(|s| s.status == ACTIVE)
+                .filter(|s| s.status == SessionStatus::Active)
                 .and_then(|s| s.hold_pid.map(|pid| (pid, s.hold_process)));
         }
         let Some((pid, process)) = &self.hold else {

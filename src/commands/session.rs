@@ -5,7 +5,7 @@
 use super::record::*;
 use crate::commands::Context;
 use crate::mediamtx::api::{Api, ApiError};
-use crate::state::{now, Session};
+use crate::state::{now, Session, SessionStatus};
 use crate::supervise::hook_process::stop_hold;
 use anyhow::anyhow;
 use std::time::{Duration, Instant};
@@ -90,7 +90,7 @@ pub fn stop_recording(
             Err(e) => Stopped::Nothing(Some(e)),
         });
     };
-    if session.status == STARTING {
+    if session.status == SessionStatus::Starting {
         // Under the lock: its `record start` is gone.
         let why = stale_reason(&session);
         log::warn!("cleaning up a recording session that never started: {why}");
@@ -118,7 +118,7 @@ pub fn stop_recording(
     if switched.is_ok() {
         wait_for_final_segment(ctx, path, before);
     }
-    let ended = finish_session(ctx, path, ENDED, reason)?;
+    let ended = finish_session(ctx, path, SessionStatus::Ended, reason)?;
     let summary = ended.as_ref().map(summarize).unwrap_or_default();
     log::info!("recording session ended ({reason}): {summary}");
     match switched {
@@ -154,12 +154,12 @@ pub(super) fn wait_for_final_segment(ctx: &Context, path: &str, before: u64) {
 pub(super) fn finish_session(
     ctx: &Context,
     path: &str,
-    status: &str,
+    status: SessionStatus,
     reason: &str,
 ) -> anyhow::Result<Option<Session>> {
     ctx.store.update_path(path, |p| {
         let ended = p.recording.session.take().map(|mut s| {
-            s.status = status.into();
+            s.status = status;
             s.ended_at = Some(now());
             s.end_reason = Some(reason.to_string());
             s
@@ -213,7 +213,7 @@ mod tests {
 
     #[test]
     fn summaries() {
-        let mut s = session(ENDED, None, None);
+        let mut s = session(SessionStatus::Ended, None, None);
         s.ended_at = Some(datetime!(2026-01-01 01:30:05 UTC));
         assert_eq!(
             summarize(&s),

@@ -259,7 +259,7 @@ mod tests {
     fn json_has_the_documented_fields() {
         let store = StateStore::new("/var/lib/mediamtx-hook");
         let mut p = running();
-        p.restarts = 2;
+        p.publisher.restarts = 2;
         p.segments.count = 3;
         p.segments.recorded_seconds = 90.5;
         p.segments.gaps = 1;
@@ -287,7 +287,7 @@ mod tests {
     #[test]
     fn table_lines_up_and_marks_stale() {
         let mut a = running();
-        a.last_error = Some("first line\nsecond".into());
+        a.publisher.last_error = Some("first line\nsecond".into());
         a.segments.count = 12;
         a.segments.recorded_seconds = 21600.0;
         let b = running();

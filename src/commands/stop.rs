@@ -137,7 +137,10 @@ pub fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
 
     let publisher = ctx.store.read().ok().and_then(|s| {
         let p = s.paths.get(&path)?;
-        Some((p.supervisor_pid?, p.supervisor_process.clone()))
+        Some((
+            p.publisher.supervisor_pid?,
+            p.publisher.supervisor_process.clone(),
+        ))
     });
     let wait = ctx.policy.restart.grace.0 + Duration::from_secs(2);
     match publisher {

@@ -4,6 +4,7 @@
 
 use crate::state::cause::Cause;
 use crate::state::identity::ProcessId;
+use crate::state::publisher::Publisher;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -30,49 +31,6 @@ pub struct State {
     /// every reader uses the same one whatever its own directory.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recording_root: Option<String>,
-}
-
-/// What a path's publisher is doing.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Phase {
-    #[default]
-    Idle,
-    WaitingForDevice,
-    Starting,
-    Running,
-    Backoff,
-    Stopping,
-    Failed,
-}
-
-impl Phase {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Phase::Idle => "idle",
-            Phase::WaitingForDevice => "waiting-for-device",
-            Phase::Starting => "starting",
-            Phase::Running => "running",
-            Phase::Backoff => "backoff",
-            Phase::Stopping => "stopping",
-            Phase::Failed => "failed",
-        }
-    }
-}
-
-/// How a child ended.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ExitRecord {
-    #[serde(with = "time::serde::rfc3339")]
-    pub at: OffsetDateTime,
-    /// Exit code when it exited.
-    pub code: Option<i32>,
-    /// Signal number when it was killed.
-    pub signal: Option<i32>,
-    /// Seconds it ran.
-    pub ran_seconds: f64,
-    /// Why it ended, as the supervisor saw it (`exited`, `stalled`, `stopped`…).
-    pub reason: String,
 }
 
 /// One finished segment, as kept in the ledger and in `segments.last`.
@@ -227,8 +185,7 @@ pub struct Session {
     pub until: Option<OffsetDateTime>,
     #[serde(with = "time::serde::rfc3339::option")]
     pub ended_at: Option<OffsetDateTime>,
-    /// `starting`, `active`, `ended`, `failed`.
-    pub status: String,
+    pub status: SessionStatus,
     /// Why it ended (`stopped`, `duration elapsed`, an error…).
     pub end_reason: Option<String>,
     pub segments: u64,
@@ -262,6 +219,28 @@ pub struct Session {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent_revivals: Vec<Revival>,
 }
+
+/// Where a recording session is in its life (`starting`, `active`,
+/// `ended`, `failed` in the state file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionStatus {
+    /// Created by `record start`, its hold not yet confirmed.
+    Starting,
+    /// Held and recording.
+    Active,
+    /// Stopped, or its duration elapsed.
+    Ended,
+    /// It could not be started or kept.
+    Failed,
+}
+
+words!(SessionStatus {
+    Starting => "starting",
+    Active => "active",
+    Ended => "ended",
+    Failed => "failed",
+});
 
 /// How many revivals a session keeps (`Session::recent_revivals`).
 pub const RECENT_REVIVALS: usize = 10;
@@ -356,11 +335,29 @@ pub struct SnapshotRecord {
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
     pub file: String,
-    /// `device` or `stream`.
-    pub source: String,
+    pub source: SnapshotSource,
     pub bytes: u64,
     pub millis: u64,
 }
+
+/// Where a snapshot was taken from (`stream`, `device` or `still` in the
+/// state file).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SnapshotSource {
+    /// MediaMTX's stream of the path, on loopback.
+    Stream,
+    /// The device itself (no stream runs).
+    Device,
+    /// The live still `hook run` keeps (`snapshot --max-age`).
+    Still,
+}
+
+words!(SnapshotSource {
+    Stream => "stream",
+    Device => "device",
+    Still => "still",
+});
 
 /// The live still of a path (`stills.every`): the file `hook run` has
 /// FFmpeg rewrite, and, as last looked at, the file's time and size (the
@@ -387,41 +384,10 @@ pub struct StillRecord {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct PathState {
-    pub phase: Phase,
-    pub device: Option<String>,
-    /// The `hook run` process supervising the publisher.
-    pub supervisor_pid: Option<u32>,
-    /// `supervisor_pid`'s identity (start time, boot).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub supervisor_process: Option<ProcessId>,
-    pub child_pid: Option<u32>,
-    /// `child_pid`'s identity.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub child_process: Option<ProcessId>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub child_started_at: Option<OffsetDateTime>,
-    pub restarts: u64,
-    /// When the next start is due while in backoff.
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub next_attempt_at: Option<OffsetDateTime>,
-    pub last_exit: Option<ExitRecord>,
-    pub last_error: Option<String>,
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub last_error_at: Option<OffsetDateTime>,
-    /// Why the publisher is not running, while it is not: the cause of
-    /// `last_error`, its evidence and fix. Cleared once frames flow.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub failure: Option<crate::state::Failure>,
-    /// The last lines FFmpeg wrote to stderr.
-    pub stderr_tail: Vec<String>,
-    /// When MediaMTX last asked for the stream (`hook run` started).
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub demand_at: Option<OffsetDateTime>,
-    /// When MediaMTX last said the stream is available (`hook ready`).
-    #[serde(with = "time::serde::rfc3339::option")]
-    pub ready_at: Option<OffsetDateTime>,
-    /// ready − demand, milliseconds.
-    pub activation_latency_ms: Option<u64>,
+    /// The publisher (`hook run`): its fields sit at the top of the
+    /// path's entry, as they always have.
+    #[serde(flatten)]
+    pub publisher: Publisher,
     pub recording: RecordingState,
     pub segments: SegmentTotals,
     pub snapshot: Option<SnapshotRecord>,
@@ -492,11 +458,71 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::state::{ExitReason, Phase};
+
+    /// Each word is written as the state file always had it, and read back.
+    fn same_word<T>(value: T, word: &str)
+    where
+        T: Serialize
+            + serde::de::DeserializeOwned
+            + PartialEq
+            + std::fmt::Debug
+            + std::fmt::Display,
+    {
+        let json = serde_json::to_string(&value).unwrap();
+        assert_eq!(json, format!("\"{word}\""));
+        assert_eq!(value.to_string(), word);
+        assert_eq!(serde_json::from_str::<T>(&json).unwrap(), value);
+    }
 
     #[test]
-    fn phase_names() {
-        let json = serde_json::to_string(&Phase::WaitingForDevice).unwrap();
-        assert_eq!(json, "\"waiting-for-device\"");
-        assert_eq!(Phase::WaitingForDevice.as_str(), "waiting-for-device");
+    fn session_status_exit_reason_and_snapshot_source_words() {
+        same_word(SessionStatus::Starting, "starting");
+        same_word(SessionStatus::Active, "active");
+        same_word(SessionStatus::Ended, "ended");
+        same_word(SessionStatus::Failed, "failed");
+        same_word(ExitReason::Exited, "exited");
+        same_word(ExitReason::Stalled, "stalled");
+        same_word(ExitReason::Stopped, "stopped");
+        same_word(SnapshotSource::Stream, "stream");
+        same_word(SnapshotSource::Device, "device");
+        same_word(SnapshotSource::Still, "still");
+    }
+
+    /// A path's entry as written before the publisher's fields were grouped
+    /// (every publisher field set, and the fields after them): it reads
+    /// back and is written again byte for byte.
+    const ENTRY_BEFORE_GROUPING: &str = r#"{"phase":"backoff","device":"/dev/video0","supervisor_pid":100,"supervisor_process":{"pid":100,"start_ticks":7,"boot_id":"b"},"child_pid":101,"child_process":{"pid":101,"start_ticks":8,"boot_id":"b"},"child_started_at":"2026-11-24T10:00:00Z","restarts":3,"next_attempt_at":"2026-11-24T10:00:00Z","last_exit":{"at":"2026-11-24T10:00:00Z","code":1,"signal":null,"ran_seconds":2.5,"reason":"stalled"},"last_error":"ffmpeg exited","last_error_at":"2026-11-24T10:00:00Z","failure":{"cause":"busy","detail":"held","fix":"free it","since":"2026-11-24T10:00:00Z"},"stderr_tail":["a","b"],"demand_at":"2026-11-24T10:00:00Z","ready_at":"2026-11-24T10:00:00Z","activation_latency_ms":450,"recording":{"active":true,"session":null,"last_session":null,"hold":null},"segments":{"count":0,"recorded_seconds":0.0,"bytes":0,"gaps":0,"last_end":null,"last":[],"first_start":null,"holes":[],"ledger_bytes":null,"gone":0,"gone_cursor":null,"kept":0,"kept_bytes":0,"recovered":0,"deleted":0,"deleted_bytes":0,"skipped":0},"snapshot":{"at":"2026-11-24T10:00:00Z","file":"/tmp/s.jpg","source":"still","bytes":10,"millis":5},"still":{"file":"/tmp/still.jpg","every_ms":1000},"stop_reason":"maintenance","outages":[{"from":"2026-11-24T10:00:00Z","to":null,"cause":"unplugged","detail":"gone"}],"event_count":2,"updated_at":"2026-11-24T10:00:00Z"}"#;
+
+    /// The default entry as written before the grouping.
+    const DEFAULT_BEFORE_GROUPING: &str = r#"{"phase":"idle","device":null,"supervisor_pid":null,"child_pid":null,"child_started_at":null,"restarts":0,"next_attempt_at":null,"last_exit":null,"last_error":null,"last_error_at":null,"stderr_tail":[],"demand_at":null,"ready_at":null,"activation_latency_ms":null,"recording":{"active":false,"session":null,"last_session":null,"hold":null},"segments":{"count":0,"recorded_seconds":0.0,"bytes":0,"gaps":0,"last_end":null,"last":[],"first_start":null,"holes":[],"ledger_bytes":null,"gone":0,"gone_cursor":null,"kept":0,"kept_bytes":0,"recovered":0,"deleted":0,"deleted_bytes":0,"skipped":0},"snapshot":null,"stop_reason":null,"updated_at":null}"#;
+
+    #[test]
+    fn an_entry_written_before_the_publisher_was_grouped_round_trips() {
+        for json in [ENTRY_BEFORE_GROUPING, DEFAULT_BEFORE_GROUPING] {
+            let p: PathState = serde_json::from_str(json).unwrap();
+            assert_eq!(serde_json::to_string(&p).unwrap(), json);
+        }
+        let p: PathState = serde_json::from_str(ENTRY_BEFORE_GROUPING).unwrap();
+        assert_eq!(p.publisher.phase, Phase::Backoff);
+        assert_eq!(p.publisher.supervisor_pid, Some(100));
+        assert_eq!(p.publisher.activation_latency_ms, Some(450));
+        assert_eq!(p.stop_reason.as_deref(), Some("maintenance"));
+        assert_eq!(
+            serde_json::to_string(&PathState::default()).unwrap(),
+            DEFAULT_BEFORE_GROUPING
+        );
+    }
+
+    #[test]
+    fn a_sparse_entry_with_unknown_fields_loads() {
+        let p: PathState = serde_json::from_str(
+            r#"{"phase":"running","child_pid":7,"from_a_newer_hook":1,"segments":{"count":2}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.publisher.phase, Phase::Running);
+        assert_eq!(p.publisher.child_pid, Some(7));
+        assert_eq!(p.publisher.restarts, 0);
+        assert_eq!(p.segments.count, 2);
     }
 }

@@ -4,7 +4,7 @@
 //! what [`observe`] found, through [`truthful`].
 
 use crate::state::identity::{is_hook, is_running, ProcessId};
-use crate::state::{Failure, PathState, Phase, State};
+use crate::state::{Failure, PathState, Phase, SessionStatus, State};
 use time::OffsetDateTime;
 
 /// What kind of process a recorded pid should be.
@@ -85,17 +85,22 @@ pub fn observe(
 ) -> Observed {
     let mut notes = Vec::new();
     let mut stale = false;
-    let mut phase = p.phase;
-    let wants_publisher = !matches!(p.phase, Phase::Idle | Phase::Failed);
+    let mut phase = p.publisher.phase;
+    let wants_publisher = !matches!(p.publisher.phase, Phase::Idle | Phase::Failed);
 
-    let supervisor_pid = p
-        .supervisor_pid
-        .filter(|&pid| alive(pid, p.supervisor_process.as_ref(), ProcessKind::Hook));
-    let supervisor_gone = p.supervisor_pid.is_some() && supervisor_pid.is_none();
+    let supervisor_pid = p.publisher.supervisor_pid.filter(|&pid| {
+        alive(
+            pid,
+            p.publisher.supervisor_process.as_ref(),
+            ProcessKind::Hook,
+        )
+    });
+    let supervisor_gone = p.publisher.supervisor_pid.is_some() && supervisor_pid.is_none();
     let child_pid = p
+        .publisher
         .child_pid
-        .filter(|&pid| alive(pid, p.child_process.as_ref(), ProcessKind::Any));
-    let child_gone = p.child_pid.is_some() && child_pid.is_none();
+        .filter(|&pid| alive(pid, p.publisher.child_process.as_ref(), ProcessKind::Any));
+    let child_gone = p.publisher.child_pid.is_some() && child_pid.is_none();
 
     if supervisor_gone && wants_publisher {
         stale = true;
@@ -103,40 +108,40 @@ pub fn observe(
             // The publisher outlived its supervisor: it still publishes.
             Some(child) => notes.push(format!(
                 "hook run (pid {}) is gone but FFmpeg (pid {child}) still runs unsupervised",
-                p.supervisor_pid.unwrap_or_default()
+                p.publisher.supervisor_pid.unwrap_or_default()
             )),
             None => {
                 phase = Phase::Idle;
                 notes.push(format!(
                     "hook run (pid {}) is gone without recording its end (killed?); the state said {}",
-                    p.supervisor_pid.unwrap_or_default(),
-                    p.phase.as_str()
+                    p.publisher.supervisor_pid.unwrap_or_default(),
+                    p.publisher.phase.as_str()
                 ));
             }
         }
-    } else if child_gone && p.phase == Phase::Running {
+    } else if child_gone && p.publisher.phase == Phase::Running {
         notes.push(format!(
             "FFmpeg (pid {}) has exited; hook run has not recorded it yet",
-            p.child_pid.unwrap_or_default()
+            p.publisher.child_pid.unwrap_or_default()
         ));
     }
 
     let uptime_seconds = child_pid
-        .and(p.child_started_at)
+        .and(p.publisher.child_started_at)
         .map(|t| (now - t).as_seconds_f64().max(0.0));
 
     let session_active = p
         .recording
         .session
         .as_ref()
-        .is_some_and(|s| s.status == "active");
+        .is_some_and(|s| s.status == SessionStatus::Active);
     let mut recording_active = p.recording.active || session_active;
     let mut recording_stale = false;
     if let Some(s) = p
         .recording
         .session
         .as_ref()
-        .filter(|s| s.status == "starting")
+        .filter(|s| s.status == SessionStatus::Starting)
     {
         // A start under way holds no stream yet; one whose `record start`
         // is gone never will, and may have left MediaMTX recording.
@@ -179,6 +184,7 @@ pub fn observe(
         use_cases.push("recording");
     }
     let cause = p
+        .publisher
         .failure
         .clone()
         .filter(|_| !matches!(phase, Phase::Idle | Phase::Running | Phase::Stopping));
@@ -203,13 +209,13 @@ pub fn truthful(state: &State, observed: &[(&str, &PathState, Observed)]) -> Sta
     let mut out = state.clone();
     for (name, _, o) in observed {
         if let Some(p) = out.paths.get_mut(*name) {
-            p.phase = o.phase;
-            p.supervisor_pid = o.supervisor_pid;
-            p.child_pid = o.child_pid;
+            p.publisher.phase = o.phase;
+            p.publisher.supervisor_pid = o.supervisor_pid;
+            p.publisher.child_pid = o.child_pid;
             p.recording.active = o.recording_active;
             p.recording.stale = o.recording_stale;
             p.recording.stalled = o.recording_cause.is_some();
-            p.failure = o.cause.clone();
+            p.publisher.failure = o.cause.clone();
         }
     }
     out
@@ -218,17 +224,20 @@ pub fn truthful(state: &State, observed: &[(&str, &PathState, Observed)]) -> Sta
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::state::Session;
+    use crate::state::{Publisher, Session};
     use time::macros::datetime;
 
     pub(crate) const NOW: OffsetDateTime = datetime!(2026-11-24 10:00:00 UTC);
 
     pub(crate) fn running() -> PathState {
         PathState {
-            phase: Phase::Running,
-            supervisor_pid: Some(100),
-            child_pid: Some(101),
-            child_started_at: Some(datetime!(2026-11-24 09:00:00 UTC)),
+            publisher: Publisher {
+                phase: Phase::Running,
+                supervisor_pid: Some(100),
+                child_pid: Some(101),
+                child_started_at: Some(datetime!(2026-11-24 09:00:00 UTC)),
+                ..Default::default()
+            },
             ..PathState::default()
         }
     }
@@ -238,7 +247,7 @@ pub(crate) mod tests {
             started_at: datetime!(2026-11-24 09:30:00 UTC),
             until: None,
             ended_at: None,
-            status: "active".into(),
+            status: SessionStatus::Active,
             end_reason: None,
             segments: 2,
             recorded_seconds: 60.0,
@@ -319,8 +328,11 @@ pub(crate) mod tests {
     fn idle_and_failed_are_kept() {
         for phase in [Phase::Idle, Phase::Failed] {
             let p = PathState {
-                phase,
-                supervisor_pid: Some(5),
+                publisher: Publisher {
+                    phase,
+                    supervisor_pid: Some(5),
+                    ..Default::default()
+                },
                 ..PathState::default()
             };
             let o = observe(&p, NOW, &mut |_, _, _| false);

@@ -464,15 +464,15 @@ pub(super) mod tests {
         let store = StateStore::new(tmp());
         store
             .update_path("cam0", |p| {
-                p.phase = Phase::Running;
-                p.restarts = 3;
+                p.publisher.phase = Phase::Running;
+                p.publisher.restarts = 3;
                 Ok(())
             })
             .unwrap();
         let s = store.read().unwrap();
         assert_eq!(s.schema_version, SCHEMA_VERSION);
-        assert_eq!(s.paths["cam0"].phase, Phase::Running);
-        assert_eq!(s.paths["cam0"].restarts, 3);
+        assert_eq!(s.paths["cam0"].publisher.phase, Phase::Running);
+        assert_eq!(s.paths["cam0"].publisher.restarts, 3);
     }
 
     #[test]
@@ -488,14 +488,14 @@ pub(super) mod tests {
         .unwrap();
         store
             .update_path("a", |p| {
-                assert_eq!(p.restarts, 1);
-                p.restarts = 2;
+                assert_eq!(p.publisher.restarts, 1);
+                p.publisher.restarts = 2;
                 Ok(())
             })
             .unwrap();
         store
             .update_path("new", |p| {
-                p.restarts = 5;
+                p.publisher.restarts = 5;
                 Ok(())
             })
             .unwrap();
@@ -503,10 +503,10 @@ pub(super) mod tests {
         assert!(text.contains(&format!(r#""b":{other}"#)), "{text}");
         assert!(text.contains(r#""extra":{"k":true}"#), "{text}");
         let s = store.read().unwrap();
-        assert_eq!(s.paths["a"].restarts, 2);
+        assert_eq!(s.paths["a"].publisher.restarts, 2);
         assert!(s.paths["a"].updated_at.is_some());
-        assert_eq!(s.paths["b"].restarts, 7);
-        assert_eq!(s.paths["new"].restarts, 5);
+        assert_eq!(s.paths["b"].publisher.restarts, 7);
+        assert_eq!(s.paths["new"].publisher.restarts, 5);
         assert_eq!(s.paths.keys().collect::<Vec<_>>(), ["a", "b", "new"]);
     }
 
@@ -528,21 +528,21 @@ pub(super) mod tests {
         // A reader keeps what parses and writes nothing.
         let s = store.read().unwrap();
         assert_eq!(s.paths.keys().collect::<Vec<_>>(), ["b"]);
-        assert_eq!(s.paths["b"].restarts, 7);
+        assert_eq!(s.paths["b"].publisher.restarts, 7);
         assert_eq!(fs::read_to_string(dir.join("state.json")).unwrap(), bad);
         assert!(files_starting(&dir, "state.json.").is_empty());
 
         // A writer sets the bad entries aside and keeps the others.
         store
             .update_path("a", |p| {
-                assert_eq!(p.restarts, 0, "started afresh");
-                p.restarts = 1;
+                assert_eq!(p.publisher.restarts, 0, "started afresh");
+                p.publisher.restarts = 1;
                 Ok(())
             })
             .unwrap();
         let s = store.read().unwrap();
-        assert_eq!(s.paths["a"].restarts, 1);
-        assert_eq!(s.paths["b"].restarts, 7);
+        assert_eq!(s.paths["a"].publisher.restarts, 1);
+        assert_eq!(s.paths["b"].publisher.restarts, 7);
         assert!(!s.paths.contains_key("c"));
         let aside = files_starting(&dir, "state.json.bad-");
         assert_eq!(aside.len(), 1);

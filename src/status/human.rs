@@ -2,7 +2,7 @@
 //! path (recording, last exit, snapshot), in local time and human units.
 
 use crate::state::observe::*;
-use crate::state::{PathState, Session, StateStore};
+use crate::state::{PathState, Session, SessionStatus, StateStore};
 use time::{OffsetDateTime, UtcOffset};
 
 pub(crate) use crate::status::units::{ago, local_time, one_line};
@@ -54,11 +54,11 @@ pub fn render_table(observed: &[(&str, &PathState, Observed)], now: OffsetDateTi
             dash_if_empty(o.use_cases.join(",")),
             o.child_pid.map_or("-".into(), |pid| pid.to_string()),
             o.uptime_seconds.map_or("-".into(), human_duration),
-            p.restarts.to_string(),
+            p.publisher.restarts.to_string(),
             segments,
             p.segments.gaps.to_string(),
             still_age(p, now),
-            match (&o.cause, p.last_error.as_deref()) {
+            match (&o.cause, p.publisher.last_error.as_deref()) {
                 (Some(f), _) => one_line(&format!("{}: {}", f.cause, f.detail), 72),
                 (None, Some(e)) => one_line(e, 60),
                 (None, None) => "-".into(),
@@ -124,8 +124,12 @@ pub fn render_details(
     };
     let mut lines: Vec<(&str, String)> = Vec::new();
     lines.push(("path", name.to_string()));
-    let phase = if o.phase != p.phase {
-        format!("{} (the state said {})", o.phase.as_str(), p.phase.as_str())
+    let phase = if o.phase != p.publisher.phase {
+        format!(
+            "{} (the state said {})",
+            o.phase.as_str(),
+            p.publisher.phase.as_str()
+        )
     } else {
         o.phase.as_str().to_string()
     };
@@ -134,7 +138,10 @@ pub fn render_details(
         lines.push(("note", note.clone()));
     }
     lines.push(("use cases", dash_if_empty(o.use_cases.join(", "))));
-    lines.push(("device", p.device.clone().unwrap_or_else(|| "-".into())));
+    lines.push((
+        "device",
+        p.publisher.device.clone().unwrap_or_else(|| "-".into()),
+    ));
     lines.push((
         "hook run pid",
         o.supervisor_pid.map_or("-".into(), |pid| pid.to_string()),
@@ -145,20 +152,21 @@ pub fn render_details(
             (Some(pid), Some(up)) => format!(
                 "{pid}, up {} (since {})",
                 human_duration(up),
-                p.child_started_at
+                p.publisher
+                    .child_started_at
                     .map_or("-".into(), |t| local_time(t, local))
             ),
             (Some(pid), None) => pid.to_string(),
             (None, _) => "-".into(),
         },
     ));
-    lines.push(("restarts", p.restarts.to_string()));
-    if p.next_attempt_at.is_some() {
-        lines.push(("next attempt", at(p.next_attempt_at)));
+    lines.push(("restarts", p.publisher.restarts.to_string()));
+    if p.publisher.next_attempt_at.is_some() {
+        lines.push(("next attempt", at(p.publisher.next_attempt_at)));
     }
     lines.push((
         "last exit",
-        p.last_exit.as_ref().map_or("-".into(), |e| {
+        p.publisher.last_exit.as_ref().map_or("-".into(), |e| {
             let how = match (e.code, e.signal) {
                 (Some(code), _) => format!("exit code {code}"),
                 (None, Some(sig)) => format!("signal {sig}"),
@@ -174,8 +182,8 @@ pub fn render_details(
     ));
     lines.push((
         "last error",
-        match &p.last_error {
-            Some(e) => format!("{}; at {}", one_line(e, 200), at(p.last_error_at)),
+        match &p.publisher.last_error {
+            Some(e) => format!("{}; at {}", one_line(e, 200), at(p.publisher.last_error_at)),
             None => "-".into(),
         },
     ));
@@ -194,9 +202,16 @@ pub fn render_details(
     }
     lines.push((
         "activation",
-        match p.activation_latency_ms {
-            Some(ms) => format!("{ms} ms from demand to ready; ready at {}", at(p.ready_at)),
-            None => format!("demand at {}; ready at {}", at(p.demand_at), at(p.ready_at)),
+        match p.publisher.activation_latency_ms {
+            Some(ms) => format!(
+                "{ms} ms from demand to ready; ready at {}",
+                at(p.publisher.ready_at)
+            ),
+            None => format!(
+                "demand at {}; ready at {}",
+                at(p.publisher.demand_at),
+                at(p.publisher.ready_at)
+            ),
         },
     ));
     let session_text = |s: &Session| {
@@ -267,8 +282,8 @@ pub fn render_details(
         match &p.recording.session {
             Some(s) => format!(
                 "{}{}{}",
-                match (o.recording_stale, s.status.as_str()) {
-                    (true, "starting") => "NEVER STARTED, its record start is gone: ",
+                match (o.recording_stale, s.status) {
+                    (true, SessionStatus::Starting) => "NEVER STARTED, its record start is gone: ",
                     (true, _) => "NOT held, its hold is gone: ",
                     _ => "",
                 },
@@ -375,9 +390,9 @@ pub fn render_details(
     for (k, v) in &lines {
         out.push_str(&format!("{:<width$} {v}\n", format!("{k}:")));
     }
-    if !p.stderr_tail.is_empty() {
+    if !p.publisher.stderr_tail.is_empty() {
         out.push_str("ffmpeg stderr (last lines):\n");
-        for l in &p.stderr_tail {
+        for l in &p.publisher.stderr_tail {
             out.push_str("  | ");
             out.push_str(l);
             out.push('\n');

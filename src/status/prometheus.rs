@@ -70,7 +70,7 @@ const FAMILIES: &[Family] = &[
                 .map(|&ph| {
                     (
                         vec![("phase", ph.as_str().to_string())],
-                        f64::from(u8::from(p.phase == ph)),
+                        f64::from(u8::from(p.publisher.phase == ph)),
                     )
                 })
                 .collect()
@@ -81,7 +81,7 @@ const FAMILIES: &[Family] = &[
         kind: Kind::Gauge,
         help: "Why the path's publisher is not working: 1 on one series per path, labelled with the cause (none when nothing is wrong; the set is documented).",
         samples: |p, _| {
-            let cause = p.failure.as_ref().map_or("none", |f| f.cause.as_str());
+            let cause = p.publisher.failure.as_ref().map_or("none", |f| f.cause.as_str());
             vec![(vec![("cause", cause.to_string())], 1.0)]
         },
     },
@@ -89,19 +89,19 @@ const FAMILIES: &[Family] = &[
         name: "restarts_total",
         kind: Kind::Counter,
         help: "Times the supervisor restarted the path's FFmpeg after it exited or stalled.",
-        samples: |p, _| one(p.restarts as f64),
+        samples: |p, _| one(p.publisher.restarts as f64),
     },
     Family {
         name: "child_running",
         kind: Kind::Gauge,
         help: "1 when an FFmpeg child is publishing the path, else 0.",
-        samples: |p, _| one(f64::from(u8::from(p.child_pid.is_some()))),
+        samples: |p, _| one(f64::from(u8::from(p.publisher.child_pid.is_some()))),
     },
     Family {
         name: "child_uptime_seconds",
         kind: Kind::Gauge,
         help: "Seconds the current FFmpeg child had been running when the metrics were written; absent when none runs.",
-        samples: |p, now| match (p.child_pid, p.child_started_at) {
+        samples: |p, now| match (p.publisher.child_pid, p.publisher.child_started_at) {
             (Some(_), Some(at)) => one(seconds_between(at, now)),
             _ => vec![],
         },
@@ -110,7 +110,7 @@ const FAMILIES: &[Family] = &[
         name: "child_start_timestamp_seconds",
         kind: Kind::Gauge,
         help: "Unix time the current FFmpeg child started; absent when none runs.",
-        samples: |p, _| match (p.child_pid, p.child_started_at) {
+        samples: |p, _| match (p.publisher.child_pid, p.publisher.child_started_at) {
             (Some(_), Some(at)) => one(unix_seconds(at)),
             _ => vec![],
         },
@@ -119,7 +119,7 @@ const FAMILIES: &[Family] = &[
         name: "activation_latency_seconds",
         kind: Kind::Gauge,
         help: "Seconds from demand (hook run started) to the stream being available (hook ready), last activation.",
-        samples: |p, _| match p.activation_latency_ms {
+        samples: |p, _| match p.publisher.activation_latency_ms {
             Some(ms) => one(ms as f64 / 1000.0),
             None => vec![],
         },
@@ -457,7 +457,7 @@ pub fn format_value(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::{RecordingState, SegmentTotals, SnapshotRecord};
+    use crate::state::{Publisher, RecordingState, SegmentTotals, SnapshotRecord, SnapshotSource};
     use time::macros::datetime;
 
     fn now() -> OffsetDateTime {
@@ -466,11 +466,14 @@ mod tests {
 
     fn busy_path() -> PathState {
         PathState {
-            phase: Phase::Running,
-            child_pid: Some(4242),
-            child_started_at: Some(datetime!(2026-01-02 03:03:05 UTC)),
-            restarts: 3,
-            activation_latency_ms: Some(1250),
+            publisher: Publisher {
+                phase: Phase::Running,
+                child_pid: Some(4242),
+                child_started_at: Some(datetime!(2026-01-02 03:03:05 UTC)),
+                restarts: 3,
+                activation_latency_ms: Some(1250),
+                ..Default::default()
+            },
             recording: RecordingState {
                 active: true,
                 ..Default::default()
@@ -485,7 +488,7 @@ mod tests {
             snapshot: Some(SnapshotRecord {
                 at: datetime!(2026-01-02 03:00:05 UTC),
                 file: "/tmp/x.jpg".into(),
-                source: "stream".into(),
+                source: SnapshotSource::Stream,
                 bytes: 1000,
                 millis: 80,
             }),
@@ -553,10 +556,13 @@ mod tests {
     #[test]
     fn one_cause_series_per_path_none_when_well() {
         let mut down = PathState {
-            phase: Phase::WaitingForDevice,
+            publisher: Publisher {
+                phase: Phase::WaitingForDevice,
+                ..Default::default()
+            },
             ..PathState::default()
         };
-        down.failure = Some(crate::state::Failure::new(
+        down.publisher.failure = Some(crate::state::Failure::new(
             crate::state::Cause::Unplugged,
             "gone",
         ));
@@ -704,7 +710,7 @@ mod tests {
     #[test]
     fn clock_skew_never_gives_negative_ages() {
         let mut p = busy_path();
-        p.child_started_at = Some(now() + time::Duration::seconds(2));
+        p.publisher.child_started_at = Some(now() + time::Duration::seconds(2));
         let out = render(&state(vec![("c", p)]), now()).unwrap();
         assert!(out.contains("mediamtx_hook_child_uptime_seconds{path=\"c\"} 0\n"));
     }

@@ -10,7 +10,7 @@
 use crate::state::cause::{Cause, Failure};
 use crate::state::observe::Observed;
 use crate::state::storage::Space;
-use crate::state::PathState;
+use crate::state::{PathState, SessionStatus};
 use time::{Duration, OffsetDateTime};
 
 /// Beyond the segment duration and the tolerance: MediaMTX cuts at the
@@ -41,7 +41,7 @@ pub fn trouble(
         .recording
         .session
         .as_ref()
-        .filter(|s| s.status == "active")?;
+        .filter(|s| s.status == SessionStatus::Active)?;
     if o.recording_stale {
         let pid = s.hold_pid.unwrap_or_default();
         return Some(Failure::new(
@@ -130,7 +130,7 @@ mod tests {
             started_at: T0,
             until: None,
             ended_at: None,
-            status: "active".into(),
+            status: SessionStatus::Active,
             end_reason: None,
             segments: 0,
             recorded_seconds: 0.0,

@@ -43,34 +43,9 @@ impl Launch {
     }
 }
 
-/// Why a child's run ended, as the supervisor saw it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitReason {
-    /// It ended by itself (its exit code or the signal that killed it are in
-    /// [`ChildExit::status`]).
-    Exited,
-    /// The watchdog stopped it: no new frames for the stall timeout.
-    Stalled,
-    /// A stop (signal, the job, a lost parent) stopped it.
-    Stopped,
-}
-
-impl ExitReason {
-    /// The word the state file and the messages use.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ExitReason::Exited => "exited",
-            ExitReason::Stalled => "stalled",
-            ExitReason::Stopped => "stopped",
-        }
-    }
-}
-
-impl std::fmt::Display for ExitReason {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// Why a child's run ended, as the supervisor saw it (kept as is in the
+/// state's exit record).
+pub use crate::state::ExitReason;
 
 /// How one run of the child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -15,7 +15,8 @@ use common::*;
 use run_support::{Hook, HookOptions};
 
 use mediamtx_hook::state::{
-    PathState, Phase, RecordingState, SegmentTotals, SnapshotRecord, State,
+    PathState, Phase, Publisher, RecordingState, SegmentTotals, SnapshotRecord, SnapshotSource,
+    State,
 };
 use mediamtx_hook::status::prometheus::render;
 use time::macros::datetime;
@@ -251,11 +252,14 @@ fn sample_state() -> State {
     s.paths.insert(
         "camera1".into(),
         PathState {
-            phase: Phase::Running,
-            child_pid: Some(77),
-            child_started_at: Some(now_minus(90)),
-            restarts: 2,
-            activation_latency_ms: Some(840),
+            publisher: Publisher {
+                phase: Phase::Running,
+                child_pid: Some(77),
+                child_started_at: Some(now_minus(90)),
+                restarts: 2,
+                activation_latency_ms: Some(840),
+                ..Default::default()
+            },
             recording: RecordingState {
                 active: true,
                 ..Default::default()
@@ -270,7 +274,7 @@ fn sample_state() -> State {
             snapshot: Some(SnapshotRecord {
                 at: now_minus(30),
                 file: "/srv/snap.jpg".into(),
-                source: "device".into(),
+                source: SnapshotSource::Device,
                 bytes: 40_000,
                 millis: 120,
             }),
@@ -280,8 +284,11 @@ fn sample_state() -> State {
     s.paths.insert(
         "odd \"name\" \\ here".into(),
         PathState {
-            phase: Phase::Backoff,
-            restarts: 9,
+            publisher: Publisher {
+                phase: Phase::Backoff,
+                restarts: 9,
+                ..Default::default()
+            },
             ..Default::default()
         },
     );

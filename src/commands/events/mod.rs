@@ -25,7 +25,7 @@ use crate::cli::events::ArmArgs;
 use crate::cli::PathArg;
 use crate::commands::record::{
     begin, end_stale, hold_running, interrupt_flag, is_live, lock_for_change, rtsp_port,
-    stale_reason, ACTIVE,
+    stale_reason,
 };
 use crate::commands::segment_complete::roll;
 use crate::commands::Context;
@@ -33,7 +33,7 @@ use crate::mediamtx::api::Api;
 use crate::mediamtx::env as mtx_env;
 use crate::policy::duration::{format_mediamtx, Dur};
 use crate::state::events::Armed;
-use crate::state::now;
+use crate::state::{now, SessionStatus};
 
 /// The reason an arm's session carries (shown by `hook status`).
 pub const ARMED_REASON: &str = "armed for events";
@@ -53,7 +53,7 @@ pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
     let window = format!("pre-roll {pre}, post-roll {post}, segments of {segment}");
     if let Some(old) = recorded.recording.session.clone().filter(is_live) {
         let stopping = recorded.recording.hold.as_ref().is_some_and(|h| h.stopping);
-        let held = old.status == ACTIVE && hold_running(&old) && !stopping;
+        let held = old.status == SessionStatus::Active && hold_running(&old) && !stopping;
         match (&recorded.armed, held) {
             (Some(_), true) => {
                 ctx.store.update_path(&path, |p| {

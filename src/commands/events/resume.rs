@@ -19,13 +19,13 @@
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::commands::record::{hold_running, rtsp_port, try_lock_session, ACTIVE};
+use crate::commands::record::{hold_running, rtsp_port, try_lock_session};
 use crate::commands::revive::{revive, Revived};
 use crate::commands::session::{finish_session, rfc3339};
 use crate::commands::Context;
 use crate::mediamtx::api::Api;
 use crate::state::cause::Cause;
-use crate::state::{now, outage};
+use crate::state::{now, outage, SessionStatus};
 
 /// How long `resume` waits for MediaMTX's Control API to answer.
 const API_WAIT: Duration = Duration::from_secs(30);
@@ -55,7 +55,12 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
     let state = ctx.store.read()?;
     let mut failed = 0;
     for (path, p) in &state.paths {
-        let Some(s) = p.recording.session.as_ref().filter(|s| s.status == ACTIVE) else {
+        let Some(s) = p
+            .recording
+            .session
+            .as_ref()
+            .filter(|s| s.status == SessionStatus::Active)
+        else {
             continue;
         };
         crate::logging::set_path(path);
@@ -73,7 +78,7 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
             if let Err(e) = api.set_record(path, false) {
                 log::warn!("could not switch recording off: {e}");
             }
-            finish_session(ctx, path, "ended", &why)?;
+            finish_session(ctx, path, SessionStatus::Ended, &why)?;
             log::info!("recording session ended: {why}");
             println!("{path}: session ended: {why}");
             continue;

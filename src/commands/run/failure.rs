@@ -55,17 +55,18 @@ impl Publisher<'_> {
         let failure = self.pending_failure.clone();
         self.write(|p| {
             if let Some(error) = error {
-                p.last_error = Some(error);
-                p.last_error_at = Some(now());
+                p.publisher.last_error = Some(error);
+                p.publisher.last_error_at = Some(now());
             }
             if let Some(f) = failure {
-                let f = still_unplugged(f, p.failure.as_ref()).after(p.failure.as_ref());
+                let f = still_unplugged(f, p.publisher.failure.as_ref())
+                    .after(p.publisher.failure.as_ref());
                 // While a session records, the camera's trouble is an
                 // outage: the gap it leaves in the ledger gets its cause.
                 if p.recording.session.is_some() && f.cause != Cause::Other {
                     outage::begin(p, f.since, f.cause, f.detail.clone());
                 }
-                p.failure = Some(f);
+                p.publisher.failure = Some(f);
             }
             then(p);
         })
@@ -75,7 +76,7 @@ impl Publisher<'_> {
     pub(super) fn write_running(&mut self) {
         self.busy_unseen = false;
         self.write(|p| {
-            p.phase = Phase::Running;
+            p.publisher.phase = Phase::Running;
             // Every outage the publisher began is over (its cause may
             // have changed on the way: unplugged, then busy).
             let at = now();
@@ -87,7 +88,7 @@ impl Publisher<'_> {
                     o.to = Some(at.max(o.from));
                 }
             }
-            p.failure = None;
+            p.publisher.failure = None;
         })
     }
 

@@ -131,14 +131,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
             // An instance that never ran leaves a running owner's entry
             // as it was; its error is in its log and exit status.
             if !job.give_back() {
-                job.write_failed_attempt(|p| {
-                    p.phase = Phase::Failed;
-                    p.child_pid = None;
-                    p.child_process = None;
-                    p.supervisor_pid = None;
-                    p.supervisor_process = None;
-                    p.next_attempt_at = None;
-                });
+                job.write_failed_attempt(|p| p.publisher.fail());
             }
             match e.kind {
                 supervise::StartErrorKind::Fatal(FatalKind::Usage) => Err(usage(e.message)),
@@ -203,7 +196,7 @@ struct Publisher<'a> {
     /// When this instance started: MediaMTX's demand.
     demand_at: OffsetDateTime,
     /// The entry's owner before this instance claimed it, as it was then.
-    previous: Option<PathState>,
+    previous: Option<crate::state::Publisher>,
     /// Whether this instance has started FFmpeg at least once.
     spawned: bool,
     /// The live still asked for (`stills.every` / `--still-every`).
@@ -249,24 +242,20 @@ impl Publisher<'_> {
             if let Some(device) = claim {
                 // The path's count goes on across instances (MediaMTX
                 // starts a new `hook run` for each demand): a counter.
-                base = Some(p.restarts);
-                previous = p.supervisor_pid.filter(|&pid| pid != me).map(|_| p.clone());
-                p.device = Some(device);
-                p.supervisor_pid = Some(me);
-                p.supervisor_process = me_process;
-                p.child_pid = None;
-                p.child_process = None;
-                p.child_started_at = None;
-                p.next_attempt_at = None;
-                p.restarts = 0;
-                p.demand_at = Some(demand_at);
+                base = Some(p.publisher.restarts);
+                previous = p
+                    .publisher
+                    .supervisor_pid
+                    .filter(|&pid| pid != me)
+                    .map(|_| p.publisher.clone());
+                p.publisher.claim(device, me, me_process, demand_at);
             }
             // A newer instance owns the entry: leave it alone.
-            if p.supervisor_pid == Some(me) {
+            if p.publisher.supervisor_pid == Some(me) {
                 change(p);
             }
             if let Some(base) = base {
-                p.restarts = p.restarts.saturating_add(base);
+                p.publisher.restarts = p.publisher.restarts.saturating_add(base);
             }
             Ok((previous, base))
         });
@@ -294,21 +283,7 @@ impl Publisher<'_> {
         }) else {
             return false;
         };
-        self.write(|p| {
-            p.phase = prev.phase;
-            p.device = prev.device;
-            p.supervisor_pid = prev.supervisor_pid;
-            p.supervisor_process = prev.supervisor_process;
-            p.child_pid = prev.child_pid;
-            p.child_process = prev.child_process;
-            p.child_started_at = prev.child_started_at;
-            p.restarts = prev.restarts;
-            p.demand_at = prev.demand_at;
-            p.last_error = prev.last_error;
-            p.last_error_at = prev.last_error_at;
-            p.failure = prev.failure;
-            p.next_attempt_at = None;
-        });
+        self.write(|p| p.publisher.give_back(prev));
         true
     }
 
@@ -333,7 +308,7 @@ pub(super) fn exit_record(exit: &ChildExit) -> ExitRecord {
         code: exit.status.code(),
         signal: exit.status.signal(),
         ran_seconds: (exit.ran.as_secs_f64() * 1000.0).round() / 1000.0,
-        reason: exit.reason.to_string(),
+        reason: exit.reason,
     }
 }
 
@@ -440,7 +415,9 @@ impl Job for Publisher<'_> {
 
     fn report(&mut self, event: Event<'_>) {
         match event {
-            Event::WaitingForLock { .. } => self.write(|p| p.phase = Phase::WaitingForDevice),
+            Event::WaitingForLock { .. } => {
+                self.write(|p| p.publisher.phase = Phase::WaitingForDevice)
+            }
             Event::Started {
                 pid, at, restarts, ..
             } => {
@@ -451,12 +428,12 @@ impl Job for Publisher<'_> {
                     if still.is_some() {
                         p.still = still;
                     }
-                    p.phase = Phase::Starting;
-                    p.child_pid = Some(pid);
-                    p.child_process = ProcessId::of(pid);
-                    p.child_started_at = Some(at);
-                    p.restarts = base.saturating_add(restarts);
-                    p.next_attempt_at = None;
+                    p.publisher.phase = Phase::Starting;
+                    p.publisher.child_pid = Some(pid);
+                    p.publisher.child_process = ProcessId::of(pid);
+                    p.publisher.child_started_at = Some(at);
+                    p.publisher.restarts = base.saturating_add(restarts);
+                    p.publisher.next_attempt_at = None;
                 })
             }
             Event::Running { .. } => self.write_running(),
@@ -476,11 +453,11 @@ impl Job for Publisher<'_> {
                     }
                 }
                 self.write(|p| {
-                    p.child_pid = None;
-                    p.child_process = None;
-                    p.child_started_at = None;
-                    p.last_exit = Some(exit_record(exit));
-                    p.stderr_tail = stderr_tail.to_vec();
+                    p.publisher.child_pid = None;
+                    p.publisher.child_process = None;
+                    p.publisher.child_started_at = None;
+                    p.publisher.last_exit = Some(exit_record(exit));
+                    p.publisher.stderr_tail = stderr_tail.to_vec();
                 })
             }
             // The error is written together with what follows it (the
@@ -493,8 +470,8 @@ impl Job for Publisher<'_> {
                 self.pending_failure = failure;
             }
             Event::AwaitingDevice => self.write_failed_attempt(|p| {
-                p.phase = Phase::WaitingForDevice;
-                p.next_attempt_at = None;
+                p.publisher.phase = Phase::WaitingForDevice;
+                p.publisher.next_attempt_at = None;
             }),
             Event::Backoff {
                 until,
@@ -504,27 +481,19 @@ impl Job for Publisher<'_> {
             } => {
                 let base = self.restarts_base;
                 self.write_failed_attempt(|p| {
-                    p.phase = if device {
+                    p.publisher.phase = if device {
                         Phase::WaitingForDevice
                     } else {
                         Phase::Backoff
                     };
-                    p.next_attempt_at = Some(until);
-                    p.restarts = base.saturating_add(restarts);
+                    p.publisher.next_attempt_at = Some(until);
+                    p.publisher.restarts = base.saturating_add(restarts);
                 })
             }
-            Event::Stopping { .. } => self.write(|p| p.phase = Phase::Stopping),
+            Event::Stopping { .. } => self.write(|p| p.publisher.phase = Phase::Stopping),
             Event::Stopped => {
                 if !self.give_back() {
-                    self.write(|p| {
-                        p.phase = Phase::Idle;
-                        p.child_pid = None;
-                        p.child_process = None;
-                        p.supervisor_process = None;
-                        p.child_started_at = None;
-                        p.supervisor_pid = None;
-                        p.next_attempt_at = None;
-                    })
+                    self.write(|p| p.publisher.stop())
                 }
             }
         }

@@ -32,7 +32,7 @@ use crate::mediamtx::env::{
 use crate::recording::ring;
 use crate::state::outage;
 use crate::state::{
-    now, Hole, PathState, SegmentRecord, SegmentTotals, StartSource, RECENT_SEGMENTS,
+    now, Hole, PathState, SegmentRecord, SegmentTotals, SessionStatus, StartSource, RECENT_SEGMENTS,
 };
 
 /// How long a hole is remembered so that a late segment can fill it (and
@@ -323,7 +323,7 @@ pub fn record_segment(
         .recording
         .session
         .as_ref()
-        .filter(|s| s.status == "active")
+        .filter(|s| s.status == SessionStatus::Active)
         .map(|s| s.started_at);
     let totals = &mut p.segments;
     if let (Some(session_start), Some(last_end)) = (session_start, totals.last_end) {
@@ -359,7 +359,7 @@ pub fn record_segment(
         .recording
         .session
         .as_mut()
-        .filter(|s| s.status == "active" && end > s.started_at)
+        .filter(|s| s.status == SessionStatus::Active && end > s.started_at)
     {
         session.segments += 1;
         session.recorded_seconds += seg.duration;
@@ -592,7 +592,7 @@ pub(super) mod tests {
             started_at,
             until: None,
             ended_at: None,
-            status: "active".into(),
+            status: SessionStatus::Active,
             end_reason: None,
             segments: 0,
             recorded_seconds: 0.0,
@@ -649,7 +649,7 @@ pub(super) mod tests {
     fn without_a_session_nothing_is_counted_into_one() {
         let mut p = PathState::default();
         let mut ended = session(at(-100.0));
-        ended.status = "ended".into();
+        ended.status = SessionStatus::Ended;
         p.recording.last_session = Some(ended.clone());
         p.recording.session = Some(ended);
         let placed = record_segment(&mut p, seg(at(0.0), 10.0), TOL, at(1e6));

@@ -37,7 +37,7 @@ use crate::commands::Context;
 use crate::error::usage;
 use crate::mediamtx::api::{Api, ApiError, PathInfo};
 use crate::process::{run_bounded, BoundedEnd, ChildCommand};
-use crate::state::{now, SnapshotRecord};
+use crate::state::{now, SnapshotRecord, SnapshotSource};
 
 mod output;
 
@@ -57,10 +57,11 @@ pub enum Source {
 }
 
 impl Source {
-    pub fn as_str(&self) -> &'static str {
+    /// How the state records a snapshot taken from it.
+    pub fn recorded(&self) -> SnapshotSource {
         match self {
-            Source::Stream => "stream",
-            Source::Device => "device",
+            Source::Stream => SnapshotSource::Stream,
+            Source::Device => SnapshotSource::Device,
         }
     }
 }
@@ -266,7 +267,15 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             .unwrap_or_else(|| ctx.store.still_file(&ctx.policy.stills.dir, &path));
         match fresh_still(&file, max_age.0) {
             Ok((jpeg, age)) => {
-                return finish(ctx, &path, &output, &jpeg, "still", started, Some(age))
+                return finish(
+                    ctx,
+                    &path,
+                    &output,
+                    &jpeg,
+                    SnapshotSource::Still,
+                    started,
+                    Some(age),
+                )
             }
             Err(why) => log::info!(
                 "not using the still {}: {why}; taking a snapshot",
@@ -281,8 +290,8 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let deadline = started + timeout;
 
     let publisher_running = recorded.as_ref().is_some_and(|p| {
-        p.supervisor_pid.is_some_and(|pid| {
-            crate::state::identity::is_running(pid, p.supervisor_process.as_ref())
+        p.publisher.supervisor_pid.is_some_and(|pid| {
+            crate::state::identity::is_running(pid, p.publisher.supervisor_process.as_ref())
         })
     });
     let api = Api::from_env()?.with_timeout(timeout.min(crate::mediamtx::api::DEFAULT_TIMEOUT));
@@ -319,7 +328,9 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
             let device = device_for(
                 args,
                 &path,
-                recorded.as_ref().and_then(|p| p.device.as_deref()),
+                recorded
+                    .as_ref()
+                    .and_then(|p| p.publisher.device.as_deref()),
             )?;
             let input = crate::camera::capture::prepare(
                 &device,
@@ -343,7 +354,7 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
         }
     };
     match result {
-        Ok(jpeg) => finish(ctx, &path, &output, &jpeg, source.as_str(), started, None),
+        Ok(jpeg) => finish(ctx, &path, &output, &jpeg, source.recorded(), started, None),
         Err(e) => Err(e.context(format!(
             "snapshot of {path} into {}",
             output.path().display()
@@ -407,7 +418,7 @@ fn finish(
     path: &str,
     output: &Target,
     jpeg: &[u8],
-    source: &str,
+    source: SnapshotSource,
     started: Instant,
     still_age: Option<Duration>,
 ) -> anyhow::Result<ExitCode> {
@@ -419,7 +430,7 @@ fn finish(
     let record = SnapshotRecord {
         at: now(),
         file: output.path().display().to_string(),
-        source: source.to_string(),
+        source,
         bytes,
         millis,
     };
