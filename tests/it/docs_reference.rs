@@ -131,7 +131,7 @@ fn full_state(dir: &Path) -> serde_json::Value {
                 "restarts": 2,
                 "next_attempt_at": t(-5),
                 "last_exit": {"at": t(70), "code": 1, "signal": null, "ran_seconds": 3.5,
-                    "reason": "exited with code 1"},
+                    "reason": "exited"},
                 "last_error": "busy: held by pid 1",
                 "last_error_at": t(70),
                 "failure": {"cause": "busy", "detail": "held by pid 1", "fix": "stop it",
