@@ -1,7 +1,7 @@
 //! `docs/reference.md` against what the hook really writes, both ways: every
 //! key of `hook status --json` (recursively), every metric family of `hook
-//! status --prometheus` and every key of the policy file is in the
-//! reference's tables, and every key the tables list is written. The status
+//! status --prometheus`, every key of the policy file and every cause is in
+//! the reference's tables, and every key the tables list is written. The status
 //! outputs come from the real `hook` binary on a state in which every
 //! optional object and list is filled in; the policy keys from the
 //! library's own serializer of the policy.
@@ -282,5 +282,21 @@ fn the_reference_lists_every_config_key() {
         "keys of the policy file",
         &real,
         &listed(&reference(), "### Keys"),
+    );
+}
+
+#[test]
+fn the_reference_lists_every_cause() {
+    let real: BTreeSet<String> = mediamtx_hook::state::Cause::ALL
+        .iter()
+        .map(|c| c.as_str().to_string())
+        .collect();
+    let text = reference();
+    compare("causes (`Cause::ALL`)", &real, &listed(&text, "## Causes"));
+    let recording = listed(&text, "## Recording causes");
+    let unknown: Vec<&String> = recording.difference(&real).collect();
+    assert!(
+        unknown.is_empty(),
+        "recording causes that are no causes: {unknown:?}"
     );
 }
