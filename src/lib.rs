@@ -2,8 +2,14 @@
 //!
 //! The folders are layers; a module imports only from layers below it:
 //!
-//! - [`commands`]: one file per subcommand, and the dispatch that builds the
+//! - [`commands`]: one thin file per subcommand (read the arguments, call
+//!   the domain, print), and the dispatch that builds the
 //!   [`context::Context`] every command gets.
+//! - [`recording`]: the recording wing: sessions and their rules, the
+//!   per-path session lock, re-triggers, the hold, revival, segment
+//!   accounting (start times, gone files, the disk budget, recovery) and
+//!   event recording (the ring and its roll, arm/disarm, events, clips,
+//!   resume).
 //! - [`context`]: what every command and the domain below it gets: the state
 //!   store, the policy, the encoder-probe cache directory.
 //! - [`cli`]: the command line only (flag definitions, help, man page,
@@ -20,8 +26,6 @@
 //!   generated configuration and RTSP (credentials, native reader, relay).
 //! - [`state`]: the state store (`state.json`), the ledger, safe file opening
 //!   in the state directory and the observation of living processes.
-//! - [`recording`]: event recording on armed paths: the ring of short
-//!   segments, events' windows, clip plans (decisions on the state).
 //! - [`policy`]: the use-case policy and its durations.
 //! - [`process`]: the one place children are started (the pre-exec every
 //!   child gets, the scrubbed environment), the bounded run, signalling and

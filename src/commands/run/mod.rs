@@ -98,7 +98,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         still_on: false,
         still_failed: false,
         still_paused_until: None,
-        keeper: super::revive::Keeper::default(),
+        keeper: crate::recording::revive::Keeper::default(),
         restarts_base: 0,
     };
     log::info!(
@@ -111,7 +111,7 @@ pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
         subreaper: true,
         stop_when_orphaned: true,
         // A look at the path's recording session (its hold alive?).
-        tick_every: Some(super::revive::KEEPER_EVERY),
+        tick_every: Some(crate::recording::revive::KEEPER_EVERY),
         ..Spec::new(ctx.policy.restart.clone())
     };
     match supervise::supervise(&mut job, &spec, &signals) {
@@ -210,7 +210,7 @@ struct Publisher<'a> {
     /// FFmpeg ends every output when one fails, so the stream goes first.
     still_paused_until: Option<Instant>,
     /// Brings the path's recording hold back when it dies.
-    keeper: super::revive::Keeper,
+    keeper: crate::recording::revive::Keeper,
     /// The path's restarts before this instance (the count goes on).
     restarts_base: u64,
 }
