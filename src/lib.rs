@@ -26,6 +26,11 @@
 //!   generated configuration and RTSP (credentials, native reader, relay).
 //! - [`state`]: the state store (`state.json`), the ledger, safe file opening
 //!   in the state directory and the observation of living processes.
+//! - [`publish`]: the publisher (`hook run`): its job, the claim of the
+//!   path's entry and its give-back, failure causes and the camera's waits;
+//!   `hook ready`'s record and the stopping of a publisher.
+//! - [`snapshot`]: snapshot capture: the source (live stream, device or
+//!   live still), the camera's warm-up, the capture and the output file.
 //! - [`policy`]: the use-case policy and its durations.
 //! - [`process`]: the one place children are started (the pre-exec every
 //!   child gets, the scrubbed environment), the bounded run, signalling and
@@ -43,8 +48,10 @@ pub mod logging;
 pub mod mediamtx;
 pub mod policy;
 pub mod process;
+pub mod publish;
 pub mod recording;
 pub mod redact;
+pub mod snapshot;
 pub mod state;
 pub mod status;
 pub mod supervise;

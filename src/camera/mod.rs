@@ -3,7 +3,8 @@
 //! `encoder_choice`; `filter_probe` whether FFmpeg has the
 //! faster chroma conversion), why it cannot be used (`device_error`) and who owns it
 //! (`device_lock`), who else has it open (`holders`) and how to wait for it
-//! to come back (`watch`).
+//! to come back (`watch`); what `hook devices` finds and reports
+//! (`inventory`).
 
 pub mod capture;
 pub mod device_error;
@@ -13,6 +14,7 @@ pub mod filter_probe;
 pub mod formats;
 pub mod holders;
 pub mod input_choice;
+pub mod inventory;
 pub mod names;
 pub mod probe;
 #[cfg(test)]

@@ -1,5 +1,28 @@
 //! `hook status` for people: one line per path, then the details of each
 //! path (recording, last exit, snapshot), in local time and human units.
+//!
+//! # The table and the details
+//!
+//! Without PATH, one line per path, a header first:
+//!
+//! ```text
+//! PATH     PHASE    USE                PID    UPTIME  RESTARTS  SEGMENTS     GAPS  LAST ERROR
+//! camera0  running  viewing,recording  41234  1h02m   0         12 (6h00m)   0     -
+//! camera1  idle*    -                  -      -       3         0            0     device /dev/video1 not found
+//!   * camera1: hook run (pid 40321) is gone without recording its end (killed?); the state said running
+//! ```
+//!
+//! PHASE carries a `*` when the state was stale; the notes follow the table.
+//! PID and UPTIME are FFmpeg's (the publisher). When a path has a live still
+//! (`stills.every`), a STILL column before LAST ERROR shows its age. SEGMENTS is the count and the
+//! recorded time over every segment of the path. With PATH, every field, one
+//! per line (phase, use cases, device, pids, uptime, restarts, next attempt,
+//! last exit, last error, activation latency, recording session, last
+//! session, segments, ledger file, snapshot, still, stop reason, stderr tail).
+//! Times are shown in local time. Below either, the machine's disk budget
+//! (storage line), the disk forecast (hours of recording left at the last
+//! day's write rate, `status::forecast`) and each path's oldest kept segment.
+//!
 
 use crate::state::observe::*;
 use crate::state::{PathState, Session, SessionStatus, StateStore};

@@ -1,5 +1,106 @@
-//! `hook status --json`: the versioned schema documented in `hook status`'s
-//! module (`commands::status`), rendered from what `state::observe` found.
+//! `hook status --json`: the versioned schema below, rendered from what
+//! `state::observe` found.
+//!
+//! # `--json` (schema version 1)
+//!
+//! One object. Versioning rule: fields are only ever added; `schema_version`
+//! changes only when the meaning of an existing field changes. Times are RFC
+//! 3339 strings (UTC); a value that is not known or does not apply is `null`.
+//!
+//! ```text
+//! {
+//!   "schema_version": 1,                     integer, this schema's version
+//!   "generated_at": "2026-11-24T03:43:19Z",  when status looked
+//!   "state_dir": "/var/lib/mediamtx-hook",   where the state lives
+//!   "paths": { "<path name>": {              one entry per MediaMTX path
+//!     "phase": "running",           idle | waiting-for-device | starting | running |
+//!                                   backoff | stopping | failed; checked against the
+//!                                   living processes (see stale)
+//!     "recorded_phase": "running",  the phase as the state file has it
+//!     "stale": false,               true when the state names processes that are gone
+//!                                   (a hook killed without recording its end); phase
+//!                                   and pids then say what is true now
+//!     "notes": [],                  strings: why stale, and other findings
+//!     "use_cases": ["viewing"],     what holds the path: "viewing" (a publisher is up
+//!                                   on demand, for a reader), "recording" (a recording
+//!                                   session is active)
+//!     "device": "/dev/video0",      string or null
+//!     "supervisor_pid": 41200,      the `hook run` process, null when none is alive
+//!     "child_pid": 41234,           FFmpeg publishing the camera, null when none is alive
+//!     "child_started_at": "…",      when that FFmpeg started, or null
+//!     "uptime_seconds": 3720.5,     number: seconds FFmpeg has run, null when none runs
+//!     "restarts": 0,                integer: FFmpeg restarts by the supervisor
+//!     "next_attempt_at": null,      in backoff: when the next start is due
+//!     "last_exit": null,            or {"at", "code" (int|null), "signal" (int|null),
+//!                                   "ran_seconds" (number), "reason" (string)}
+//!     "last_error": null,           string or null
+//!     "last_error_at": null,        when last_error happened
+//!     "cause": null,                why the publisher is not working, one of the
+//!                                   documented set (README, Causes): camera_missing,
+//!                                   unplugged, not_a_camera, busy, permission,
+//!                                   usb_bandwidth, unsupported_format, unsupported_size,
+//!                                   no_frames, encoder_failed, ffmpeg_failed,
+//!                                   mediamtx_unreachable, credentials_refused,
+//!                                   disk_full, device_error, other; null while idle,
+//!                                   running or stopping
+//!     "cause_detail": null,         the evidence (the error, FFmpeg's line, the holder)
+//!     "cause_fix": null,            what to do about it
+//!     "cause_since": null,          when this cause was first seen
+//!     "stderr_tail": [],            strings: FFmpeg's last stderr lines
+//!     "demand_at": "…",             when `hook run` last started (MediaMTX's demand)
+//!     "ready_at": "…",              when `hook ready` last ran (stream available)
+//!     "activation_latency_ms": 420, integer: ready − demand of the last activation
+//!     "recording": {
+//!       "active": false,            a recording session is active and held
+//!       "stale": false,             the session's hold process is gone, or (starting)
+//!                                   its `hook record start` is gone
+//!       "session": null,            the current session, or {"started_at", "until",
+//!                                   "ended_at", "status" (starting|active|ended|failed),
+//!                                   "end_reason", "segments" (int), "recorded_seconds"
+//!                                   (number), "gaps" (int), "hold_pid", and when known
+//!                                   "hold_process", "starter_pid", "starter_process"
+//!                                   ({"pid", "start_ticks", "boot_id"}), "reason"
+//!                                   (`--reason`), "retriggers" (int), "recent_retriggers"
+//!                                   (the last 20: {"at", "reason", "duration_seconds",
+//!                                   "until" (null: open-ended), "changed" (bool)})}
+//!       "last_session": null        the previous session, same shape
+//!     },
+//!     "segments": {                 every segment recorded on the path
+//!       "count": 12,                integer
+//!       "recorded_seconds": 21600.4,number: sum of the segments' durations
+//!       "bytes": 1234567,           integer: sum of their sizes
+//!       "gaps": 0,                  integer: holes longer than the gap tolerance
+//!       "gone": 0,                  integer: segments whose files were found deleted
+//!                                   (each has a {"gone": file, "noticed_at"} ledger line)
+//!       "last_end": "…",            end of the latest segment, or null
+//!       "last": [ {"file", "start", "duration", "size", "start_from"
+//!                 ("file-name"|"mtime"), "gap_before" (seconds, absent when none),
+//!                 "session" (its session's started_at, absent when none)} ],
+//!                                   the latest few, oldest first
+//!       "ledger": "/var/lib/mediamtx-hook/ledger/camera0.jsonl"
+//!                                   every segment, one JSON line each (same shape)
+//!     },
+//!     "snapshot": null,             or {"at", "file", "source" (device|stream|still),
+//!                                   "bytes", "millis"}
+//!     "still": null,                the live still (stills.every), or {"file", "at" (the
+//!                                   file's time, null until written), "age_seconds",
+//!                                   "bytes", "every_seconds"}; it stays after the
+//!                                   stream stops
+//!     "stop_reason": null,          why `hook stop` last stopped the path
+//!     "armed": null,                an armed path (`hook record arm`): {"since",
+//!                                   "pre_seconds", "post_seconds", "segment_duration",
+//!                                   "window_from", "window_to", "ring_segments",
+//!                                   "ring_bytes", "rolled", "rolled_bytes", "ring"}
+//!     "events": [],                 the latest events: {"id", "at", "until",
+//!                                   "window_start", "window_end", "reason",
+//!                                   "pre_seconds", "post_seconds",
+//!                                   "achieved_pre_seconds", "kept_from",
+//!                                   "retriggers", "active"}
+//!     "updated_at": "…"             when the state of the path last changed
+//!   } }
+//! }
+//! ```
+//!
 
 use crate::state::observe::*;
 use crate::state::{

@@ -1,5 +1,7 @@
 //! How `hook status` shows what it observed: human text, JSON, Prometheus
-//! metrics. Rendering only; the observation itself is in `state`.
+//! metrics (`units` the units people read); `view` puts the status together (the state checked against the
+//! living processes by `state::observe`, the recording's trouble, the disk
+//! budget) and renders it in the format asked for.
 
 pub mod events;
 pub mod forecast;
@@ -9,3 +11,4 @@ pub mod prometheus;
 pub mod recording;
 pub mod storage;
 pub mod units;
+pub mod view;

@@ -59,6 +59,19 @@ pub struct ChildExit {
     pub reason: ExitReason,
 }
 
+impl ChildExit {
+    /// The state's record of this end (a path's or a hold's `last_exit`).
+    pub(crate) fn record(&self) -> crate::state::ExitRecord {
+        crate::state::ExitRecord {
+            at: self.at,
+            code: self.status.code(),
+            signal: self.status.signal(),
+            ran_seconds: (self.ran.as_secs_f64() * 1000.0).round() / 1000.0,
+            reason: self.reason,
+        }
+    }
+}
+
 /// Something supervision waits for instead of a backoff delay: the next
 /// attempt follows as soon as [`Wait::ready`] says so.
 pub trait Wait: std::fmt::Debug {

@@ -11,7 +11,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use common::{RtspListener, TempDir};
-use mediamtx_hook::commands::snapshot::check_jpeg;
+use mediamtx_hook::snapshot::check_jpeg;
 use run_support::{assert_nothing_left, Hook, HookOptions};
 
 /// The fast restart values plus stills every 300 ms in `pics/`.

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::Publisher;
+use super::job::Publisher;
 use crate::camera::capture::TEST_PATTERN;
 use crate::camera::device_error::DeviceError;
 use crate::camera::holders;
