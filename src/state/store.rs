@@ -50,13 +50,6 @@ pub(super) struct Locked {
     _file: File,
 }
 
-/// A path's entry that does not parse, set aside by a writer.
-pub(super) struct Bad {
-    pub(super) path: String,
-    pub(super) raw: String,
-    pub(super) error: String,
-}
-
 impl StateStore {
     /// A store rooted at `dir`; nothing is created until the first write.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
