@@ -19,7 +19,7 @@ pub struct ArmArgs {
     #[arg(long, value_name = "DURATION")]
     pub post: Option<Dur>,
     #[command(flatten)]
-    pub rtsp: super::RtspPortArg,
+    pub rtsp: super::mtx_args::RtspPortArg,
 }
 
 #[derive(Debug, Clone, Args)]

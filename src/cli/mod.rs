@@ -5,6 +5,7 @@
 pub mod completions;
 pub mod events;
 pub mod manpage;
+pub mod mtx_args;
 pub mod values;
 
 use std::ffi::OsString;
@@ -16,6 +17,7 @@ use crate::camera::capture::{Bitrate, CaptureRequest, InputFormat, WantedSize};
 use crate::camera::encoder_choice::Encoder;
 use crate::mediamtx::env as mtx_env;
 use crate::policy::duration::Dur;
+pub use mtx_args::{MtxPathArg, RtspPortArg};
 
 /// Supervises FFmpeg for MediaMTX: V4L2 cameras published on demand,
 /// recording sessions that survive segment rotation, snapshots, and a status
@@ -316,34 +318,6 @@ impl SegmentArgs {
         self.segment_duration
             .map_or_else(|| mtx_env::validate_segment_duration(None), Ok)
     }
-}
-
-/// MediaMTX's `MTX_PATH`, for the hooks it runs (hidden: MediaMTX sets it).
-#[derive(Debug, Clone, Default, Args)]
-pub struct MtxPathArg {
-    /// The MediaMTX path name (MTX_PATH, set by MediaMTX)
-    #[arg(long = "mtx-path", env = "MTX_PATH", hide = true, value_name = "NAME",
-          value_parser = values::path_name("MTX_PATH"))]
-    pub mtx_path: Option<String>,
-}
-
-impl MtxPathArg {
-    /// The path name, which must be set.
-    pub(crate) fn name(&self) -> anyhow::Result<String> {
-        self.mtx_path
-            .clone()
-            .map_or_else(|| mtx_env::validate_path_name(None, "MTX_PATH"), Ok)
-    }
-}
-
-/// MediaMTX's RTSP port: `RTSP_PORT` (set by MediaMTX for its hooks; for
-/// commands a person runs, from the environment too), else 8554.
-#[derive(Debug, Clone, Args)]
-pub struct RtspPortArg {
-    /// MediaMTX's RTSP port (RTSP_PORT)
-    #[arg(long = "rtsp-port", env = "RTSP_PORT", hide = true, value_name = "PORT",
-          default_value_t = mtx_env::DEFAULT_RTSP_PORT, value_parser = values::port("RTSP_PORT"))]
-    pub rtsp_port: u16,
 }
 
 #[derive(Debug, Subcommand)]
