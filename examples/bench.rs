@@ -1128,7 +1128,7 @@ impl Bench {
             met: met(p50 < 5.0),
             how: format!(
                 "{runs} runs in sequence on a path whose ledger holds 100,000 segments whose files are all gone (the worst case: each run stats and marks {} of them; {} marked in all), on {}",
-                mediamtx_hook::commands::segment_complete::GONE_CHECKS,
+                mediamtx_hook::recording::segments::GONE_CHECKS,
                 totals.1,
                 fs_of(&state)
             ),

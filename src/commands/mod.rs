@@ -2,17 +2,15 @@
 //! command line to them. Every command gets a [`Context`] built here from the
 //! parsed [`Cli`]; nothing below this layer sees the command line.
 
+pub mod clip;
 pub mod devices;
-pub mod events;
 pub mod hold;
 pub mod mediamtx_config;
 pub mod ready;
 pub mod record;
-pub mod record_retrigger;
-pub mod revive;
+pub mod resume;
 pub mod run;
 pub mod segment_complete;
-pub mod session;
 pub mod snapshot;
 pub mod status;
 pub mod stop;
@@ -56,10 +54,10 @@ pub fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::SegmentComplete(args) => segment_complete::main(&ctx, &args),
         Command::Record(RecordCommand::Start(args)) => record::start(&ctx, &args),
         Command::Record(RecordCommand::Stop(args)) => record::stop(&ctx, &args),
-        Command::Record(RecordCommand::Arm(args)) => events::arm(&ctx, &args),
-        Command::Record(RecordCommand::Disarm(args)) => events::disarm(&ctx, &args),
-        Command::Clip(args) => events::clip::main(&ctx, &args),
-        Command::Resume => events::resume::main(&ctx),
+        Command::Record(RecordCommand::Arm(args)) => record::arm(&ctx, &args),
+        Command::Record(RecordCommand::Disarm(args)) => record::disarm(&ctx, &args),
+        Command::Clip(args) => clip::main(&ctx, &args),
+        Command::Resume => resume::main(&ctx),
         Command::Snapshot(args) => snapshot::main(&ctx, &args),
         Command::Stop(args) => stop::main(&ctx, &args),
         Command::Status(args) => status::main(&ctx, &args),

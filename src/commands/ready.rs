@@ -29,10 +29,10 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
         None => log::info!("stream available (no pending demand from hook run to measure)"),
     }
     // A session whose hold died is given a new one first.
-    crate::commands::revive::revive_once(ctx, &path, "hook ready");
+    crate::recording::revive::revive_once(ctx, &path, "hook ready");
     // A stream that became available again may belong to a MediaMTX that
     // restarted and forgot the session's `record` switch: switch it back on.
-    if let Err(e) = crate::commands::record::reapply_on_ready(ctx, &path) {
+    if let Err(e) = crate::recording::switch::reapply_on_ready(ctx, &path) {
         let text = format!("{e:#}");
         let _ = ctx.store.update_path(&path, |p| {
             p.publisher.last_error = Some(text);

@@ -33,12 +33,12 @@ pub fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
     let mut failures: Vec<String> = Vec::new();
 
     // Recording first, so the publisher is not held alive while it stops.
-    match crate::commands::session::end_session(ctx, &api, &path, &format!("hook stop: {reason}")) {
+    match crate::recording::stop::end_session(ctx, &api, &path, &format!("hook stop: {reason}")) {
         Ok(Some(summary)) => println!("{path}: {summary}"),
         Ok(None) => {}
         Err(e) => failures.push(format!("{e:#}")),
     }
-    if let Err(e) = crate::commands::events::drop_arm(ctx, &api, &path, "hook stop") {
+    if let Err(e) = crate::recording::events::arm::drop_arm(ctx, &api, &path, "hook stop") {
         failures.push(format!("{e:#}"));
     }
 

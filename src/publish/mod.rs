@@ -112,7 +112,7 @@ pub(crate) fn publish(ctx: &Context, publish: Publish<'_>) -> anyhow::Result<()>
         subreaper: true,
         stop_when_orphaned: true,
         // A look at the path's recording session (its hold alive?).
-        tick_every: Some(crate::commands::revive::KEEPER_EVERY),
+        tick_every: Some(crate::recording::revive::KEEPER_EVERY),
         ..Spec::new(ctx.policy.restart.clone())
     };
     match supervise::supervise(&mut job, &spec, &signals) {

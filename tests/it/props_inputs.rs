@@ -9,9 +9,9 @@ use std::os::unix::ffi::OsStrExt;
 
 use clap::Parser;
 use mediamtx_hook::cli::{Cli, Command};
-use mediamtx_hook::commands::segment_complete::{resolve_local, start_from_file_name};
 use mediamtx_hook::mediamtx::env as mtx_env;
 use mediamtx_hook::policy::{duration, Policy};
+use mediamtx_hook::recording::segments::{resolve_local, start_from_file_name};
 use mediamtx_hook::state::StateStore;
 use proptest::prelude::*;
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time, UtcOffset};

@@ -5,19 +5,19 @@
 
 use time::OffsetDateTime;
 
-use crate::recording::ring::{self, RolledRecord};
+use crate::recording::events::ring::{self, RolledRecord};
 use crate::state::events::RingSegment;
 use crate::state::{PathState, StateStore};
 
 /// What a roll did: (file, bytes) deleted, (file, why) left alone.
 #[derive(Debug, Default)]
-pub struct Rolled {
+pub(crate) struct Rolled {
     pub deleted: Vec<(String, u64)>,
     pub left: Vec<(String, String)>,
 }
 
 /// Deletes `p`'s ring segments that are due (see [`ring::due_to_roll`]).
-pub fn roll(
+pub(crate) fn roll(
     store: &StateStore,
     path: &str,
     p: &mut PathState,
@@ -40,7 +40,7 @@ pub fn roll(
 
 /// Deletes one ring segment taken out of `p`'s ring: the file (a regular
 /// file only, never through a link), a `rolled` ledger line, the counts.
-pub fn delete(
+pub(crate) fn delete(
     store: &StateStore,
     path: &str,
     p: &mut PathState,
@@ -76,7 +76,7 @@ pub fn delete(
 }
 
 /// One log line per rolled segment (debug: there is one per segment).
-pub fn log(rolled: &Rolled) {
+pub(crate) fn log(rolled: &Rolled) {
     for (file, size) in &rolled.deleted {
         log::debug!("rolled segment {file} ({size} bytes) out of the armed window");
     }

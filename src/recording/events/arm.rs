@@ -1,52 +1,49 @@
-//! `hook record arm|disarm`, events (`record start` on an armed path),
-//! `hook clip` and `hook resume`: event recording with a pre-roll.
+//! Arming and disarming a path for events (`hook record arm|disarm`).
 //!
 //! An armed path is held like a recording session (the session, open-ended,
 //! is the arm's; its hold keeps the stream and MediaMTX's `record` on) and
-//! recorded in short segments: `arm` PATCHes `record` together with
+//! recorded in short segments: arming PATCHes `record` together with
 //! `recordSegmentDuration` (`events.segment_duration`, 2 s), both `record*`
-//! settings, so MediaMTX restarts only its recorder and readers stay. A hold
-//! or `hook ready` that finds `record` forgotten (MediaMTX restarted) puts
-//! both back. `disarm` puts the entry's previous `recordSegmentDuration`
-//! back. What goes to the ring and what an event keeps is decided in
-//! `crate::recording::ring`; `segment-complete` rolls the ring.
-
-pub mod clip;
-pub mod resume;
-mod trigger;
-
-use std::process::ExitCode;
+//! settings, so MediaMTX restarts only its recorder and readers stay.
+//! Disarming ends the session, deletes the ring and puts the entry's
+//! previous `recordSegmentDuration` back.
 
 use anyhow::anyhow;
 
-pub use trigger::trigger;
-
-use crate::cli::events::ArmArgs;
-use crate::cli::PathArg;
-use crate::commands::record::{
-    begin, end_stale, hold_running, interrupt_flag, is_live, lock_for_change, rtsp_port,
-    stale_reason,
-};
-use crate::commands::segment_complete::roll;
-use crate::commands::Context;
+use crate::context::Context;
 use crate::mediamtx::api::Api;
-use crate::mediamtx::env as mtx_env;
 use crate::policy::duration::{format_mediamtx, Dur};
+use crate::recording::begin::{begin, interrupt_flag, lock_for_change};
+use crate::recording::events::roll;
+use crate::recording::session::{end_stale, hold_running, is_live, stale_reason};
+use crate::recording::stop::stop_recording;
+use crate::recording::text::rfc3339;
 use crate::state::events::Armed;
-use crate::state::{now, SessionStatus};
+use crate::state::now;
+use crate::state::SessionStatus;
+
+/// What `record arm` asks for, checked: the pre-roll and post-roll (the
+/// policy's when not given).
+#[derive(Debug, Clone)]
+pub(crate) struct ArmRequest {
+    pub path: String,
+    /// MediaMTX's RTSP port, which the hold reads from.
+    pub port: u16,
+    pub pre: Option<Dur>,
+    pub post: Option<Dur>,
+}
 
 /// The reason an arm's session carries (shown by `hook status`).
-pub const ARMED_REASON: &str = "armed for events";
+pub(crate) const ARMED_REASON: &str = "armed for events";
 
-/// Entry point of `hook record arm PATH [--pre D] [--post D]`.
-pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
-    crate::logging::set_path(&path);
-    let port = rtsp_port()?;
-    let pre = args.pre.unwrap_or(ctx.policy.events.pre);
-    let post = args.post.unwrap_or(ctx.policy.events.post);
+/// Arms `req.path` (or, when it is armed and held, changes its pre-roll and
+/// post-roll): what happened, as one line to print.
+pub(crate) fn arm(ctx: &Context, api: &Api, req: ArmRequest) -> anyhow::Result<String> {
+    let path = req.path;
+    let port = req.port;
+    let pre = req.pre.unwrap_or(ctx.policy.events.pre);
+    let post = req.post.unwrap_or(ctx.policy.events.post);
     let segment = format_mediamtx(ctx.policy.events.segment_duration.0);
-    let api = Api::from_env()?;
     let interrupted = interrupt_flag()?;
     let _lock = lock_for_change(ctx, &path, &interrupted)?;
     let recorded = ctx.store.read()?.paths.remove(&path).unwrap_or_default();
@@ -63,13 +60,12 @@ pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
                     }
                     Ok(())
                 })?;
-                println!("{path}: already armed; now {window}");
-                return Ok(ExitCode::SUCCESS);
+                return Ok(format!("already armed; now {window}"));
             }
             (None, true) => {
                 return Err(anyhow!(
                     "{path} records a session (since {}): arming would change how it is kept; `hook record stop {path}` first, then arm",
-                    crate::commands::session::rfc3339(old.started_at)
+                    rfc3339(old.started_at)
                 ))
             }
             _ => {
@@ -107,7 +103,7 @@ pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
     })?;
     let started = begin(
         ctx,
-        &api,
+        api,
         &path,
         port,
         Some(ARMED_REASON.into()),
@@ -117,29 +113,26 @@ pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
     match started {
         Ok((_, hold_pid)) => {
             log::info!("armed: {window}");
-            println!("{path}: armed: {window} (hold pid {hold_pid})");
-            Ok(ExitCode::SUCCESS)
+            Ok(format!("armed: {window} (hold pid {hold_pid})"))
         }
         Err(e) => {
             let _ = ctx.store.update_path(&path, |p| {
                 p.armed = None;
                 Ok(())
             });
-            restore_segment_duration(ctx, &api, &path, previous.as_deref());
+            restore_segment_duration(ctx, api, &path, previous.as_deref());
             Err(e.context(format!("arming {path}")))
         }
     }
 }
 
-/// Entry point of `hook record disarm PATH`.
-pub fn disarm(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
-    crate::logging::set_path(&path);
-    let api = Api::from_env()?;
+/// Disarms `path`: its session ended (recording off), its ring deleted,
+/// its segment length put back. What happened, as one line to print.
+pub(crate) fn disarm(ctx: &Context, api: &Api, path: &str) -> anyhow::Result<String> {
     let state = ctx.store.read()?;
     if state
         .paths
-        .get(&path)
+        .get(path)
         .and_then(|p| p.armed.as_ref())
         .is_none()
     {
@@ -147,23 +140,19 @@ pub fn disarm(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
             "{path} is not armed (`hook record arm {path}` arms it)"
         ));
     }
-    let ended = crate::commands::session::stop_recording(
-        ctx,
-        &api,
-        &path,
-        "disarmed with hook record disarm",
-    );
-    let dropped = drop_arm(ctx, &api, &path, "disarmed");
+    let ended = stop_recording(ctx, api, path, "disarmed with hook record disarm");
+    let dropped = drop_arm(ctx, api, path, "disarmed");
     ended?;
     let rolled = dropped?;
-    println!("{path}: disarmed; recording off, {rolled} segments of the window deleted");
-    Ok(ExitCode::SUCCESS)
+    Ok(format!(
+        "disarmed; recording off, {rolled} segments of the window deleted"
+    ))
 }
 
 /// Ends `path`'s arm once its session has ended: the ring deleted (`rolled`
 /// lines with `why`), `recordSegmentDuration` put back. The number of ring
 /// segments deleted (0 when the path was not armed).
-pub fn drop_arm(ctx: &Context, api: &Api, path: &str, why: &str) -> anyhow::Result<usize> {
+pub(crate) fn drop_arm(ctx: &Context, api: &Api, path: &str, why: &str) -> anyhow::Result<usize> {
     let store = &ctx.store;
     let (armed, rolled) = store.update(|state| {
         let Some(p) = state.paths.get_mut(path) else {
@@ -200,7 +189,7 @@ fn restore_segment_duration(ctx: &Context, api: &Api, path: &str, previous: Opti
 }
 
 /// For `hook record stop`: an armed path's session is the arm's.
-pub fn refuse_when_armed(ctx: &Context, path: &str) -> anyhow::Result<()> {
+pub(crate) fn refuse_when_armed(ctx: &Context, path: &str) -> anyhow::Result<()> {
     let state = ctx.store.read()?;
     if state.paths.get(path).is_some_and(|p| p.armed.is_some()) {
         return Err(anyhow!(
@@ -208,9 +197,4 @@ pub fn refuse_when_armed(ctx: &Context, path: &str) -> anyhow::Result<()> {
         ));
     }
     Ok(())
-}
-
-/// `10s` for a number of milliseconds.
-pub(crate) fn ms_text(ms: u64) -> String {
-    Dur::millis(ms).to_string()
 }

@@ -5,22 +5,21 @@
 //! ended is a new event, whose pre-roll may overlap the previous one's
 //! post-roll (they then share those segments).
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
-use crate::commands::record_retrigger::both_times;
-use crate::commands::Context;
+use crate::context::Context;
 use crate::error::usage;
-use crate::recording::clip_plan::pieces;
-use crate::recording::ring::{self, KeptRecord};
+use crate::recording::events::clip_plan::pieces;
+use crate::recording::events::ring::{self, KeptRecord};
+use crate::recording::text::{both_times, ms_text};
 use crate::state::events::{Event, RECENT_EVENTS};
 use crate::state::now;
 
 /// A ledger line: an event began, or was re-triggered.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct EventRecord {
+pub(crate) struct EventRecord {
     pub event: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -52,13 +51,13 @@ impl EventRecord {
 }
 
 /// Starts or re-triggers the event on the armed `path` (the caller holds
-/// its session lock).
-pub fn trigger(
+/// its session lock). What happened, as one line to print.
+pub(crate) fn trigger(
     ctx: &Context,
     path: &str,
     duration: Option<Duration>,
     reason: Option<String>,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<String> {
     let Some(duration) = duration else {
         return Err(usage(format!(
             "{path} is armed: an event needs --duration D (how long it lasts; the post-roll follows it)"
@@ -132,7 +131,7 @@ pub fn trigger(
         .as_ref()
         .map(|r| format!(" ({r})"))
         .unwrap_or_default();
-    let post = super::ms_text(event.post_ms);
+    let post = ms_text(event.post_ms);
     if again {
         let text = format!(
             "event {} re-triggered: until {} (+{post} post-roll){why}",
@@ -140,17 +139,14 @@ pub fn trigger(
             both_times(event.until)
         );
         log::info!("{text}");
-        println!("{path}: {text}");
+        Ok(text)
     } else {
         let pre = match event.achieved_pre_seconds() {
             Some(s) => format!(
                 "{s:.1}s of pre-roll kept ({} asked, {kept} segments)",
-                super::ms_text(event.pre_ms)
+                ms_text(event.pre_ms)
             ),
-            None => format!(
-                "pre-roll {} asked, none on disk yet",
-                super::ms_text(event.pre_ms)
-            ),
+            None => format!("pre-roll {} asked, none on disk yet", ms_text(event.pre_ms)),
         };
         let text = format!(
             "event {} until {} (+{post} post-roll); {pre}{why}",
@@ -158,9 +154,8 @@ pub fn trigger(
             both_times(event.until)
         );
         log::info!("{text}");
-        println!("{path}: {text}");
+        Ok(text)
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// How much of a ledger's end is read for an event's pre-roll (hundreds of

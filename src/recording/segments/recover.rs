@@ -8,7 +8,8 @@
 //! late) are recorded, flagged `recovered`, their duration taken from the
 //! file's times.
 
-use super::start_time::segment_start;
+use crate::recording::segments::start_time::segment_start;
+use crate::recording::segments::totals::already_recorded;
 use crate::state::{SegmentRecord, SegmentTotals};
 use std::path::Path;
 use time::{Duration, OffsetDateTime};
@@ -42,7 +43,7 @@ pub(super) fn unledgered(
         let file = entry.path();
         let text = file.to_string_lossy().into_owned();
         let named = file.extension().is_some_and(|e| e == "mp4" || e == "ts");
-        if !named || text == current || super::already_recorded(totals, &text) {
+        if !named || text == current || already_recorded(totals, &text) {
             continue;
         }
         // Never through a link; only regular files.

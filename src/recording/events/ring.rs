@@ -16,14 +16,14 @@ use crate::state::{PathState, SegmentRecord};
 /// segment, not in the disk budget's order); `Kept`: an event covers it (the
 /// events' `kept_from` updated), or the path is not armed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Placement {
+pub(crate) enum Placement {
     Ring,
     Kept,
 }
 
 /// Decides where `seg` goes and applies it to `p` (its kept totals, which
 /// `record_segment` counted, are taken back for a ring segment).
-pub fn place_segment(p: &mut PathState, seg: &SegmentRecord) -> Placement {
+pub(crate) fn place_segment(p: &mut PathState, seg: &SegmentRecord) -> Placement {
     if p.armed.is_none() {
         return Placement::Kept;
     }
@@ -57,7 +57,7 @@ fn note_kept(e: &mut Event, start: OffsetDateTime) {
 
 /// Takes out of the ring (and returns) the segments that ended more than
 /// the pre-roll before `now` and that no event covers: the ones to delete.
-pub fn due_to_roll(p: &mut PathState, now: OffsetDateTime) -> Vec<RingSegment> {
+pub(crate) fn due_to_roll(p: &mut PathState, now: OffsetDateTime) -> Vec<RingSegment> {
     let events = &p.events;
     let Some(armed) = p.armed.as_mut() else {
         return Vec::new();
@@ -73,7 +73,7 @@ pub fn due_to_roll(p: &mut PathState, now: OffsetDateTime) -> Vec<RingSegment> {
 
 /// Takes out of the ring (and returns) the segments the event `id` covers:
 /// they are kept from now on (counted back into the kept totals).
-pub fn keep_for_event(p: &mut PathState, id: u64) -> Vec<RingSegment> {
+pub(crate) fn keep_for_event(p: &mut PathState, id: u64) -> Vec<RingSegment> {
     let Some(idx) = p.events.iter().position(|e| e.id == id) else {
         return Vec::new();
     };
@@ -96,7 +96,7 @@ pub fn keep_for_event(p: &mut PathState, id: u64) -> Vec<RingSegment> {
 
 /// Removes the oldest ring segment of all paths (for the disk budget,
 /// which deletes ring segments before any kept one): its path and segment.
-pub fn take_oldest(
+pub(crate) fn take_oldest(
     paths: &mut std::collections::BTreeMap<String, PathState>,
 ) -> Option<(String, RingSegment)> {
     let (name, _) = paths
@@ -109,7 +109,7 @@ pub fn take_oldest(
 }
 
 /// The bytes of every ring (they count in `recording.max_size`).
-pub fn ring_bytes(paths: &std::collections::BTreeMap<String, PathState>) -> u64 {
+pub(crate) fn ring_bytes(paths: &std::collections::BTreeMap<String, PathState>) -> u64 {
     paths
         .values()
         .filter_map(|p| p.armed.as_ref())
@@ -119,7 +119,7 @@ pub fn ring_bytes(paths: &std::collections::BTreeMap<String, PathState>) -> u64 
 
 /// A ledger line: a ring segment deleted.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RolledRecord {
+pub(crate) struct RolledRecord {
     pub rolled: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -133,7 +133,7 @@ pub struct RolledRecord {
 /// A ledger line: a ring segment kept for an event from now on (read as a
 /// kept segment by the ledger's cursor, like a requeued one).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct KeptRecord {
+pub(crate) struct KeptRecord {
     pub requeued: String,
     #[serde(with = "time::serde::rfc3339")]
     pub start: OffsetDateTime,
@@ -144,7 +144,7 @@ pub struct KeptRecord {
 
 /// A segment's ledger line marked as a ring segment (`"ring": true`):
 /// the ledger's cursor (gone files, disk budget) passes over it.
-pub fn ring_line(seg: &SegmentRecord) -> serde_json::Value {
+pub(crate) fn ring_line(seg: &SegmentRecord) -> serde_json::Value {
     let mut v = serde_json::to_value(seg).unwrap_or_default();
     if let Some(o) = v.as_object_mut() {
         o.insert("ring".into(), serde_json::Value::Bool(true));

@@ -14,21 +14,21 @@
 //! of it runs under the state lock, so concurrent hooks never delete one
 //! file twice or lose a count.
 
-use super::gone::{seek_entry, GoneRecord};
 use crate::policy::record_path::RecordPattern;
 use crate::policy::size::Size;
 use crate::policy::Recording;
+use crate::recording::segments::gone::{seek_entry, GoneRecord};
 use crate::state::storage::space;
 use crate::state::{State, StateStore};
 use time::OffsetDateTime;
 
 /// At most this many segments are deleted per finished segment, so that
 /// the state lock is never held long; the next segment goes on.
-pub const DELETE_MAX: usize = 256;
+pub(crate) const DELETE_MAX: usize = 256;
 
 /// A ledger line: a segment the disk budget deleted.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DeletedRecord {
+pub(crate) struct DeletedRecord {
     pub deleted: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -40,7 +40,7 @@ pub struct DeletedRecord {
 /// A ledger line: a kept segment moved to the ledger's end (the newest of
 /// its path found at the head of the ledger, behind older ones).
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct RequeuedRecord {
+pub(crate) struct RequeuedRecord {
     pub requeued: String,
     #[serde(with = "time::serde::rfc3339")]
     pub start: OffsetDateTime,
@@ -49,7 +49,7 @@ pub struct RequeuedRecord {
 
 /// A ledger line: the oldest segment of a path, left alone.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct SkippedRecord {
+pub(crate) struct SkippedRecord {
     pub skipped: String,
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
@@ -58,7 +58,7 @@ pub struct SkippedRecord {
 
 /// What one enforcement did, for the log.
 #[derive(Debug, Default)]
-pub struct Enforced {
+pub(crate) struct Enforced {
     /// (path, file, bytes, reason)
     pub deleted: Vec<(String, String, u64, String)>,
     /// (path, file, why)
@@ -99,14 +99,18 @@ impl Enforced {
 }
 
 /// The budget's reason to delete now, if over it.
-pub fn over_budget(state: &State, rec: &Recording, root: &std::path::Path) -> Option<String> {
+pub(crate) fn over_budget(
+    state: &State,
+    rec: &Recording,
+    root: &std::path::Path,
+) -> Option<String> {
     if let Some(max) = rec.max_size {
         let total: u64 = state
             .paths
             .values()
             .map(|p| p.segments.kept_bytes)
             .sum::<u64>()
-            + crate::recording::ring::ring_bytes(&state.paths);
+            + crate::recording::events::ring::ring_bytes(&state.paths);
         if total > max.0 {
             return Some(format!("max_size {max}"));
         }
@@ -116,7 +120,7 @@ pub fn over_budget(state: &State, rec: &Recording, root: &std::path::Path) -> Op
 }
 
 /// Deletes oldest segments while over budget (see the module).
-pub fn enforce(
+pub(crate) fn enforce(
     store: &StateStore,
     state: &mut State,
     rec: &Recording,
@@ -139,10 +143,18 @@ pub fn enforce(
         };
         // An armed path's ring goes before any kept segment (an event's or
         // a session's).
-        if let Some((name, seg)) = crate::recording::ring::take_oldest(&mut state.paths) {
+        if let Some((name, seg)) = crate::recording::events::ring::take_oldest(&mut state.paths) {
             let p = state.paths.get_mut(&name).expect("taken from the paths");
-            let mut rolled = super::roll::Rolled::default();
-            super::roll::delete(store, &name, p, seg, &reason, now, &mut rolled)?;
+            let mut rolled = crate::recording::events::roll::Rolled::default();
+            crate::recording::events::roll::delete(
+                store,
+                &name,
+                p,
+                seg,
+                &reason,
+                now,
+                &mut rolled,
+            )?;
             for (file, size) in rolled.deleted {
                 done.deleted
                     .push((name.clone(), file, size, reason.clone()));
@@ -301,6 +313,6 @@ fn verdict(pattern: &RecordPattern, path: &str, file: &str) -> Verdict {
 }
 
 /// A size for messages.
-pub fn size_text(bytes: u64) -> String {
+pub(crate) fn size_text(bytes: u64) -> String {
     Size(bytes).to_string()
 }

@@ -12,23 +12,22 @@
 //! [`RECENT_RETRIGGERS`](crate::state::RECENT_RETRIGGERS) and a count).
 
 use std::ffi::OsStr;
-use std::process::ExitCode;
 use std::time::Duration;
 
-use time::{OffsetDateTime, UtcOffset};
+use time::OffsetDateTime;
 
-use super::record::is_live;
-use super::session::rfc3339;
-use crate::commands::Context;
+use crate::context::Context;
 use crate::error::usage;
+use crate::recording::session::is_live;
+use crate::recording::text::both_times;
 use crate::state::{now, Retrigger, Session, RECENT_RETRIGGERS};
 
 /// Longest `--reason`, in bytes.
-pub const MAX_REASON_BYTES: usize = 200;
+pub(crate) const MAX_REASON_BYTES: usize = 200;
 
 /// Checks `--reason`: one line of at most [`MAX_REASON_BYTES`] bytes,
 /// trimmed; empty is none.
-pub(super) fn check_reason(reason: Option<&OsStr>) -> anyhow::Result<Option<String>> {
+pub(crate) fn check_reason(reason: Option<&OsStr>) -> anyhow::Result<Option<String>> {
     let Some(r) = reason else {
         return Ok(None);
     };
@@ -115,24 +114,15 @@ pub(crate) fn apply(
     applied
 }
 
-/// `2026-11-24 04:43:19 +01:00 (2026-11-24T03:43:19Z)`.
-pub(super) fn both_times(t: OffsetDateTime) -> String {
-    let local = UtcOffset::current_local_offset().unwrap_or(UtcOffset::UTC);
-    format!(
-        "{} ({})",
-        crate::status::human::local_time(t, local),
-        rfc3339(t)
-    )
-}
-
 /// The re-trigger of `path`'s live, held session (the caller holds the
-/// session lock): the end moved, the re-trigger kept, what happened said.
-pub(super) fn retrigger(
+/// session lock): the end moved, the re-trigger kept; what happened, as
+/// one line to print.
+pub(crate) fn retrigger(
     ctx: &Context,
     path: &str,
     duration: Option<Duration>,
     reason: Option<String>,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<String> {
     let at = now();
     let (applied, count) = ctx.store.update_path(path, |p| {
         let Some(s) = p.recording.session.as_mut().filter(|s| is_live(s)) else {
@@ -163,14 +153,13 @@ pub(super) fn retrigger(
         }
     };
     log::info!("re-trigger {count}{why}: {text}");
-    println!("{path}: {text}; re-trigger {count}{why}");
-    Ok(ExitCode::SUCCESS)
+    Ok(format!("{text}; re-trigger {count}{why}"))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::record::tests::session;
+    use crate::recording::session::tests::session;
     use crate::state::SessionStatus;
     use time::macros::datetime;
 

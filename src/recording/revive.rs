@@ -18,26 +18,29 @@
 //! off. A hold revived by a command MediaMTX ran takes the Control API and
 //! RTSP settings from MediaMTX's environment, as `hook ready` does.
 
-use crate::commands::record::{end_stale, spawn_hold, try_lock_session};
-use crate::commands::Context;
+use crate::context::Context;
 use crate::mediamtx::api::Api;
+use crate::recording::lock::try_lock;
+use crate::recording::session::end_stale;
+use crate::recording::spawn::{rtsp_port, spawn_hold};
 use crate::state::cause::Cause;
 use crate::state::identity::{is_running, ProcessId};
 use crate::state::outage;
-use crate::state::{now, HoldState, PathState, Revival, SessionStatus, RECENT_REVIVALS};
+use crate::state::SessionStatus;
+use crate::state::{now, HoldState, PathState, Revival, RECENT_REVIVALS};
 use std::process::Child;
 use std::time::{Duration, SystemTime};
 
 /// How often `hook run` looks at its path's session.
-pub const KEEPER_EVERY: Duration = Duration::from_secs(1);
+pub(crate) const KEEPER_EVERY: Duration = Duration::from_secs(1);
 /// More revivals than this within [`REVIVAL_WINDOW`]: the hold cannot be
 /// kept, the session fails.
-pub const MAX_REVIVALS: usize = 8;
-pub const REVIVAL_WINDOW: time::Duration = time::Duration::seconds(60);
+pub(crate) const MAX_REVIVALS: usize = 8;
+pub(crate) const REVIVAL_WINDOW: time::Duration = time::Duration::seconds(60);
 
 /// What a look at the session did.
 #[derive(Debug)]
-pub enum Revived {
+pub(crate) enum Revived {
     /// Nothing to do: no active session, or its hold runs.
     Fine,
     /// Another hook command holds the session lock: look again later.
@@ -49,7 +52,7 @@ pub enum Revived {
 }
 
 /// True when `p`'s session is active, not being stopped, and its hold gone.
-pub fn hold_is_dead(p: &PathState) -> bool {
+pub(crate) fn hold_is_dead(p: &PathState) -> bool {
     dead_hold(p).is_some()
 }
 
@@ -67,12 +70,12 @@ fn dead_hold(p: &PathState) -> Option<u32> {
 
 /// Looks at `path`'s session and starts its hold again when it died
 /// (`by` names the looking command in the log and the state).
-pub fn revive(ctx: &Context, path: &str, port: u16, by: &str) -> anyhow::Result<Revived> {
+pub(crate) fn revive(ctx: &Context, path: &str, port: u16, by: &str) -> anyhow::Result<Revived> {
     let state = ctx.store.read()?;
     if state.paths.get(path).and_then(dead_hold).is_none() {
         return Ok(Revived::Fine);
     }
-    let Some(_lock) = try_lock_session(ctx, path)? else {
+    let Some(_lock) = try_lock(ctx, path)? else {
         return Ok(Revived::Busy);
     };
     // Under the lock, from the state as it is now.
@@ -181,7 +184,7 @@ fn give_up(ctx: &Context, path: &str, session: &crate::state::Session, why: &str
 /// only when its file changed; in between, the hold it names is looked at
 /// in `/proc`. The holds it started are reaped.
 #[derive(Default)]
-pub struct Keeper {
+pub(crate) struct Keeper {
     seen: Option<(SystemTime, u64)>,
     /// The active session's hold, as last read.
     hold: Option<(u32, Option<ProcessId>)>,
@@ -224,8 +227,8 @@ impl Keeper {
 
 /// For `hook segment-complete` and `hook ready`: [`revive`] once, never
 /// failing the command (the new hold is left to run on its own).
-pub fn revive_once(ctx: &Context, path: &str, by: &str) {
-    let Ok(port) = crate::commands::record::rtsp_port() else {
+pub(crate) fn revive_once(ctx: &Context, path: &str, by: &str) {
+    let Ok(port) = rtsp_port() else {
         return;
     };
     match revive(ctx, path, port, by) {

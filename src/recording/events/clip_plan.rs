@@ -9,7 +9,7 @@ use time::{Duration, OffsetDateTime};
 
 /// One segment of a clip.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Piece {
+pub(crate) struct Piece {
     pub file: String,
     pub start: OffsetDateTime,
     pub duration: f64,
@@ -23,7 +23,7 @@ impl Piece {
 
 /// A stretch of the asked window no segment covers.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Hole {
+pub(crate) struct Hole {
     pub from: OffsetDateTime,
     pub to: OffsetDateTime,
 }
@@ -44,7 +44,7 @@ struct RemovedLine {
 
 /// The segments of the ledger `text` that overlap `[since, until]` and
 /// were not deleted, oldest first, each once.
-pub fn pieces(text: &str, since: OffsetDateTime, until: OffsetDateTime) -> Vec<Piece> {
+pub(crate) fn pieces(text: &str, since: OffsetDateTime, until: OffsetDateTime) -> Vec<Piece> {
     let mut removed = HashSet::new();
     let mut found = Vec::new();
     let mut seen = HashSet::new();
@@ -69,7 +69,7 @@ pub fn pieces(text: &str, since: OffsetDateTime, until: OffsetDateTime) -> Vec<P
 
 /// The holes longer than `tolerance` in what `pieces` (in time order)
 /// cover of `[since, until]`.
-pub fn holes(
+pub(crate) fn holes(
     pieces: &[Piece],
     since: OffsetDateTime,
     until: OffsetDateTime,

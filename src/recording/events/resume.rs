@@ -1,4 +1,4 @@
-//! `hook resume`: after a reboot, a power loss or a MediaMTX restart, start
+//! Resuming (`hook resume`): after a reboot, a power loss or a MediaMTX restart, start
 //! again what should be running. Run by MediaMTX itself (`runOnInit` of a
 //! small always-on entry, see the README), so it runs whenever MediaMTX
 //! starts, with MediaMTX's environment.
@@ -16,25 +16,33 @@
 //!   back at once when MediaMTX forgot it, rather than at the hold's next
 //!   check.
 
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use crate::commands::record::{hold_running, rtsp_port, try_lock_session};
-use crate::commands::revive::{revive, Revived};
-use crate::commands::session::{finish_session, rfc3339};
-use crate::commands::Context;
+use crate::context::Context;
 use crate::mediamtx::api::Api;
+use crate::recording::begin::interrupt_flag;
+use crate::recording::lock::try_lock;
+use crate::recording::revive::{revive, Revived};
+use crate::recording::session::{finish_session, hold_running};
+use crate::recording::switch::record_on_fields;
+use crate::recording::text::rfc3339;
 use crate::state::cause::Cause;
-use crate::state::{now, outage, SessionStatus};
+use crate::state::SessionStatus;
+use crate::state::{now, outage};
 
 /// How long `resume` waits for MediaMTX's Control API to answer.
 const API_WAIT: Duration = Duration::from_secs(30);
 
-/// Entry point of `hook resume`.
-pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
-    let port = rtsp_port()?;
-    let api = Api::from_env()?;
-    let stop = crate::commands::record::interrupt_flag()?;
+/// Resumes every path with a live session, MediaMTX's RTSP server on
+/// `port`; `say` is told each path resumed or ended (path, what). The number
+/// of paths that could not be resumed.
+pub(crate) fn resume(
+    ctx: &Context,
+    api: &Api,
+    port: u16,
+    mut say: impl FnMut(&str, &str),
+) -> anyhow::Result<usize> {
+    let stop = interrupt_flag()?;
     let end = Instant::now() + API_WAIT;
     loop {
         match api.path_list_answers() {
@@ -48,7 +56,7 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
             Err(_) => {}
         }
         if stop.load(std::sync::atomic::Ordering::SeqCst) {
-            return Ok(ExitCode::SUCCESS);
+            return Ok(0);
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -67,7 +75,7 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
         let at = now();
         // A live hold ends its own session when its end comes.
         if let Some(until) = s.until.filter(|u| *u <= at && !hold_running(s)) {
-            let Some(_lock) = try_lock_session(ctx, path)? else {
+            let Some(_lock) = try_lock(ctx, path)? else {
                 log::info!("another hook command is changing the session; it decides");
                 continue;
             };
@@ -80,7 +88,7 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
             }
             finish_session(ctx, path, SessionStatus::Ended, &why)?;
             log::info!("recording session ended: {why}");
-            println!("{path}: session ended: {why}");
+            say(path, &format!("session ended: {why}"));
             continue;
         }
         if !hold_running(s) {
@@ -112,7 +120,7 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
         match api.record_enabled(path) {
             Ok(Some(true)) => {}
             Ok(_) => {
-                if let Err(e) = api.patch_entry(path, &crate::recording::record_on_fields(p)) {
+                if let Err(e) = api.patch_entry(path, &record_on_fields(p)) {
                     log::warn!("could not switch recording back on: {e}");
                 }
             }
@@ -124,11 +132,7 @@ pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
             "recording session"
         };
         log::info!("{what} resumed");
-        println!("{path}: {what} resumed");
+        say(path, &format!("{what} resumed"));
     }
-    Ok(if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    Ok(failed)
 }

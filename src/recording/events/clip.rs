@@ -1,47 +1,70 @@
-//! `hook clip PATH (--event ID | --since T --until T) -o FILE.mp4`: the
-//! kept segments of an event or a stretch of time joined into one MP4
-//! without re-encoding.
+//! Clips (`hook clip`): the kept segments of an event or a stretch of time
+//! joined into one MP4 without re-encoding.
 //!
-//! The segments come from the path's ledger (`recording::clip_plan`); FFmpeg
-//! joins them with its concat demuxer and `-c copy` (run like every child,
-//! through `process`, within a time limit), from a list file in a private
-//! directory (mode 0700, made fresh, removed afterwards), into a file in
-//! that directory; the result is copied to `-o` with the snapshot's checks:
-//! `-o` must be a new name or a regular file, it is written to a hidden
-//! temporary file beside it and renamed over it, so a reader never sees a
-//! half-written clip.
+//! The segments come from the path's ledger (`clip_plan`); FFmpeg joins them
+//! with its concat demuxer and `-c copy` (run like every child, through
+//! `process`, within a time limit), from a list file in a private directory
+//! (mode 0700, made fresh, removed afterwards), into a file in that
+//! directory. The command copies the result to `-o` with the snapshot's
+//! checks (a new name or a regular file, written to a hidden temporary file
+//! beside it and renamed over it, so a reader never sees a half-written
+//! clip).
 
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::os::unix::fs::DirBuilderExt;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context as _};
+use time::OffsetDateTime;
 
-use crate::cli::events::ClipArgs;
-use crate::commands::session::rfc3339;
-use crate::commands::snapshot::check_output_for;
-use crate::commands::Context;
+use crate::context::Context;
 use crate::error::usage;
-use crate::mediamtx::env as mtx_env;
 use crate::process::ChildCommand;
 use crate::process::{run_bounded, BoundedEnd};
-use crate::recording::clip_plan::{holes, pieces, Piece};
+use crate::recording::events::clip_plan::{holes, pieces, Hole, Piece};
+use crate::recording::text::rfc3339;
 use crate::state::now;
 
-const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+/// What a clip covers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Window {
+    /// An event's window, by its id.
+    Event(u64),
+    /// A stretch of time.
+    Stretch {
+        since: OffsetDateTime,
+        until: OffsetDateTime,
+    },
+}
 
-/// Entry point of `hook clip`.
-pub fn main(ctx: &Context, args: &ClipArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
-    crate::logging::set_path(&path);
-    let target = check_output_for(&args.output, "MP4")?;
+/// A clip joined in its private directory, to be copied to its place.
+pub(crate) struct Clip {
+    work: PrivateDir,
+    file: PathBuf,
+    pieces: Vec<Piece>,
+    gaps: Vec<Hole>,
+    since: OffsetDateTime,
+    until: OffsetDateTime,
+    /// The window reached beyond now: the clip ends now.
+    open: bool,
+    what: String,
+}
+
+/// Joins `path`'s recorded segments of `window` with `ffmpeg`, within
+/// `timeout`: the joined clip, in a private directory removed with it.
+pub(crate) fn make(
+    ctx: &Context,
+    path: &str,
+    window: Window,
+    ffmpeg: &Path,
+    timeout: Duration,
+) -> anyhow::Result<Clip> {
     let state = ctx.store.read()?;
-    let p = state.paths.get(&path);
-    let (since, until, what) = match (args.event, args.since, args.until) {
-        (Some(id), _, _) => {
+    let p = state.paths.get(path);
+    let (since, until, what) = match window {
+        Window::Event(id) => {
             let e = p
                 .and_then(|p| p.events.iter().find(|e| e.id == id))
                 .ok_or_else(|| {
@@ -59,7 +82,7 @@ pub fn main(ctx: &Context, args: &ClipArgs) -> anyhow::Result<ExitCode> {
                 })?;
             (e.window_start(), e.window_end(), format!("event {id}"))
         }
-        (None, Some(since), Some(until)) => {
+        Window::Stretch { since, until } => {
             if until <= since {
                 return Err(usage(format!(
                     "--until {} is not after --since {}",
@@ -69,12 +92,11 @@ pub fn main(ctx: &Context, args: &ClipArgs) -> anyhow::Result<ExitCode> {
             }
             (since, until, "the stretch".to_string())
         }
-        _ => return Err(usage("expected --event ID, or --since T and --until T")),
     };
     let at = now();
     let open = until > at;
     let until = until.min(at);
-    let ledger = ctx.store.ledger_file(&path);
+    let ledger = ctx.store.ledger_file(path);
     let text = match std::fs::read_to_string(&ledger) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
@@ -100,49 +122,68 @@ pub fn main(ctx: &Context, args: &ClipArgs) -> anyhow::Result<ExitCode> {
     let tolerance = time::Duration::try_from(ctx.policy.recording.gap_tolerance.0)
         .context("gap tolerance out of range")?;
     let gaps = holes(&found, since, until, tolerance);
-    let timeout = args.timeout.map(|t| t.0).unwrap_or(DEFAULT_TIMEOUT);
     let work = PrivateDir::new()?;
-    let joined = join(&args.ffmpeg, &found, &work.0, Instant::now() + timeout)?;
-    let file = std::fs::File::open(&joined)
-        .with_context(|| format!("opening the joined clip {}", joined.display()))?;
-    target.replace_from(file)?;
-    drop(work);
+    let file = join(ffmpeg, &found, &work.0, Instant::now() + timeout)?;
+    Ok(Clip {
+        work,
+        file,
+        pieces: found,
+        gaps,
+        since,
+        until,
+        open,
+        what,
+    })
+}
 
-    let first = found.first().expect("not empty").start;
-    let last = found.iter().map(Piece::end).max().expect("not empty");
-    let gap_text = if gaps.is_empty() {
-        "no gaps".to_string()
-    } else {
-        let list: Vec<String> = gaps
-            .iter()
-            .map(|h| {
-                format!(
-                    "{} to {} ({:.1}s)",
-                    rfc3339(h.from),
-                    rfc3339(h.to),
-                    (h.to - h.from).as_seconds_f64()
-                )
-            })
-            .collect();
-        format!("{} gap(s): {}", gaps.len(), list.join(", "))
-    };
-    println!(
-        "{path}: clip of {what} written to {}: {} segments covering {} to {} ({:.1}s; asked {} to {}){}; {gap_text}",
-        target.path().display(),
-        found.len(),
-        rfc3339(first),
-        rfc3339(last),
-        (last - first).as_seconds_f64(),
-        rfc3339(since),
-        rfc3339(until),
-        if open { ", still being recorded: the clip ends now" } else { "" },
-    );
-    Ok(ExitCode::SUCCESS)
+impl Clip {
+    /// The joined clip, in the private directory.
+    pub(crate) fn file(&self) -> &Path {
+        &self.file
+    }
+
+    /// What was written to `target`, as one line to print; the private
+    /// directory is removed.
+    pub(crate) fn done(self, target: &Path) -> String {
+        drop(self.work);
+        let found = &self.pieces;
+        let first = found.first().expect("not empty").start;
+        let last = found.iter().map(Piece::end).max().expect("not empty");
+        let gaps = &self.gaps;
+        let gap_text = if gaps.is_empty() {
+            "no gaps".to_string()
+        } else {
+            let list: Vec<String> = gaps
+                .iter()
+                .map(|h| {
+                    format!(
+                        "{} to {} ({:.1}s)",
+                        rfc3339(h.from),
+                        rfc3339(h.to),
+                        (h.to - h.from).as_seconds_f64()
+                    )
+                })
+                .collect();
+            format!("{} gap(s): {}", gaps.len(), list.join(", "))
+        };
+        format!(
+            "clip of {} written to {}: {} segments covering {} to {} ({:.1}s; asked {} to {}){}; {gap_text}",
+            self.what,
+            target.display(),
+            found.len(),
+            rfc3339(first),
+            rfc3339(last),
+            (last - first).as_seconds_f64(),
+            rfc3339(self.since),
+            rfc3339(self.until),
+            if self.open { ", still being recorded: the clip ends now" } else { "" },
+        )
+    }
 }
 
 /// FFmpeg's concat list: one `file` line per segment, each name quoted
 /// (`'` as `'\''`, the demuxer's own escape).
-pub fn concat_list(pieces: &[Piece]) -> String {
+pub(crate) fn concat_list(pieces: &[Piece]) -> String {
     let mut list = String::from("ffconcat version 1.0\n");
     for p in pieces {
         list += &format!("file '{}'\n", p.file.replace('\'', "'\\''"));

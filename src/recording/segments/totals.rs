@@ -1,301 +1,34 @@
-//! `hook segment-complete`: MediaMTX finished a recording segment
-//! (runOnRecordSegmentComplete).
-//!
-//! The segment (file, start, duration, size) goes to the path's ledger and
-//! its totals into the state, under one lock; a hole longer than the gap
-//! tolerance before it counts as a gap; an active recording session counts
-//! it too. This runs once per segment, possibly hundreds at once, so it does
-//! the least it can: validate, one `stat`, one locked read-modify-write. In
-//! that write it also looks for segments MediaMTX deleted (`recordDeleteAfter`):
-//! at most [`GONE_CHECKS`] `stat`s from a cursor kept in the state
-//! ([`notice_gone`]), so the cost stays the same however long the ledger is.
-//!
-//! Start time: MediaMTX names segments `%Y-%m-%d_%H-%M-%S-%f` (+ `.mp4` or
-//! `.ts`) from the segment's start in *its* local time (Go's `time.Local`).
-//! The hook is MediaMTX's child and inherits its environment (`TZ`) and
-//! `/etc/localtime`, so the hook's local offset *at that wall-clock time* is
-//! MediaMTX's: DST is honoured, and the one ambiguous hour of a DST
-//! fall-back is settled by the file's mtime. Any other name, or an unknown
-//! local offset, falls back to the file's mtime minus the duration.
+//! A finished segment in its path's totals: the count, the latest few,
+//! gap detection (a hole longer than the gap tolerance, filled back when a
+//! late segment arrives), the cause of the outage over a gap, and the
+//! active recording session's counters.
 
-use std::process::ExitCode;
-
-use anyhow::Context as _;
 use time::{Duration, OffsetDateTime};
 
-use crate::cli::SegmentArgs;
-use crate::commands::revive::{hold_is_dead, revive_once};
-use crate::commands::Context;
-use crate::mediamtx::env::{
-    validate_path_name, validate_segment_duration, validate_segment_path, var,
-};
-use crate::recording::ring;
 use crate::state::outage;
-use crate::state::{
-    now, Hole, PathState, SegmentRecord, SegmentTotals, SessionStatus, StartSource, RECENT_SEGMENTS,
-};
+use crate::state::SessionStatus;
+use crate::state::{Hole, PathState, SegmentRecord, SegmentTotals, RECENT_SEGMENTS};
 
 /// How long a hole is remembered so that a late segment can fill it (and
 /// take its gap back). Segment hooks that run concurrently finish within
 /// seconds of each other; a segment arriving later than this is not
 /// expected, and a hole forgotten stays counted.
-mod budget;
-mod gone;
-mod recover;
-pub mod roll;
-mod start_time;
-
-pub use gone::*;
-use start_time::{plausible_duration, segment_start};
-pub use start_time::{resolve_local, start_from_file_name};
-
-pub const HOLE_MEMORY: Duration = Duration::minutes(10);
+pub(crate) const HOLE_MEMORY: Duration = Duration::minutes(10);
 
 /// At most this many holes are remembered per path, so that the state stays
 /// small whatever happens; the oldest go first.
-pub const REMEMBERED_HOLES: usize = 256;
-
-pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
-    let path = validate_path_name(var("MTX_PATH").as_deref(), "MTX_PATH")?;
-    crate::logging::set_path(&path);
-    let file = validate_segment_path(var("MTX_SEGMENT_PATH").as_deref())?;
-    let duration = validate_segment_duration(var("MTX_SEGMENT_DURATION").as_deref())?;
-    let meta = std::fs::metadata(&file)
-        .with_context(|| format!("reading segment file {}", file.display()))?;
-    let tolerance = Duration::try_from(
-        args.gap_tolerance
-            .unwrap_or(ctx.policy.recording.gap_tolerance)
-            .0,
-    )
-    .context("gap tolerance out of range")?;
-
-    let (start, start_from) = segment_start(&file, &meta, duration);
-    let duration = plausible_duration(duration, start, start_from, &meta, &file);
-    let file_text = std::path::absolute(&file)
-        .unwrap_or(file)
-        .to_string_lossy()
-        .into_owned();
-    let segment = SegmentRecord {
-        file: file_text,
-        start,
-        duration,
-        size: meta.len(),
-        gap_before: None,
-        gap_cause: None,
-        start_from,
-        recovered: false,
-        session: None,
-    };
-
-    let store = &ctx.store;
-    let record = || {
-        store.update(|state| {
-            let entry = state.paths.entry(path.clone()).or_default();
-            if already_recorded(&entry.segments, &segment.file) {
-                return Ok(None);
-            }
-            entry.updated_at = Some(now());
-            // After a hole: the file being written at a crash, unreported.
-            let mut recovered = Vec::new();
-            if let Some(last_end) = entry.segments.last_end {
-                if segment.start > last_end + tolerance {
-                    let dir = std::path::Path::new(&segment.file).parent();
-                    let found = dir.map(|d| {
-                        recover::unledgered(
-                            d,
-                            last_end,
-                            segment.start,
-                            &segment.file,
-                            &entry.segments,
-                        )
-                    });
-                    for rec in found.unwrap_or_default() {
-                        let placed = record_segment(entry, rec, tolerance, now());
-                        entry.segments.ledger_bytes = Some(store.append_ledger(
-                            &path,
-                            entry.segments.ledger_bytes,
-                            &placed.record,
-                        )?);
-                        entry.segments.recovered += 1;
-                        recovered.push(placed.record);
-                    }
-                }
-            }
-            let placed = record_segment(entry, segment.clone(), tolerance, now());
-            // One flush for the segment's line and the lines after it.
-            let committed = match ring::place_segment(entry, &placed.record) {
-                ring::Placement::Kept => store.append_ledger_then(
-                    &path,
-                    entry.segments.ledger_bytes,
-                    &placed.record,
-                    false,
-                )?,
-                ring::Placement::Ring => store.append_ledger_then(
-                    &path,
-                    entry.segments.ledger_bytes,
-                    &ring::ring_line(&placed.record),
-                    false,
-                )?,
-            };
-            entry.segments.ledger_bytes = Some(committed);
-            let rolled = roll::roll(store, &path, entry, now())?;
-            let gone = notice_gone(
-                &store.ledger_file(&path),
-                committed,
-                &mut entry.segments,
-                now(),
-            );
-            for (i, line) in gone.iter().enumerate() {
-                entry.segments.ledger_bytes = Some(store.append_ledger_then(
-                    &path,
-                    entry.segments.ledger_bytes,
-                    line,
-                    i + 1 == gone.len(),
-                )?);
-                entry.segments.gone += 1;
-            }
-            if gone.is_empty() {
-                store.sync_ledger(&path)?;
-            }
-            let enforced = budget::enforce(store, state, &ctx.policy.recording, now())?;
-            let dead_hold = state.paths.get(&path).is_some_and(hold_is_dead);
-            Ok(Some((placed, gone, enforced, dead_hold, recovered, rolled)))
-        })
-    };
-    let placed = with_retries(record).map_err(|e| {
-        e.context(format!(
-            "segment {} of {path} was NOT recorded (its totals and ledger line are missing, and the next segment may count a false gap); once the state directory can be written, record it by hand: {}",
-            segment.file,
-            by_hand(store, &path, &segment.file, duration)
-        ))
-    })?;
-    let Some((placed, gone, enforced, dead_hold, recovered, rolled)) = placed else {
-        log::info!(
-            "segment {} was already recorded; not counted again",
-            segment.file
-        );
-        return Ok(ExitCode::SUCCESS);
-    };
-
-    let rec = &placed.record;
-    log::info!(
-        "segment {} recorded: {:.3}s, {} bytes, starting {} (from its {}){}",
-        rec.file,
-        rec.duration,
-        rec.size,
-        rec.start
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        match rec.start_from {
-            StartSource::FileName => "file name",
-            StartSource::Mtime => "mtime",
-        },
-        if rec.session.is_some() {
-            ", counted into the recording session"
-        } else {
-            ""
-        }
-    );
-    for r in &recovered {
-        log::warn!(
-            "segment {} was on disk without its segment-complete (written when MediaMTX or the machine went down?): recorded as recovered, {:.3}s from its file times",
-            r.file,
-            r.duration
-        );
-    }
-    if let Some(gap) = rec.gap_before {
-        match &rec.gap_cause {
-            Some(cause) => log::warn!(
-                "gap of {gap:.3}s in the recording before {} ({cause})",
-                rec.file
-            ),
-            None => log::warn!("gap of {gap:.3}s in the recording before {}", rec.file),
-        }
-    }
-    for g in &gone {
-        log::info!("segment {} is gone (deleted); marked in the ledger", g.gone);
-    }
-    roll::log(&rolled);
-    enforced.log();
-    if placed.gaps_delta < 0 {
-        log::info!(
-            "segment {} filled a hole counted earlier as a gap",
-            rec.file
-        );
-    }
-    if dead_hold {
-        revive_once(ctx, &path, "hook segment-complete");
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// How long to wait before each new attempt when the state cannot be
-/// written for a reason that may pass (full disk, I/O error, no memory).
-const RETRY_DELAYS: [std::time::Duration; 2] = [
-    std::time::Duration::from_millis(100),
-    std::time::Duration::from_millis(400),
-];
-
-/// Runs `attempt`, again after [`RETRY_DELAYS`] while it fails for a
-/// reason that may pass.
-fn with_retries<T>(mut attempt: impl FnMut() -> anyhow::Result<T>) -> anyhow::Result<T> {
-    let mut delays = RETRY_DELAYS.iter();
-    loop {
-        match attempt() {
-            Err(e) if transient(&e) => match delays.next() {
-                Some(delay) => {
-                    log::warn!("{e:#}; trying again in {} ms", delay.as_millis());
-                    std::thread::sleep(*delay);
-                }
-                None => return Err(e),
-            },
-            other => return other,
-        }
-    }
-}
-
-/// An error that may pass by itself: the disk full, a failing write, the
-/// kernel short of memory, an interrupted or busy call.
-fn transient(err: &anyhow::Error) -> bool {
-    err.chain()
-        .filter_map(|e| e.downcast_ref::<std::io::Error>())
-        .any(|e| {
-            matches!(
-                e.raw_os_error(),
-                Some(
-                    libc::ENOSPC
-                        | libc::EDQUOT
-                        | libc::EIO
-                        | libc::ENOMEM
-                        | libc::EAGAIN
-                        | libc::EINTR
-                        | libc::EBUSY
-                )
-            )
-        })
-}
-
-/// The command line that records the segment by hand, quoted for a shell.
-fn by_hand(store: &crate::state::StateStore, path: &str, file: &str, duration: f64) -> String {
-    let quote = |s: &str| format!("'{}'", s.replace('\'', "'\\''"));
-    format!(
-        "HOOK_STATE_DIR={} MTX_PATH={} MTX_SEGMENT_PATH={} MTX_SEGMENT_DURATION={duration} hook segment-complete",
-        quote(&store.dir().to_string_lossy()),
-        quote(path),
-        quote(file)
-    )
-}
+pub(crate) const REMEMBERED_HOLES: usize = 256;
 
 /// True when `file` is among the latest segments already recorded: the
 /// hook was run twice for one segment (by hand, or a replayed event), and
 /// counting it again would be wrong. MediaMTX never reuses a file name.
-pub fn already_recorded(totals: &SegmentTotals, file: &str) -> bool {
+pub(crate) fn already_recorded(totals: &SegmentTotals, file: &str) -> bool {
     totals.last.iter().any(|s| s.file == file)
 }
 
 /// What recording one segment did.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Placed {
+pub(crate) struct Placed {
     /// The segment as written to the ledger (with `gap_before` and
     /// `session` filled in).
     pub record: SegmentRecord,
@@ -311,7 +44,7 @@ pub struct Placed {
 /// active and the previous segment ended before the session started: the
 /// time between two sessions is not a gap. Without a session (MediaMTX
 /// configured to record on its own) every hole counts.
-pub fn record_segment(
+pub(crate) fn record_segment(
     p: &mut PathState,
     mut seg: SegmentRecord,
     tolerance: Duration,
@@ -391,7 +124,7 @@ pub fn record_segment(
 /// a gap back when it fills a hole (down to no piece longer than
 /// `tolerance`). Holes are remembered for [`HOLE_MEMORY`] after they were
 /// found (`now` is the wall clock).
-pub fn place(
+pub(crate) fn place(
     t: &mut SegmentTotals,
     start: OffsetDateTime,
     end: OffsetDateTime,
@@ -462,17 +195,18 @@ pub fn place(
 }
 
 #[cfg(test)]
-pub(super) mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::state::cause::Cause;
     use crate::state::Session;
+    use crate::state::StartSource;
     use time::macros::datetime;
 
-    pub(super) fn at(secs: f64) -> OffsetDateTime {
+    pub(crate) fn at(secs: f64) -> OffsetDateTime {
         T0 + Duration::seconds_f64(secs)
     }
 
-    pub(super) fn seg(start: OffsetDateTime, duration: f64) -> SegmentRecord {
+    pub(crate) fn seg(start: OffsetDateTime, duration: f64) -> SegmentRecord {
         SegmentRecord {
             file: format!("/rec/{}.mp4", start.unix_timestamp()),
             start,
@@ -486,7 +220,7 @@ pub(super) mod tests {
         }
     }
 
-    pub(super) const T0: OffsetDateTime = datetime!(2026-11-24 10:00:00 UTC);
+    pub(crate) const T0: OffsetDateTime = datetime!(2026-11-24 10:00:00 UTC);
     const TOL: Duration = Duration::milliseconds(1500);
 
     fn run_series(order: &[(f64, f64)]) -> (SegmentTotals, Vec<Option<f64>>) {
@@ -588,25 +322,7 @@ pub(super) mod tests {
     }
 
     fn session(started_at: OffsetDateTime) -> Session {
-        Session {
-            started_at,
-            until: None,
-            ended_at: None,
-            status: SessionStatus::Active,
-            end_reason: None,
-            segments: 0,
-            recorded_seconds: 0.0,
-            gaps: 0,
-            hold_pid: None,
-            hold_process: None,
-            starter_pid: None,
-            starter_process: None,
-            reason: None,
-            retriggers: 0,
-            recent_retriggers: Vec::new(),
-            revivals: 0,
-            recent_revivals: Vec::new(),
-        }
+        crate::recording::session::fresh(started_at, SessionStatus::Active)
     }
 
     #[test]

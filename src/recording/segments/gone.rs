@@ -17,7 +17,7 @@ pub(super) const GONE_READ: u64 = 64 * 1024;
 
 /// A ledger line saying that a segment's file was found gone.
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct GoneRecord {
+pub(crate) struct GoneRecord {
     /// The segment's file, as on its ledger line.
     pub gone: String,
     /// When the hook noticed.
@@ -33,7 +33,7 @@ pub struct GoneRecord {
 /// cursor that no longer points at the line it named (a ledger replaced
 /// or cut) starts again from the beginning. Read errors leave the cursor
 /// where it is: finding gone files is best effort and never fails a segment.
-pub fn notice_gone(
+pub(crate) fn notice_gone(
     ledger: &Path,
     committed: u64,
     totals: &mut SegmentTotals,
@@ -211,7 +211,7 @@ pub(super) fn cursor_holds(cursor: &LedgerCursor, chunk: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::segment_complete::tests::{at, seg, T0};
+    use crate::recording::segments::totals::tests::{at, seg, T0};
     use crate::state::now;
 
     /// A ledger of `n` segments whose files live in `dir` (created), and

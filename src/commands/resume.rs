@@ -1,0 +1,24 @@
+//! `hook resume`: after a reboot, a power loss or a MediaMTX restart, start
+//! again what should be running (`recording::events::resume`). Run by
+//! MediaMTX itself (`runOnInit` of a small always-on entry, see the
+//! README), with MediaMTX's environment. Fails when a path could not be
+//! resumed.
+
+use std::process::ExitCode;
+
+use crate::context::Context;
+use crate::mediamtx::api::Api;
+use crate::recording::events::resume::resume;
+use crate::recording::spawn::rtsp_port;
+
+/// `hook resume`.
+pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
+    let port = rtsp_port()?;
+    let api = Api::from_env()?;
+    let failed = resume(ctx, &api, port, |path, text| println!("{path}: {text}"))?;
+    Ok(if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}

@@ -1,0 +1,35 @@
+//! `hook segment-complete`: MediaMTX finished a recording segment
+//! (runOnRecordSegmentComplete). Reads MediaMTX's variables (`MTX_PATH`,
+//! `MTX_SEGMENT_PATH`, `MTX_SEGMENT_DURATION`) and `--gap-tolerance`; the
+//! accounting is `recording::segments`.
+
+use std::process::ExitCode;
+
+use crate::cli::SegmentArgs;
+use crate::context::Context;
+use crate::mediamtx::env::{
+    validate_path_name, validate_segment_duration, validate_segment_path, var,
+};
+use crate::recording::segments::{complete, Finished};
+
+/// `hook segment-complete [--gap-tolerance D]`.
+pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
+    let path = validate_path_name(var("MTX_PATH").as_deref(), "MTX_PATH")?;
+    crate::logging::set_path(&path);
+    let file = validate_segment_path(var("MTX_SEGMENT_PATH").as_deref())?;
+    let duration = validate_segment_duration(var("MTX_SEGMENT_DURATION").as_deref())?;
+    let gap_tolerance = args
+        .gap_tolerance
+        .unwrap_or(ctx.policy.recording.gap_tolerance)
+        .0;
+    complete(
+        ctx,
+        Finished {
+            path,
+            file,
+            duration,
+            gap_tolerance,
+        },
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
