@@ -12,6 +12,12 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
+            // A value the hook's own checks refused is logged like every
+            // usage error (under MediaMTX, the journal reads its priority).
+            if let Some(message) = mediamtx_hook::cli::values::refusal_message(&e) {
+                log::error!("{message}");
+                return ExitCode::from(EXIT_USAGE);
+            }
             let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
             let _ = e.print();
             return ExitCode::from(code);

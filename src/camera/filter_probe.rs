@@ -112,11 +112,11 @@ mod tests {
         assert!(!lists_zscale(not));
     }
 
-    fn temp_dir(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("hook-filter-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&d);
-        std::fs::create_dir_all(&d).unwrap();
-        d
+    fn temp_dir(tag: &str) -> tempfile::TempDir {
+        tempfile::Builder::new()
+            .prefix(&format!("hook-filter-{tag}-"))
+            .tempdir()
+            .unwrap()
     }
 
     /// A stand-in FFmpeg that counts its runs and lists `zscale` or not.
@@ -147,7 +147,8 @@ mod tests {
 
     #[test]
     fn asked_once_per_binary_then_cached() {
-        let dir = temp_dir("cache");
+        let tmp = temp_dir("cache");
+        let dir = tmp.path().to_path_buf();
         let state = dir.join("state");
         let ffmpeg = fake_ffmpeg(&dir, true);
         assert!(has_zscale_cached(&ffmpeg, Some(&state)));
@@ -163,13 +164,12 @@ mod tests {
         // No cache directory: asked every time.
         assert!(!has_zscale_cached(&ffmpeg, None));
         assert_eq!(runs(&dir), 3);
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
     fn a_missing_ffmpeg_has_not() {
-        let dir = temp_dir("missing");
+        let tmp = temp_dir("missing");
+        let dir = tmp.path().to_path_buf();
         assert!(!has_zscale_cached(&dir.join("no-ffmpeg"), Some(&dir)));
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

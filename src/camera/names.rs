@@ -228,8 +228,11 @@ mod tests {
 
     #[test]
     fn links_are_found_by_their_target() {
-        let dir = std::env::temp_dir().join(format!("hook-names-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
+        let tmp = tempfile::Builder::new()
+            .prefix("hook-names-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
         fs::create_dir_all(dir.join("v4l/by-id")).unwrap();
         fs::create_dir_all(dir.join("v4l/by-path")).unwrap();
         fs::write(dir.join("video0"), b"").unwrap();
@@ -246,6 +249,5 @@ mod tests {
         assert!(names_of(&dir.join("video9"), &dir.join("v4l"))
             .by_id
             .is_empty());
-        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -185,9 +185,11 @@ mod tests {
     fn a_missing_node_is_waited_for_until_something_is_there() {
         assert!(present(Path::new("/dev/null")));
         assert!(DeviceWait::present(Path::new("/dev/null")).is_none());
-        let dir = std::env::temp_dir().join(format!("hook-watch-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("hook-watch-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
         let node = dir.join("by-id").join("usb-cam-video-index0");
         let mut wait = DeviceWait::present(&node).expect("absent node is waited for");
         assert!(wait.fd().is_some());
@@ -199,7 +201,6 @@ mod tests {
         std::fs::write(&node, b"").unwrap();
         // Something is there (what, the attempt will say).
         assert!(wait.ready());
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

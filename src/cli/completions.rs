@@ -1,9 +1,10 @@
 //! `hook completions SHELL`: shell completion scripts generated from the clap
 //! definition.
 //!
-//! clap_complete offers hidden subcommands too, so the script is generated
-//! from a copy of the command without them: `hook hold` is started by
-//! `hook record start`, never typed by a person.
+//! clap_complete offers hidden subcommands and arguments too, so the script
+//! is generated from a copy of the command without them: `hook hold` is
+//! started by `hook record start`, never typed by a person, and MediaMTX's
+//! variables (`--mtx-path`…) are read from the environment.
 
 use std::io::Write;
 
@@ -11,22 +12,31 @@ use clap::CommandFactory;
 
 use crate::cli::Cli;
 
-/// The command as completions present it: every argument and visible
+/// The command as completions present it: every visible argument and
 /// subcommand of the real one, nothing hidden.
 pub fn visible_command() -> clap::Command {
     let full = Cli::command();
-    let mut cmd = clap::Command::new("hook")
+    visible(&full)
+        .long_about(None)
         .bin_name("hook")
         .version(env!("CARGO_PKG_VERSION"))
+}
+
+/// `full` without its hidden arguments and subcommands, at every level.
+fn visible(full: &clap::Command) -> clap::Command {
+    let mut cmd = clap::Command::new(full.get_name().to_string())
         .subcommand_required(full.is_subcommand_required_set());
     if let Some(about) = full.get_about() {
         cmd = cmd.about(about.clone());
     }
-    for arg in full.get_arguments() {
+    if let Some(long) = full.get_long_about() {
+        cmd = cmd.long_about(long.clone());
+    }
+    for arg in full.get_arguments().filter(|a| !a.is_hide_set()) {
         cmd = cmd.arg(arg.clone());
     }
     for sub in full.get_subcommands().filter(|s| !s.is_hide_set()) {
-        cmd = cmd.subcommand(sub.clone());
+        cmd = cmd.subcommand(visible(sub));
     }
     cmd
 }
@@ -59,5 +69,7 @@ mod tests {
         let script = String::from_utf8(out).unwrap();
         assert!(script.contains("segment-complete"));
         assert!(!script.contains("hook,hold"), "{script}");
+        assert!(!script.contains("--mtx-path"), "{script}");
+        assert!(script.contains("--gap-tolerance"), "{script}");
     }
 }

@@ -1,6 +1,5 @@
 //! The flags of the event commands: `hook record arm`, `hook clip`.
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -10,7 +9,8 @@ use crate::policy::duration::Dur;
 #[derive(Debug, Clone, Args)]
 pub struct ArmArgs {
     /// MediaMTX path name (e.g. camera0)
-    pub path: OsString,
+    #[arg(value_parser = crate::cli::values::path_name("PATH"))]
+    pub path: String,
     /// Pre-roll: how much before each event is kept [default: events.pre, 10s]
     #[arg(long, value_name = "DURATION")]
     pub pre: Option<Dur>,
@@ -18,12 +18,15 @@ pub struct ArmArgs {
     /// events.post, 5s]
     #[arg(long, value_name = "DURATION")]
     pub post: Option<Dur>,
+    #[command(flatten)]
+    pub rtsp: super::RtspPortArg,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct ClipArgs {
     /// MediaMTX path name (e.g. camera0)
-    pub path: OsString,
+    #[arg(value_parser = crate::cli::values::path_name("PATH"))]
+    pub path: String,
     /// The event to clip (its id, as `hook status PATH` shows it)
     #[arg(long, value_name = "ID", conflicts_with_all = ["since", "until"], required_unless_present = "since")]
     pub event: Option<u64>,

@@ -5,6 +5,7 @@
 pub mod completions;
 pub mod events;
 pub mod manpage;
+pub mod values;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::camera::capture::{Bitrate, CaptureRequest, InputFormat, WantedSize};
 use crate::camera::encoder_choice::Encoder;
+use crate::mediamtx::env as mtx_env;
 use crate::policy::duration::Dur;
 
 /// Supervises FFmpeg for MediaMTX: V4L2 cameras published on demand,
@@ -38,7 +40,7 @@ pub struct Cli {
         global = true,
         env = "HOOK_STATE_DIR",
         value_name = "DIR",
-        value_parser = any_path()
+        value_parser = values::STATE_DIR
     )]
     pub state_dir: Option<PathBuf>,
 
@@ -50,7 +52,7 @@ pub struct Cli {
         global = true,
         env = "HOOK_CONFIG",
         value_name = "FILE",
-        value_parser = any_path()
+        value_parser = values::CONFIG
     )]
     pub config: Option<PathBuf>,
 
@@ -75,7 +77,7 @@ pub enum Command {
     ///
     /// Stores the activation latency (demand to ready) and switches recording
     /// back on for an active recording session.
-    Ready,
+    Ready(MtxPathArg),
 
     /// Record a finished segment (for runOnRecordSegmentComplete)
     ///
@@ -106,7 +108,7 @@ pub enum Command {
     /// For MediaMTX's runOnInit (see the README): waits for MediaMTX's
     /// Control API, ends timed sessions whose end passed while nothing ran,
     /// and keeps the stream of every other armed path and live session again.
-    Resume,
+    Resume(RtspPortArg),
 
     /// Stop everything on a path: holds, recording sessions and the publisher
     Stop(StopArgs),
@@ -218,14 +220,13 @@ impl clap::builder::TypedValueParser for InputFormatParser {
         let flag = arg.map_or("--input-format".to_string(), |a| {
             format!("--{}", a.get_long().unwrap_or("input-format"))
         });
-        Err(clap::Error::raw(
-            clap::error::ErrorKind::ValueValidation,
+        Err(values::refusal(
+            cmd,
             format!(
-                "{flag} {text:?} is not a format FFmpeg can capture; expected one of {} (or a V4L2 code such as MJPG or YUYV)\n",
+                "{flag} {text:?} is not a format FFmpeg can capture; expected one of {} (or a V4L2 code such as MJPG or YUYV)",
                 crate::camera::formats::known_names().join(", ")
             ),
-        )
-        .with_cmd(cmd))
+        ))
     }
 
     fn possible_values(
@@ -243,6 +244,17 @@ impl clap::builder::TypedValueParser for InputFormatParser {
 pub struct RunArgs {
     #[command(flatten)]
     pub device: DeviceArgs,
+
+    #[command(flatten)]
+    pub mtx: MtxPathArg,
+
+    #[command(flatten)]
+    pub rtsp: RtspPortArg,
+
+    /// MediaMTX's first regex group (G1): the device number when the path
+    /// is a regex such as `~^camera(\d+)$`; checked only without --device
+    #[arg(long = "g1", env = "G1", hide = true, value_name = "N")]
+    pub g1: Option<OsString>,
 
     /// Write a JPEG of the live picture this often (at least 100ms, e.g.
     /// 10s), atomically, to the stills directory as <path>.jpg; `off` for
@@ -276,6 +288,62 @@ pub struct SegmentArgs {
     /// counts as a gap [default: recording.gap_tolerance, 1.5s]
     #[arg(long, value_name = "DURATION")]
     pub gap_tolerance: Option<Dur>,
+
+    #[command(flatten)]
+    pub mtx: MtxPathArg,
+
+    /// The finished segment file (MTX_SEGMENT_PATH, set by MediaMTX)
+    #[arg(long = "mtx-segment-path", env = "MTX_SEGMENT_PATH", hide = true,
+          value_name = "FILE", value_parser = values::SEGMENT_PATH)]
+    pub segment_path: Option<PathBuf>,
+
+    /// Its duration in seconds (MTX_SEGMENT_DURATION, set by MediaMTX)
+    #[arg(long = "mtx-segment-duration", env = "MTX_SEGMENT_DURATION", hide = true,
+          value_name = "SECONDS", value_parser = values::SEGMENT_DURATION)]
+    pub segment_duration: Option<f64>,
+}
+
+impl SegmentArgs {
+    /// `MTX_SEGMENT_PATH`, which must be set.
+    pub(crate) fn segment_path(&self) -> anyhow::Result<PathBuf> {
+        self.segment_path
+            .clone()
+            .map_or_else(|| mtx_env::validate_segment_path(None), Ok)
+    }
+
+    /// `MTX_SEGMENT_DURATION`, which must be set.
+    pub(crate) fn segment_duration(&self) -> anyhow::Result<f64> {
+        self.segment_duration
+            .map_or_else(|| mtx_env::validate_segment_duration(None), Ok)
+    }
+}
+
+/// MediaMTX's `MTX_PATH`, for the hooks it runs (hidden: MediaMTX sets it).
+#[derive(Debug, Clone, Default, Args)]
+pub struct MtxPathArg {
+    /// The MediaMTX path name (MTX_PATH, set by MediaMTX)
+    #[arg(long = "mtx-path", env = "MTX_PATH", hide = true, value_name = "NAME",
+          value_parser = values::path_name("MTX_PATH"))]
+    pub mtx_path: Option<String>,
+}
+
+impl MtxPathArg {
+    /// The path name, which must be set.
+    pub(crate) fn name(&self) -> anyhow::Result<String> {
+        self.mtx_path
+            .clone()
+            .map_or_else(|| mtx_env::validate_path_name(None, "MTX_PATH"), Ok)
+    }
+}
+
+/// MediaMTX's RTSP port: `RTSP_PORT` (set by MediaMTX for its hooks; for
+/// commands a person runs, from the environment too), else 8554.
+#[derive(Debug, Clone, Args)]
+pub struct RtspPortArg {
+    /// MediaMTX's RTSP port (RTSP_PORT)
+    #[arg(long = "rtsp-port", env = "RTSP_PORT", hide = true, value_name = "PORT",
+          default_value_t = mtx_env::DEFAULT_RTSP_PORT, value_parser = values::port("RTSP_PORT"))]
+    pub rtsp_port: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -315,38 +383,55 @@ pub enum RecordCommand {
 #[derive(Debug, Clone, Args)]
 pub struct RecordStartArgs {
     /// MediaMTX path name (e.g. camera0)
-    pub path: OsString,
+    #[arg(value_parser = values::path_name("PATH"))]
+    pub path: String,
     /// End the session by itself after this long (e.g. 90m); on a live
     /// session: end it no earlier than this long from now
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", value_parser = values::positive_dur(
+        "--duration",
+        "a positive duration (e.g. 90m), or no --duration to record until `hook record stop`",
+    ))]
     pub duration: Option<Dur>,
     /// Why (e.g. motion), kept with the session or the re-trigger and shown
     /// by `hook status` (one line, at most 200 bytes)
-    #[arg(long, value_name = "TEXT")]
-    pub reason: Option<OsString>,
+    #[arg(long, value_name = "TEXT", value_parser = values::REASON)]
+    pub reason: Option<String>,
+    #[command(flatten)]
+    pub rtsp: RtspPortArg,
+}
+
+impl RecordStartArgs {
+    /// `--reason`, unless absent or blank.
+    pub(crate) fn reason(&self) -> Option<String> {
+        self.reason.clone().filter(|r| !r.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct PathArg {
     /// MediaMTX path name (e.g. camera0)
-    pub path: OsString,
+    #[arg(value_parser = values::path_name("PATH"))]
+    pub path: String,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct SnapshotArgs {
     /// MediaMTX path name (e.g. camera0)
-    pub path: OsString,
+    #[arg(value_parser = values::path_name("PATH"))]
+    pub path: String,
     /// Where to write the JPEG: a new name or a regular file to replace,
     /// written whole and atomically (a symbolic link, device, FIFO, socket or
     /// directory is refused, exit 2)
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
     /// Give up after this long [default: snapshot.timeout, 5s]
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION",
+          value_parser = values::positive_dur("--timeout", "a positive time limit, e.g. 5s"))]
     pub timeout: Option<Dur>,
     /// Return the path's live still at once when it is younger than this
     /// (e.g. 30s; see stills.every), else take a snapshot as usual
-    #[arg(long, value_name = "DURATION", value_parser = max_age_value)]
+    #[arg(long, value_name = "DURATION",
+          value_parser = values::positive_dur("--max-age", "a positive age, e.g. 30s"))]
     pub max_age: Option<Dur>,
     /// Frames to drop before the one kept when the camera itself is opened
     /// (no stream runs): a cold camera's first frames are dark or torn
@@ -355,30 +440,25 @@ pub struct SnapshotArgs {
     pub warmup_frames: Option<u32>,
     #[command(flatten)]
     pub device: DeviceArgs,
-}
-
-/// `--max-age`: a positive duration.
-pub fn max_age_value(text: &str) -> Result<Dur, String> {
-    let age: Dur = text.parse()?;
-    if age.0.is_zero() {
-        return Err("--max-age 0s: expected a positive age, e.g. 30s".into());
-    }
-    Ok(age)
+    #[command(flatten)]
+    pub rtsp: RtspPortArg,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct StopArgs {
     /// MediaMTX path name (e.g. camera0)
-    pub path: OsString,
+    #[arg(value_parser = values::path_name("PATH"))]
+    pub path: String,
     /// Why, kept in the state and shown by `hook status`
-    #[arg(long, value_name = "TEXT")]
+    #[arg(long, value_name = "TEXT", value_parser = values::STOP_REASON)]
     pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Args)]
 pub struct StatusArgs {
     /// Only this path
-    pub path: Option<OsString>,
+    #[arg(value_parser = values::path_name("PATH argument"))]
+    pub path: Option<String>,
     /// Print JSON (versioned schema, see README)
     #[arg(long, conflicts_with = "prometheus")]
     pub json: bool,
@@ -421,14 +501,10 @@ pub struct RtspReadArgs {
 #[derive(Debug, Clone, Args)]
 pub struct HoldArgs {
     /// MediaMTX path name to hold
-    pub path: OsString,
-}
-
-/// A path taken as given, empty included (so that an empty value reaches
-/// `commands::check_path_value`, which names the variable when it came from one).
-fn any_path() -> impl clap::builder::TypedValueParser<Value = PathBuf> {
-    use clap::builder::TypedValueParser as _;
-    clap::builder::OsStringValueParser::new().map(PathBuf::from)
+    #[arg(value_parser = values::path_name("PATH"))]
+    pub path: String,
+    #[command(flatten)]
+    pub rtsp: RtspPortArg,
 }
 
 #[cfg(test)]

@@ -11,18 +11,17 @@ use std::time::Duration;
 use anyhow::Context as _;
 
 use crate::cli::events::ClipArgs;
-use crate::commands::snapshot::check_output_for;
 use crate::context::Context;
 use crate::error::usage;
-use crate::mediamtx::env as mtx_env;
 use crate::recording::events::clip::{make, Window};
+use crate::snapshot::check_output_for;
 
 /// How long FFmpeg may take to join the segments, without `--timeout`.
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `hook clip`.
 pub fn main(ctx: &Context, args: &ClipArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
     let target = check_output_for(&args.output, "MP4")?;
     let window = match (args.event, args.since, args.until) {

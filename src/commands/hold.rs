@@ -6,14 +6,12 @@ use std::process::ExitCode;
 use crate::cli::HoldArgs;
 use crate::context::Context;
 use crate::mediamtx::api::Api;
-use crate::mediamtx::env as mtx_env;
-use crate::recording::spawn::rtsp_port;
 
 /// `hook hold PATH` (started by `record start`, `record arm` or a revival).
 pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
-    let port = rtsp_port()?;
+    let port = args.rtsp.rtsp_port;
     let api = Api::from_env()?;
     crate::recording::hold::run(ctx, &path, port, api)?;
     Ok(ExitCode::SUCCESS)

@@ -12,13 +12,13 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 
+use crate::cli::MtxPathArg;
 use crate::commands::Context;
-use crate::mediamtx::env::{validate_path_name, var};
 use crate::publish::ready::mark_ready;
 use crate::state::now;
 
-pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
-    let path = validate_path_name(var("MTX_PATH").as_deref(), "MTX_PATH")?;
+pub fn main(ctx: &Context, args: &MtxPathArg) -> anyhow::Result<ExitCode> {
+    let path = args.name()?;
     crate::logging::set_path(&path);
     let readiness = ctx
         .store

@@ -11,27 +11,18 @@ use anyhow::anyhow;
 use crate::cli::events::ArmArgs;
 use crate::cli::{PathArg, RecordStartArgs};
 use crate::context::Context;
-use crate::error::usage;
 use crate::mediamtx::api::Api;
-use crate::mediamtx::env as mtx_env;
 use crate::recording::events::arm::{self, ArmRequest};
-use crate::recording::retrigger::check_reason;
-use crate::recording::spawn::rtsp_port;
 use crate::recording::start::{start as start_session, StartRequest};
 use crate::recording::stop::{stop_recording, Stopped};
 
 /// `hook record start PATH [--duration D] [--reason TEXT]`: a new session,
 /// a re-trigger of the live one, or an event on an armed path.
 pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
-    let port = rtsp_port()?;
-    if args.duration.is_some_and(|d| d.0.is_zero()) {
-        return Err(usage(
-            "--duration 0s: expected a positive duration (e.g. 90m), or no --duration to record until `hook record stop`",
-        ));
-    }
-    let reason = check_reason(args.reason.as_deref())?;
+    let port = args.rtsp.rtsp_port;
+    let reason = args.reason();
     // HOOK_RTSP_USER without HOOK_RTSP_PASS (or the reverse) would make the
     // hold fail: refused (exit 2) before anything is switched on.
     crate::mediamtx::rtsp_auth::Credentials::from_env()?;
@@ -49,7 +40,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
 
 /// `hook record stop PATH`.
 pub fn stop(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
     arm::refuse_when_armed(ctx, &path)?;
     let api = Api::from_env()?;
@@ -69,9 +60,9 @@ pub fn stop(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
 
 /// `hook record arm PATH [--pre D] [--post D]`.
 pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
-    let port = rtsp_port()?;
+    let port = args.rtsp.rtsp_port;
     let api = Api::from_env()?;
     let request = ArmRequest {
         path: path.clone(),
@@ -86,7 +77,7 @@ pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
 
 /// `hook record disarm PATH`.
 pub fn disarm(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
-    let path = mtx_env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
     let api = Api::from_env()?;
     let text = arm::disarm(ctx, &api, &path)?;

@@ -6,14 +6,14 @@
 
 use std::process::ExitCode;
 
+use crate::cli::RtspPortArg;
 use crate::context::Context;
 use crate::mediamtx::api::Api;
 use crate::recording::events::resume::resume;
-use crate::recording::spawn::rtsp_port;
 
 /// `hook resume`.
-pub fn main(ctx: &Context) -> anyhow::Result<ExitCode> {
-    let port = rtsp_port()?;
+pub fn main(ctx: &Context, args: &RtspPortArg) -> anyhow::Result<ExitCode> {
+    let port = args.rtsp_port;
     let api = Api::from_env()?;
     let failed = resume(ctx, &api, port, |path, text| println!("{path}: {text}"))?;
     Ok(if failed == 0 {

@@ -8,21 +8,16 @@ use std::process::ExitCode;
 
 use crate::cli::{RunArgs, StillEvery};
 use crate::commands::Context;
-use crate::mediamtx::env as mtx_env;
 use crate::publish::{self, Publish};
 use crate::state::now;
 
 /// Entry point of `hook run`.
 pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let demand_at = now();
-    let path = mtx_env::validate_path_name(mtx_env::var("MTX_PATH").as_deref(), "MTX_PATH")?;
+    let path = args.mtx.name()?;
     crate::logging::set_path(&path);
-    let port = mtx_env::validate_port(mtx_env::var("RTSP_PORT").as_deref(), "RTSP_PORT")?;
-    let device = publish::resolve_device(
-        args.device.device.as_deref(),
-        mtx_env::var("G1").as_deref(),
-        &path,
-    )?;
+    let port = args.rtsp.rtsp_port;
+    let device = publish::resolve_device(args.device.device.as_deref(), args.g1.as_deref(), &path)?;
     let request = ctx.capture_request(args.device.capture_request())?;
     let still_every = match args.still_every {
         Some(StillEvery::Off) => None,

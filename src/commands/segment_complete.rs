@@ -7,17 +7,14 @@ use std::process::ExitCode;
 
 use crate::cli::SegmentArgs;
 use crate::context::Context;
-use crate::mediamtx::env::{
-    validate_path_name, validate_segment_duration, validate_segment_path, var,
-};
 use crate::recording::segments::{complete, Finished};
 
 /// `hook segment-complete [--gap-tolerance D]`.
 pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
-    let path = validate_path_name(var("MTX_PATH").as_deref(), "MTX_PATH")?;
+    let path = args.mtx.name()?;
     crate::logging::set_path(&path);
-    let file = validate_segment_path(var("MTX_SEGMENT_PATH").as_deref())?;
-    let duration = validate_segment_duration(var("MTX_SEGMENT_DURATION").as_deref())?;
+    let file = args.segment_path()?;
+    let duration = args.segment_duration()?;
     let gap_tolerance = args
         .gap_tolerance
         .unwrap_or(ctx.policy.recording.gap_tolerance)

@@ -6,22 +6,16 @@ use std::process::ExitCode;
 
 use crate::cli::SnapshotArgs;
 use crate::commands::Context;
-use crate::error::usage;
 use crate::snapshot::{self, check_output, Request};
 
 /// `events::clip` writes its MP4 through the same checked output.
 pub use crate::snapshot::check_output_for;
 
 pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
-    let path = crate::mediamtx::env::validate_path_name(Some(&args.path), "PATH")?;
+    let path = args.path.clone();
     crate::logging::set_path(&path);
     let output = check_output(&args.output)?;
     let timeout = args.timeout.map_or(ctx.policy.snapshot.timeout.0, |d| d.0);
-    if timeout.is_zero() {
-        return Err(usage(
-            "--timeout 0s: expected a positive time limit, e.g. 5s",
-        ));
-    }
     let request = Request {
         path: &path,
         output: &output,
@@ -31,12 +25,7 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
         capture: args.device.capture_request(),
         warmup_frames: args.warmup_frames,
     };
-    let taken = snapshot::take(ctx, &request, || {
-        crate::mediamtx::env::validate_port(
-            crate::mediamtx::env::var("RTSP_PORT").as_deref(),
-            "RTSP_PORT",
-        )
-    })?;
+    let taken = snapshot::take(ctx, &request, || Ok(args.rtsp.rtsp_port))?;
     let age = taken.still_age.map_or(String::new(), |age| {
         format!(" (taken {:.1}s ago)", age.as_secs_f64())
     });

@@ -16,14 +16,10 @@ use anyhow::Context as _;
 
 use crate::cli::StatusArgs;
 use crate::commands::Context;
-use crate::mediamtx::env::validate_path_name;
 use crate::status::view::{self, Format};
 
 pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
-    let only = match &args.path {
-        Some(p) => Some(validate_path_name(Some(p), "PATH argument")?),
-        None => None,
-    };
+    let only = args.path.clone();
     let format = if args.prometheus {
         Format::Prometheus
     } else if args.json {

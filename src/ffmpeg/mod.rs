@@ -666,8 +666,11 @@ mod tests {
     /// (a null output stands in for the RTSP server).
     #[test]
     fn ffmpeg_accepts_the_still_outputs() {
-        let dir = std::env::temp_dir().join(format!("hook-still-args-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
+        let tmp = tempfile::Builder::new()
+            .prefix("hook-still-args-")
+            .tempdir()
+            .unwrap();
+        let dir = tmp.path().to_path_buf();
         let s = Still {
             file: dir.join("cam%2F0.jpg"),
             every: Duration::from_millis(200),
@@ -690,7 +693,6 @@ mod tests {
             .output()
             .expect("ffmpeg runs");
         let jpeg = std::fs::read(&s.file);
-        let _ = std::fs::remove_dir_all(&dir);
         assert!(
             out.status.success(),
             "{:?}",

@@ -1,6 +1,9 @@
 //! MediaMTX's hook variables (`MTX_PATH`, `RTSP_PORT`, `G1`, `MTX_SEGMENT_*`)
 //! and their validation. Everything MediaMTX hands us is untrusted: each value
-//! is checked here, in pure functions, before anything else sees it.
+//! is checked here, in pure functions, before anything else sees it. The
+//! command line reads the variables (hidden `env` arguments of the commands
+//! MediaMTX runs, `cli::values` parsers over these checks), so a bad value
+//! is refused while the command line is read.
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;

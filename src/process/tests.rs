@@ -149,8 +149,11 @@ fn only_kept_descriptors_reach_the_child() {
     // A descriptor this process "leaked" (no close-on-exec, a high number
     // no fresh open takes), as MediaMTX leaks its own to the hook, and one
     // passed on purpose (opened close-on-exec, as the device lock is).
-    let dir = std::env::temp_dir().join(format!("hook-fds-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("hook-fds-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     let marker = dir.join("leaked-marker");
     let file = std::fs::File::create(&marker).unwrap();
     let leaked = fcntl(file.as_raw_fd(), FcntlArg::F_DUPFD(200)).unwrap();
@@ -168,7 +171,6 @@ fn only_kept_descriptors_reach_the_child() {
     let mut out = String::new();
     std::io::Read::read_to_string(&mut std::fs::File::from(s.stdout), &mut out).unwrap();
     nix::unistd::close(leaked).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     let fds: Vec<(i32, &str)> = out
         .lines()
         .filter_map(|l| {
@@ -221,8 +223,11 @@ fn tools_lose_the_secrets_and_a_detached_hook_keeps_them_in_its_own_session() {
     let hook = ChildCommand::detached_hook(Path::new("/bin/true"), &[]);
     assert!(removed(&hook).is_empty());
 
-    let dir = std::env::temp_dir().join(format!("hook-detached-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let tmp = tempfile::Builder::new()
+        .prefix("hook-detached-")
+        .tempdir()
+        .unwrap();
+    let dir = tmp.path().to_path_buf();
     let log = dir.join("out");
     let script = "echo sid=$(cut -d' ' -f6 /proc/self/stat) pid=$$; env";
     let mut child =
@@ -233,7 +238,6 @@ fn tools_lose_the_secrets_and_a_detached_hook_keeps_them_in_its_own_session() {
     let pid = child.id();
     assert!(child.wait().unwrap().success());
     let out = std::fs::read_to_string(&log).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
     assert!(
         out.contains(&format!("sid={pid} pid={pid}")),
         "own session: {out}"

@@ -11,56 +11,14 @@
 //! re-trigger is kept with the session (the last
 //! [`RECENT_RETRIGGERS`](crate::state::RECENT_RETRIGGERS) and a count).
 
-use std::ffi::OsStr;
 use std::time::Duration;
 
 use time::OffsetDateTime;
 
 use crate::context::Context;
-use crate::error::usage;
 use crate::recording::session::is_live;
 use crate::recording::text::both_times;
 use crate::state::{now, Retrigger, Session, RECENT_RETRIGGERS};
-
-/// Longest `--reason`, in bytes.
-pub(crate) const MAX_REASON_BYTES: usize = 200;
-
-/// Checks `--reason`: one line of at most [`MAX_REASON_BYTES`] bytes,
-/// trimmed; empty is none.
-pub(crate) fn check_reason(reason: Option<&OsStr>) -> anyhow::Result<Option<String>> {
-    let Some(r) = reason else {
-        return Ok(None);
-    };
-    let Some(r) = r.to_str().map(str::trim) else {
-        return Err(usage(format!(
-            "--reason {}: not UTF-8; expected one line of text",
-            r.to_string_lossy()
-        )));
-    };
-    if let Some((at, c)) = r.char_indices().find(|(_, c)| c.is_control()) {
-        return Err(usage(format!(
-            "--reason {:?}: contains the control character {:?} at byte {at}; expected one line of text",
-            shorten(r),
-            c
-        )));
-    }
-    if r.len() > MAX_REASON_BYTES {
-        return Err(usage(format!(
-            "--reason {:?}: {} bytes long; expected at most {MAX_REASON_BYTES} bytes of text",
-            shorten(r),
-            r.len()
-        )));
-    }
-    Ok((!r.is_empty()).then(|| r.to_string()))
-}
-
-/// The first 40 characters, for messages.
-fn shorten(s: &str) -> String {
-    match s.char_indices().nth(40) {
-        Some((i, _)) => format!("{}…", &s[..i]),
-        None => s.to_string(),
-    }
-}
 
 /// What a re-trigger did to the session's end.
 #[derive(Debug, PartialEq, Eq)]
@@ -225,25 +183,5 @@ mod tests {
             s.until,
             Some(T0 + Duration::from_secs(RECENT_RETRIGGERS as u64 + 4 + 60))
         );
-    }
-
-    #[test]
-    fn reasons_are_checked() {
-        let check = |s: &str| check_reason(Some(OsStr::new(s)));
-        assert_eq!(check_reason(None).unwrap(), None);
-        assert_eq!(check("  ").unwrap(), None);
-        assert_eq!(check(" door open ").unwrap().as_deref(), Some("door open"));
-        let max = "é".repeat(MAX_REASON_BYTES / 2);
-        assert_eq!(check(&max).unwrap(), Some(max.clone()));
-        for bad in [
-            "a\nb",
-            "tab\there",
-            "\u{1b}[31m",
-            &"x".repeat(MAX_REASON_BYTES + 1),
-        ] {
-            let e = check(bad).unwrap_err();
-            assert!(crate::error::is_usage(&e), "{bad:?}");
-            assert!(e.to_string().starts_with("--reason "), "{e}");
-        }
     }
 }

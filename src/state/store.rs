@@ -439,17 +439,12 @@ impl StateStore {
 
 /// `20261124T034319.123Z`: a UTC time for file names, sortable, no colons.
 pub(super) fn file_stamp(t: OffsetDateTime) -> String {
-    let t = t.to_offset(time::UtcOffset::UTC);
-    format!(
-        "{:04}{:02}{:02}T{:02}{:02}{:02}.{:03}Z",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.millisecond()
-    )
+    const STAMP: &[time::format_description::FormatItem<'_>] = time::macros::format_description!(
+        "[year][month][day]T[hour][minute][second].[subsecond digits:3]Z"
+    );
+    t.to_offset(time::UtcOffset::UTC)
+        .format(STAMP)
+        .expect("a date and time always format")
 }
 
 #[cfg(test)]

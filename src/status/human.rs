@@ -486,20 +486,12 @@ pub fn human_bytes(n: u64) -> String {
 
 /// `2026-11-24 04:43:19 +01:00`.
 pub(crate) fn local_time(t: OffsetDateTime, local: UtcOffset) -> String {
-    let t = t.to_offset(local);
-    let (h, m, _) = local.as_hms();
-    format!(
-        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} {}{:02}:{:02}",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        if local.is_negative() { '-' } else { '+' },
-        h.unsigned_abs(),
-        m.unsigned_abs()
-    )
+    const LOCAL: &[time::format_description::FormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day] [hour]:[minute]:[second] [offset_hour sign:mandatory]:[offset_minute]"
+    );
+    t.to_offset(local)
+        .format(LOCAL)
+        .expect("a date, time and offset always format")
 }
 
 pub(crate) fn ago(t: OffsetDateTime, now: OffsetDateTime) -> String {
@@ -508,5 +500,21 @@ pub(crate) fn ago(t: OffsetDateTime, now: OffsetDateTime) -> String {
         format!("{} ago", human_duration(secs))
     } else {
         format!("in {}", human_duration(-secs))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_times_name_their_offset() {
+        let t = time::macros::datetime!(2026-11-24 03:43:19.987 UTC);
+        let at = |h, m| local_time(t, UtcOffset::from_hms(h, m, 0).unwrap());
+        assert_eq!(at(1, 0), "2026-11-24 04:43:19 +01:00");
+        assert_eq!(at(0, 0), "2026-11-24 03:43:19 +00:00");
+        assert_eq!(at(-5, 0), "2026-11-23 22:43:19 -05:00");
+        assert_eq!(at(0, -30), "2026-11-24 03:13:19 -00:30");
+        assert_eq!(at(5, 45), "2026-11-24 09:28:19 +05:45");
     }
 }

@@ -266,16 +266,13 @@ fn segment_names_at_the_ends_of_the_calendar_do_not_panic() {
     }
 }
 
+/// A new directory, removed by the test itself.
 fn tempdir() -> std::path::PathBuf {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let d = std::env::temp_dir().join(format!(
-        "hook-props-{}-{}",
-        std::process::id(),
-        N.fetch_add(1, Ordering::SeqCst)
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    tempfile::Builder::new()
+        .prefix("hook-props-")
+        .tempdir()
+        .unwrap()
+        .keep()
 }
 
 #[test]

@@ -16,32 +16,26 @@ pub fn hook_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_hook"))
 }
 
-/// A directory removed on drop.
-pub struct TempDir(PathBuf);
+/// A directory removed on drop (with all it holds, a failing test's
+/// included): `$TMPDIR/hook-test-TAG-XXXXXX`, made with the umask's mode as
+/// `mkdir` makes it.
+pub struct TempDir(tempfile::TempDir);
 
 impl TempDir {
     pub fn new(tag: &str) -> TempDir {
-        static N: AtomicU64 = AtomicU64::new(0);
-        let dir = std::env::temp_dir().join(format!(
-            "hook-test-{tag}-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        TempDir(dir)
+        let prefix = format!("hook-test-{}-", tag.replace('/', "_"));
+        TempDir(
+            tempfile::Builder::new()
+                .prefix(&prefix)
+                .tempdir()
+                .expect("a temporary directory"),
+        )
     }
     pub fn path(&self) -> &Path {
-        &self.0
+        self.0.path()
     }
     pub fn join(&self, p: impl AsRef<Path>) -> PathBuf {
-        self.0.join(p)
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
+        self.0.path().join(p)
     }
 }
 
