@@ -38,6 +38,9 @@
 //! - [`process`]: the one place children are started (the pre-exec every
 //!   child gets, the scrubbed environment), the bounded run, signalling and
 //!   reaping.
+//! - `fs`: safe files on `nix`, the bottom layer: a directory handle that
+//!   never follows a link, exclusive temporary files, atomic replacement,
+//!   file-type checks, free space, and the one lock-file type.
 //! - [`error`], [`logging`] and [`redact`]: exit codes, usage errors, the log
 //!   format, and the hiding of credentials in anything shown.
 
@@ -47,6 +50,7 @@ pub mod commands;
 pub mod context;
 pub mod error;
 pub mod ffmpeg;
+pub(crate) mod fs;
 pub mod logging;
 pub mod mediamtx;
 pub mod policy;

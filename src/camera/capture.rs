@@ -7,6 +7,9 @@
 use std::path::{Path, PathBuf};
 
 use crate::camera::device_error::DeviceError;
+/// The encoder used lives with its choice; named here too because a
+/// [`CaptureInput`] carries it.
+pub use crate::camera::encoder_choice::EncoderChoice;
 use crate::camera::encoder_choice::{self, choose_encoder, Encoder};
 use crate::camera::formats::{self, Kind};
 use crate::camera::input_choice::{choose_input, InputRequest};
@@ -42,17 +45,6 @@ pub enum Source {
     TestPattern,
     /// A V4L2 device node (as given; may be a by-id symlink).
     Device(PathBuf),
-}
-
-/// The encoder actually used.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EncoderChoice {
-    /// `-c:v copy` of the camera's H.264.
-    Copy,
-    /// `libx264 -preset ultrafast -tune zerolatency`.
-    Libx264,
-    /// `h264_v4l2m2m` with `-pix_fmt yuv420p`.
-    V4l2m2m,
 }
 
 /// The resolved capture: source, input format, size, rate and encoder.
@@ -329,17 +321,6 @@ pub fn describe(input: &CaptureInput) -> String {
         text.push_str(&format!(" at {b}"));
     }
     text
-}
-
-impl EncoderChoice {
-    /// The name FFmpeg's `-c:v` takes.
-    pub fn ffmpeg_name(self) -> &'static str {
-        match self {
-            EncoderChoice::Copy => "copy",
-            EncoderChoice::Libx264 => "libx264",
-            EncoderChoice::V4l2m2m => "h264_v4l2m2m",
-        }
-    }
 }
 
 #[cfg(test)]

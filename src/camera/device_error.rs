@@ -8,7 +8,9 @@
 //! machine without cameras.
 
 use std::fmt;
+use std::fs;
 use std::io;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::state::{Cause, Failure};
@@ -165,7 +167,7 @@ impl DeviceError {
         let failure = Failure::new(cause, self.to_string());
         match self {
             DeviceError::PermissionDenied { device, .. } => {
-                failure.with_fix(crate::camera::probe::permission_fix(device))
+                failure.with_fix(permission_fix(device))
             }
             _ => failure,
         }
@@ -209,6 +211,64 @@ impl DeviceError {
             },
         }
     }
+}
+
+/// Explains who may open `path`, for a permission-denied error.
+pub fn permission_detail(path: &Path) -> String {
+    let me = service_user();
+    let Ok(meta) = fs::metadata(path) else {
+        return format!("the hook runs as {me} and may not look at it");
+    };
+    let owner = nix::unistd::User::from_uid(meta.uid().into())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| meta.uid().to_string());
+    let group = group_name(meta.gid());
+    let mode = meta.mode() & 0o7777;
+    let hint = if mode & 0o060 == 0o060 && meta.gid() != 0 {
+        format!("add {me} to group {group}")
+    } else {
+        "give the node's group read and write access (a udev rule) and add the user to it"
+            .to_string()
+    };
+    format!(
+        "the node is mode {mode:04o}, owner {owner}, group {group}; the hook runs as {me}: {hint}"
+    )
+}
+
+/// The command that fixes a permission problem on `path`: adding the
+/// service user to the node's group (then restarting the service, since a
+/// process keeps the groups it started with).
+pub fn permission_fix(path: &Path) -> String {
+    let me = service_user();
+    match fs::metadata(path) {
+        Ok(meta) if meta.mode() & 0o060 == 0o060 && meta.gid() != 0 => format!(
+            "usermod -aG {} {me}, then restart MediaMTX (groups are read at login)",
+            group_name(meta.gid())
+        ),
+        _ => format!(
+            "give {} a group with read and write access (a udev rule such as \
+             SUBSYSTEM==\"video4linux\", GROUP=\"video\", MODE=\"0660\"), then usermod -aG video {me}",
+            path.display()
+        ),
+    }
+}
+
+fn service_user() -> String {
+    nix::unistd::User::from_uid(nix::unistd::geteuid())
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("uid {}", nix::unistd::geteuid()))
+}
+
+fn group_name(gid: u32) -> String {
+    nix::unistd::Group::from_gid(gid.into())
+        .ok()
+        .flatten()
+        .map(|g| g.name)
+        .unwrap_or_else(|| gid.to_string())
 }
 
 #[cfg(test)]

@@ -7,20 +7,21 @@
 //! it points to share one lock. The test pattern has no device; it is keyed
 //! per MediaMTX path instead.
 //!
-//! The lock is `flock` through `std::fs::File::lock` / `try_lock` (in std
-//! since Rust 1.89, so no extra crate): the kernel drops it when the last
-//! descriptor of the open file goes away, which makes a crashed owner harmless.
-//! The supervisor lets FFmpeg inherit the descriptor, so the device stays
-//! locked until FFmpeg is really gone, even when the hook was SIGKILLed. The
-//! owner writes its pid into the file for "device busy: held by pid N".
+//! The lock is a [`LockFile`] (`flock`): the kernel drops it when the last
+//! descriptor of the open file goes away, which makes a crashed owner
+//! harmless. The supervisor lets FFmpeg inherit the descriptor, so the
+//! device stays locked until FFmpeg is really gone, even when the hook was
+//! SIGKILLed. The owner writes its pid into the file for "device busy: held
+//! by pid N".
 
-use std::fs::{File, TryLockError};
-use std::io::{self, Read, Seek, Write};
-use std::os::fd::{AsRawFd, RawFd};
+use std::io;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use crate::camera::capture::TEST_PATTERN;
-use crate::state::files::{name_stem, Access, Dir};
+use crate::fs::{LockFile, Waited};
+use crate::state::files::name_stem;
 
 /// The lock file for `device` (as given on the command line) serving
 /// MediaMTX path `mtx_path`. Names become file names through
@@ -39,79 +40,62 @@ pub fn lock_file_for(locks_dir: &Path, device: &str, mtx_path: &str) -> PathBuf 
     ))
 }
 
-/// Opens lock file `path` without following a link, neither at the file
-/// nor at its directory (made when missing), and refuses anything but a
-/// regular file (see `state::files`).
-pub fn open_lock_file(path: &Path, create: bool) -> io::Result<File> {
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a lock file path", path.display()),
-        ));
-    };
-    let access = if create {
-        Access::ReadWrite
-    } else {
-        Access::Read
-    };
-    Dir::open_nofollow(dir, create)?.open(name, access, create)
-}
-
 /// A held device lock; released when dropped (and when every process that
 /// inherited it is gone).
 #[derive(Debug)]
 pub struct DeviceLock {
-    file: File,
-    path: PathBuf,
+    lock: LockFile,
 }
 
 impl DeviceLock {
     /// Takes the lock if it is free; `Ok(None)` when someone holds it.
     pub fn try_acquire(path: &Path) -> io::Result<Option<DeviceLock>> {
-        let mut file = open_lock_file(path, true)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => return Ok(None),
-            Err(TryLockError::Error(e)) => return Err(e),
-        }
+        Ok(LockFile::try_acquire(path)?.map(DeviceLock::claim))
+    }
+
+    /// Takes the lock, trying every `poll` until `deadline`; `Ok(None)` when
+    /// it is still held by someone else then.
+    pub fn acquire_within(
+        path: &Path,
+        deadline: Instant,
+        poll: Duration,
+    ) -> io::Result<Option<DeviceLock>> {
+        let lock = LockFile::open(path)?;
+        Ok(
+            match lock.lock_within(deadline, poll, || Ok::<(), ()>(()))? {
+                Waited::Held => Some(DeviceLock::claim(lock)),
+                Waited::TimedOut | Waited::Stopped(()) => None,
+            },
+        )
+    }
+
+    /// The lock just taken, with this process's pid written in it.
+    pub(crate) fn claim(mut lock: LockFile) -> DeviceLock {
         // The pid only serves "held by pid N" messages: a lock whose pid
         // cannot be written (the state directory's disk is full) still
         // guards the device, and the stream must not wait for disk space.
-        let pid = std::process::id();
-        let written = file
-            .set_len(0)
-            .and_then(|()| file.rewind())
-            .and_then(|()| writeln!(file, "{pid}"));
-        if let Err(e) = written {
+        if let Err(e) = lock.write_owner(&std::process::id().to_string()) {
             log::warn!(
                 "device lock {} taken, but its owner pid could not be written: {e}",
-                path.display()
+                lock.path().display()
             );
         }
-        Ok(Some(DeviceLock {
-            file,
-            path: path.to_path_buf(),
-        }))
+        DeviceLock { lock }
     }
 
     /// The descriptor a child must inherit to share the lock.
     pub fn fd(&self) -> RawFd {
-        self.file.as_raw_fd()
+        self.lock.fd()
     }
 
     pub fn path(&self) -> &Path {
-        &self.path
+        self.lock.path()
     }
 }
 
 /// The pid written by the current (or last) owner of a lock file.
 pub fn holder(path: &Path) -> Option<u32> {
-    let mut text = String::new();
-    open_lock_file(path, false)
-        .ok()?
-        .read_to_string(&mut text)
-        .ok()?;
-    text.trim().parse().ok()
+    LockFile::holder(path)?.parse().ok()
 }
 
 #[cfg(test)]
@@ -178,12 +162,8 @@ mod tests {
         drop(held);
         // Released once every copy of the descriptor is closed: a child that
         // another test thread forks at this instant holds one until its exec.
-        let end = std::time::Instant::now() + std::time::Duration::from_secs(2);
-        let mut again = DeviceLock::try_acquire(&b).unwrap();
-        while again.is_none() && std::time::Instant::now() < end {
-            std::thread::sleep(std::time::Duration::from_millis(5));
-            again = DeviceLock::try_acquire(&b).unwrap();
-        }
+        let end = Instant::now() + Duration::from_secs(2);
+        let again = DeviceLock::acquire_within(&b, end, Duration::from_millis(5)).unwrap();
         assert!(again.is_some());
         std::fs::remove_dir_all(&dir).unwrap();
     }

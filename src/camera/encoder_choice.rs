@@ -14,13 +14,33 @@ use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use crate::camera::capture::EncoderChoice;
-
 /// How long a failed probe is believed.
 pub const NEGATIVE_TTL: Duration = Duration::from_secs(3600);
 
 /// How long the probe encode may take before it counts as failed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The encoder actually used.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncoderChoice {
+    /// `-c:v copy` of the camera's H.264.
+    Copy,
+    /// `libx264 -preset ultrafast -tune zerolatency`.
+    Libx264,
+    /// `h264_v4l2m2m` with `-pix_fmt yuv420p`.
+    V4l2m2m,
+}
+
+impl EncoderChoice {
+    /// The name FFmpeg's `-c:v` takes.
+    pub fn ffmpeg_name(self) -> &'static str {
+        match self {
+            EncoderChoice::Copy => "copy",
+            EncoderChoice::Libx264 => "libx264",
+            EncoderChoice::V4l2m2m => "h264_v4l2m2m",
+        }
+    }
+}
 
 /// The encoder asked for (`--encoder`); [`choose_encoder`] turns it into
 /// the one used.

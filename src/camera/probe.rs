@@ -19,7 +19,7 @@ use v4l::frameinterval::FrameIntervalEnum;
 use v4l::framesize::FrameSizeEnum;
 use v4l::video::Capture;
 
-use crate::camera::device_error::DeviceError;
+use crate::camera::device_error::{permission_detail, DeviceError};
 use crate::camera::formats::FourCc;
 
 /// The character-device major number of every V4L2 node (`VIDEO_MAJOR`).
@@ -274,7 +274,9 @@ fn is_busy(dev: &v4l::Device) -> bool {
     use v4l::v4l_sys::v4l2_format;
     let fd = dev.handle().fd();
     // SAFETY: v4l2_format is plain data; G_FMT and S_FMT read and write
-    // exactly one of it.
+    // exactly one of it. The raw ioctls because v4l's safe `set_format`
+    // rebuilds the format from its own reduced struct: only the kernel's
+    // own bytes sent back are sure to change nothing.
     unsafe {
         let mut fmt: v4l2_format = std::mem::zeroed();
         fmt.type_ = v4l::buffer::Type::VideoCapture as u32;
@@ -287,64 +289,6 @@ fn is_busy(dev: &v4l::Device) -> bool {
             Err(e) if e.raw_os_error() == Some(libc::EBUSY)
         )
     }
-}
-
-/// Explains who may open `path`, for a permission-denied error.
-pub fn permission_detail(path: &Path) -> String {
-    let me = service_user();
-    let Ok(meta) = fs::metadata(path) else {
-        return format!("the hook runs as {me} and may not look at it");
-    };
-    let owner = nix::unistd::User::from_uid(meta.uid().into())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| meta.uid().to_string());
-    let group = group_name(meta.gid());
-    let mode = meta.mode() & 0o7777;
-    let hint = if mode & 0o060 == 0o060 && meta.gid() != 0 {
-        format!("add {me} to group {group}")
-    } else {
-        "give the node's group read and write access (a udev rule) and add the user to it"
-            .to_string()
-    };
-    format!(
-        "the node is mode {mode:04o}, owner {owner}, group {group}; the hook runs as {me}: {hint}"
-    )
-}
-
-/// The command that fixes a permission problem on `path`: adding the
-/// service user to the node's group (then restarting the service, since a
-/// process keeps the groups it started with).
-pub fn permission_fix(path: &Path) -> String {
-    let me = service_user();
-    match fs::metadata(path) {
-        Ok(meta) if meta.mode() & 0o060 == 0o060 && meta.gid() != 0 => format!(
-            "usermod -aG {} {me}, then restart MediaMTX (groups are read at login)",
-            group_name(meta.gid())
-        ),
-        _ => format!(
-            "give {} a group with read and write access (a udev rule such as \
-             SUBSYSTEM==\"video4linux\", GROUP=\"video\", MODE=\"0660\"), then usermod -aG video {me}",
-            path.display()
-        ),
-    }
-}
-
-fn service_user() -> String {
-    nix::unistd::User::from_uid(nix::unistd::geteuid())
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| format!("uid {}", nix::unistd::geteuid()))
-}
-
-fn group_name(gid: u32) -> String {
-    nix::unistd::Group::from_gid(gid.into())
-        .ok()
-        .flatten()
-        .map(|g| g.name)
-        .unwrap_or_else(|| gid.to_string())
 }
 
 /// The `videoN` nodes in `dev_dir`, in numeric order.

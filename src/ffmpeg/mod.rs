@@ -12,7 +12,8 @@ use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::camera::capture::{CaptureInput, EncoderChoice, Source, DEFAULT_FPS};
+use crate::camera::capture::{CaptureInput, Source, DEFAULT_FPS};
+use crate::camera::encoder_choice::EncoderChoice;
 
 /// Bitrate given to the hardware encoder when none is asked for: the
 /// `h264_v4l2m2m` driver fails or produces garbage at very low bitrates.

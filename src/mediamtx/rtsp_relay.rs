@@ -37,7 +37,7 @@
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::sync::Mutex;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -83,8 +83,7 @@ impl Relay {
                     creds,
                     wake: wake_r,
                     pairs: Vec::new(),
-                    // SAFETY: geteuid cannot fail.
-                    uid: unsafe { libc::geteuid() },
+                    uid: nix::unistd::geteuid().as_raw(),
                 };
                 worker.run();
             })
@@ -105,8 +104,7 @@ impl Relay {
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        // SAFETY: writes one byte from a valid buffer to a pipe we own.
-        unsafe { libc::write(self.wake.as_raw_fd(), b"x".as_ptr().cast(), 1) };
+        let _ = nix::unistd::write(&self.wake, b"x");
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
@@ -151,13 +149,10 @@ pub fn start_error(e: anyhow::Error) -> crate::supervise::StartError {
 }
 
 fn pipe() -> anyhow::Result<(OwnedFd, OwnedFd)> {
-    let mut fds = [0; 2];
-    // SAFETY: pipe2 fills two descriptors that we then own.
-    if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-        return Err(io::Error::last_os_error()).context("creating the relay's wake-up pipe");
-    }
-    // SAFETY: both descriptors were just created and are owned by nobody else.
-    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+    use nix::fcntl::OFlag;
+    nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)
+        .map_err(io::Error::from)
+        .context("creating the relay's wake-up pipe")
 }
 
 struct Worker {
@@ -171,45 +166,53 @@ struct Worker {
 
 impl Worker {
     fn run(&mut self) {
-        let mut fds: Vec<libc::pollfd> = Vec::new();
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        use std::os::fd::AsFd;
         loop {
-            fds.clear();
-            let pfd = |fd: i32, events: i16| libc::pollfd {
-                fd,
-                events,
-                revents: 0,
-            };
-            fds.push(pfd(self.wake.as_raw_fd(), libc::POLLIN));
-            fds.push(pfd(self.listener.as_raw_fd(), libc::POLLIN));
+            let mut polled = vec![
+                PollFd::new(self.wake.as_fd(), PollFlags::POLLIN),
+                PollFd::new(self.listener.as_fd(), PollFlags::POLLIN),
+            ];
             for p in &self.pairs {
                 let (c, u) = p.interest();
-                fds.push(pfd(p.client.as_raw_fd(), c));
-                fds.push(pfd(p.upstream.as_raw_fd(), u));
+                polled.push(PollFd::new(
+                    p.client.as_fd(),
+                    PollFlags::from_bits_truncate(c),
+                ));
+                polled.push(PollFd::new(
+                    p.upstream.as_fd(),
+                    PollFlags::from_bits_truncate(u),
+                ));
             }
             let timeout = if self.pairs.iter().any(|p| p.closing.is_some()) {
-                200
+                PollTimeout::from(200u16)
             } else {
-                -1
+                PollTimeout::NONE
             };
-            // SAFETY: fds is a valid array of fds.len() pollfd structures.
-            let n = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout) };
-            if n < 0 {
-                let e = io::Error::last_os_error();
-                if e.kind() == io::ErrorKind::Interrupted {
+            let n = poll(&mut polled, timeout);
+            // What poll found on each descriptor (read before the pairs change).
+            let revents: Vec<i16> = polled
+                .iter()
+                .map(|p| p.revents().map_or(0, |r| r.bits()))
+                .collect();
+            drop(polled);
+            if let Err(e) = n {
+                if e == nix::errno::Errno::EINTR {
                     continue;
                 }
+                let e = io::Error::from(e);
                 log::warn!("RTSP credential relay: poll failed: {e}; relay stopped");
                 return;
             }
-            if fds[0].revents != 0 {
+            if revents[0] != 0 {
                 return;
             }
             for (i, pair) in self.pairs.iter_mut().enumerate() {
-                let (c, u) = (fds[2 + 2 * i].revents, fds[3 + 2 * i].revents);
+                let (c, u) = (revents[2 + 2 * i], revents[3 + 2 * i]);
                 pair.step(c, u, &self.creds);
             }
             self.pairs.retain(|p| !p.finished());
-            if fds[1].revents != 0 {
+            if revents[1] != 0 {
                 self.accept();
             }
         }

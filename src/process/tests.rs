@@ -49,16 +49,15 @@ fn child_gets_own_group_default_signals_and_empty_mask() {
     assert_eq!(out.trim(), pid.to_string(), "process group id");
     // Block signals in this thread, as a careless parent might: the
     // child must still start with an empty mask.
-    // SAFETY: changes only this test thread's mask, restored below.
-    let (_, out) = unsafe {
-        let mut set: libc::sigset_t = std::mem::zeroed();
-        let mut old: libc::sigset_t = std::mem::zeroed();
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGINT);
-        libc::sigaddset(&mut set, libc::SIGTERM);
-        libc::pthread_sigmask(libc::SIG_BLOCK, &set, &mut old);
+    // Changes only this test thread's mask, restored below.
+    let (_, out) = {
+        let mut set = SigSet::empty();
+        set.add(Signal::SIGINT);
+        set.add(Signal::SIGTERM);
+        let mut old = SigSet::empty();
+        pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old)).unwrap();
         let out = output_of("exec grep -E '^(SigBlk|SigIgn)' /proc/self/status");
-        libc::pthread_sigmask(libc::SIG_SETMASK, &old, std::ptr::null_mut());
+        pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None).unwrap();
         out
     };
     let mut lines = out.lines();

@@ -8,7 +8,7 @@
 //!
 //! The API is small: [`try_lock`], [`lock_within`] (a wait with a deadline,
 //! asking the caller between tries) and [`holder`] (who holds it, for the
-//! message of a wait that gives up).
+//! message of a wait that gives up), thin uses of `crate::fs::LockFile`.
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 
 use crate::context::Context;
+use crate::fs::{LockFile, Waited};
 
 /// How often a busy session lock is tried again.
 const LOCK_POLL: Duration = Duration::from_millis(50);
@@ -29,10 +30,18 @@ pub(crate) fn lock_file(ctx: &Context, path: &str) -> PathBuf {
 }
 
 /// The held session lock of one path; released when dropped (or when its
-/// holder dies: it is a `flock`).
+/// holder dies: it is a `flock`, see [`LockFile`]).
 #[derive(Debug)]
 pub(crate) struct SessionLock {
-    _file: std::fs::File,
+    _lock: LockFile,
+}
+
+/// Opens `path`'s session lock file (not locked yet).
+fn open(ctx: &Context, path: &str) -> anyhow::Result<(LockFile, PathBuf)> {
+    let file_name = lock_file(ctx, path);
+    let lock = LockFile::open(&file_name)
+        .with_context(|| format!("opening session lock {}", file_name.display()))?;
+    Ok((lock, file_name))
 }
 
 /// Takes `path`'s session lock, waiting up to `limit` while another hook
@@ -42,70 +51,45 @@ pub(crate) fn lock_within(
     ctx: &Context,
     path: &str,
     limit: Duration,
-    mut busy: impl FnMut() -> anyhow::Result<()>,
+    busy: impl FnMut() -> anyhow::Result<()>,
 ) -> anyhow::Result<SessionLock> {
-    let file_name = lock_file(ctx, path);
-    let file = crate::camera::device_lock::open_lock_file(&file_name, true)
-        .with_context(|| format!("opening session lock {}", file_name.display()))?;
-    let end = Instant::now() + limit;
-    loop {
-        match file.try_lock() {
-            Ok(()) => break,
-            Err(std::fs::TryLockError::WouldBlock) => {}
-            Err(std::fs::TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("locking {}", file_name.display()))
-            }
-        }
-        busy()?;
-        if Instant::now() >= end {
-            anyhow::bail!(
-                "{path}: another hook command ({}) has been changing its recording session for more than {}; try again, or see `hook status {path}`",
-                holder(ctx, path).unwrap_or_else(|| "pid unknown".to_string()),
-                crate::policy::duration::Dur(limit)
-            );
-        }
-        std::thread::sleep(LOCK_POLL);
+    let (lock, file_name) = open(ctx, path)?;
+    let waited = lock
+        .lock_within(Instant::now() + limit, LOCK_POLL, busy)
+        .with_context(|| format!("locking {}", file_name.display()))?;
+    match waited {
+        Waited::Held => Ok(claim(lock)),
+        Waited::Stopped(e) => Err(e),
+        Waited::TimedOut => anyhow::bail!(
+            "{path}: another hook command ({}) has been changing its recording session for more than {}; try again, or see `hook status {path}`",
+            holder(ctx, path).unwrap_or_else(|| "pid unknown".to_string()),
+            crate::policy::duration::Dur(limit)
+        ),
     }
-    Ok(claim(file))
 }
 
 /// Takes `path`'s session lock when it is free at once; `None` when another
 /// hook command holds it.
 pub(crate) fn try_lock(ctx: &Context, path: &str) -> anyhow::Result<Option<SessionLock>> {
-    let file_name = lock_file(ctx, path);
-    let file = crate::camera::device_lock::open_lock_file(&file_name, true)
-        .with_context(|| format!("opening session lock {}", file_name.display()))?;
-    match file.try_lock() {
-        Ok(()) => Ok(Some(claim(file))),
-        Err(std::fs::TryLockError::WouldBlock) => Ok(None),
-        Err(std::fs::TryLockError::Error(e)) => {
-            Err(e).with_context(|| format!("locking {}", file_name.display()))
-        }
-    }
+    let (lock, file_name) = open(ctx, path)?;
+    let held = lock
+        .try_lock()
+        .with_context(|| format!("locking {}", file_name.display()))?;
+    Ok(held.then(|| claim(lock)))
 }
 
 /// Who holds (or last held) `path`'s session lock, as its holder wrote it
 /// (`pid 123 (hook record)`); `None` when that is unknown.
 pub(crate) fn holder(ctx: &Context, path: &str) -> Option<String> {
-    let holder = crate::camera::device_lock::open_lock_file(&lock_file(ctx, path), false)
-        .and_then(std::io::read_to_string)
-        .unwrap_or_default();
-    match holder.trim() {
-        "" => None,
-        h => Some(h.to_string()),
-    }
+    LockFile::holder(&lock_file(ctx, path)).filter(|h| !h.is_empty())
 }
 
-/// The lock just taken on `file`, with who holds it written in it (for the
-/// message of a wait that gives up; the lock works without it).
-fn claim(mut file: std::fs::File) -> SessionLock {
-    use std::io::{Seek, Write};
+/// The lock just taken, with who holds it written in it (for the message
+/// of a wait that gives up; the lock works without it).
+fn claim(mut lock: LockFile) -> SessionLock {
     let me = std::env::args().nth(1).unwrap_or_default();
-    let _ = file
-        .set_len(0)
-        .and_then(|()| file.rewind())
-        .and_then(|()| writeln!(file, "pid {} (hook {me})", std::process::id()));
-    SessionLock { _file: file }
+    let _ = lock.write_owner(&format!("pid {} (hook {me})", std::process::id()));
+    SessionLock { _lock: lock }
 }
 
 #[cfg(test)]

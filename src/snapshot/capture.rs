@@ -122,19 +122,15 @@ pub(super) fn lock_device(
     deadline: Instant,
 ) -> anyhow::Result<DeviceLock> {
     let file = lock_file_for(&store.locks_dir(), device, path);
-    loop {
-        match DeviceLock::try_acquire(&file)
-            .with_context(|| format!("taking device lock {}", file.display()))?
-        {
-            Some(lock) => return Ok(lock),
-            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            None => {
-                let holder = crate::camera::device_lock::holder(&file)
-                    .map_or_else(String::new, |pid| format!(" by pid {pid}"));
-                bail!("device {device} stayed busy (its lock is held{holder}) until the time limit")
-            }
-        }
-    }
+    DeviceLock::acquire_within(&file, deadline, Duration::from_millis(20))
+        .with_context(|| format!("taking device lock {}", file.display()))?
+        .ok_or_else(|| {
+            let holder = crate::camera::device_lock::holder(&file)
+                .map_or_else(String::new, |pid| format!(" by pid {pid}"));
+            anyhow::anyhow!(
+                "device {device} stayed busy (its lock is held{holder}) until the time limit"
+            )
+        })
 }
 
 /// Runs FFmpeg through `process::run_bounded` (own process group, killed

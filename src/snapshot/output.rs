@@ -4,14 +4,12 @@
 //! file beside it and renamed over it.
 
 use crate::error::usage;
+use crate::fs::{Dir, FileKind};
 use anyhow::{bail, Context as _};
-use nix::errno::Errno;
-use nix::fcntl::{AtFlags, OFlag};
-use nix::sys::stat::{Mode, SFlag};
 use std::ffi::{OsStr, OsString};
 use std::fs;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 /// Where the JPEG goes: an open directory and a name in it. Everything after
@@ -19,7 +17,7 @@ use std::path::{Path, PathBuf};
 /// can no longer change under the snapshot.
 #[derive(Debug)]
 pub struct Target {
-    dir: OwnedFd,
+    dir: Dir,
     name: OsString,
     /// The absolute path, for messages and the state.
     shown: PathBuf,
@@ -30,26 +28,11 @@ pub struct Target {
 }
 
 /// What an existing `-o` is, when it is not a regular file.
-pub(super) fn kind_of(mode: u32) -> &'static str {
-    match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
-        SFlag::S_IFLNK => "a symbolic link",
-        SFlag::S_IFDIR => "a directory",
-        SFlag::S_IFCHR => "a character device",
-        SFlag::S_IFBLK => "a block device",
-        SFlag::S_IFIFO => "a FIFO (named pipe)",
-        SFlag::S_IFSOCK => "a socket",
-        SFlag::S_IFREG => "a regular file",
-        _ => "not a regular file",
-    }
-}
-
-/// Looks at `name` in `dir` without following a link: `Ok(None)` when
-/// nothing has that name, else its mode bits.
-pub(super) fn lstat_at(dir: RawFd, name: &OsStr) -> std::io::Result<Option<u32>> {
-    match nix::sys::stat::fstatat(Some(dir), name, AtFlags::AT_SYMLINK_NOFOLLOW) {
-        Ok(st) => Ok(Some(st.st_mode)),
-        Err(Errno::ENOENT) => Ok(None),
-        Err(e) => Err(e.into()),
+fn kind_of(kind: FileKind) -> &'static str {
+    match kind {
+        FileKind::Fifo => "a FIFO (named pipe)",
+        FileKind::Unknown => "not a regular file",
+        k => k.describe(),
     }
 }
 
@@ -83,27 +66,9 @@ pub fn check_output_for(output: &Path, what: &str) -> anyhow::Result<Target> {
             .join(output)
     };
     let dir_path = abs.parent().unwrap_or(Path::new("/"));
-    let open_dir = |how: OFlag| {
-        nix::fcntl::open(
-            dir_path,
-            how | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-            Mode::empty(),
-        )
-    };
-    // A directory this user may write into but not list (mode 0733) can
-    // only be opened as a path: then it cannot be synced after the rename.
-    let mut can_sync = true;
-    let opened = open_dir(OFlag::O_RDONLY).or_else(|e| match e {
-        Errno::EACCES => {
-            can_sync = false;
-            open_dir(OFlag::O_PATH)
-        }
-        e => Err(e),
-    });
-    let dir = match opened {
-        // SAFETY: `open` just returned this descriptor; nothing else owns it.
-        Ok(fd) => unsafe { OwnedFd::from_raw_fd(fd) },
-        Err(Errno::ENOENT | Errno::ENOTDIR) => {
+    let (dir, can_sync) = match Dir::open_dir_to_write(dir_path) {
+        Ok(opened) => opened,
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => {
             return Err(usage(format!(
                 "-o {}: directory {} does not exist",
                 output.display(),
@@ -111,16 +76,16 @@ pub fn check_output_for(output: &Path, what: &str) -> anyhow::Result<Target> {
             )))
         }
         Err(e) => {
-            return Err(std::io::Error::from(e))
-                .with_context(|| format!("opening directory {}", dir_path.display()))
+            return Err(e).with_context(|| format!("opening directory {}", dir_path.display()))
         }
     };
-    let existing =
-        lstat_at(dir.as_raw_fd(), name).with_context(|| format!("looking at {}", abs.display()))?;
-    let mode = match existing {
+    let existing = dir
+        .stat(name)
+        .with_context(|| format!("looking at {}", abs.display()))?;
+    let mode = match existing.map(|st| (FileKind::of(st.st_mode), st.st_mode)) {
         None => 0o644,
-        Some(m) if m & SFlag::S_IFMT.bits() == SFlag::S_IFREG.bits() => m & 0o777,
-        Some(m) if m & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits() => {
+        Some((FileKind::Regular, m)) => m & 0o777,
+        Some((FileKind::Symlink, _)) => {
             let to = fs::read_link(&abs)
                 .map(|t| format!(" to {}", t.display()))
                 .unwrap_or_default();
@@ -131,12 +96,12 @@ pub fn check_output_for(output: &Path, what: &str) -> anyhow::Result<Target> {
             );
             return Err(usage(msg));
         }
-        Some(m) => {
+        Some((kind, _)) => {
             let msg = format!(
                 "-o {}: is {}; expected the name of a regular file \
                  (a new one, or a JPEG to replace)",
                 output.display(),
-                kind_of(m)
+                kind_of(kind)
             );
             return Err(usage(msg));
         }
@@ -153,40 +118,29 @@ pub fn check_output_for(output: &Path, what: &str) -> anyhow::Result<Target> {
 /// A hidden, unpredictable name beside the target: `.NAME.tmp-` and 16 random
 /// hex digits (NAME cut to 64 bytes, so the result stays a valid name).
 pub(super) fn temp_name(name: &OsStr) -> std::io::Result<OsString> {
-    let mut random = [0u8; 8];
-    // SAFETY: getrandom(2) fills the buffer we own.
-    let n = unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
-    if n != random.len() as isize {
-        return Err(std::io::Error::last_os_error());
-    }
+    let random = crate::fs::sys::random_u64()
+        .ok_or_else(|| std::io::Error::other("cannot read random bytes"))?;
     let base = name.as_bytes();
     let mut out = b".".to_vec();
     out.extend_from_slice(&base[..base.len().min(64)]);
     out.extend_from_slice(b".tmp-");
-    for b in random {
-        out.extend_from_slice(format!("{b:02x}").as_bytes());
-    }
+    out.extend_from_slice(format!("{random:016x}").as_bytes());
     Ok(OsString::from_vec(out))
 }
 
 /// A temporary file being written; removed on drop unless renamed.
 pub(super) struct TempFile<'a> {
-    dir: RawFd,
     name: OsString,
     shown: PathBuf,
     file: fs::File,
     renamed: bool,
-    _target: &'a Target,
+    target: &'a Target,
 }
 
 impl Drop for TempFile<'_> {
     fn drop(&mut self) {
         if !self.renamed {
-            let _ = nix::unistd::unlinkat(
-                Some(self.dir),
-                self.name.as_os_str(),
-                nix::unistd::UnlinkatFlags::NoRemoveDir,
-            );
+            let _ = self.target.dir.unlink(&self.name);
         }
     }
 }
@@ -199,34 +153,22 @@ impl Target {
     /// A new file beside the target: `O_CREAT|O_EXCL|O_NOFOLLOW`, so it is
     /// never an existing file nor reached through a link someone planted.
     pub(super) fn create_temp(&self) -> anyhow::Result<TempFile<'_>> {
-        let dir = self.dir.as_raw_fd();
         let shown_dir = self.shown.parent().unwrap_or(Path::new("/"));
         for _ in 0..16 {
             let name = temp_name(&self.name).context("drawing a temporary file name")?;
-            match nix::fcntl::openat(
-                Some(dir),
-                name.as_os_str(),
-                OFlag::O_WRONLY
-                    | OFlag::O_CREAT
-                    | OFlag::O_EXCL
-                    | OFlag::O_NOFOLLOW
-                    | OFlag::O_CLOEXEC,
-                Mode::from_bits_truncate(0o600),
-            ) {
-                Ok(fd) => {
+            match self.dir.create_new(&name, 0o600) {
+                Ok(file) => {
                     return Ok(TempFile {
-                        dir,
                         shown: shown_dir.join(&name),
                         name,
-                        // SAFETY: `openat` just returned this descriptor.
-                        file: unsafe { fs::File::from_raw_fd(fd) },
+                        file,
                         renamed: false,
-                        _target: self,
+                        target: self,
                     });
                 }
-                Err(Errno::EEXIST) => continue,
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => {
-                    return Err(std::io::Error::from(e)).with_context(|| {
+                    return Err(e).with_context(|| {
                         format!("creating a temporary file in {}", shown_dir.display())
                     })
                 }
@@ -251,32 +193,29 @@ impl Target {
         // Checked again: between the first look and now the name may have
         // been given to something else. A rename would replace a link or a
         // device node itself, never write through it, but it is not ours.
-        if let Some(m) = lstat_at(self.dir.as_raw_fd(), &self.name)
+        if let Some(st) = self
+            .dir
+            .stat(&self.name)
             .with_context(|| format!("looking at {}", self.shown.display()))?
         {
-            if m & SFlag::S_IFMT.bits() != SFlag::S_IFREG.bits() {
+            let kind = FileKind::of(st.st_mode);
+            if kind != FileKind::Regular {
                 bail!(
                     "{} became {} while the snapshot was taken; left alone",
                     self.shown.display(),
-                    kind_of(m)
+                    kind_of(kind)
                 );
             }
         }
         let mut tmp = self.create_temp()?;
         let written = (|| -> std::io::Result<()> {
             std::io::copy(&mut src, &mut tmp.file)?;
-            nix::sys::stat::fchmod(tmp.file.as_raw_fd(), Mode::from_bits_truncate(self.mode))?;
+            tmp.file
+                .set_permissions(fs::Permissions::from_mode(self.mode))?;
             tmp.file.sync_all()
         })();
         written.with_context(|| format!("writing {}", tmp.shown.display()))?;
-        nix::fcntl::renameat(
-            Some(tmp.dir),
-            tmp.name.as_os_str(),
-            Some(self.dir.as_raw_fd()),
-            self.name.as_os_str(),
-        )
-        .map_err(std::io::Error::from)
-        .with_context(|| {
+        self.dir.rename(&tmp.name, &self.name).with_context(|| {
             format!(
                 "renaming {} to {}",
                 tmp.shown.display(),
@@ -288,14 +227,12 @@ impl Target {
             log::debug!("directory not readable: the rename is not synced");
             return Ok(());
         }
-        nix::unistd::fsync(self.dir.as_raw_fd())
-            .map_err(std::io::Error::from)
-            .with_context(|| {
-                format!(
-                    "syncing directory {}",
-                    self.shown.parent().unwrap_or(Path::new("/")).display()
-                )
-            })?;
+        self.dir.sync().with_context(|| {
+            format!(
+                "syncing directory {}",
+                self.shown.parent().unwrap_or(Path::new("/")).display()
+            )
+        })?;
         Ok(())
     }
 }

@@ -211,7 +211,7 @@ impl Failure {
             cause,
             detail: detail.into(),
             fix: cause.fix().to_string(),
-            since: crate::state::now(),
+            since: time::OffsetDateTime::now_utc(),
         }
     }
 

@@ -31,8 +31,7 @@ pub fn default_state_dir() -> PathBuf {
 /// and how to fix it.
 pub(super) fn private_locks_dir(tmp: &Path) -> std::result::Result<PathBuf, String> {
     use std::os::unix::fs::{DirBuilderExt, MetadataExt};
-    // SAFETY: geteuid(2) cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = crate::fs::sys::euid();
     let base = tmp.join(format!("mediamtx-hook-{uid}"));
     match fs::DirBuilder::new().mode(0o700).create(&base) {
         Ok(()) => {}
@@ -68,12 +67,8 @@ pub(super) fn private_locks_dir(tmp: &Path) -> std::result::Result<PathBuf, Stri
 }
 
 pub(super) fn dir_is_writable(dir: &Path) -> bool {
-    use std::os::unix::ffi::OsStrExt;
-    let Ok(c) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
-        return false;
-    };
-    // SAFETY: access(2) with a valid NUL-terminated string.
-    unsafe { libc::access(c.as_ptr(), libc::W_OK | libc::X_OK) == 0 }
+    use nix::unistd::{access, AccessFlags};
+    access(dir, AccessFlags::W_OK | AccessFlags::X_OK).is_ok()
 }
 
 impl StateStore {
@@ -149,7 +144,7 @@ mod tests {
 
         // Somebody else's (or a too open) directory is never used.
         let shared = tmp();
-        let uid = unsafe { libc::geteuid() };
+        let uid = crate::fs::sys::euid();
         let base = shared.join(format!("mediamtx-hook-{uid}"));
         fs::create_dir(&base).unwrap();
         use std::os::unix::fs::PermissionsExt;

@@ -3,11 +3,17 @@
 //! the entry that does not parse, and a writer serializes only the entry it
 //! changes.
 
-use super::store::*;
 use super::*;
 use anyhow::{Context, Result};
 use serde_json::value::RawValue;
 use std::collections::BTreeMap;
+
+/// A path's entry that does not parse, set aside by a writer.
+pub(super) struct Bad {
+    pub(super) path: String,
+    pub(super) raw: String,
+    pub(super) error: String,
+}
 
 /// `state.json` split into its top-level fields and its paths, each kept as
 /// the JSON text it was: what [`StateStore::update_path`] needs to change

@@ -50,13 +50,6 @@ pub(super) struct Locked {
     _file: File,
 }
 
-/// A path's entry that does not parse, set aside by a writer.
-pub(super) struct Bad {
-    pub(super) path: String,
-    pub(super) raw: String,
-    pub(super) error: String,
-}
-
 impl StateStore {
     /// A store rooted at `dir`; nothing is created until the first write.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
@@ -420,20 +413,8 @@ impl StateStore {
     /// `state.json.tmp-…`; nothing reads it, and it may be deleted.)
     pub(super) fn write_bytes_locked(&self, dir: &Dir, bytes: &[u8]) -> Result<()> {
         let path = self.state_file();
-        let (mut f, tmp) = dir
-            .create_temp("state.json.tmp-")
-            .with_context(|| format!("writing state file {}", path.display()))?;
-        let result = (|| -> std::io::Result<()> {
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            dir.rename(&tmp, "state.json")?;
-            dir.sync()
-        })();
-        if let Err(e) = result {
-            let _ = dir.unlink(&tmp);
-            return Err(e).with_context(|| format!("writing state file {}", path.display()));
-        }
-        Ok(())
+        dir.replace("state.json", "state.json.tmp-", bytes, true)
+            .with_context(|| format!("writing state file {}", path.display()))
     }
 }
 

@@ -6,7 +6,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::state::events::{Armed, Event, RingSegment};
 use crate::state::PathState;
-use crate::status::human::{human_bytes, local_time, one_line};
+use crate::status::units::{human_bytes, local_time, one_line};
 
 /// How many events the single-path view lists (JSON has all the state keeps).
 const EVENTS_SHOWN: usize = 5;

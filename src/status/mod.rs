@@ -1,5 +1,5 @@
 //! How `hook status` shows what it observed: human text, JSON, Prometheus
-//! metrics; `view` puts the status together (the state checked against the
+//! metrics (`units` the units people read); `view` puts the status together (the state checked against the
 //! living processes by `state::observe`, the recording's trouble, the disk
 //! budget) and renders it in the format asked for.
 
@@ -10,4 +10,5 @@ pub mod json;
 pub mod prometheus;
 pub mod recording;
 pub mod storage;
+pub mod units;
 pub mod view;

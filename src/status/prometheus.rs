@@ -57,7 +57,8 @@ struct Family {
     samples: fn(&PathState, OffsetDateTime) -> Samples,
 }
 
-/// The families, in output order. The README's metric reference is this list.
+/// The families, in output order. docs/reference.md's metric table lists
+/// them (tests/it/docs_reference.rs keeps the two equal).
 const FAMILIES: &[Family] = &[
     Family {
         name: "phase",

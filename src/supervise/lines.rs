@@ -1,7 +1,7 @@
 //! A child's stdout and stderr read line by line without blocking, long
 //! lines capped, the last unterminated line flushed at end of file.
 
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 /// Longest stderr line kept (FFmpeg can print very long lines).
 pub(super) const MAX_LINE: usize = 512;
@@ -20,8 +20,8 @@ impl Lines {
         }
     }
 
-    pub(super) fn fd(&self) -> Option<i32> {
-        self.fd.as_ref().map(|f| f.as_raw_fd())
+    pub(super) fn fd(&self) -> Option<BorrowedFd<'_>> {
+        self.fd.as_ref().map(|f| f.as_fd())
     }
 
     /// Complete lines available now. At end of file the descriptor is

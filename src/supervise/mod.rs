@@ -58,8 +58,6 @@ mod port;
 pub mod signals;
 
 use std::collections::VecDeque;
-use std::os::fd::{AsRawFd, BorrowedFd};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use nix::poll::{poll, PollFd, PollFlags};
@@ -68,6 +66,7 @@ use time::OffsetDateTime;
 
 use crate::camera::device_lock::{self, DeviceLock};
 use crate::ffmpeg::{parse_progress_line, Progress};
+use crate::fs::{LockFile, LockWait, Step};
 use crate::process::{self, ChildCommand, Spawned};
 use crate::supervise::backoff::{Backoff, SplitMix64};
 use crate::supervise::signals::Signals;
@@ -118,8 +117,8 @@ enum Stage {
     Attempt,
     /// Waiting for the device lock.
     WaitLock {
-        file: PathBuf,
-        until: Instant,
+        lock: LockFile,
+        wait: LockWait,
         next_try: Instant,
     },
     /// A child runs.
@@ -217,22 +216,23 @@ impl Supervisor<'_> {
             stage = match stage {
                 Stage::Attempt => self.attempt()?,
                 Stage::WaitLock {
-                    file,
-                    until,
+                    lock,
+                    mut wait,
                     next_try,
                 } => {
                     let now = Instant::now();
                     if now < next_try {
                         Stage::WaitLock {
-                            file,
-                            until,
+                            lock,
+                            wait,
                             next_try,
                         }
                     } else {
-                        match DeviceLock::try_acquire(&file) {
-                            Ok(Some(lock)) => self.launch(Some(lock))?,
-                            Ok(None) if now >= until => {
-                                let holder = device_lock::holder(&file)
+                        match wait.step(&lock, now) {
+                            Ok(Step::Held) => self.launch(Some(DeviceLock::claim(lock)))?,
+                            Ok(Step::TimedOut) => {
+                                let file = lock.path();
+                                let holder = device_lock::holder(file)
                                     .map_or_else(|| "unknown".to_string(), |p| p.to_string());
                                 self.fail(
                                     format!(
@@ -242,18 +242,18 @@ impl Supervisor<'_> {
                                     ),
                                     true,
                                     ErrorOrigin::LockHeld {
-                                        holder: device_lock::holder(&file),
+                                        holder: device_lock::holder(file),
                                     },
                                     Duration::ZERO,
                                 )
                             }
-                            Ok(None) => Stage::WaitLock {
-                                file,
-                                until,
-                                next_try: now + LOCK_POLL,
+                            Ok(Step::TryAt(next_try)) => Stage::WaitLock {
+                                lock,
+                                wait,
+                                next_try,
                             },
                             Err(e) => self.fail(
-                                format!("cannot take device lock {}: {e}", file.display()),
+                                format!("cannot take device lock {}: {e}", lock.path().display()),
                                 false,
                                 ErrorOrigin::Lock,
                                 Duration::ZERO,
@@ -387,9 +387,10 @@ impl Supervisor<'_> {
         let Some(file) = self.job.lock_file() else {
             return self.launch(None);
         };
-        match DeviceLock::try_acquire(&file) {
-            Ok(Some(lock)) => self.launch(Some(lock)),
-            Ok(None) => {
+        let taken = LockFile::open(&file).and_then(|lock| Ok((lock.try_lock()?, lock)));
+        match taken {
+            Ok((true, lock)) => self.launch(Some(DeviceLock::claim(lock))),
+            Ok((false, lock)) => {
                 let holder = device_lock::holder(&file);
                 log::info!(
                     "device lock {} held by pid {}; waiting up to {}",
@@ -400,8 +401,8 @@ impl Supervisor<'_> {
                 self.job.report(Event::WaitingForLock { holder });
                 let now = Instant::now();
                 Ok(Stage::WaitLock {
-                    file,
-                    until: now + self.spec.policy.device_lock_wait.0,
+                    lock,
+                    wait: LockWait::new(now + self.spec.policy.device_lock_wait.0, LOCK_POLL),
                     next_try: now + LOCK_POLL,
                 })
             }
@@ -689,7 +690,7 @@ impl Supervisor<'_> {
             Stage::Backoff { until } => deadline = deadline.min(*until),
             Stage::Wait(wait) => {
                 deadline = deadline.min(wait.next_check());
-                fds.extend(wait.fd().map(|fd| fd.as_raw_fd()));
+                fds.extend(wait.fd());
             }
             Stage::Run(child) => {
                 if child.stopping.is_none() {
@@ -715,11 +716,9 @@ impl Supervisor<'_> {
             deadline = deadline.min(t);
         }
         let ms = decide::poll_millis(now, deadline, MAX_POLL);
-        // SAFETY: every descriptor is owned by `self.signals` or `stage`,
-        // which outlive this call.
         let mut polled: Vec<PollFd> = fds
-            .iter()
-            .map(|&fd| PollFd::new(unsafe { BorrowedFd::borrow_raw(fd) }, PollFlags::POLLIN))
+            .into_iter()
+            .map(|fd| PollFd::new(fd, PollFlags::POLLIN))
             .collect();
         // A signal interrupting the poll is what wakes us; nothing to handle.
         let _ = poll(&mut polled, ms);

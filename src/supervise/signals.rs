@@ -16,7 +16,7 @@
 //! already ignored by the Rust runtime (writes fail with EPIPE instead).
 
 use std::io::{self, Read};
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicI32, AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -53,7 +53,8 @@ impl Signals {
         let stops = Arc::new(AtomicUsize::new(0));
         for sig in STOP_SIGNALS {
             let (last, count) = (last_stop.clone(), stops.clone());
-            // SAFETY: the action only stores to atomics (async-signal-safe).
+            // SAFETY: signal-hook has no safe registration for an action of
+            // our own; this one only stores to atomics (async-signal-safe).
             unsafe {
                 signal_hook::low_level::register(sig, move || {
                     last.store(sig, Ordering::SeqCst);
@@ -64,11 +65,11 @@ impl Signals {
             signal_hook::low_level::pipe::register(sig, write.try_clone()?)?;
         }
         signal_hook::low_level::pipe::register(Signal::SIGCHLD as i32, write)?;
+        // A handler that only sets a flag nobody reads: the signal is caught
+        // (neither fatal nor ignored, so not ignored in the children either).
+        let caught = Arc::new(std::sync::atomic::AtomicBool::new(false));
         for sig in IGNORED_SIGNALS {
-            // SAFETY: the action does nothing at all.
-            unsafe {
-                signal_hook::low_level::register(sig, || {})?;
-            }
+            signal_hook::flag::register(sig, caught.clone())?;
         }
         Ok(Signals {
             wake: read,
@@ -78,8 +79,8 @@ impl Signals {
     }
 
     /// The descriptor to poll for readability.
-    pub fn fd(&self) -> RawFd {
-        self.wake.as_raw_fd()
+    pub fn fd(&self) -> BorrowedFd<'_> {
+        self.wake.as_fd()
     }
 
     /// Empties the self-pipe (signals coalesce; the flags say what came).

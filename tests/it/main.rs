@@ -20,6 +20,7 @@ mod config_mediamtx_load;
 mod config_policy;
 mod devices_cli;
 mod devices_run;
+mod docs_reference;
 mod drill_full_disk;
 mod drill_overlap;
 mod drill_restarts;

@@ -259,13 +259,10 @@ impl PrivateDir {
     fn new() -> anyhow::Result<PrivateDir> {
         let base = std::env::temp_dir();
         for _ in 0..16 {
-            let mut random = [0u8; 8];
-            // SAFETY: getrandom(2) fills the buffer we own.
-            let n = unsafe { libc::getrandom(random.as_mut_ptr().cast(), random.len(), 0) };
-            if n != random.len() as isize {
-                return Err(std::io::Error::last_os_error()).context("drawing a directory name");
-            }
-            let name: String = random.iter().map(|b| format!("{b:02x}")).collect();
+            let name = match crate::fs::sys::random_u64() {
+                Some(random) => format!("{random:016x}"),
+                None => anyhow::bail!("drawing a directory name: cannot read random bytes"),
+            };
             let dir = base.join(format!("hook-clip-{name}"));
             // mkdir never follows a link and fails on any existing name.
             match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
