@@ -8,9 +8,6 @@ use crate::cli::SnapshotArgs;
 use crate::commands::Context;
 use crate::snapshot::{self, check_output, Request};
 
-/// `events::clip` writes its MP4 through the same checked output.
-pub use crate::snapshot::check_output_for;
-
 pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let path = args.path.clone();
     crate::logging::set_path(&path);
@@ -23,9 +20,10 @@ pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
         max_age: args.max_age.map(|d| d.0),
         device: args.device.device.as_deref(),
         capture: args.device.capture_request(),
+        rtsp_port: args.rtsp.rtsp_port,
         warmup_frames: args.warmup_frames,
     };
-    let taken = snapshot::take(ctx, &request, || Ok(args.rtsp.rtsp_port))?;
+    let taken = snapshot::take(ctx, &request)?;
     let age = taken.still_age.map_or(String::new(), |age| {
         format!(" (taken {:.1}s ago)", age.as_secs_f64())
     });

@@ -64,6 +64,8 @@ pub(crate) struct Request<'a> {
     pub device: Option<&'a str>,
     /// The capture flags, checked only when the frame comes from the device.
     pub capture: CaptureRequest,
+    /// MediaMTX's RTSP port (`RTSP_PORT`), where the live stream is read.
+    pub rtsp_port: u16,
     /// `--warmup-frames`, else the policy's.
     pub warmup_frames: Option<u32>,
 }
@@ -79,13 +81,8 @@ pub(crate) struct Taken {
 }
 
 /// Takes one snapshot into `req.output` and records it in the path's
-/// entry. `rtsp_port` (MediaMTX's RTSP port) is asked for only when the
-/// live still does not answer.
-pub(crate) fn take(
-    ctx: &Context,
-    req: &Request<'_>,
-    rtsp_port: impl FnOnce() -> anyhow::Result<u16>,
-) -> anyhow::Result<Taken> {
+/// entry.
+pub(crate) fn take(ctx: &Context, req: &Request<'_>) -> anyhow::Result<Taken> {
     let (path, output) = (req.path, req.output);
     let started = Instant::now();
     let recorded = ctx
@@ -117,7 +114,7 @@ pub(crate) fn take(
             ),
         }
     }
-    let port = rtsp_port()?;
+    let port = req.rtsp_port;
     let deadline = started + req.timeout;
     let source = ask_source(req.timeout, path, recorded.as_ref())?;
     let stream_url = format!("rtsp://127.0.0.1:{port}/{path}");
