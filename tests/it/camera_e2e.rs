@@ -426,7 +426,11 @@ fn unplugged_while_recording(b: Backend, outage: Duration, close_after: Duration
         .filter(|s| s["gap_before"].is_number())
         .count();
     assert_eq!(gaps, 1, "one gap: {:?}", m.ledger());
-    let st = m.status();
+    // The ledger line is written inside the state's locked update, before
+    // state.json is replaced: the totals follow it a moment later.
+    let st = status_until(&m, SLACK, "the gap in the totals", |s| {
+        s["segments"]["gaps"] == 1
+    });
     assert_eq!(st["recording"]["session"]["status"], "active", "{st}");
     assert_eq!(st["segments"]["gaps"], 1, "{st}\nledger: {:?}", m.ledger());
 
