@@ -14,7 +14,7 @@ pub const EXIT_FAILURE: u8 = 1;
 /// A bad input: a variable, flag or config value that is not what is expected.
 /// Carried inside `anyhow::Error`; the binary (`main.rs`) maps it to exit status 2.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct UsageError(pub String);
+pub(crate) struct UsageError(pub String);
 
 impl fmt::Display for UsageError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -25,7 +25,7 @@ impl fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// Builds an `anyhow::Error` that exits with status 2.
-pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+pub(crate) fn usage(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(UsageError(msg.into()))
 }
 

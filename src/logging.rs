@@ -19,7 +19,7 @@ use std::sync::RwLock;
 static PATH: RwLock<String> = RwLock::new(String::new());
 
 /// Names the MediaMTX path that this process's log lines are about.
-pub fn set_path(path: &str) {
+pub(crate) fn set_path(path: &str) {
     if let Ok(mut p) = PATH.write() {
         *p = path.to_string();
     }

@@ -5,7 +5,7 @@
 /// a password (possibly a token) replaced whole (`http://***@host/…`).
 /// Works on anything URL-like, with or without a scheme. Every message
 /// that shows a URL shows it through this.
-pub fn redact_url(url: &str) -> String {
+pub(crate) fn redact_url(url: &str) -> String {
     let start = url.find("://").map_or(0, |i| i + 3);
     let authority_len = url[start..]
         .find(['/', '?', '#'])

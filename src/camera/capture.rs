@@ -9,14 +9,14 @@ use std::path::{Path, PathBuf};
 use crate::camera::device_error::DeviceError;
 /// The encoder used lives with its choice; named here too because a
 /// [`CaptureInput`] carries it.
-pub use crate::camera::encoder_choice::EncoderChoice;
+pub(crate) use crate::camera::encoder_choice::EncoderChoice;
 use crate::camera::encoder_choice::{self, choose_encoder, Encoder};
 use crate::camera::formats::{self, Kind};
 use crate::camera::input_choice::{choose_input, InputRequest};
 use crate::camera::probe::{DeviceCaps, Probe, V4l2Probe};
 
 /// The device name that selects FFmpeg's synthetic test pattern.
-pub const TEST_PATTERN: &str = "testsrc";
+pub(crate) const TEST_PATTERN: &str = "testsrc";
 
 /// What the device flags ask of a capture (`--input-format`, `--size`,
 /// `--fps`, `--encoder`, `--bitrate`, `--ffmpeg`), as given, and where the
@@ -40,7 +40,7 @@ pub struct CaptureRequest {
 
 /// Where frames come from.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Source {
+pub(crate) enum Source {
     /// FFmpeg's `testsrc2` lavfi source: no camera needed.
     TestPattern,
     /// A V4L2 device node (as given; may be a by-id symlink).
@@ -49,7 +49,7 @@ pub enum Source {
 
 /// The resolved capture: source, input format, size, rate and encoder.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CaptureInput {
+pub(crate) struct CaptureInput {
     pub source: Source,
     /// FFmpeg's `-input_format` name (`mjpeg`, `yuyv422`, `h264`…), if chosen.
     pub input_format: Option<String>,
@@ -63,16 +63,16 @@ pub struct CaptureInput {
 }
 
 /// Default frame size asked of a camera and of the test pattern.
-pub const DEFAULT_SIZE: (u32, u32) = (1280, 720);
+pub(crate) const DEFAULT_SIZE: (u32, u32) = (1280, 720);
 /// Default frame rate.
-pub const DEFAULT_FPS: u32 = 30;
+pub(crate) const DEFAULT_FPS: u32 = 30;
 /// Frame size and rate of the test pattern (kept small: it is encoded in
 /// software on machines as small as a Raspberry Pi).
-pub const TEST_PATTERN_SIZE: (u32, u32) = (640, 480);
-pub const TEST_PATTERN_FPS: u32 = 15;
+pub(crate) const TEST_PATTERN_SIZE: (u32, u32) = (640, 480);
+pub(crate) const TEST_PATTERN_FPS: u32 = 15;
 
 /// Parses `WxH`.
-pub fn parse_size(text: &str) -> Result<(u32, u32), String> {
+pub(crate) fn parse_size(text: &str) -> Result<(u32, u32), String> {
     let bad = || format!("size {text:?} is not WxH (e.g. 1280x720)");
     let (w, h) = text.split_once(['x', 'X']).ok_or_else(bad)?;
     let w: u32 = w.parse().map_err(|_| bad())?;
@@ -95,7 +95,7 @@ pub struct WantedSize {
 
 impl WantedSize {
     /// Smallest side accepted.
-    pub const MIN_SIDE: u32 = 32;
+    pub(crate) const MIN_SIDE: u32 = 32;
 
     /// Parses and checks `WxH`; the error names the value and what is
     /// expected (clap puts it after the flag's name).
@@ -111,7 +111,7 @@ impl WantedSize {
     }
 
     /// (width, height).
-    pub fn pair(self) -> (u32, u32) {
+    pub(crate) fn pair(self) -> (u32, u32) {
         (self.width, self.height)
     }
 }
@@ -133,7 +133,7 @@ impl Bitrate {
         encoder_choice::parse_bitrate(text).map(|_| Bitrate(text.to_string()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -155,7 +155,7 @@ impl InputFormat {
         }
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }
@@ -170,7 +170,7 @@ impl CaptureRequest {
     /// The one check the flags' own parsers cannot make, because it takes two
     /// of them: `--encoder copy` copies the camera's H.264, so an
     /// `--input-format` other than H.264 contradicts it. A usage error.
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub(crate) fn check(&self) -> anyhow::Result<()> {
         if let Some(f) = &self.input_format {
             if self.encoder == Encoder::Copy
                 && !formats::matches(f.as_str(), formats::FourCc::new("H264"))
@@ -195,7 +195,7 @@ impl CaptureRequest {
 /// (find it with [`DeviceError::find`]): its text is fit for `last_error`,
 /// and the caller waits for the device and tries again. Bad flags are usage
 /// errors (`crate::error::is_usage`), which no retry can fix.
-pub fn prepare(device: &str, args: &CaptureRequest) -> anyhow::Result<CaptureInput> {
+pub(crate) fn prepare(device: &str, args: &CaptureRequest) -> anyhow::Result<CaptureInput> {
     let cache_dir = args.cache_dir.as_deref();
     let v4l2m2m_works = |ffmpeg: &Path| encoder_choice::v4l2m2m_works_cached(ffmpeg, cache_dir);
     prepare_with(&V4l2Probe, &v4l2m2m_works, device, args)
@@ -203,7 +203,7 @@ pub fn prepare(device: &str, args: &CaptureRequest) -> anyhow::Result<CaptureInp
 
 /// [`prepare`] with the probe and the hardware-encoder check given, so
 /// tests can feed capability tables.
-pub fn prepare_with(
+pub(crate) fn prepare_with(
     probe: &dyn Probe,
     v4l2m2m_works: &dyn Fn(&Path) -> bool,
     device: &str,
@@ -256,7 +256,7 @@ pub fn prepare_with(
 
 /// Chooses input and encoder for a probed device (also what `hook devices`
 /// shows). Errors are [`DeviceError::Unsupported`] or usage errors.
-pub fn choose(
+pub(crate) fn choose(
     path: &Path,
     caps: &DeviceCaps,
     args: &CaptureRequest,
@@ -304,7 +304,7 @@ pub fn choose(
 }
 
 /// `h264 1280x720 at 30 fps, encoder copy`.
-pub fn describe(input: &CaptureInput) -> String {
+pub(crate) fn describe(input: &CaptureInput) -> String {
     let mut text = String::new();
     if let Some(f) = &input.input_format {
         text.push_str(f);

@@ -17,7 +17,7 @@ use crate::state::{Cause, Failure};
 
 /// What is wrong with a device.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DeviceError {
+pub(crate) enum DeviceError {
     /// No such node, a dangling by-id link, or a node no driver answers for
     /// (the camera was unplugged).
     NotFound { device: PathBuf, detail: String },
@@ -45,7 +45,7 @@ pub enum DeviceError {
 
 /// A request the camera cannot satisfy; the texts list what it does offer.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Unsupported {
+pub(crate) enum Unsupported {
     /// `--input-format` names a format the camera does not offer.
     Format { asked: String, offered: Vec<String> },
     /// No frame size within an explicit `--size`.
@@ -131,12 +131,13 @@ impl std::error::Error for DeviceError {}
 
 impl DeviceError {
     /// The device error inside `err`, if it is one (anywhere in its chain).
-    pub fn find(err: &anyhow::Error) -> Option<&DeviceError> {
+    pub(crate) fn find(err: &anyhow::Error) -> Option<&DeviceError> {
         err.chain().find_map(|e| e.downcast_ref::<DeviceError>())
     }
 
     /// The device the error is about.
-    pub fn device(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn device(&self) -> &Path {
         match self {
             DeviceError::NotFound { device, .. }
             | DeviceError::Gone { device, .. }
@@ -150,7 +151,7 @@ impl DeviceError {
 
     /// The cause for status, with this error as the evidence. `ENOSPC` from
     /// `STREAMON` is the USB bus, not the disk.
-    pub fn failure(&self) -> Failure {
+    pub(crate) fn failure(&self) -> Failure {
         let cause = match self {
             DeviceError::NotFound { .. } => Cause::CameraMissing,
             DeviceError::Gone { .. } => Cause::Unplugged,
@@ -176,7 +177,7 @@ impl DeviceError {
     /// Maps a failed system call on `device` to what it means for a camera.
     /// `action` says what was being done (`opening`, `querying`…) and
     /// `permission_detail` explains the node's ownership for EACCES.
-    pub fn from_io(
+    pub(crate) fn from_io(
         device: &Path,
         action: &'static str,
         error: &io::Error,
@@ -214,7 +215,7 @@ impl DeviceError {
 }
 
 /// Explains who may open `path`, for a permission-denied error.
-pub fn permission_detail(path: &Path) -> String {
+pub(crate) fn permission_detail(path: &Path) -> String {
     let me = service_user();
     let Ok(meta) = fs::metadata(path) else {
         return format!("the hook runs as {me} and may not look at it");
@@ -240,7 +241,7 @@ pub fn permission_detail(path: &Path) -> String {
 /// The command that fixes a permission problem on `path`: adding the
 /// service user to the node's group (then restarting the service, since a
 /// process keeps the groups it started with).
-pub fn permission_fix(path: &Path) -> String {
+pub(crate) fn permission_fix(path: &Path) -> String {
     let me = service_user();
     match fs::metadata(path) {
         Ok(meta) if meta.mode() & 0o060 == 0o060 && meta.gid() != 0 => format!(

@@ -55,7 +55,7 @@ impl DeviceLock {
 
     /// Takes the lock, trying every `poll` until `deadline`; `Ok(None)` when
     /// it is still held by someone else then.
-    pub fn acquire_within(
+    pub(crate) fn acquire_within(
         path: &Path,
         deadline: Instant,
         poll: Duration,
@@ -84,17 +84,13 @@ impl DeviceLock {
     }
 
     /// The descriptor a child must inherit to share the lock.
-    pub fn fd(&self) -> RawFd {
+    pub(crate) fn fd(&self) -> RawFd {
         self.lock.fd()
-    }
-
-    pub fn path(&self) -> &Path {
-        self.lock.path()
     }
 }
 
 /// The pid written by the current (or last) owner of a lock file.
-pub fn holder(path: &Path) -> Option<u32> {
+pub(crate) fn holder(path: &Path) -> Option<u32> {
     LockFile::holder(path)?.parse().ok()
 }
 

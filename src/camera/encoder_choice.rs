@@ -15,14 +15,14 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 /// How long a failed probe is believed.
-pub const NEGATIVE_TTL: Duration = Duration::from_secs(3600);
+pub(crate) const NEGATIVE_TTL: Duration = Duration::from_secs(3600);
 
 /// How long the probe encode may take before it counts as failed.
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const PROBE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// The encoder actually used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EncoderChoice {
+pub(crate) enum EncoderChoice {
     /// `-c:v copy` of the camera's H.264.
     Copy,
     /// `libx264 -preset ultrafast -tune zerolatency`.
@@ -33,7 +33,7 @@ pub enum EncoderChoice {
 
 impl EncoderChoice {
     /// The name FFmpeg's `-c:v` takes.
-    pub fn ffmpeg_name(self) -> &'static str {
+    pub(crate) fn ffmpeg_name(self) -> &'static str {
         match self {
             EncoderChoice::Copy => "copy",
             EncoderChoice::Libx264 => "libx264",
@@ -60,19 +60,19 @@ pub enum Encoder {
 }
 
 /// The file the probe result is cached in, inside the state directory.
-pub const CACHE_FILE: &str = "encoder-probe.json";
+pub(crate) const CACHE_FILE: &str = "encoder-probe.json";
 
 /// Bits per pixel per frame for the hardware encoder's default bitrate.
 const V4L2M2M_BITS_PER_PIXEL: f64 = 0.1;
 /// The Raspberry Pi encoder fails at low bitrates (MediaMTX issue #5381,
 /// below about 1 Mbit/s), so the default never goes below this.
-pub const V4L2M2M_MIN_BITRATE: u64 = 2_000_000;
+pub(crate) const V4L2M2M_MIN_BITRATE: u64 = 2_000_000;
 /// Above about 20 Mbit/s it refuses to start (raspberrypi/linux #4938).
-pub const V4L2M2M_MAX_BITRATE: u64 = 20_000_000;
+pub(crate) const V4L2M2M_MAX_BITRATE: u64 = 20_000_000;
 
 /// Chooses the encoder. `input_is_h264`: the camera sends H.264.
 /// `v4l2m2m_works` is asked only when the answer matters.
-pub fn choose_encoder(
+pub(crate) fn choose_encoder(
     requested: Encoder,
     input_is_h264: bool,
     v4l2m2m_works: impl FnOnce() -> bool,
@@ -91,7 +91,7 @@ pub fn choose_encoder(
 /// `h264_v4l2m2m` otherwise a default from size and rate (0.1 bit per pixel,
 /// 2 to 20 Mbit/s); none for the others (copy has none, libx264 uses its
 /// constant-quality default).
-pub fn bitrate(
+pub(crate) fn bitrate(
     encoder: EncoderChoice,
     given: Option<&str>,
     size: (u32, u32),
@@ -109,7 +109,7 @@ pub fn bitrate(
 }
 
 /// Parses `--bitrate` (`2M`, `800k`, `1500000`) to bits per second.
-pub fn parse_bitrate(text: &str) -> Result<u64, String> {
+pub(crate) fn parse_bitrate(text: &str) -> Result<u64, String> {
     let bad =
         || format!("bitrate {text:?} is not a number of bits per second like 2M, 800k or 1500000");
     let t = text.trim();
@@ -133,7 +133,7 @@ pub fn parse_bitrate(text: &str) -> Result<u64, String> {
 
 /// The cached probe result.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct ProbeRecord {
+pub(crate) struct ProbeRecord {
     /// The FFmpeg binary, resolved through PATH and links.
     pub ffmpeg: PathBuf,
     pub ffmpeg_size: u64,
@@ -149,14 +149,14 @@ pub struct ProbeRecord {
 
 /// The identity of an FFmpeg binary, for the cache key.
 #[derive(Clone, Debug, PartialEq)]
-pub struct FfmpegId {
+pub(crate) struct FfmpegId {
     pub path: PathBuf,
     pub size: u64,
     pub mtime_ns: i128,
 }
 
 /// Finds `ffmpeg` (a path, or a name looked up in PATH) and identifies it.
-pub fn identify(ffmpeg: &Path) -> Option<FfmpegId> {
+pub(crate) fn identify(ffmpeg: &Path) -> Option<FfmpegId> {
     let found = if ffmpeg.components().count() > 1 {
         ffmpeg.to_path_buf()
     } else {
@@ -193,7 +193,7 @@ fn unix_now() -> u64 {
 }
 
 /// Whether a cached record still answers for this FFmpeg, boot and time.
-pub fn record_is_valid(record: &ProbeRecord, id: &FfmpegId, boot: &str, now: u64) -> bool {
+pub(crate) fn record_is_valid(record: &ProbeRecord, id: &FfmpegId, boot: &str, now: u64) -> bool {
     record.ffmpeg == id.path
         && record.ffmpeg_size == id.size
         && record.ffmpeg_mtime_ns == id.mtime_ns
@@ -203,7 +203,7 @@ pub fn record_is_valid(record: &ProbeRecord, id: &FfmpegId, boot: &str, now: u64
 
 /// True when `ffmpeg` has a working `h264_v4l2m2m`: from the cache in
 /// `cache_dir` when it still holds, else by probing (and caching the result).
-pub fn v4l2m2m_works_cached(ffmpeg: &Path, cache_dir: Option<&Path>) -> bool {
+pub(crate) fn v4l2m2m_works_cached(ffmpeg: &Path, cache_dir: Option<&Path>) -> bool {
     let Some(id) = identify(ffmpeg) else {
         return false;
     };
@@ -258,7 +258,7 @@ fn write_atomically(file: &Path, record: &ProbeRecord) -> anyhow::Result<()> {
 
 /// Asks FFmpeg whether it has `h264_v4l2m2m`, then encodes one second of
 /// test pattern with it. Err says why it cannot be used.
-pub fn probe_v4l2m2m(ffmpeg: &Path) -> Result<(), String> {
+pub(crate) fn probe_v4l2m2m(ffmpeg: &Path) -> Result<(), String> {
     let encoders = run_bounded(ffmpeg, &["-hide_banner", "-nostdin", "-encoders"])?;
     if !encoders
         .stdout

@@ -17,11 +17,11 @@ use serde::{Deserialize, Serialize};
 use crate::camera::encoder_choice::{identify, run_bounded, FfmpegId};
 
 /// The file the answer is cached in, inside the state directory.
-pub const CACHE_FILE: &str = "filter-probe.json";
+pub(crate) const CACHE_FILE: &str = "filter-probe.json";
 
 /// The cached answer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct FilterRecord {
+pub(crate) struct FilterRecord {
     /// The FFmpeg binary, resolved through PATH and links.
     pub ffmpeg: PathBuf,
     pub ffmpeg_size: u64,
@@ -37,7 +37,7 @@ impl FilterRecord {
 
 /// True when `ffmpeg -filters` output lists `zscale` (a line such as
 /// ` .SC zscale            V->V       Apply resizing, …`).
-pub fn lists_zscale(filters: &str) -> bool {
+pub(crate) fn lists_zscale(filters: &str) -> bool {
     filters
         .lines()
         .any(|l| l.split_whitespace().nth(1) == Some("zscale"))
@@ -46,7 +46,7 @@ pub fn lists_zscale(filters: &str) -> bool {
 /// True when `ffmpeg` has `zscale`: from the cache in `cache_dir` when it
 /// answers for this binary, else by asking it (and caching the answer). An
 /// FFmpeg that cannot be run or asked has not.
-pub fn has_zscale_cached(ffmpeg: &Path, cache_dir: Option<&Path>) -> bool {
+pub(crate) fn has_zscale_cached(ffmpeg: &Path, cache_dir: Option<&Path>) -> bool {
     let Some(id) = identify(ffmpeg) else {
         return false;
     };

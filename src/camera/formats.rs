@@ -13,11 +13,11 @@ use serde::{Serialize, Serializer};
 
 /// A V4L2 pixel format code (`MJPG`, `YUYV`, `H264`, `Y16 `).
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct FourCc(pub [u8; 4]);
+pub(crate) struct FourCc(pub [u8; 4]);
 
 impl FourCc {
     /// From text; shorter codes are padded with spaces as V4L2 does (`Y16`).
-    pub const fn new(code: &str) -> FourCc {
+    pub(crate) const fn new(code: &str) -> FourCc {
         let b = code.as_bytes();
         let mut out = [b' '; 4];
         let mut i = 0;
@@ -29,12 +29,13 @@ impl FourCc {
     }
 
     /// From the 32-bit little-endian value the kernel uses.
-    pub fn from_u32(code: u32) -> FourCc {
+    #[cfg(test)]
+    pub(crate) fn from_u32(code: u32) -> FourCc {
         FourCc(code.to_le_bytes())
     }
 
     /// The code as text, trailing spaces trimmed, non-printable bytes as `?`.
-    pub fn name(&self) -> String {
+    pub(crate) fn name(&self) -> String {
         let text: String = self
             .0
             .iter()
@@ -70,7 +71,7 @@ impl Serialize for FourCc {
 
 /// What kind of data a format carries; decides preference and encoding.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// H.264 from the camera: published as it is (copied).
     H264,
     /// Motion-JPEG: small over USB, decoded and encoded.
@@ -81,7 +82,7 @@ pub enum Kind {
 
 /// One format FFmpeg's `v4l2` input can capture.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KnownFormat {
+pub(crate) struct KnownFormat {
     pub fourcc: FourCc,
     /// FFmpeg's `-input_format` value.
     pub ffmpeg: &'static str,
@@ -107,7 +108,7 @@ const fn known(code: &str, ffmpeg: &'static str, kind: Kind, rank: u16) -> Known
 /// 4:2:2 formats every UVC camera has, then RGB, grey and Bayer. YV12 is
 /// late because FFmpeg reads it as yuv420p without swapping its chroma
 /// planes (wrong colours).
-pub const KNOWN_FORMATS: &[KnownFormat] = &[
+pub(crate) const KNOWN_FORMATS: &[KnownFormat] = &[
     known("H264", "h264", Kind::H264, 0),
     known("MJPG", "mjpeg", Kind::Jpeg, 10),
     known("JPEG", "mjpeg", Kind::Jpeg, 11),
@@ -142,7 +143,7 @@ pub const KNOWN_FORMATS: &[KnownFormat] = &[
 ];
 
 /// FFmpeg's view of a camera format, if FFmpeg can capture it.
-pub fn lookup(fourcc: FourCc) -> Option<&'static KnownFormat> {
+pub(crate) fn lookup(fourcc: FourCc) -> Option<&'static KnownFormat> {
     KNOWN_FORMATS.iter().find(|k| k.fourcc == fourcc)
 }
 
@@ -160,7 +161,7 @@ const ALIASES: &[(&str, &str)] = &[
 /// True when `--input-format` text `asked` means camera format `fourcc`:
 /// its FFmpeg name (`yuyv422`), a common short name (`yuyv`) or the fourcc
 /// itself (`YUYV`), in any case.
-pub fn matches(asked: &str, fourcc: FourCc) -> bool {
+pub(crate) fn matches(asked: &str, fourcc: FourCc) -> bool {
     let asked = asked.trim().to_ascii_lowercase();
     if asked == fourcc.name().to_ascii_lowercase() {
         return true;
@@ -178,12 +179,12 @@ pub fn matches(asked: &str, fourcc: FourCc) -> bool {
 
 /// True when `asked` names some format FFmpeg can capture (used to reject a
 /// typo as a usage error before any camera is asked).
-pub fn is_known_name(asked: &str) -> bool {
+pub(crate) fn is_known_name(asked: &str) -> bool {
     KNOWN_FORMATS.iter().any(|k| matches(asked, k.fourcc))
 }
 
 /// The FFmpeg names `--input-format` accepts, for error messages.
-pub fn known_names() -> Vec<&'static str> {
+pub(crate) fn known_names() -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     for k in KNOWN_FORMATS {
         if !names.contains(&k.ffmpeg) {

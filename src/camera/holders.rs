@@ -12,7 +12,7 @@ use std::path::Path;
 
 /// A process with the camera open.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Holder {
+pub(crate) struct Holder {
     pub pid: u32,
     /// Its command line (URL credentials redacted), or its name.
     pub command: String,
@@ -25,14 +25,14 @@ impl std::fmt::Display for Holder {
 }
 
 /// The device number of a character node, following links.
-pub fn device_number(node: &Path) -> Option<u64> {
+pub(crate) fn device_number(node: &Path) -> Option<u64> {
     let meta = fs::metadata(node).ok()?;
     meta.file_type().is_char_device().then(|| meta.rdev())
 }
 
 /// Every other process with `node`'s device open (this process excluded),
 /// by pid. Processes whose descriptors this user may not read are skipped.
-pub fn holders(node: &Path) -> Vec<Holder> {
+pub(crate) fn holders(node: &Path) -> Vec<Holder> {
     let Some(rdev) = device_number(node) else {
         return Vec::new();
     };
@@ -53,7 +53,7 @@ pub fn holders(node: &Path) -> Vec<Holder> {
 }
 
 /// Whether process `pid` has a descriptor on device `rdev`.
-pub fn holds(pid: u32, rdev: u64) -> bool {
+pub(crate) fn holds(pid: u32, rdev: u64) -> bool {
     let Ok(fds) = fs::read_dir(format!("/proc/{pid}/fd")) else {
         return false;
     };
@@ -87,7 +87,7 @@ fn command_of(pid: u32) -> String {
 }
 
 /// "held by pid 42 (ffmpeg -f v4l2 …), pid 43 (…)".
-pub fn describe(holders: &[Holder]) -> String {
+pub(crate) fn describe(holders: &[Holder]) -> String {
     if holders.is_empty() {
         return "held by a program this user cannot see".into();
     }

@@ -17,7 +17,7 @@ use crate::camera::probe::{FormatCaps, FrameRates, FrameSize};
 
 /// What the flags ask for.
 #[derive(Clone, Debug, PartialEq)]
-pub struct InputRequest<'a> {
+pub(crate) struct InputRequest<'a> {
     /// `--input-format`, as typed.
     pub format: Option<&'a str>,
     /// The largest size wanted.
@@ -31,7 +31,7 @@ pub struct InputRequest<'a> {
 
 /// What FFmpeg will be told to capture.
 #[derive(Clone, Debug, PartialEq)]
-pub struct InputChoice {
+pub(crate) struct InputChoice {
     pub fourcc: FourCc,
     /// FFmpeg's `-input_format` value.
     pub ffmpeg_format: &'static str,
@@ -53,7 +53,7 @@ enum Fit<'a> {
 }
 
 /// Chooses format, size and rate from `formats` for `req`.
-pub fn choose_input(
+pub(crate) fn choose_input(
     formats: &[FormatCaps],
     req: &InputRequest,
 ) -> Result<InputChoice, Unsupported> {
@@ -172,7 +172,7 @@ fn on_grid(min: u32, max: u32, step: u32, limit: u32) -> Option<u32> {
 
 /// The offered rate nearest `want` (the higher one on a tie), as a whole
 /// number of frames per second for FFmpeg's `-framerate`.
-pub fn nearest_fps(rates: &FrameRates, want: u32) -> u32 {
+pub(crate) fn nearest_fps(rates: &FrameRates, want: u32) -> u32 {
     let want_f = f64::from(want);
     let rate = match rates {
         FrameRates::Discrete { fps } => fps
@@ -192,7 +192,7 @@ pub fn nearest_fps(rates: &FrameRates, want: u32) -> u32 {
 }
 
 /// `mjpeg (MJPG)`, or `NV21 (FFmpeg cannot read it)`.
-pub fn describe_format(f: &FormatCaps) -> String {
+pub(crate) fn describe_format(f: &FormatCaps) -> String {
     match formats::lookup(f.fourcc) {
         Some(k) => format!("{} ({})", k.ffmpeg, f.fourcc),
         None => format!("{} (FFmpeg cannot read it)", f.fourcc),
@@ -200,7 +200,7 @@ pub fn describe_format(f: &FormatCaps) -> String {
 }
 
 /// `1280x720` or `32x32-2592x1944 step 2x2`.
-pub fn describe_size(s: &FrameSize) -> String {
+pub(crate) fn describe_size(s: &FrameSize) -> String {
     match s {
         FrameSize::Discrete { width, height, .. } => format!("{width}x{height}"),
         FrameSize::Stepwise {

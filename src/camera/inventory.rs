@@ -45,7 +45,7 @@ use crate::camera::names::{self, NameKind, Seen, LINKS_ROOT};
 
 /// Everything `hook devices` prints.
 #[derive(Debug, Serialize)]
-pub struct DevicesReport {
+pub(crate) struct DevicesReport {
     pub schema_version: u32,
     pub devices: Vec<DeviceReport>,
     pub skipped: Vec<Skipped>,
@@ -53,7 +53,7 @@ pub struct DevicesReport {
 
 /// One capture device.
 #[derive(Debug, Serialize)]
-pub struct DeviceReport {
+pub(crate) struct DeviceReport {
     pub path: String,
     pub by_id: Option<String>,
     pub by_path: Option<String>,
@@ -75,7 +75,7 @@ pub struct DeviceReport {
 
 /// One format of a device.
 #[derive(Debug, Serialize)]
-pub struct FormatReport {
+pub(crate) struct FormatReport {
     pub fourcc: FourCc,
     pub description: String,
     /// FFmpeg's `-input_format` name; null when FFmpeg cannot capture it.
@@ -85,7 +85,7 @@ pub struct FormatReport {
 
 /// What `hook run` would use.
 #[derive(Debug, Serialize)]
-pub struct ChoiceReport {
+pub(crate) struct ChoiceReport {
     pub input_format: Option<String>,
     pub width: Option<u32>,
     pub height: Option<u32>,
@@ -96,7 +96,7 @@ pub struct ChoiceReport {
 
 /// A video node that is not a usable capture device, and why.
 #[derive(Debug, Serialize)]
-pub struct Skipped {
+pub(crate) struct Skipped {
     pub path: String,
     pub kind: &'static str,
     pub reason: String,
@@ -170,7 +170,7 @@ pub(crate) fn look(
 }
 
 /// Probes every node; capture devices are reported, the rest skipped.
-pub fn scan(
+pub(crate) fn scan(
     probe: &dyn Probe,
     nodes: &[std::path::PathBuf],
     args: &CaptureRequest,
@@ -216,7 +216,7 @@ fn with_stable_names(mut devices: Vec<DeviceReport>) -> Vec<DeviceReport> {
 }
 
 /// One device's report: its capabilities and the choice for `args`.
-pub fn device_report(
+pub(crate) fn device_report(
     path: &Path,
     caps: DeviceCaps,
     args: &CaptureRequest,

@@ -6,17 +6,17 @@
 //! to come back (`watch`); what `hook devices` finds and reports
 //! (`inventory`).
 
-pub mod capture;
-pub mod device_error;
+pub(crate) mod capture;
+pub(crate) mod device_error;
 pub mod device_lock;
 pub mod encoder_choice;
-pub mod filter_probe;
-pub mod formats;
-pub mod holders;
-pub mod input_choice;
-pub mod inventory;
-pub mod names;
-pub mod probe;
+pub(crate) mod filter_probe;
+pub(crate) mod formats;
+pub(crate) mod holders;
+pub(crate) mod input_choice;
+pub(crate) mod inventory;
+pub(crate) mod names;
+pub(crate) mod probe;
 #[cfg(test)]
 pub(crate) mod tables;
-pub mod watch;
+pub(crate) mod watch;

@@ -16,11 +16,11 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 /// Where udev puts the links.
-pub const LINKS_ROOT: &str = "/dev/v4l";
+pub(crate) const LINKS_ROOT: &str = "/dev/v4l";
 
 /// Every name a camera has.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Names {
+pub(crate) struct Names {
     pub node: PathBuf,
     pub by_id: Vec<PathBuf>,
     pub by_path: Vec<PathBuf>,
@@ -29,14 +29,14 @@ pub struct Names {
 /// Which kind of name a camera is wired by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum NameKind {
+pub(crate) enum NameKind {
     ById,
     ByPath,
     Node,
 }
 
 impl NameKind {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             NameKind::ById => "by-id",
             NameKind::ByPath => "by-path",
@@ -47,7 +47,7 @@ impl NameKind {
 
 /// The name to wire a camera by, and why that one.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Stable {
+pub(crate) struct Stable {
     pub name: PathBuf,
     pub kind: NameKind,
     pub why: String,
@@ -58,7 +58,7 @@ pub struct Stable {
 
 /// The links in `links_dir` that resolve to `node` (sorted; index0, the
 /// capture node's own, first).
-pub fn links_to(node: &Path, links_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn links_to(node: &Path, links_dir: &Path) -> Vec<PathBuf> {
     let Ok(target) = fs::canonicalize(node) else {
         return Vec::new();
     };
@@ -74,7 +74,7 @@ pub fn links_to(node: &Path, links_dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every name of `node` under `links_root` (`/dev/v4l`).
-pub fn names_of(node: &Path, links_root: &Path) -> Names {
+pub(crate) fn names_of(node: &Path, links_root: &Path) -> Names {
     Names {
         node: node.to_path_buf(),
         by_id: links_to(node, &links_root.join("by-id")),
@@ -85,7 +85,7 @@ pub fn names_of(node: &Path, links_root: &Path) -> Names {
 /// One camera as [`choose`] sees it: its names and its model (the card
 /// name the driver reports).
 #[derive(Clone, Debug)]
-pub struct Seen {
+pub(crate) struct Seen {
     pub names: Names,
     pub card: String,
 }
@@ -95,7 +95,7 @@ pub struct Seen {
 /// A by-id name is ambiguous when another camera of the same model has no
 /// by-id name of its own: udev gave the name to one of the two, and after a
 /// replug it may be the other.
-pub fn choose(cameras: &[Seen]) -> Vec<Stable> {
+pub(crate) fn choose(cameras: &[Seen]) -> Vec<Stable> {
     cameras
         .iter()
         .enumerate()

@@ -23,16 +23,12 @@ use crate::camera::device_error::{permission_detail, DeviceError};
 use crate::camera::formats::FourCc;
 
 /// The character-device major number of every V4L2 node (`VIDEO_MAJOR`).
-pub const V4L2_MAJOR: u32 = 81;
-
-/// Where udev puts stable names for cameras.
-pub const BY_ID_DIR: &str = "/dev/v4l/by-id";
-pub const BY_PATH_DIR: &str = "/dev/v4l/by-path";
+pub(crate) const V4L2_MAJOR: u32 = 81;
 
 /// Frame rates offered at one size.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-pub enum FrameRates {
+pub(crate) enum FrameRates {
     /// A list of rates, frames per second.
     Discrete { fps: Vec<f64> },
     /// Any rate in a range; `max_fps` is null when the driver sets no upper
@@ -45,7 +41,7 @@ pub enum FrameRates {
 /// Frame sizes offered for one format.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
-pub enum FrameSize {
+pub(crate) enum FrameSize {
     Discrete {
         width: u32,
         height: u32,
@@ -66,7 +62,7 @@ pub enum FrameSize {
 
 /// One format a camera offers, with its sizes and rates.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct FormatCaps {
+pub(crate) struct FormatCaps {
     pub fourcc: FourCc,
     pub description: String,
     pub sizes: Vec<FrameSize>,
@@ -74,7 +70,7 @@ pub struct FormatCaps {
 
 /// What a V4L2 capture device is and offers.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct DeviceCaps {
+pub(crate) struct DeviceCaps {
     pub driver: String,
     pub card: String,
     pub bus: String,
@@ -86,7 +82,7 @@ pub struct DeviceCaps {
 
 /// Reads a device's capabilities. Implemented by [`V4l2Probe`] for real
 /// nodes and by capability tables in tests.
-pub trait Probe {
+pub(crate) trait Probe {
     /// Checks that `path` is a V4L2 video capture device and reads what it
     /// offers.
     fn probe(&self, path: &Path) -> Result<DeviceCaps, DeviceError>;
@@ -94,7 +90,7 @@ pub trait Probe {
 
 /// The real probe: the `v4l` crate on the device node.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct V4l2Probe;
+pub(crate) struct V4l2Probe;
 
 impl Probe for V4l2Probe {
     fn probe(&self, path: &Path) -> Result<DeviceCaps, DeviceError> {
@@ -112,7 +108,7 @@ impl Probe for V4l2Probe {
 }
 
 /// Checks the file type of `path` (following links) without opening it.
-pub fn check_node(path: &Path) -> Result<(), DeviceError> {
+pub(crate) fn check_node(path: &Path) -> Result<(), DeviceError> {
     let meta = fs::metadata(path)
         .map_err(|e| DeviceError::from_io(path, "looking at", &e, || permission_detail(path)))?;
     let ft = meta.file_type();
@@ -215,7 +211,7 @@ fn check_capture(path: &Path, flags: Flags) -> Result<(), DeviceError> {
 }
 
 /// Explains a V4L2 node that cannot be captured from.
-pub fn capability_words(flags: Flags) -> String {
+pub(crate) fn capability_words(flags: Flags) -> String {
     if flags.intersects(Flags::VIDEO_M2M | Flags::VIDEO_M2M_MPLANE) {
         "it is a memory-to-memory codec, not a camera".into()
     } else if flags.contains(Flags::META_CAPTURE) {
@@ -260,7 +256,7 @@ fn rates_at(dev: &v4l::Device, fourcc: v4l::FourCC, width: u32, height: u32) -> 
 
 /// Frames per second for a frame interval of `num/den` seconds, rounded to
 /// 1/1000 (30000/1001 → 29.97); `None` for a zero interval.
-pub fn fps_of_interval(num: u32, den: u32) -> Option<f64> {
+pub(crate) fn fps_of_interval(num: u32, den: u32) -> Option<f64> {
     if num == 0 || den == 0 {
         return None;
     }
@@ -292,7 +288,7 @@ fn is_busy(dev: &v4l::Device) -> bool {
 }
 
 /// The `videoN` nodes in `dev_dir`, in numeric order.
-pub fn video_nodes(dev_dir: &Path) -> Vec<PathBuf> {
+pub(crate) fn video_nodes(dev_dir: &Path) -> Vec<PathBuf> {
     let Ok(entries) = fs::read_dir(dev_dir) else {
         return Vec::new();
     };
@@ -312,7 +308,8 @@ pub fn video_nodes(dev_dir: &Path) -> Vec<PathBuf> {
 /// those that are certainly something else (a UVC camera's metadata node,
 /// codec and ISP nodes, a non-V4L2 file). A node this user may not open, or
 /// that is busy, still counts: `hook run` may run as another user, later.
-pub fn camera_nodes(probe: &dyn Probe, dev_dir: &Path) -> Vec<PathBuf> {
+#[cfg(test)]
+pub(crate) fn camera_nodes(probe: &dyn Probe, dev_dir: &Path) -> Vec<PathBuf> {
     video_nodes(dev_dir)
         .into_iter()
         .filter(|node| !matches!(probe.probe(node), Err(DeviceError::NotCapture { .. })))
@@ -321,7 +318,7 @@ pub fn camera_nodes(probe: &dyn Probe, dev_dir: &Path) -> Vec<PathBuf> {
 
 /// The first link in `links_dir` (such as `/dev/v4l/by-id`) that resolves
 /// to the same node as `device`; `device` itself when it is such a link.
-pub fn stable_name(device: &Path, links_dir: &Path) -> Option<PathBuf> {
+pub(crate) fn stable_name(device: &Path, links_dir: &Path) -> Option<PathBuf> {
     if device.starts_with(links_dir) && device.exists() {
         return Some(device.to_path_buf());
     }

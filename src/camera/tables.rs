@@ -8,7 +8,7 @@ use crate::camera::probe::{DeviceCaps, FormatCaps, FrameRates, FrameSize};
 
 use FrameRates::{Discrete as Rates, Range};
 
-pub fn disc(width: u32, height: u32, fps: &[f64]) -> FrameSize {
+pub(crate) fn disc(width: u32, height: u32, fps: &[f64]) -> FrameSize {
     FrameSize::Discrete {
         width,
         height,
@@ -16,7 +16,7 @@ pub fn disc(width: u32, height: u32, fps: &[f64]) -> FrameSize {
     }
 }
 
-pub fn fmt(code: &str, sizes: Vec<FrameSize>) -> FormatCaps {
+pub(crate) fn fmt(code: &str, sizes: Vec<FrameSize>) -> FormatCaps {
     FormatCaps {
         fourcc: FourCc::new(code),
         description: code.to_string(),
@@ -25,7 +25,7 @@ pub fn fmt(code: &str, sizes: Vec<FrameSize>) -> FormatCaps {
 }
 
 /// Logitech HD Pro Webcam C920 (046d:082d, uvcvideo): H264, MJPG, YUYV.
-pub fn c920() -> Vec<FormatCaps> {
+pub(crate) fn c920() -> Vec<FormatCaps> {
     let all = [30.0, 24.0, 20.0, 15.0, 10.0, 7.5, 5.0];
     let compressed = || {
         vec![
@@ -55,7 +55,7 @@ pub fn c920() -> Vec<FormatCaps> {
 }
 
 /// Logitech C270 (046d:0825): MJPG and YUYV; raw 1280x720 only at 7.5 fps.
-pub fn c270() -> Vec<FormatCaps> {
+pub(crate) fn c270() -> Vec<FormatCaps> {
     let all = [30.0, 25.0, 20.0, 15.0, 10.0, 5.0];
     vec![
         fmt(
@@ -84,7 +84,7 @@ pub fn c270() -> Vec<FormatCaps> {
 /// Raspberry Pi camera v1 through bcm2835-v4l2 (legacy stack): many
 /// formats, stepwise sizes, continuous intervals from 0 s (no limit) to
 /// 1 s.
-pub fn pi_bcm2835() -> Vec<FormatCaps> {
+pub(crate) fn pi_bcm2835() -> Vec<FormatCaps> {
     let step = || {
         vec![FrameSize::Stepwise {
             min_width: 32,
@@ -110,7 +110,7 @@ pub fn pi_bcm2835() -> Vec<FormatCaps> {
 
 /// Raspberry Pi camera v2 (imx219) on unicam, raw sensor formats only:
 /// packed 10-bit Bayer (which FFmpeg cannot read) and 8-bit Bayer.
-pub fn pi_unicam() -> Vec<FormatCaps> {
+pub(crate) fn pi_unicam() -> Vec<FormatCaps> {
     let step = || {
         vec![FrameSize::Stepwise {
             min_width: 16,
@@ -130,13 +130,13 @@ pub fn pi_unicam() -> Vec<FormatCaps> {
 }
 
 /// A no-name UVC camera: YUYV 640x480 only.
-pub fn cheap_uvc() -> Vec<FormatCaps> {
+pub(crate) fn cheap_uvc() -> Vec<FormatCaps> {
     vec![fmt("YUYV", vec![disc(640, 480, &[30.0, 15.0])])]
 }
 
 /// MacroSilicon MS2109 HDMI capture dongle (534d:2109): MJPG up to
 /// 1920x1080 at 30, YUYV only at small sizes for full rate.
-pub fn ms2109() -> Vec<FormatCaps> {
+pub(crate) fn ms2109() -> Vec<FormatCaps> {
     vec![
         fmt(
             "MJPG",
@@ -167,12 +167,12 @@ pub fn ms2109() -> Vec<FormatCaps> {
 }
 
 /// A camera offering only 1920x1080 MJPEG at 30000/1001 fps.
-pub fn only_1080p_mjpeg() -> Vec<FormatCaps> {
+pub(crate) fn only_1080p_mjpeg() -> Vec<FormatCaps> {
     vec![fmt("MJPG", vec![disc(1920, 1080, &[29.97])])]
 }
 
 /// A whole device around a table.
-pub fn device(card: &str, driver: &str, formats: Vec<FormatCaps>) -> DeviceCaps {
+pub(crate) fn device(card: &str, driver: &str, formats: Vec<FormatCaps>) -> DeviceCaps {
     DeviceCaps {
         driver: driver.to_string(),
         card: card.to_string(),
@@ -183,7 +183,7 @@ pub fn device(card: &str, driver: &str, formats: Vec<FormatCaps>) -> DeviceCaps 
 }
 
 /// A probe answering from tables: each path gets its capabilities or error.
-pub struct TableProbe(
+pub(crate) struct TableProbe(
     pub  Vec<(
         std::path::PathBuf,
         Result<DeviceCaps, crate::camera::device_error::DeviceError>,

@@ -19,13 +19,13 @@ use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
 use crate::camera::holders::{self, Holder};
 
 /// How often a holder is looked at.
-pub const RELEASE_CHECK: Duration = Duration::from_millis(100);
+pub(crate) const RELEASE_CHECK: Duration = Duration::from_millis(100);
 /// How often a missing node is looked for besides inotify's word.
-pub const PRESENT_CHECK: Duration = Duration::from_secs(1);
+pub(crate) const PRESENT_CHECK: Duration = Duration::from_secs(1);
 
 /// What the wait is for.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Until {
+pub(crate) enum Until {
     /// The node (or link, followed) exists.
     Present,
     /// None of these processes has the camera open any more.
@@ -37,7 +37,7 @@ pub enum Until {
 
 /// A wait for one camera; see the module doc.
 #[derive(Debug)]
-pub struct DeviceWait {
+pub(crate) struct DeviceWait {
     device: PathBuf,
     until: Until,
     inotify: Option<Inotify>,
@@ -46,13 +46,13 @@ pub struct DeviceWait {
 
 /// Whether something is at `device` now (following links). What it is,
 /// the next attempt finds out and reports.
-pub fn present(device: &Path) -> bool {
+pub(crate) fn present(device: &Path) -> bool {
     std::fs::metadata(device).is_ok()
 }
 
 impl DeviceWait {
     /// A wait for `device` to appear; none when it is there already.
-    pub fn present(device: &Path) -> Option<DeviceWait> {
+    pub(crate) fn present(device: &Path) -> Option<DeviceWait> {
         if present(device) {
             return None;
         }
@@ -69,7 +69,7 @@ impl DeviceWait {
 
     /// A wait for `holders` to let go of `device`; none when there are none
     /// (or the node is gone: then there is nothing to hold).
-    pub fn released(device: &Path, holders: Vec<Holder>) -> Option<DeviceWait> {
+    pub(crate) fn released(device: &Path, holders: Vec<Holder>) -> Option<DeviceWait> {
         let rdev = holders::device_number(device)?;
         if holders.is_empty() {
             return None;
@@ -84,7 +84,7 @@ impl DeviceWait {
 
     /// A wait of one [`RELEASE_CHECK`]: for a camera found busy whose
     /// holder was gone by the time it was looked for.
-    pub fn moment(device: &Path) -> DeviceWait {
+    pub(crate) fn moment(device: &Path) -> DeviceWait {
         DeviceWait {
             device: device.to_path_buf(),
             until: Until::Moment,
@@ -93,12 +93,8 @@ impl DeviceWait {
         }
     }
 
-    pub fn until(&self) -> &Until {
-        &self.until
-    }
-
     /// What is waited for, for the log.
-    pub fn what(&self) -> String {
+    pub(crate) fn what(&self) -> String {
         match &self.until {
             Until::Present => "the device to come back".into(),
             Until::Released { holders, .. } => format!(
@@ -110,17 +106,17 @@ impl DeviceWait {
     }
 
     /// Inotify's descriptor, to poll with the rest.
-    pub fn fd(&self) -> Option<BorrowedFd<'_>> {
+    pub(crate) fn fd(&self) -> Option<BorrowedFd<'_>> {
         self.inotify.as_ref().map(|i| i.as_fd())
     }
 
     /// When [`ready`](Self::ready) must be asked next even without an event.
-    pub fn next_check(&self) -> Instant {
+    pub(crate) fn next_check(&self) -> Instant {
         self.next_check
     }
 
     /// Whether to try the camera now. Reads pending inotify events; cheap.
-    pub fn ready(&mut self) -> bool {
+    pub(crate) fn ready(&mut self) -> bool {
         let woken = match &self.inotify {
             Some(i) => i.read_events().is_ok_and(|events| !events.is_empty()),
             None => false,

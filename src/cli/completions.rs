@@ -14,7 +14,7 @@ use crate::cli::Cli;
 
 /// The command as completions present it: every visible argument and
 /// subcommand of the real one, nothing hidden.
-pub fn visible_command() -> clap::Command {
+pub(crate) fn visible_command() -> clap::Command {
     let full = Cli::command();
     visible(&full)
         .long_about(None)

@@ -55,7 +55,7 @@ pub struct ClipArgs {
 }
 
 /// A time as `hook status` prints it (RFC 3339).
-pub fn rfc3339_value(text: &str) -> Result<time::OffsetDateTime, String> {
+pub(crate) fn rfc3339_value(text: &str) -> Result<time::OffsetDateTime, String> {
     time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).map_err(|e| {
         format!("{text:?}: expected an RFC 3339 time such as 2026-11-29T15:42:10Z ({e})")
     })

@@ -2,10 +2,10 @@
 //! its documentation; `--help`, the man page and the shell completions are
 //! all generated from this one definition.
 
-pub mod completions;
-pub mod events;
-pub mod manpage;
-pub mod mtx_args;
+pub(crate) mod completions;
+pub(crate) mod events;
+pub(crate) mod manpage;
+pub(crate) mod mtx_args;
 pub mod values;
 
 use std::ffi::OsString;
@@ -17,7 +17,7 @@ use crate::camera::capture::{Bitrate, CaptureRequest, InputFormat, WantedSize};
 use crate::camera::encoder_choice::Encoder;
 use crate::mediamtx::env as mtx_env;
 use crate::policy::duration::Dur;
-pub use mtx_args::{MtxPathArg, RtspPortArg};
+pub(crate) use mtx_args::{MtxPathArg, RtspPortArg};
 
 /// Supervises FFmpeg for MediaMTX: V4L2 cameras published on demand,
 /// recording sessions that survive segment rotation, snapshots, and a status
@@ -188,7 +188,7 @@ pub struct DeviceArgs {
 impl DeviceArgs {
     /// What `camera` needs to choose the input and the encoder, from these
     /// flags (each value was checked while the command line was read).
-    pub fn capture_request(&self) -> CaptureRequest {
+    pub(crate) fn capture_request(&self) -> CaptureRequest {
         CaptureRequest {
             input_format: self.input_format.clone(),
             size: self.size,
@@ -204,7 +204,7 @@ impl DeviceArgs {
 /// `--input-format`: a format FFmpeg can capture, by FFmpeg name (listed
 /// in `--help` and the completions) or by V4L2 code.
 #[derive(Clone, Copy, Debug)]
-pub struct InputFormatParser;
+pub(crate) struct InputFormatParser;
 
 impl clap::builder::TypedValueParser for InputFormatParser {
     type Value = InputFormat;
@@ -273,7 +273,7 @@ pub enum StillEvery {
 }
 
 /// `--still-every`: `off`, or a duration of at least 100ms.
-pub fn still_every_value(text: &str) -> Result<StillEvery, String> {
+pub(crate) fn still_every_value(text: &str) -> Result<StillEvery, String> {
     if text == "off" {
         return Ok(StillEvery::Off);
     }

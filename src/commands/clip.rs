@@ -20,7 +20,7 @@ use crate::snapshot::check_output_for;
 const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// `hook clip`.
-pub fn main(ctx: &Context, args: &ClipArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &ClipArgs) -> anyhow::Result<ExitCode> {
     let path = args.path.clone();
     crate::logging::set_path(&path);
     let target = check_output_for(&args.output, "MP4")?;

@@ -14,7 +14,7 @@ use crate::camera::inventory::{self, Found};
 use crate::cli::DevicesArgs;
 use crate::commands::Context;
 
-pub fn main(ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &DevicesArgs) -> anyhow::Result<ExitCode> {
     let request = ctx.capture_request(args.device.capture_request())?;
     match inventory::look(args.device.device.as_deref(), &request, &ctx.cache_dir)? {
         Found::TestPattern(input) => println!(

@@ -8,7 +8,7 @@ use crate::context::Context;
 use crate::mediamtx::api::Api;
 
 /// `hook hold PATH` (started by `record start`, `record arm` or a revival).
-pub fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &HoldArgs) -> anyhow::Result<ExitCode> {
     let path = args.path.clone();
     crate::logging::set_path(&path);
     let port = args.rtsp.rtsp_port;

@@ -11,7 +11,7 @@ use crate::mediamtx::cameras::{cameras, found_cameras, given_name_note};
 use crate::mediamtx::config::render;
 
 /// Prints the entries for the devices given, or for the cameras found.
-pub fn main(ctx: &Context, args: &MediamtxConfigArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &MediamtxConfigArgs) -> anyhow::Result<ExitCode> {
     let cameras = if args.device.is_empty() {
         let request = ctx.capture_request(crate::cli::DeviceArgs::default().capture_request())?;
         found_cameras(&request)?

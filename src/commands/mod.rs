@@ -2,22 +2,22 @@
 //! command line to them. Every command gets a [`Context`] built here from the
 //! parsed [`Cli`]; nothing below this layer sees the command line.
 
-pub mod clip;
-pub mod devices;
-pub mod hold;
-pub mod mediamtx_config;
-pub mod ready;
-pub mod record;
-pub mod resume;
-pub mod run;
-pub mod segment_complete;
-pub mod snapshot;
-pub mod status;
-pub mod stop;
+pub(crate) mod clip;
+pub(crate) mod devices;
+pub(crate) mod hold;
+pub(crate) mod mediamtx_config;
+pub(crate) mod ready;
+pub(crate) mod record;
+pub(crate) mod resume;
+pub(crate) mod run;
+pub(crate) mod segment_complete;
+pub(crate) mod snapshot;
+pub(crate) mod status;
+pub(crate) mod stop;
 
 use std::process::ExitCode;
 
-pub use crate::context::Context;
+pub(crate) use crate::context::Context;
 
 use crate::cli::{Cli, Command, RecordCommand};
 

@@ -17,7 +17,7 @@ use crate::commands::Context;
 use crate::publish::ready::mark_ready;
 use crate::state::now;
 
-pub fn main(ctx: &Context, args: &MtxPathArg) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &MtxPathArg) -> anyhow::Result<ExitCode> {
     let path = args.name()?;
     crate::logging::set_path(&path);
     let readiness = ctx

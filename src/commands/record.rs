@@ -18,7 +18,7 @@ use crate::recording::stop::{stop_recording, Stopped};
 
 /// `hook record start PATH [--duration D] [--reason TEXT]`: a new session,
 /// a re-trigger of the live one, or an event on an armed path.
-pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> {
     let path = args.path.clone();
     crate::logging::set_path(&path);
     let port = args.rtsp.rtsp_port;
@@ -39,7 +39,7 @@ pub fn start(ctx: &Context, args: &RecordStartArgs) -> anyhow::Result<ExitCode> 
 }
 
 /// `hook record stop PATH`.
-pub fn stop(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
+pub(crate) fn stop(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
     let path = args.path.clone();
     crate::logging::set_path(&path);
     arm::refuse_when_armed(ctx, &path)?;
@@ -59,7 +59,7 @@ pub fn stop(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
 }
 
 /// `hook record arm PATH [--pre D] [--post D]`.
-pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
     let path = args.path.clone();
     crate::logging::set_path(&path);
     let port = args.rtsp.rtsp_port;
@@ -76,7 +76,7 @@ pub fn arm(ctx: &Context, args: &ArmArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// `hook record disarm PATH`.
-pub fn disarm(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
+pub(crate) fn disarm(ctx: &Context, args: &PathArg) -> anyhow::Result<ExitCode> {
     let path = args.path.clone();
     crate::logging::set_path(&path);
     let api = Api::from_env()?;

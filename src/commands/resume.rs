@@ -12,7 +12,7 @@ use crate::mediamtx::api::Api;
 use crate::recording::events::resume::resume;
 
 /// `hook resume`.
-pub fn main(ctx: &Context, args: &RtspPortArg) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &RtspPortArg) -> anyhow::Result<ExitCode> {
     let port = args.rtsp_port;
     let api = Api::from_env()?;
     let failed = resume(ctx, &api, port, |path, text| println!("{path}: {text}"))?;

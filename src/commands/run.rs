@@ -12,7 +12,7 @@ use crate::publish::{self, Publish};
 use crate::state::now;
 
 /// Entry point of `hook run`.
-pub fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &RunArgs) -> anyhow::Result<ExitCode> {
     let demand_at = now();
     let path = args.mtx.name()?;
     crate::logging::set_path(&path);

@@ -10,7 +10,7 @@ use crate::context::Context;
 use crate::recording::segments::{complete, Finished};
 
 /// `hook segment-complete [--gap-tolerance D]`.
-pub fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &SegmentArgs) -> anyhow::Result<ExitCode> {
     let path = args.mtx.name()?;
     crate::logging::set_path(&path);
     let file = args.segment_path()?;

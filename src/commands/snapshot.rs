@@ -8,7 +8,7 @@ use crate::cli::SnapshotArgs;
 use crate::commands::Context;
 use crate::snapshot::{self, check_output, Request};
 
-pub fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &SnapshotArgs) -> anyhow::Result<ExitCode> {
     let path = args.path.clone();
     crate::logging::set_path(&path);
     let output = check_output(&args.output)?;

@@ -18,7 +18,7 @@ use crate::cli::StatusArgs;
 use crate::commands::Context;
 use crate::status::view::{self, Format};
 
-pub fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &StatusArgs) -> anyhow::Result<ExitCode> {
     let only = args.path.clone();
     let format = if args.prometheus {
         Format::Prometheus

@@ -12,7 +12,7 @@ use crate::publish::stop::stop_publisher_of;
 use crate::supervise::hook_process::is_hook;
 
 /// Entry point of `hook stop`.
-pub fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
+pub(crate) fn main(ctx: &Context, args: &StopArgs) -> anyhow::Result<ExitCode> {
     let path = args.path.clone();
     crate::logging::set_path(&path);
     let reason = match args.reason.as_deref() {

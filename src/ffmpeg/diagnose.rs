@@ -9,7 +9,7 @@
 use crate::state::{Cause, Failure};
 
 /// The cause the stderr tail shows, with the line that shows it, if any.
-pub fn diagnose(stderr_tail: &[String]) -> Option<Failure> {
+pub(crate) fn diagnose(stderr_tail: &[String]) -> Option<Failure> {
     // In order: the first rule any line matches decides.
     const RULES: &[(Cause, &[&str], &[&str])] = &[
         (

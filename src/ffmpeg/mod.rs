@@ -6,7 +6,7 @@
 //! the terminal or MediaMTX's stdin) and `-hide_banner` with `-loglevel
 //! warning` (stderr keeps only what is worth showing in `hook status`).
 
-pub mod diagnose;
+pub(crate) mod diagnose;
 
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
@@ -17,10 +17,10 @@ use crate::camera::encoder_choice::EncoderChoice;
 
 /// Bitrate given to the hardware encoder when none is asked for: the
 /// `h264_v4l2m2m` driver fails or produces garbage at very low bitrates.
-pub const V4L2M2M_DEFAULT_BITRATE: &str = "2M";
+pub(crate) const V4L2M2M_DEFAULT_BITRATE: &str = "2M";
 
 /// The RTSP URL MediaMTX serves a path on, on loopback.
-pub fn rtsp_url(port: u16, path: &str) -> String {
+pub(crate) fn rtsp_url(port: u16, path: &str) -> String {
     format!("rtsp://127.0.0.1:{port}/{path}")
 }
 
@@ -47,13 +47,13 @@ fn push(args: &mut Vec<OsString>, items: &[&str]) {
 /// RTP packet size of the publisher's RTSP output: FFmpeg's default (1472)
 /// carries 1460-byte payloads, above MediaMTX's 1440, and MediaMTX would
 /// re-packetize every packet ("RTP packets are too big").
-pub const RTSP_PKT_SIZE: &str = "1400";
+pub(crate) const RTSP_PKT_SIZE: &str = "1400";
 
 /// A live still the publisher writes beside its stream: one JPEG at `file`,
 /// rewritten every `every`, atomically (FFmpeg's image2 muxer writes
 /// `<file>.tmp` and renames it over `file`).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Still {
+pub(crate) struct Still {
     pub file: PathBuf,
     pub every: Duration,
 }
@@ -104,7 +104,7 @@ impl Still {
 /// is) becomes the limited-range 4:2:0 the encoder is given
 /// (`-pix_fmt yuv420p`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum Chroma {
+pub(crate) enum Chroma {
     /// libswscale, which FFmpeg inserts for `-pix_fmt yuv420p` (bicubic):
     /// its generic path, as costly as decoding the JPEG.
     #[default]
@@ -116,7 +116,7 @@ pub enum Chroma {
 }
 
 /// The MJPEG conversion with [`Chroma::Zscale`].
-pub const ZSCALE_TO_420: &str = "zscale=range=limited:filter=bicubic,format=yuv420p";
+pub(crate) const ZSCALE_TO_420: &str = "zscale=range=limited:filter=bicubic,format=yuv420p";
 
 /// The publisher: capture `input` and publish it to MediaMTX at
 /// `rtsp://127.0.0.1:{port}/{path}` over TCP, with a key frame every second,
@@ -129,7 +129,7 @@ pub const ZSCALE_TO_420: &str = "zscale=range=limited:filter=bicubic,format=yuv4
 /// `-progress` frame count the stall watchdog reads is the stream's. An
 /// encoded MJPEG camera's picture is converted to 4:2:0 as `chroma` says
 /// (the still keeps the full-range picture).
-pub fn publish_args(
+pub(crate) fn publish_args(
     input: &CaptureInput,
     port: u16,
     path: &str,
@@ -266,7 +266,7 @@ pub fn publish_args(
 
 /// What one `-progress` block says, as far as the stall watchdog cares.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Frames so far (`frame=`).
     pub frames: u64,
     /// Output bytes so far (`total_size=`).
@@ -278,7 +278,7 @@ pub struct Progress {
 
 impl Progress {
     /// True when anything in `self` moved forward since `before`.
-    pub fn advanced_since(&self, before: &Progress) -> bool {
+    pub(crate) fn advanced_since(&self, before: &Progress) -> bool {
         self.frames > before.frames
             || self.bytes > before.bytes
             || self.out_time_us > before.out_time_us
@@ -287,7 +287,7 @@ impl Progress {
 
 /// Folds one line of FFmpeg's `-progress` output into `progress`. Returns
 /// true when the line ends a block (`progress=continue` / `progress=end`).
-pub fn parse_progress_line(line: &str, progress: &mut Progress) -> bool {
+pub(crate) fn parse_progress_line(line: &str, progress: &mut Progress) -> bool {
     let Some((key, value)) = line.trim().split_once('=') else {
         return false;
     };

@@ -32,7 +32,7 @@ use super::sys::{self, FileKind};
 
 /// How a file is opened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Access {
+pub(crate) enum Access {
     Read,
     ReadWrite,
     /// Write, `O_APPEND`.
@@ -73,7 +73,7 @@ pub(crate) fn entry<N: AsRef<OsStr> + ?Sized>(name: &N) -> io::Result<&OsStr> {
 
 /// An open directory.
 #[derive(Debug)]
-pub struct Dir {
+pub(crate) struct Dir {
     fd: OwnedFd,
     path: PathBuf,
     uid: u32,
@@ -83,7 +83,7 @@ pub struct Dir {
 impl Dir {
     /// Opens the directory at `path`, followed as given (configuration,
     /// which may well be a link to another disk).
-    pub fn open_dir(path: &Path) -> io::Result<Dir> {
+    pub(crate) fn open_dir(path: &Path) -> io::Result<Dir> {
         let fd = sys::open_dir(path, false)?;
         Dir::from_fd(fd, path.to_path_buf())
     }
@@ -91,7 +91,7 @@ impl Dir {
     /// [`Dir::open_dir`] for a directory to create files in: one this user
     /// may write into but not list (mode 0733) can only be opened as a path
     /// (`O_PATH`), and then cannot be synced. The flag says whether it can.
-    pub fn open_dir_to_write(path: &Path) -> io::Result<(Dir, bool)> {
+    pub(crate) fn open_dir_to_write(path: &Path) -> io::Result<(Dir, bool)> {
         match sys::open_dir(path, false) {
             Ok(fd) => Ok((Dir::from_fd(fd, path.to_path_buf())?, true)),
             Err(e) if e.kind() == io::ErrorKind::PermissionDenied => {
@@ -106,7 +106,7 @@ impl Dir {
     /// not its last component (a directory of lock files). `create` makes
     /// it when it is missing (handed to its parent's owner when root made
     /// it), and its parent as given when that is missing.
-    pub fn open_nofollow(path: &Path, create: bool) -> io::Result<Dir> {
+    pub(crate) fn open_nofollow(path: &Path, create: bool) -> io::Result<Dir> {
         let (Some(parent), Some(name)) = (path.parent(), path.file_name()) else {
             return Dir::open_dir(path);
         };
@@ -148,12 +148,13 @@ impl Dir {
         })
     }
 
-    pub fn path(&self) -> &Path {
+    #[cfg(test)]
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 
     /// The path of `name` in this directory (for messages).
-    pub fn join(&self, name: &str) -> PathBuf {
+    pub(crate) fn join(&self, name: &str) -> PathBuf {
         self.path.join(name)
     }
 
@@ -173,7 +174,7 @@ impl Dir {
     /// The subdirectory at `rel`, walked component by component, never
     /// through a link (`O_NOFOLLOW | O_DIRECTORY` at each step); each
     /// missing one made when `create`. `rel` is relative, without `..`.
-    pub fn sub(&self, rel: &str, create: bool) -> io::Result<Dir> {
+    pub(crate) fn sub(&self, rel: &str, create: bool) -> io::Result<Dir> {
         let invalid = || {
             entry(rel).err().unwrap_or_else(|| {
                 io::Error::new(io::ErrorKind::InvalidInput, "not a relative directory path")
@@ -255,13 +256,13 @@ impl Dir {
 
     /// What `name` is itself (`fstatat` without following a link);
     /// `Ok(None)` when nothing has that name.
-    pub fn kind(&self, name: impl AsRef<OsStr>) -> io::Result<Option<FileKind>> {
+    pub(crate) fn kind(&self, name: impl AsRef<OsStr>) -> io::Result<Option<FileKind>> {
         Ok(self.stat(name)?.map(|st| FileKind::of(st.st_mode)))
     }
 
     /// `fstatat` of `name` without following a link; `Ok(None)` when
     /// nothing has that name.
-    pub fn stat(&self, name: impl AsRef<OsStr>) -> io::Result<Option<FileStat>> {
+    pub(crate) fn stat(&self, name: impl AsRef<OsStr>) -> io::Result<Option<FileStat>> {
         sys::lstat_at(self.fd(), entry(&name)?)
     }
 
@@ -277,7 +278,7 @@ impl Dir {
 
     /// Opens the regular file `name`, never through a link; `create` makes
     /// it when missing (handed to the directory's owner when root made it).
-    pub fn open(&self, name: &str, access: Access, create: bool) -> io::Result<File> {
+    pub(crate) fn open(&self, name: &str, access: Access, create: bool) -> io::Result<File> {
         let c = entry(name)?;
         // O_TRUNC only once the file is known to be a regular file of ours.
         let flags = access.flags() & !OFlag::O_TRUNC;
@@ -319,7 +320,7 @@ impl Dir {
     /// Creates a new file (`O_CREAT | O_EXCL | O_NOFOLLOW`, so never an
     /// existing file nor one reached through a link) named `name`, with
     /// permissions `mode` (less the umask).
-    pub fn create_new(&self, name: impl AsRef<OsStr>, mode: u32) -> io::Result<File> {
+    pub(crate) fn create_new(&self, name: impl AsRef<OsStr>, mode: u32) -> io::Result<File> {
         let c = entry(&name)?;
         let fd = sys::openat(
             self.fd(),
@@ -332,7 +333,7 @@ impl Dir {
 
     /// Creates a new file (`O_EXCL`) named `prefix` and a random suffix, for
     /// a temporary file; returns it and its name.
-    pub fn create_temp(&self, prefix: &str) -> io::Result<(File, String)> {
+    pub(crate) fn create_temp(&self, prefix: &str) -> io::Result<(File, String)> {
         let mut last = None;
         for _ in 0..8 {
             let name = format!("{prefix}{:016x}", random_or_clock());
@@ -376,22 +377,22 @@ impl Dir {
 
     /// `rename(from, to)` within this directory (a link at `to` is
     /// replaced, never followed).
-    pub fn rename(&self, from: impl AsRef<OsStr>, to: impl AsRef<OsStr>) -> io::Result<()> {
+    pub(crate) fn rename(&self, from: impl AsRef<OsStr>, to: impl AsRef<OsStr>) -> io::Result<()> {
         sys::renameat(self.fd(), entry(&from)?, entry(&to)?)
     }
 
     /// Removes the entry `name` (a link itself, never its target).
-    pub fn unlink(&self, name: impl AsRef<OsStr>) -> io::Result<()> {
+    pub(crate) fn unlink(&self, name: impl AsRef<OsStr>) -> io::Result<()> {
         sys::unlinkat(self.fd(), entry(&name)?)
     }
 
     /// True when `name` exists (as anything, links included).
-    pub fn exists(&self, name: &str) -> bool {
+    pub(crate) fn exists(&self, name: &str) -> bool {
         self.kind(name).ok().flatten().is_some()
     }
 
     /// fsync of the directory (after a rename).
-    pub fn sync(&self) -> io::Result<()> {
+    pub(crate) fn sync(&self) -> io::Result<()> {
         sys::fsync(self.fd())
     }
 
@@ -401,7 +402,7 @@ impl Dir {
     /// `durable`, the file is synced before the rename and the directory
     /// after it, so a crash leaves the old content or the new, whole. On an
     /// error `name` is untouched and the temporary file gone.
-    pub fn replace(
+    pub(crate) fn replace(
         &self,
         name: &str,
         tmp_prefix: &str,

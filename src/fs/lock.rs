@@ -24,14 +24,14 @@ use super::dir::{Access, Dir};
 /// An open lock file, held once [`LockFile::try_lock`] (or a wait) says so;
 /// released when dropped (and when every process that inherited it is gone).
 #[derive(Debug)]
-pub struct LockFile {
+pub(crate) struct LockFile {
     file: File,
     path: PathBuf,
 }
 
 /// How a wait for a lock ended.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Waited<E> {
+pub(crate) enum Waited<E> {
     /// The lock is held.
     Held,
     /// The deadline passed with the lock still held by someone else.
@@ -42,7 +42,7 @@ pub enum Waited<E> {
 
 /// What one step of a wait found (see [`LockWait`]).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Step {
+pub(crate) enum Step {
     Held,
     TimedOut,
     /// Still held by someone else: try again at this instant.
@@ -69,7 +69,7 @@ fn open(path: &Path, create: bool) -> io::Result<File> {
 
 impl LockFile {
     /// Opens (creating when missing) the lock file `path`; not locked yet.
-    pub fn open(path: &Path) -> io::Result<LockFile> {
+    pub(crate) fn open(path: &Path) -> io::Result<LockFile> {
         Ok(LockFile {
             file: open(path, true)?,
             path: path.to_path_buf(),
@@ -78,7 +78,7 @@ impl LockFile {
 
     /// Takes the lock if it is free: `Ok(true)` when it is now held through
     /// this open file, `Ok(false)` when another open file holds it.
-    pub fn try_lock(&self) -> io::Result<bool> {
+    pub(crate) fn try_lock(&self) -> io::Result<bool> {
         match self.file.try_lock() {
             Ok(()) => Ok(true),
             Err(TryLockError::WouldBlock) => Ok(false),
@@ -88,7 +88,7 @@ impl LockFile {
 
     /// Opens `path` and takes its lock if it is free; `Ok(None)` when
     /// someone holds it.
-    pub fn try_acquire(path: &Path) -> io::Result<Option<LockFile>> {
+    pub(crate) fn try_acquire(path: &Path) -> io::Result<Option<LockFile>> {
         let lock = LockFile::open(path)?;
         Ok(lock.try_lock()?.then_some(lock))
     }
@@ -96,7 +96,7 @@ impl LockFile {
     /// Tries every `poll` until the lock is held or `deadline` passes.
     /// `between` runs after each failed try; its error ends the wait
     /// ([`Waited::Stopped`]).
-    pub fn lock_within<E>(
+    pub(crate) fn lock_within<E>(
         &self,
         deadline: Instant,
         poll: Duration,
@@ -120,7 +120,7 @@ impl LockFile {
 
     /// Writes `owner` (who holds the lock, for [`LockFile::holder`]) as the
     /// file's whole content.
-    pub fn write_owner(&mut self, owner: &str) -> io::Result<()> {
+    pub(crate) fn write_owner(&mut self, owner: &str) -> io::Result<()> {
         self.file.set_len(0)?;
         self.file.rewind()?;
         writeln!(self.file, "{owner}")
@@ -128,18 +128,18 @@ impl LockFile {
 
     /// What the current (or last) owner of the lock file `path` wrote in
     /// it, trimmed; `None` when it cannot be read.
-    pub fn holder(path: &Path) -> Option<String> {
+    pub(crate) fn holder(path: &Path) -> Option<String> {
         let mut text = String::new();
         open(path, false).ok()?.read_to_string(&mut text).ok()?;
         Some(text.trim().to_string())
     }
 
     /// The descriptor a child must inherit to share the lock.
-    pub fn fd(&self) -> RawFd {
+    pub(crate) fn fd(&self) -> RawFd {
         self.file.as_raw_fd()
     }
 
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.path
     }
 }
@@ -148,19 +148,19 @@ impl LockFile {
 /// [`LockFile::lock_within`] loops over, for callers that run their own
 /// event loop between tries.
 #[derive(Debug)]
-pub struct LockWait {
+pub(crate) struct LockWait {
     deadline: Instant,
     poll: Duration,
 }
 
 impl LockWait {
-    pub fn new(deadline: Instant, poll: Duration) -> LockWait {
+    pub(crate) fn new(deadline: Instant, poll: Duration) -> LockWait {
         LockWait { deadline, poll }
     }
 
     /// One try at `now`: held, timed out (still taken at or after the
     /// deadline), or when to try next (never later than the deadline).
-    pub fn step(&mut self, lock: &LockFile, now: Instant) -> io::Result<Step> {
+    pub(crate) fn step(&mut self, lock: &LockFile, now: Instant) -> io::Result<Step> {
         if lock.try_lock()? {
             return Ok(Step::Held);
         }

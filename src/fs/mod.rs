@@ -25,8 +25,8 @@ pub(crate) mod sys;
 #[cfg(test)]
 mod tests;
 
-pub use dir::{Access, Dir};
-pub use lock::{LockFile, LockWait, Step, Waited};
-pub use refusal::{is_refusal, Refused};
-pub use space::{space, Space};
-pub use sys::FileKind;
+pub(crate) use dir::{Access, Dir};
+pub(crate) use lock::{LockFile, LockWait, Step, Waited};
+pub(crate) use refusal::is_refusal;
+pub(crate) use space::{space, Space};
+pub(crate) use sys::FileKind;

@@ -7,7 +7,7 @@ use std::io;
 
 /// A file or directory that is refused. Carried inside `io::Error`.
 #[derive(Debug)]
-pub struct Refused(pub String);
+pub(crate) struct Refused(pub String);
 
 impl fmt::Display for Refused {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -23,7 +23,7 @@ pub(crate) fn refused(msg: String) -> io::Error {
 
 /// True when `e` is a refusal (rather than a failure of the system call
 /// itself): a [`Refused`], or a setting to correct (a usage error).
-pub fn is_refusal(e: &io::Error) -> bool {
+pub(crate) fn is_refusal(e: &io::Error) -> bool {
     e.get_ref()
         .is_some_and(|r| r.is::<Refused>() || r.is::<crate::error::UsageError>())
 }

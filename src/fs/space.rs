@@ -6,7 +6,7 @@ use std::path::Path;
 
 /// Size and free space of a file system, in bytes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Space {
+pub(crate) struct Space {
     /// Free to unprivileged users (`f_bavail`): what MediaMTX can still write.
     pub free: u64,
     pub total: u64,
@@ -24,7 +24,7 @@ impl Space {
 
 /// The file system holding `dir`, or its nearest existing ancestor (a
 /// directory that does not exist yet will be made on it).
-pub fn space(dir: &Path) -> io::Result<Space> {
+pub(crate) fn space(dir: &Path) -> io::Result<Space> {
     let mut at = dir;
     loop {
         match nix::sys::statvfs::statvfs(at) {

@@ -103,7 +103,7 @@ pub(crate) fn euid() -> u32 {
 
 /// What a file's mode says it is, with the file's type only.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FileKind {
+pub(crate) enum FileKind {
     Regular,
     Directory,
     Symlink,
@@ -115,7 +115,7 @@ pub enum FileKind {
 }
 
 impl FileKind {
-    pub fn of(mode: u32) -> FileKind {
+    pub(crate) fn of(mode: u32) -> FileKind {
         match SFlag::from_bits_truncate(mode & SFlag::S_IFMT.bits()) {
             SFlag::S_IFREG => FileKind::Regular,
             SFlag::S_IFDIR => FileKind::Directory,
@@ -129,7 +129,7 @@ impl FileKind {
     }
 
     /// "a regular file", "a symbolic link"…, for messages.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         match self {
             FileKind::Regular => "a regular file",
             FileKind::Directory => "a directory",

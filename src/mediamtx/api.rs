@@ -25,16 +25,16 @@ use std::time::Duration;
 
 use super::rtsp_auth::base64;
 use super::url::*;
-pub use super::url::{encode_name, redact_url};
+pub(crate) use super::url::{encode_name, redact_url};
 use crate::error::usage;
 
 /// Base URL used when `HOOK_MTX_API` is not set.
-pub const DEFAULT_API: &str = "http://127.0.0.1:9997";
+pub(crate) const DEFAULT_API: &str = "http://127.0.0.1:9997";
 /// Time limit of connecting.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Time limit of the answer, once connected: more than MediaMTX's longest
 /// pause (4 s) before refusing a login.
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6);
+pub(crate) const DEFAULT_TIMEOUT: Duration = Duration::from_secs(6);
 /// Largest response read (a path list of many cameras stays far below).
 pub(super) const MAX_RESPONSE: usize = 4 << 20;
 
@@ -77,19 +77,20 @@ pub struct ApiError {
 
 impl ApiError {
     /// True when nothing answered at the API address.
-    pub fn is_unreachable(&self) -> bool {
+    #[cfg(test)]
+    pub(crate) fn is_unreachable(&self) -> bool {
         matches!(self.kind, ApiErrorKind::Unreachable(_))
     }
 
     /// True when the request went out but its answer never came (or was
     /// cut): MediaMTX may have applied it.
-    pub fn outcome_unknown(&self) -> bool {
+    pub(crate) fn outcome_unknown(&self) -> bool {
         matches!(self.kind, ApiErrorKind::Io(_))
     }
 }
 
 /// Advice printed when the Control API does not answer.
-pub const ENABLE_API_HINT: &str = "MediaMTX's Control API is off or elsewhere. \
+pub(crate) const ENABLE_API_HINT: &str = "MediaMTX's Control API is off or elsewhere. \
 Turn it on in mediamtx.yml with `api: true` and `apiAddress: 127.0.0.1:9997` \
 (and point HOOK_MTX_API at it if you use another address), \
 or record without the API: give the path a static entry with `record: true` \
@@ -149,7 +150,7 @@ pub struct PathInfo {
 impl Api {
     /// The API as the environment describes it (`HOOK_MTX_API`,
     /// `HOOK_MTX_API_USER`, `HOOK_MTX_API_PASS`).
-    pub fn from_env() -> anyhow::Result<Api> {
+    pub(crate) fn from_env() -> anyhow::Result<Api> {
         let base = std::env::var("HOOK_MTX_API").unwrap_or_default();
         let base = if base.trim().is_empty() {
             DEFAULT_API.to_string()
@@ -180,32 +181,32 @@ impl Api {
 
     /// Changes the time limit of each answer (connecting stays bounded by
     /// [`CONNECT_TIMEOUT`], or this limit when shorter).
-    pub fn with_timeout(mut self, timeout: Duration) -> Api {
+    pub(crate) fn with_timeout(mut self, timeout: Duration) -> Api {
         self.timeout = timeout;
         self
     }
 
     /// The base URL, for messages.
-    pub fn base_url(&self) -> &str {
+    pub(crate) fn base_url(&self) -> &str {
         &self.base.text
     }
 
     /// Switches recording of the path configuration entry `entry` on or off
     /// (`PATCH /v3/config/paths/patch/{entry}` with `{"record": …}`).
-    pub fn set_record(&self, entry: &str, on: bool) -> Result<(), ApiError> {
+    pub(crate) fn set_record(&self, entry: &str, on: bool) -> Result<(), ApiError> {
         self.patch_entry(entry, &serde_json::json!({ "record": on }))
     }
 
     /// Whether the path configuration entry `entry` has `record` on
     /// (`GET /v3/config/paths/get/{entry}`); `None` when there is no such entry.
-    pub fn record_enabled(&self, entry: &str) -> Result<Option<bool>, ApiError> {
+    pub(crate) fn record_enabled(&self, entry: &str) -> Result<Option<bool>, ApiError> {
         Ok(self
             .entry(entry)?
             .map(|v| v.get("record").and_then(|r| r.as_bool()).unwrap_or(false)))
     }
 
     /// Whether the Control API answers (`GET /v3/paths/list` gives 200).
-    pub fn path_list_answers(&self) -> Result<(), ApiError> {
+    pub(crate) fn path_list_answers(&self) -> Result<(), ApiError> {
         let target = "/v3/paths/list";
         let resp = self.request("GET", target, None)?;
         match resp.code {
@@ -231,7 +232,7 @@ impl Api {
 
     /// The configuration entry `entry` as MediaMTX holds it now
     /// (`GET /v3/config/paths/get/{entry}`); `None` when there is no such entry.
-    pub fn entry(&self, entry: &str) -> Result<Option<serde_json::Value>, ApiError> {
+    pub(crate) fn entry(&self, entry: &str) -> Result<Option<serde_json::Value>, ApiError> {
         let target = format!("/v3/config/paths/get/{}", encode_name(entry));
         let resp = self.request("GET", &target, None)?;
         match resp.code {
@@ -246,7 +247,11 @@ impl Api {
     /// memory only. A change of anything but the `record*` fields recreates
     /// every path the entry serves: readers are dropped and on-demand
     /// commands get their SIGINT.
-    pub fn patch_entry(&self, entry: &str, fields: &serde_json::Value) -> Result<(), ApiError> {
+    pub(crate) fn patch_entry(
+        &self,
+        entry: &str,
+        fields: &serde_json::Value,
+    ) -> Result<(), ApiError> {
         let target = format!("/v3/config/paths/patch/{}", encode_name(entry));
         let body = fields.to_string();
         let resp = self.request("PATCH", &target, Some(body.as_bytes()))?;

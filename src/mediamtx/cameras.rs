@@ -80,7 +80,7 @@ pub(crate) fn given_name_note(device: &str) -> Vec<String> {
 
 /// Names a path for each device and checks that MediaMTX can carry the
 /// device through its command splitting unchanged.
-pub fn cameras(devices: &[String]) -> anyhow::Result<Vec<Camera>> {
+pub(crate) fn cameras(devices: &[String]) -> anyhow::Result<Vec<Camera>> {
     let mut out: Vec<Camera> = Vec::new();
     for device in devices {
         check_device_word(device)?;
@@ -127,7 +127,7 @@ fn check_device_word(device: &str) -> anyhow::Result<()> {
 
 /// `/dev/videoN` → `cameraN`; a link to one (by-id, by-path) → the same name
 /// as its target; the test pattern → `testsrc`; anything else → its file name.
-pub fn path_name_for(device: &str) -> String {
+pub(crate) fn path_name_for(device: &str) -> String {
     if device == TEST_PATTERN {
         return TEST_PATTERN.to_string();
     }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 /// One camera: the MediaMTX path name and the device `hook run` opens.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Camera {
+pub(crate) struct Camera {
     pub path: String,
     pub device: String,
     /// Comment lines above the entry: which name the device is and why.
@@ -17,7 +17,7 @@ pub struct Camera {
 
 /// A duration as MediaMTX reads it, in the largest whole unit (`d` is
 /// MediaMTX's own; the rest are Go's).
-pub fn mediamtx_duration(d: Duration) -> String {
+pub(crate) fn mediamtx_duration(d: Duration) -> String {
     let ms = d.as_millis();
     if !d.as_nanos().is_multiple_of(1_000_000) {
         crate::policy::duration::format_mediamtx(d)
@@ -38,7 +38,7 @@ pub fn mediamtx_duration(d: Duration) -> String {
 /// character outside printable ASCII escaped (`\n`, `\uXXXX`,
 /// `\UXXXXXXXX`), so that no newline, tab, separator or invisible
 /// character is ever written raw.
-pub fn yaml_scalar(s: &str) -> String {
+pub(crate) fn yaml_scalar(s: &str) -> String {
     let plain = !s.is_empty()
         && s.chars().all(|c| {
             c.is_ascii_alphanumeric()

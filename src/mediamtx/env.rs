@@ -18,13 +18,13 @@ pub const MAX_PATH_NAME: usize = 128;
 pub const DEFAULT_RTSP_PORT: u16 = 8554;
 
 /// Reads one variable from the process environment.
-pub fn var(name: &str) -> Option<OsString> {
+pub(crate) fn var(name: &str) -> Option<OsString> {
     std::env::var_os(name)
 }
 
 /// What a path name may be, for messages: MediaMTX's own rule
 /// (`internal/conf/path.go`) minus what is unsafe as a file name.
-pub const PATH_NAME_RULE: &str = "expected a MediaMTX path name: 1-128 characters, each an ASCII letter, digit, '_', '-', '.' or '/'; '/' only between segments (not first, not last, not doubled); no segment '.' or '..' or starting with '.'";
+pub(crate) const PATH_NAME_RULE: &str = "expected a MediaMTX path name: 1-128 characters, each an ASCII letter, digit, '_', '-', '.' or '/'; '/' only between segments (not first, not last, not doubled); no segment '.' or '..' or starting with '.'";
 
 /// Validates a MediaMTX path name. MediaMTX accepts `^[0-9a-zA-Z_\-/\.]+$`
 /// not starting or ending with `/` and with no `.` or `..` segment; the
@@ -109,7 +109,7 @@ pub fn validate_port(value: Option<&OsStr>, what: &str) -> anyhow::Result<u16> {
 }
 
 /// Validates a regex group used as a device number (`G1`): 1-3 ASCII digits.
-pub fn validate_device_number(value: &OsStr, what: &str) -> anyhow::Result<u32> {
+pub(crate) fn validate_device_number(value: &OsStr, what: &str) -> anyhow::Result<u32> {
     let s = value.to_str().unwrap_or("");
     if s.is_empty() || s.len() > 3 || !s.bytes().all(|b| b.is_ascii_digit()) {
         return Err(usage(format!(
@@ -120,7 +120,7 @@ pub fn validate_device_number(value: &OsStr, what: &str) -> anyhow::Result<u32> 
 }
 
 /// The number at the end of a path name (`camera0` → 0), if any.
-pub fn trailing_number(path_name: &str) -> Option<u32> {
+pub(crate) fn trailing_number(path_name: &str) -> Option<u32> {
     let digits: String = path_name
         .chars()
         .rev()
@@ -165,7 +165,7 @@ pub fn validate_segment_duration(value: Option<&OsStr>) -> anyhow::Result<f64> {
 
 /// Validates `MTX_SEGMENT_PATH`: set, UTF-8 or not, and naming an existing
 /// regular file.
-pub fn validate_segment_path(value: Option<&OsStr>) -> anyhow::Result<PathBuf> {
+pub(crate) fn validate_segment_path(value: Option<&OsStr>) -> anyhow::Result<PathBuf> {
     const WHAT: &str = "MTX_SEGMENT_PATH";
     let Some(raw) = value else {
         return Err(usage(format!(

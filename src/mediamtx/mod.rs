@@ -7,7 +7,7 @@
 
 pub mod api;
 pub mod cameras;
-pub mod config;
+pub(crate) mod config;
 pub mod env;
 pub mod rtsp_auth;
 pub mod rtsp_reader;

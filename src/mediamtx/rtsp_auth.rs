@@ -16,16 +16,17 @@ use anyhow::{anyhow, bail, Context as _};
 use crate::error::usage;
 
 /// Environment variable naming the RTSP user.
-pub const USER_VAR: &str = "HOOK_RTSP_USER";
+pub(crate) const USER_VAR: &str = "HOOK_RTSP_USER";
 /// Environment variable holding the RTSP password.
-pub const PASS_VAR: &str = "HOOK_RTSP_PASS";
+pub(crate) const PASS_VAR: &str = "HOOK_RTSP_PASS";
 
 /// What a refused login says, wherever it happens.
-pub const REFUSED: &str = "MediaMTX refused the credentials in HOOK_RTSP_USER/HOOK_RTSP_PASS";
+pub(crate) const REFUSED: &str =
+    "MediaMTX refused the credentials in HOOK_RTSP_USER/HOOK_RTSP_PASS";
 
 /// A user and password for MediaMTX's RTSP server.
 #[derive(Clone, PartialEq, Eq)]
-pub struct Credentials {
+pub(crate) struct Credentials {
     pub user: String,
     pass: String,
 }
@@ -40,7 +41,8 @@ impl std::fmt::Debug for Credentials {
 }
 
 impl Credentials {
-    pub fn new(user: impl Into<String>, pass: impl Into<String>) -> Credentials {
+    #[cfg(test)]
+    pub(crate) fn new(user: impl Into<String>, pass: impl Into<String>) -> Credentials {
         Credentials {
             user: user.into(),
             pass: pass.into(),
@@ -50,7 +52,7 @@ impl Credentials {
     /// The credentials the environment gives: both variables or neither (an
     /// empty variable counts as unset). One without the other is a usage
     /// error naming the missing one.
-    pub fn from_env() -> anyhow::Result<Option<Credentials>> {
+    pub(crate) fn from_env() -> anyhow::Result<Option<Credentials>> {
         let get = |name: &str| {
             std::env::var_os(name)
                 .filter(|v| !v.is_empty())
@@ -64,7 +66,7 @@ impl Credentials {
     }
 
     /// [`Credentials::from_env`] on given values.
-    pub fn from_values(
+    pub(crate) fn from_values(
         user: Option<String>,
         pass: Option<String>,
     ) -> anyhow::Result<Option<Credentials>> {
@@ -96,7 +98,7 @@ impl Credentials {
 /// The head of an RTSP message: its first line, its headers, and how long
 /// the head (through the blank line) and the body are.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Head {
+pub(crate) struct Head {
     pub first: String,
     pub headers: Vec<(String, String)>,
     pub head_len: usize,
@@ -105,12 +107,12 @@ pub struct Head {
 
 impl Head {
     /// The first header named `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.all(name).into_iter().next()
     }
 
     /// Every header named `name`, in order.
-    pub fn all(&self, name: &str) -> Vec<&str> {
+    pub(crate) fn all(&self, name: &str) -> Vec<&str> {
         self.headers
             .iter()
             .filter(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -119,12 +121,12 @@ impl Head {
     }
 
     /// Head and body together.
-    pub fn total(&self) -> usize {
+    pub(crate) fn total(&self) -> usize {
         self.head_len + self.body_len
     }
 
     /// The status code of a response (`RTSP/1.0 401 Unauthorized`).
-    pub fn status(&self) -> Option<u16> {
+    pub(crate) fn status(&self) -> Option<u16> {
         let rest = self.first.strip_prefix("RTSP/1.0 ")?;
         let code = rest.split(' ').next()?;
         if code.len() != 3 {
@@ -134,7 +136,7 @@ impl Head {
     }
 
     /// Method and URI of a request (`DESCRIBE rtsp://… RTSP/1.0`).
-    pub fn request_line(&self) -> Option<(&str, &str)> {
+    pub(crate) fn request_line(&self) -> Option<(&str, &str)> {
         let mut parts = self.first.split(' ');
         let method = parts.next().filter(|m| !m.is_empty())?;
         let uri = parts.next().filter(|u| !u.is_empty())?;
@@ -144,7 +146,7 @@ impl Head {
 
 /// Parses the head of the message at the start of `buf`; `None` while the
 /// head is incomplete. Heads or bodies larger than `max` bytes are an error.
-pub fn parse_head(buf: &[u8], max: usize) -> anyhow::Result<Option<Head>> {
+pub(crate) fn parse_head(buf: &[u8], max: usize) -> anyhow::Result<Option<Head>> {
     let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
         if buf.len() > max {
             bail!("RTSP header larger than {max} bytes");
@@ -181,7 +183,7 @@ pub fn parse_head(buf: &[u8], max: usize) -> anyhow::Result<Option<Head>> {
 
 /// How to authenticate on one connection, learnt from a challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Scheme {
+pub(crate) enum Scheme {
     Basic,
     Digest {
         realm: String,
@@ -192,7 +194,7 @@ pub enum Scheme {
 
 /// One challenge of a `WWW-Authenticate` header.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Challenge {
+pub(crate) struct Challenge {
     pub scheme: String,
     pub params: Vec<(String, String)>,
 }
@@ -209,7 +211,7 @@ impl Challenge {
 /// Splits `WWW-Authenticate` values into challenges. One value may hold
 /// several (`Basic realm="x", Digest realm="x", nonce="y"`); a server may
 /// also send several headers. Anything unreadable is skipped.
-pub fn parse_challenges<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Challenge> {
+pub(crate) fn parse_challenges<'a>(values: impl IntoIterator<Item = &'a str>) -> Vec<Challenge> {
     let mut out = Vec::new();
     for value in values {
         let mut rest = value.trim();
@@ -276,7 +278,7 @@ fn quoted(s: &str) -> (String, &str) {
 /// The scheme to answer `challenges` with: Basic when offered (MediaMTX's
 /// default `rtspAuthMethods`, and the one hashed passwords work with), else
 /// Digest with MD5. `None` when nothing offered is supported.
-pub fn choose(challenges: &[Challenge]) -> Option<Scheme> {
+pub(crate) fn choose(challenges: &[Challenge]) -> Option<Scheme> {
     if challenges
         .iter()
         .any(|c| c.scheme.eq_ignore_ascii_case("Basic"))
@@ -300,7 +302,12 @@ pub fn choose(challenges: &[Challenge]) -> Option<Scheme> {
 }
 
 /// The `Authorization` header value for a request `method uri`.
-pub fn authorization(scheme: &Scheme, creds: &Credentials, method: &str, uri: &str) -> String {
+pub(crate) fn authorization(
+    scheme: &Scheme,
+    creds: &Credentials,
+    method: &str,
+    uri: &str,
+) -> String {
     match scheme {
         Scheme::Basic => format!(
             "Basic {}",

@@ -42,7 +42,7 @@ const MAX_SESSION_TIMEOUT: u64 = 3600;
 /// or until the stream fails (error, exit 1). Credentials, when MediaMTX asks
 /// for them, come from `HOOK_RTSP_USER`/`HOOK_RTSP_PASS` (one without the
 /// other: exit 2).
-pub fn main(url: &str) -> anyhow::Result<std::process::ExitCode> {
+pub(crate) fn main(url: &str) -> anyhow::Result<std::process::ExitCode> {
     let creds = Credentials::from_env()?;
     let stop = Arc::new(AtomicBool::new(false));
     for sig in crate::supervise::signals::STOP_SIGNALS {
@@ -371,7 +371,7 @@ fn consume(
 }
 
 /// Reads `url` until `stop` is set (then TEARDOWN, Ok) or the stream fails.
-pub fn read(
+pub(crate) fn read(
     url: &str,
     creds: Option<Credentials>,
     out: &mut dyn Write,

@@ -60,7 +60,7 @@ const CLOSE_GRACE: Duration = Duration::from_secs(2);
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// A running relay. Dropping it stops its thread.
-pub struct Relay {
+pub(crate) struct Relay {
     port: u16,
     wake: OwnedFd,
     thread: Option<JoinHandle<()>>,
@@ -68,7 +68,7 @@ pub struct Relay {
 
 impl Relay {
     /// Listens on 127.0.0.1 (ephemeral port) and relays to `upstream`.
-    pub fn start(upstream: SocketAddr, creds: Credentials) -> anyhow::Result<Relay> {
+    pub(crate) fn start(upstream: SocketAddr, creds: Credentials) -> anyhow::Result<Relay> {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
             .context("opening the RTSP credential relay on 127.0.0.1")?;
         listener.set_nonblocking(true)?;
@@ -97,7 +97,7 @@ impl Relay {
     }
 
     /// The port FFmpeg connects to.
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         self.port
     }
 }
@@ -115,7 +115,7 @@ impl Drop for Relay {
 /// that port itself without credentials in the environment; with them, the
 /// port of this process's relay to it (started on first use, running until
 /// the process ends). Half-set credentials are a usage error.
-pub fn ffmpeg_port(mediamtx_port: u16) -> anyhow::Result<u16> {
+pub(crate) fn ffmpeg_port(mediamtx_port: u16) -> anyhow::Result<u16> {
     static RELAYS: Mutex<Vec<(u16, Relay)>> = Mutex::new(Vec::new());
     let Some(creds) = Credentials::from_env()? else {
         return Ok(mediamtx_port);
@@ -138,7 +138,7 @@ pub fn ffmpeg_port(mediamtx_port: u16) -> anyhow::Result<u16> {
 
 /// A relay that cannot start (or credentials that are half set) as the
 /// supervisor's fatal start error: usage for the latter, failure otherwise.
-pub fn start_error(e: anyhow::Error) -> crate::supervise::StartError {
+pub(crate) fn start_error(e: anyhow::Error) -> crate::supervise::StartError {
     use crate::supervise::{FatalKind, StartError};
     let kind = if crate::error::is_usage(&e) {
         FatalKind::Usage

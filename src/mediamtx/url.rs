@@ -79,12 +79,12 @@ pub(super) fn parse_base(given: &str) -> Result<BaseUrl, String> {
     })
 }
 
-pub use crate::redact::redact_url;
+pub(crate) use crate::redact::redact_url;
 
 /// Percent-encodes a MediaMTX path or entry name for a URL: each segment
 /// encoded, the `/` between them kept (MediaMTX's API routes take the rest
 /// of the URL path as the name: `/v3/paths/get/site1/camera0`).
-pub fn encode_name(s: &str) -> String {
+pub(crate) fn encode_name(s: &str) -> String {
     s.split('/')
         .map(encode_segment)
         .collect::<Vec<_>>()
@@ -92,7 +92,7 @@ pub fn encode_name(s: &str) -> String {
 }
 
 /// Percent-encodes one path segment.
-pub fn encode_segment(s: &str) -> String {
+pub(crate) fn encode_segment(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {

@@ -29,7 +29,7 @@ const UNITS: [(&str, u128); 9] = [
 ];
 
 /// The longest duration accepted: a year.
-pub const MAX: Duration = Duration::from_secs(365 * 86400);
+pub(crate) const MAX: Duration = Duration::from_secs(365 * 86400);
 
 /// Parses a duration with units (`ms`, `s`, `m`, `h`, `d`; also `us`, `ns`);
 /// decimals allowed. The result must be a whole number of milliseconds.
@@ -141,7 +141,7 @@ impl Dur {
     pub const fn secs(s: u64) -> Self {
         Dur(Duration::from_secs(s))
     }
-    pub const fn millis(ms: u64) -> Self {
+    pub(crate) const fn millis(ms: u64) -> Self {
         Dur(Duration::from_millis(ms))
     }
 }

@@ -30,7 +30,7 @@ impl Default for Events {
 
 impl Events {
     /// Checks the values; a message naming the key when one is wrong.
-    pub fn validate(&self) -> Result<(), String> {
+    pub(crate) fn validate(&self) -> Result<(), String> {
         if self.segment_duration.0.is_zero() {
             return Err("events.segment_duration is 0s: expected a positive duration such as 2s (armed paths record in segments this long)".into());
         }

@@ -8,8 +8,8 @@
 
 pub mod duration;
 pub mod events;
-pub mod record_path;
-pub mod size;
+pub(crate) mod record_path;
+pub(crate) mod size;
 
 use std::path::Path;
 use std::time::Duration;
@@ -23,14 +23,14 @@ use crate::policy::size::{MinFree, Size};
 
 /// Default of `recording.delete_after`, in days (the shipped
 /// `mediamtx/mediamtx.yml` says `recordDeleteAfter: 7d`).
-pub const DEFAULT_DELETE_AFTER_DAYS: u64 = 7;
+pub(crate) const DEFAULT_DELETE_AFTER_DAYS: u64 = 7;
 
 /// MediaMTX's ceiling of `recordSegmentDuration` (its MP4 header would
 /// overflow beyond it).
-pub const MAX_SEGMENT_DURATION: Duration = Duration::from_secs(86400);
+pub(crate) const MAX_SEGMENT_DURATION: Duration = Duration::from_secs(86400);
 
 /// Largest config file read.
-pub const MAX_CONFIG_BYTES: u64 = 1 << 20;
+pub(crate) const MAX_CONFIG_BYTES: u64 = 1 << 20;
 
 /// The config's text: a regular file (a link to one is fine) of at most
 /// [`MAX_CONFIG_BYTES`]. Opened with `O_NONBLOCK`, so a FIFO is refused
@@ -120,7 +120,7 @@ pub struct Recording {
 
 impl Recording {
     /// The free space to keep on a file system of `total` bytes.
-    pub fn min_free_bytes(&self, total: u64) -> u64 {
+    pub(crate) fn min_free_bytes(&self, total: u64) -> u64 {
         match self.min_free {
             Some(m) => m.bytes(total),
             None => MinFree::Percent {
@@ -133,7 +133,7 @@ impl Recording {
 
     /// `min_free` as written in the ledger and status (`2GiB`, `5%`,
     /// or `default (5%, at most 1GiB)`).
-    pub fn min_free_text(&self) -> String {
+    pub(crate) fn min_free_text(&self) -> String {
         match self.min_free {
             Some(m) => m.to_string(),
             None => "default (5%, at most 1GiB)".into(),
@@ -203,7 +203,7 @@ pub struct Stills {
 }
 
 /// The shortest still interval accepted (10 pictures a second).
-pub const MIN_STILL_EVERY: Duration = Duration::from_millis(100);
+pub(crate) const MIN_STILL_EVERY: Duration = Duration::from_millis(100);
 
 impl Default for Stills {
     fn default() -> Self {
@@ -215,7 +215,7 @@ impl Default for Stills {
 }
 
 /// Checks a still interval; `key` names it (`stills.every`, `--still-every`).
-pub fn check_still_every(every: Dur, key: &str) -> Result<(), String> {
+pub(crate) fn check_still_every(every: Dur, key: &str) -> Result<(), String> {
     if every.0 < MIN_STILL_EVERY {
         return Err(format!(
             "{key} is {every}: expected an interval of at least 100ms, e.g. 10s (leave stills.every out for no stills)"
@@ -226,7 +226,7 @@ pub fn check_still_every(every: Dur, key: &str) -> Result<(), String> {
 
 /// Checks `stills.dir`: not empty, printable, no `..` component (a relative
 /// directory stays inside the state directory).
-pub fn check_stills_dir(dir: &str) -> Result<(), String> {
+pub(crate) fn check_stills_dir(dir: &str) -> Result<(), String> {
     const KEY: &str = "stills.dir";
     if dir.trim().is_empty() {
         return Err(format!(
@@ -293,7 +293,7 @@ impl Default for Recording {
 }
 
 /// `snapshot.warmup_frames`: a third of a second at 30 fps.
-pub const DEFAULT_WARMUP_FRAMES: u32 = 10;
+pub(crate) const DEFAULT_WARMUP_FRAMES: u32 = 10;
 
 impl Default for Snapshot {
     fn default() -> Self {
@@ -350,7 +350,7 @@ impl Policy {
     }
 
     /// Loads the config file when one is named, else the defaults.
-    pub fn load(file: Option<&Path>) -> anyhow::Result<Policy> {
+    pub(crate) fn load(file: Option<&Path>) -> anyhow::Result<Policy> {
         let Some(file) = file else {
             return Ok(Policy::default());
         };
@@ -427,7 +427,7 @@ impl Policy {
 /// always (two segments started within one second keep distinct names, and
 /// the file stays valid whatever `playback` says). No control characters or
 /// line separators: the value goes into a YAML file and into file names.
-pub fn check_record_path(path: &str) -> Result<(), String> {
+pub(crate) fn check_record_path(path: &str) -> Result<(), String> {
     const KEY: &str = "recording.record_path";
     if path.trim().is_empty() {
         return Err(format!(
@@ -469,7 +469,7 @@ pub fn check_record_path(path: &str) -> Result<(), String> {
 
 /// Control characters, line and paragraph separators, and invisible
 /// formatting characters (zero-width, bidirectional overrides, BOM).
-pub fn is_unsafe_char(c: char) -> bool {
+pub(crate) fn is_unsafe_char(c: char) -> bool {
     c.is_control()
         || matches!(c,
             '\u{00AD}'

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// A `recordPath` resolved against the working directory.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecordPattern {
+pub(crate) struct RecordPattern {
     /// The directory every segment lies under, absolute.
     pub root: PathBuf,
     /// The pattern after the root (`%path/%Y-%m-%d_%H-%M-%S-%f`).
@@ -17,7 +17,7 @@ pub struct RecordPattern {
 impl RecordPattern {
     /// `record_path` (`./recordings/%path/%Y-%m-%d_%H-%M-%S-%f`) made
     /// absolute; `None` when the working directory is unknown.
-    pub fn new(record_path: &str) -> Option<RecordPattern> {
+    pub(crate) fn new(record_path: &str) -> Option<RecordPattern> {
         let first = record_path.find('%').unwrap_or(record_path.len());
         let cut = record_path[..first].rfind('/').map_or(0, |i| i + 1);
         let (prefix, rest) = record_path.split_at(cut);
@@ -34,7 +34,7 @@ impl RecordPattern {
     /// field in place (`%Y` four digits, `%m %d %H %M %S` two, `%f` six,
     /// `%s` digits, `%path` the path's name), then MediaMTX's optional
     /// `~N` and `.mp4` or `.ts`. No `.` or `..` component anywhere.
-    pub fn names(&self, path: &str, file: &str) -> bool {
+    pub(crate) fn names(&self, path: &str, file: &str) -> bool {
         let Some(rel) = Path::new(file)
             .strip_prefix(&self.root)
             .ok()

@@ -74,7 +74,7 @@ pub fn parse(text: &str) -> Result<u64, String> {
 
 /// Formats bytes in the largest binary unit that divides them exactly
 /// (`50GiB`, `1500B`), which [`parse`] reads back as the same value.
-pub fn format(bytes: u64) -> String {
+pub(crate) fn format(bytes: u64) -> String {
     if bytes == 0 {
         return "0".into();
     }
@@ -133,12 +133,12 @@ pub enum MinFree {
 }
 
 /// The default `recording.min_free`: the smaller of 5% and 1 GiB.
-pub const DEFAULT_MIN_FREE_PERCENT: u32 = 5;
-pub const DEFAULT_MIN_FREE_BYTES: u64 = 1 << 30;
+pub(crate) const DEFAULT_MIN_FREE_PERCENT: u32 = 5;
+pub(crate) const DEFAULT_MIN_FREE_BYTES: u64 = 1 << 30;
 
 impl MinFree {
     /// The bytes to keep free on a file system of `total` bytes.
-    pub fn bytes(self, total: u64) -> u64 {
+    pub(crate) fn bytes(self, total: u64) -> u64 {
         match self {
             MinFree::Bytes(b) => b,
             MinFree::Percent { hundredths } => {

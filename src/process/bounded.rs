@@ -12,7 +12,7 @@ use super::{kill_group, peek_exit, reap_blocking, ChildCommand, ExitStatus};
 
 /// How [`run_bounded`] ended a child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum BoundedEnd {
+pub(crate) enum BoundedEnd {
     /// It exited by itself.
     Exited(ExitStatus),
     /// The deadline passed first: its group was killed.
@@ -23,7 +23,7 @@ pub enum BoundedEnd {
 
 /// What [`run_bounded`] collected.
 #[derive(Debug)]
-pub struct BoundedRun {
+pub(crate) struct BoundedRun {
     pub end: BoundedEnd,
     /// Everything it wrote to stdout (at most the bound).
     pub stdout: Vec<u8>,
@@ -36,7 +36,7 @@ pub struct BoundedRun {
 /// exits or `deadline` passes. Whatever happens, its process group is then
 /// sent SIGKILL (so nothing it started outlives it) and it is reaped before
 /// this returns.
-pub fn run_bounded(
+pub(crate) fn run_bounded(
     child: ChildCommand,
     deadline: Instant,
     max_stdout: usize,

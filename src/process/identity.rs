@@ -35,7 +35,7 @@ pub struct ProcessId {
 
 /// What `/proc/PID/stat` says about a process.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ProcStat {
+pub(crate) struct ProcStat {
     /// The command name (at most 15 bytes, from the executed file name).
     pub comm: String,
     /// The state letter (`R`, `S`, `Z`…).
@@ -46,14 +46,14 @@ pub struct ProcStat {
 
 impl ProcStat {
     /// Gone for good: a zombie or a dead task.
-    pub fn is_dead(&self) -> bool {
+    pub(crate) fn is_dead(&self) -> bool {
         matches!(self.state, 'Z' | 'X' | 'x')
     }
 }
 
 /// Parses the text of a `/proc/PID/stat` file. The command name may hold
 /// spaces and parentheses, so the fields after it are found from the last `)`.
-pub fn parse_stat(text: &str) -> Option<ProcStat> {
+pub(crate) fn parse_stat(text: &str) -> Option<ProcStat> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
     let comm = text.get(open + 1..close)?.to_string();
@@ -69,7 +69,7 @@ pub fn parse_stat(text: &str) -> Option<ProcStat> {
 }
 
 /// `/proc/PID/stat` of a live or zombie process; `None` when there is none.
-pub fn stat(pid: u32) -> Option<ProcStat> {
+pub(crate) fn stat(pid: u32) -> Option<ProcStat> {
     if pid == 0 {
         return None;
     }
@@ -77,7 +77,7 @@ pub fn stat(pid: u32) -> Option<ProcStat> {
 }
 
 /// This boot's id; `None` where /proc does not have it.
-pub fn boot_id() -> Option<&'static str> {
+pub(crate) fn boot_id() -> Option<&'static str> {
     static BOOT: OnceLock<Option<String>> = OnceLock::new();
     BOOT.get_or_init(|| {
         std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
@@ -90,7 +90,7 @@ pub fn boot_id() -> Option<&'static str> {
 
 impl ProcessId {
     /// The identity of the live process `pid` now, if it runs.
-    pub fn of(pid: u32) -> Option<ProcessId> {
+    pub(crate) fn of(pid: u32) -> Option<ProcessId> {
         let st = stat(pid).filter(|s| !s.is_dead())?;
         Some(ProcessId {
             pid,
@@ -100,7 +100,7 @@ impl ProcessId {
     }
 
     /// This process.
-    pub fn me() -> Option<ProcessId> {
+    pub(crate) fn me() -> Option<ProcessId> {
         ProcessId::of(std::process::id())
     }
 }
@@ -109,7 +109,7 @@ impl ProcessId {
 /// identity, when the state has one) running now? Alive and not a zombie;
 /// with an identity, also the same start time in the same boot. A pid
 /// without an identity (an older state) is judged by the pid alone.
-pub fn is_running(pid: u32, recorded: Option<&ProcessId>) -> bool {
+pub(crate) fn is_running(pid: u32, recorded: Option<&ProcessId>) -> bool {
     if pid == 0 || pid > i32::MAX as u32 {
         return false;
     }
@@ -132,7 +132,7 @@ pub fn is_running(pid: u32, recorded: Option<&ProcessId>) -> bool {
 /// `subcommand` (`hold`, `run`) when one is named? A recorded pid may have
 /// been reused by an unrelated process since, and a pid recorded without an
 /// identity has only this to tell.
-pub fn is_hook(pid: u32, recorded: Option<&ProcessId>, subcommand: Option<&str>) -> bool {
+pub(crate) fn is_hook(pid: u32, recorded: Option<&ProcessId>, subcommand: Option<&str>) -> bool {
     if pid <= 1 || !is_running(pid, recorded) {
         return false;
     }
@@ -143,7 +143,7 @@ pub fn is_hook(pid: u32, recorded: Option<&ProcessId>, subcommand: Option<&str>)
 }
 
 /// [`is_hook`] on the text of `/proc/PID/cmdline` (pure, for tests).
-pub fn hook_command_line(raw: &[u8], subcommand: Option<&str>) -> bool {
+pub(crate) fn hook_command_line(raw: &[u8], subcommand: Option<&str>) -> bool {
     let args: Vec<&[u8]> = raw.split(|&b| b == 0).collect();
     let exe_is_hook = args
         .first()

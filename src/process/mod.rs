@@ -29,11 +29,11 @@
 //! hold, the native reader) keeps them, it needs them.
 
 mod bounded;
-pub mod identity;
+pub(crate) mod identity;
 mod wait;
 
-pub use bounded::*;
-pub use wait::*;
+pub(crate) use bounded::*;
+pub(crate) use wait::*;
 
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
@@ -49,7 +49,7 @@ use nix::unistd::{getppid, Pid};
 
 /// Environment variables holding credentials, removed from the environment
 /// of every child that is not a `hook` process.
-pub const SECRET_ENV: [&str; 4] = [
+pub(crate) const SECRET_ENV: [&str; 4] = [
     "HOOK_RTSP_USER",
     "HOOK_RTSP_PASS",
     "HOOK_MTX_API_USER",
@@ -59,7 +59,7 @@ pub const SECRET_ENV: [&str; 4] = [
 /// A started child: its pid (also its process group id) and the read ends of
 /// its stdout and stderr, non-blocking.
 #[derive(Debug)]
-pub struct Spawned {
+pub(crate) struct Spawned {
     pub pid: u32,
     pub stdout: OwnedFd,
     pub stderr: OwnedFd,
@@ -80,7 +80,7 @@ enum Kind {
 
 /// How a child is to be started; see the module doc.
 #[derive(Debug)]
-pub struct ChildCommand {
+pub(crate) struct ChildCommand {
     program: PathBuf,
     args: Vec<OsString>,
     kind: Kind,
@@ -92,7 +92,7 @@ pub struct ChildCommand {
 impl ChildCommand {
     /// A tool such as FFmpeg: its own process group, killed when the hook
     /// dies, the secrets removed from its environment.
-    pub fn tool(program: &Path, args: &[OsString]) -> Self {
+    pub(crate) fn tool(program: &Path, args: &[OsString]) -> Self {
         ChildCommand {
             program: program.to_path_buf(),
             args: args.to_vec(),
@@ -105,7 +105,7 @@ impl ChildCommand {
 
     /// A `hook` child supervised like a tool (its own process group, killed
     /// when the hook dies) that keeps the environment, credentials included.
-    pub fn hook(program: &Path, args: &[OsString]) -> Self {
+    pub(crate) fn hook(program: &Path, args: &[OsString]) -> Self {
         ChildCommand {
             kind: Kind::Hook,
             ..ChildCommand::tool(program, args)
@@ -114,7 +114,7 @@ impl ChildCommand {
 
     /// A `hook` process that outlives its parent (the recording hold): a new
     /// session, not killed with the parent, the environment kept.
-    pub fn detached_hook(program: &Path, args: &[OsString]) -> Self {
+    pub(crate) fn detached_hook(program: &Path, args: &[OsString]) -> Self {
         ChildCommand {
             kind: Kind::DetachedHook,
             ..ChildCommand::tool(program, args)
@@ -122,7 +122,7 @@ impl ChildCommand {
     }
 
     /// Passes `fd` on to the child (it stays open across exec).
-    pub fn keep_fd(mut self, fd: RawFd) -> Self {
+    pub(crate) fn keep_fd(mut self, fd: RawFd) -> Self {
         self.keep_fds.push(fd);
         self
     }
@@ -136,18 +136,13 @@ impl ChildCommand {
 
     /// Sends the child's stdout and stderr to `file` instead of pipes (for
     /// [`ChildCommand::spawn_detached`]).
-    pub fn output_to(mut self, file: File) -> Self {
+    pub(crate) fn output_to(mut self, file: File) -> Self {
         self.output = Some(file);
         self
     }
 
-    /// The program this starts.
-    pub fn program(&self) -> &Path {
-        &self.program
-    }
-
     /// Starts the child with stdout and stderr piped back, non-blocking.
-    pub fn spawn_piped(self) -> io::Result<Spawned> {
+    pub(crate) fn spawn_piped(self) -> io::Result<Spawned> {
         let mut cmd = self.command()?;
         cmd.stdout(Stdio::piped()).stderr(Stdio::piped());
         let mut child = cmd.spawn()?;
@@ -170,7 +165,7 @@ impl ChildCommand {
     /// Starts the child with its output where [`ChildCommand::output_to`]
     /// said (or `/dev/null`). The caller may wait for it or drop it (it is
     /// re-parented when the caller exits).
-    pub fn spawn_detached(mut self) -> io::Result<std::process::Child> {
+    pub(crate) fn spawn_detached(mut self) -> io::Result<std::process::Child> {
         let output = self.output.take();
         let mut cmd = self.command()?;
         match output {

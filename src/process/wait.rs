@@ -9,19 +9,19 @@ use nix::unistd::Pid;
 
 /// How a child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitStatus {
+pub(crate) enum ExitStatus {
     Code(i32),
     Signal(i32),
 }
 
 impl ExitStatus {
-    pub fn code(self) -> Option<i32> {
+    pub(crate) fn code(self) -> Option<i32> {
         match self {
             ExitStatus::Code(c) => Some(c),
             ExitStatus::Signal(_) => None,
         }
     }
-    pub fn signal(self) -> Option<i32> {
+    pub(crate) fn signal(self) -> Option<i32> {
         match self {
             ExitStatus::Signal(s) => Some(s),
             ExitStatus::Code(_) => None,
@@ -39,7 +39,7 @@ impl std::fmt::Display for ExitStatus {
 }
 
 /// The usual name of a signal number, for messages.
-pub fn signal_name(sig: i32) -> &'static str {
+pub(crate) fn signal_name(sig: i32) -> &'static str {
     match Signal::try_from(sig) {
         Ok(
             s @ (Signal::SIGHUP
@@ -57,7 +57,7 @@ pub fn signal_name(sig: i32) -> &'static str {
 
 /// Sends `sig` to process group `pgid`. A group that is already gone is not
 /// an error.
-pub fn kill_group(pgid: u32, sig: Signal) {
+pub(crate) fn kill_group(pgid: u32, sig: Signal) {
     if pgid <= 1 || pgid > i32::MAX as u32 {
         return;
     }
@@ -66,7 +66,7 @@ pub fn kill_group(pgid: u32, sig: Signal) {
 
 /// Makes this process the reaper of its orphaned descendants, so anything a
 /// child leaves behind is re-parented to us and reaped, not to init.
-pub fn become_subreaper() -> io::Result<()> {
+pub(crate) fn become_subreaper() -> io::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)?;
     Ok(())
 }
@@ -74,7 +74,7 @@ pub fn become_subreaper() -> io::Result<()> {
 /// Has `pid` ended? Looks without reaping (`WNOWAIT`), so the pid and its
 /// process group id stay reserved until [`reap`]: the group can still be
 /// killed safely in between.
-pub fn peek_exit(pid: u32) -> Option<ExitStatus> {
+pub(crate) fn peek_exit(pid: u32) -> Option<ExitStatus> {
     // libc: nix's waitid cannot carry a real-time signal number (it fails
     // with EINVAL), and a child killed by one must still be seen to end.
     // SAFETY: waitid with a zeroed siginfo we own.
@@ -99,7 +99,7 @@ pub fn peek_exit(pid: u32) -> Option<ExitStatus> {
 
 /// Reaps `pid` if it has ended. `None` when it has not (or its status is
 /// one nix cannot decode; it is reaped all the same).
-pub fn reap(pid: u32) -> Option<ExitStatus> {
+pub(crate) fn reap(pid: u32) -> Option<ExitStatus> {
     match waitpid(Pid::from_raw(pid as i32), Some(WaitPidFlag::WNOHANG)) {
         Ok(WaitStatus::Exited(_, code)) => Some(ExitStatus::Code(code)),
         Ok(WaitStatus::Signaled(_, sig, _)) => Some(ExitStatus::Signal(sig as i32)),
@@ -108,14 +108,14 @@ pub fn reap(pid: u32) -> Option<ExitStatus> {
 }
 
 /// Waits for `pid` (just killed) and reaps it.
-pub fn reap_blocking(pid: u32) {
+pub(crate) fn reap_blocking(pid: u32) {
     while let Err(Errno::EINTR) = waitpid(Pid::from_raw(pid as i32), None) {}
 }
 
 /// Reaps every ended child (orphans re-parented to a subreaper included)
 /// except `keep`, the supervised child, whose exit the supervisor must see
 /// itself; returns how many. Never blocks.
-pub fn reap_orphans(keep: Option<u32>) -> usize {
+pub(crate) fn reap_orphans(keep: Option<u32>) -> usize {
     let mut n = 0;
     loop {
         let Some(pid) = ended_child() else {
@@ -150,12 +150,12 @@ fn ended_child() -> Option<u32> {
 }
 
 /// True while this process has any child at all (ended or not).
-pub fn has_children() -> bool {
+pub(crate) fn has_children() -> bool {
     let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
     !matches!(waitid(Id::All, flags), Err(Errno::ECHILD))
 }
 
 /// The parent's pid.
-pub fn parent_pid() -> u32 {
+pub(crate) fn parent_pid() -> u32 {
     nix::unistd::getppid().as_raw() as u32
 }

@@ -36,7 +36,7 @@ pub(crate) mod lock;
 pub(crate) mod retrigger;
 pub(crate) mod revive;
 pub mod segments;
-pub(crate) mod session;
+pub mod session;
 pub(crate) mod spawn;
 pub(crate) mod start;
 pub(crate) mod stop;

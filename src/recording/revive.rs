@@ -192,7 +192,7 @@ pub(crate) struct Keeper {
 }
 
 impl Keeper {
-    pub fn check(&mut self, ctx: &Context, path: &str, port: u16) {
+    pub(crate) fn check(&mut self, ctx: &Context, path: &str, port: u16) {
         self.started
             .retain_mut(|c| matches!(c.try_wait(), Ok(None)));
         let seen = std::fs::metadata(ctx.store.state_file())

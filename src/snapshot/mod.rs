@@ -51,7 +51,7 @@ pub use output::{check_output, check_output_for, Target};
 
 /// What one snapshot is asked for: the values `hook snapshot` was given.
 #[derive(Debug)]
-pub(crate) struct Request<'a> {
+pub struct Request<'a> {
     /// The MediaMTX path.
     pub path: &'a str,
     /// `-o`, checked ([`check_output`]).

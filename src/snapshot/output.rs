@@ -146,7 +146,7 @@ impl Drop for TempFile<'_> {
 }
 
 impl Target {
-    pub fn path(&self) -> &Path {
+    pub(crate) fn path(&self) -> &Path {
         &self.shown
     }
 
@@ -183,13 +183,13 @@ impl Target {
     /// Writes `jpeg` whole into a temporary file, syncs it and renames it
     /// over the target, then syncs the directory. On any error the target
     /// is untouched and the temporary file is gone.
-    pub fn replace_with(&self, jpeg: &[u8]) -> anyhow::Result<()> {
+    pub(crate) fn replace_with(&self, jpeg: &[u8]) -> anyhow::Result<()> {
         self.replace_from(jpeg)
     }
 
     /// [`Target::replace_with`] for what `src` reads (a clip made in a
     /// private directory), copied without holding it all in memory.
-    pub fn replace_from(&self, mut src: impl std::io::Read) -> anyhow::Result<()> {
+    pub(crate) fn replace_from(&self, mut src: impl std::io::Read) -> anyhow::Result<()> {
         // Checked again: between the first look and now the name may have
         // been given to something else. A rename would replace a link or a
         // device node itself, never write through it, but it is not ours.

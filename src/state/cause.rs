@@ -108,7 +108,7 @@ impl Cause {
     }
 
     /// A few words for the human view and for a gap's cause.
-    pub fn summary(self) -> &'static str {
+    pub(crate) fn summary(self) -> &'static str {
         match self {
             Cause::CameraMissing => "camera missing",
             Cause::Unplugged => "camera unplugged",
@@ -134,7 +134,7 @@ impl Cause {
     }
 
     /// What to do about it, when nothing more specific is known.
-    pub fn fix(self) -> &'static str {
+    pub(crate) fn fix(self) -> &'static str {
         match self {
             Cause::CameraMissing => {
                 "plug the camera in, or check --device (hook devices lists the cameras)"
@@ -206,7 +206,7 @@ pub struct Failure {
 
 impl Failure {
     /// `cause` with `detail` and the cause's own fix.
-    pub fn new(cause: Cause, detail: impl Into<String>) -> Failure {
+    pub(crate) fn new(cause: Cause, detail: impl Into<String>) -> Failure {
         Failure {
             cause,
             detail: detail.into(),
@@ -216,13 +216,13 @@ impl Failure {
     }
 
     /// With a more specific fix than the cause's own.
-    pub fn with_fix(mut self, fix: impl Into<String>) -> Failure {
+    pub(crate) fn with_fix(mut self, fix: impl Into<String>) -> Failure {
         self.fix = fix.into();
         self
     }
 
     /// This failure, keeping `previous.since` when it is the same cause.
-    pub fn after(mut self, previous: Option<&Failure>) -> Failure {
+    pub(crate) fn after(mut self, previous: Option<&Failure>) -> Failure {
         if let Some(p) = previous.filter(|p| p.cause == self.cause) {
             self.since = p.since;
         }

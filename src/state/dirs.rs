@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 /// The state directory to use: the flag / `HOOK_STATE_DIR` when given, else
 /// `/var/lib/mediamtx-hook` when writable, else `$XDG_STATE_HOME/mediamtx-hook`
 /// (`~/.local/state/mediamtx-hook`).
-pub fn default_state_dir() -> PathBuf {
+pub(crate) fn default_state_dir() -> PathBuf {
     let system = PathBuf::from("/var/lib/mediamtx-hook");
     if dir_is_writable(&system) {
         return system;

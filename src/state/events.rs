@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 
 /// How many events a path keeps in its state (the ledger has them all).
-pub const RECENT_EVENTS: usize = 20;
+pub(crate) const RECENT_EVENTS: usize = 20;
 
 /// An armed path: its session holds the stream and MediaMTX records it in
 /// short segments; segments no event covers are deleted once they ended
@@ -37,13 +37,10 @@ pub struct Armed {
 }
 
 impl Armed {
-    pub fn pre(&self) -> Duration {
+    pub(crate) fn pre(&self) -> Duration {
         Duration::milliseconds(self.pre_ms as i64)
     }
-    pub fn post(&self) -> Duration {
-        Duration::milliseconds(self.post_ms as i64)
-    }
-    pub fn ring_bytes(&self) -> u64 {
+    pub(crate) fn ring_bytes(&self) -> u64 {
         self.ring.iter().map(|s| s.size).sum()
     }
 }
@@ -59,7 +56,7 @@ pub struct RingSegment {
 }
 
 impl RingSegment {
-    pub fn end(&self) -> OffsetDateTime {
+    pub(crate) fn end(&self) -> OffsetDateTime {
         self.start + Duration::seconds_f64(self.duration)
     }
 }
@@ -90,20 +87,20 @@ pub struct Event {
 
 impl Event {
     /// The first instant the event keeps.
-    pub fn window_start(&self) -> OffsetDateTime {
+    pub(crate) fn window_start(&self) -> OffsetDateTime {
         self.at - Duration::milliseconds(self.pre_ms as i64)
     }
     /// The last instant the event keeps.
-    pub fn window_end(&self) -> OffsetDateTime {
+    pub(crate) fn window_end(&self) -> OffsetDateTime {
         self.until + Duration::milliseconds(self.post_ms as i64)
     }
     /// True when `[start, end]` overlaps the event's window.
-    pub fn covers(&self, start: OffsetDateTime, end: OffsetDateTime) -> bool {
+    pub(crate) fn covers(&self, start: OffsetDateTime, end: OffsetDateTime) -> bool {
         start < self.window_end() && end > self.window_start()
     }
     /// The pre-roll achieved: seconds from the earliest kept segment's
     /// start to the call (None until known).
-    pub fn achieved_pre_seconds(&self) -> Option<f64> {
+    pub(crate) fn achieved_pre_seconds(&self) -> Option<f64> {
         self.kept_from
             .map(|k| (self.at - k).as_seconds_f64().max(0.0))
     }

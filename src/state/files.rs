@@ -19,7 +19,7 @@
 use std::io;
 use std::path::Path;
 
-pub use crate::fs::{is_refusal, Access, Dir, Refused};
+pub(crate) use crate::fs::{is_refusal, Access, Dir};
 
 /// Longest stem [`name_stem`] returns (file names may have 255 bytes; the
 /// callers add a prefix and a suffix).
@@ -34,7 +34,7 @@ const MAX_STEM: usize = 200;
 /// (validated or not) its file stays inside its directory. A stem longer
 /// than 200 bytes is cut and ends in `%~` and a hash of the whole name
 /// (`%~` never appears otherwise).
-pub fn name_stem(name: &str) -> String {
+pub(crate) fn name_stem(name: &str) -> String {
     if name.is_empty() {
         return "%".to_string();
     }
@@ -71,7 +71,7 @@ impl Dir {
     /// Opens the state directory itself. Its path is followed as given (it
     /// is configuration, and may well be a link to another disk); a
     /// directory writable by every user is refused.
-    pub fn open_state(path: &Path) -> io::Result<Dir> {
+    pub(crate) fn open_state(path: &Path) -> io::Result<Dir> {
         let dir = Dir::open_dir(path)?;
         let st = crate::fs::sys::fstat(dir.fd())?;
         if st.st_mode & libc::S_IWOTH != 0 {
@@ -90,7 +90,7 @@ impl Dir {
 /// Reads the regular file `name` in directory `dir` (opened as
 /// [`Dir::open_state`] does), never through a link, at most `cap` bytes
 /// (more is an error).
-pub fn read_regular(dir: &Path, name: &str, cap: u64) -> io::Result<Vec<u8>> {
+pub(crate) fn read_regular(dir: &Path, name: &str, cap: u64) -> io::Result<Vec<u8>> {
     use std::io::Read;
     let dir = Dir::open_state(dir)?;
     let file = dir.open(name, Access::Read, false)?;
@@ -109,7 +109,7 @@ pub fn read_regular(dir: &Path, name: &str, cap: u64) -> io::Result<Vec<u8>> {
 /// `bytes`: a new temporary file (`O_EXCL`, unpredictable name), then a
 /// rename over `name` (which replaces a link, never follows it). No fsync:
 /// for caches.
-pub fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+pub(crate) fn replace_file(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
     std::fs::create_dir_all(dir)?;
     let dir = Dir::open_state(dir)?;
     dir.replace(name, &format!(".{name}."), bytes, false)

@@ -19,7 +19,7 @@ impl StateStore {
     /// The per-path append-only segment ledger:
     /// `ledger/<stem>.jsonl`, the stem made by [`files::name_stem`]
     /// (`site1/camera0` → `site1%2Fcamera0`).
-    pub fn ledger_file(&self, path: &str) -> PathBuf {
+    pub(crate) fn ledger_file(&self, path: &str) -> PathBuf {
         self.ledger_dir().join(ledger_name(path))
     }
 
@@ -39,7 +39,7 @@ impl StateStore {
     /// The file name comes from [`files::name_stem`], so whatever the
     /// path name nothing is written outside the ledger directory, and the
     /// ledger is never opened through a link.
-    pub fn append_ledger(
+    pub(crate) fn append_ledger(
         &self,
         path: &str,
         committed: Option<u64>,
@@ -52,7 +52,7 @@ impl StateStore {
     /// append or to [`StateStore::sync_ledger`] when `sync` is false, so
     /// several lines of one update cost one flush. The state must not be
     /// written before that flush.
-    pub fn append_ledger_then(
+    pub(crate) fn append_ledger_then(
         &self,
         path: &str,
         committed: Option<u64>,
@@ -99,7 +99,7 @@ impl StateStore {
     }
 
     /// Flushes `path`'s ledger to disk (after appends without a flush).
-    pub fn sync_ledger(&self, path: &str) -> Result<()> {
+    pub(crate) fn sync_ledger(&self, path: &str) -> Result<()> {
         let file = self.ledger_file(path);
         let sync = || -> std::io::Result<()> {
             let dir = self.open_state_dir(true)?.sub("ledger", true)?;

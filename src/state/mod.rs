@@ -13,7 +13,7 @@ macro_rules! words {
     ($ty:ident { $($variant:ident => $word:literal,)* }) => {
         impl $ty {
             /// The word the state file, status and messages use.
-            pub fn as_str(self) -> &'static str {
+            pub(crate) fn as_str(self) -> &'static str {
                 match self {
                     $($ty::$variant => $word,)*
                 }
@@ -28,24 +28,24 @@ macro_rules! words {
     };
 }
 
-pub mod cause;
+pub(crate) mod cause;
 mod dirs;
-pub mod events;
-pub mod files;
+pub(crate) mod events;
+pub(crate) mod files;
 mod ledger;
-pub mod model;
-pub mod observe;
-pub mod outage;
+pub(crate) mod model;
+pub(crate) mod observe;
+pub(crate) mod outage;
 mod publisher;
 mod raw;
-pub mod stills;
-pub mod storage;
-pub mod store;
-pub mod write_window;
+pub(crate) mod stills;
+pub(crate) mod storage;
+pub(crate) mod store;
+pub(crate) mod write_window;
 
-pub use crate::process::identity;
+pub(crate) use crate::process::identity;
 pub use cause::{Cause, Failure};
-pub use dirs::default_state_dir;
+pub(crate) use dirs::default_state_dir;
 pub use model::*;
 pub use publisher::*;
 pub use store::*;

@@ -17,9 +17,6 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// How many recent segments the state keeps per path.
 pub const RECENT_SEGMENTS: usize = 5;
 
-/// How many lines of a child's stderr the state keeps.
-pub const STDERR_TAIL_LINES: usize = 20;
-
 /// The whole state file.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -243,7 +240,7 @@ words!(SessionStatus {
 });
 
 /// How many revivals a session keeps (`Session::recent_revivals`).
-pub const RECENT_REVIVALS: usize = 10;
+pub(crate) const RECENT_REVIVALS: usize = 10;
 
 /// One hold of a session found dead and replaced.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -261,7 +258,7 @@ pub struct Revival {
 }
 
 /// How many re-triggers a session keeps (`Session::recent_retriggers`).
-pub const RECENT_RETRIGGERS: usize = 20;
+pub(crate) const RECENT_RETRIGGERS: usize = 20;
 
 /// One `record start` on a live session.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -421,7 +418,7 @@ fn is_zero(n: &u64) -> bool {
 }
 
 /// How many outages a path keeps (`PathState::outages`).
-pub const RECENT_OUTAGES: usize = 16;
+pub(crate) const RECENT_OUTAGES: usize = 16;
 
 /// A stretch of time in which a path could not be recorded, for a known
 /// reason; written by whoever saw it happen, read by `segment-complete`
@@ -441,7 +438,7 @@ pub struct Outage {
 }
 
 /// Current time in UTC.
-pub fn now() -> OffsetDateTime {
+pub(crate) fn now() -> OffsetDateTime {
     OffsetDateTime::now_utc()
 }
 

@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 /// What kind of process a recorded pid should be.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProcessKind {
+pub(crate) enum ProcessKind {
     /// A `hook` process (`identity::is_hook`).
     Hook,
     /// Any process (FFmpeg, a hold).
@@ -49,7 +49,7 @@ pub(crate) fn proc_stat(file: &str) -> Option<(String, char)> {
 
 /// A path's state checked against the living processes.
 #[derive(Clone, Debug, PartialEq)]
-pub struct Observed {
+pub(crate) struct Observed {
     /// The phase that is true now.
     pub phase: Phase,
     /// The state names processes that are gone.
@@ -78,7 +78,7 @@ pub struct Observed {
 /// becomes `idle` (stale), pids of processes that are gone (or reused by
 /// another process) become none, a session whose hold is gone is not
 /// active, a `starting` session whose `record start` is gone is stale.
-pub fn observe(
+pub(crate) fn observe(
     p: &PathState,
     now: OffsetDateTime,
     alive: &mut dyn FnMut(u32, Option<&ProcessId>, ProcessKind) -> bool,
@@ -205,7 +205,7 @@ pub fn observe(
 
 /// The state with what `observe` found applied (phase, pids, recording),
 /// for renderers that read the state itself (`--prometheus`).
-pub fn truthful(state: &State, observed: &[(&str, &PathState, Observed)]) -> State {
+pub(crate) fn truthful(state: &State, observed: &[(&str, &PathState, Observed)]) -> State {
     let mut out = state.clone();
     for (name, _, o) in observed {
         if let Some(p) = out.paths.get_mut(*name) {

@@ -13,11 +13,11 @@ use time::{Duration, OffsetDateTime};
 /// a hole's ends are the neighbouring segments' file times, an outage's
 /// are when a hook command noticed, and MediaMTX closes and opens segments
 /// a key frame and a recorder start away from either.
-pub const MATCH_SLACK: Duration = Duration::seconds(5);
+pub(crate) const MATCH_SLACK: Duration = Duration::seconds(5);
 
 /// Begins an outage of `cause` at `from` (an open one of the same cause is
 /// kept as it is: the trouble goes on).
-pub fn begin(p: &mut PathState, from: OffsetDateTime, cause: Cause, detail: String) {
+pub(crate) fn begin(p: &mut PathState, from: OffsetDateTime, cause: Cause, detail: String) {
     if p.outages.iter().any(|o| o.to.is_none() && o.cause == cause) {
         return;
     }
@@ -34,7 +34,7 @@ pub fn begin(p: &mut PathState, from: OffsetDateTime, cause: Cause, detail: Stri
 }
 
 /// Ends every open outage of `cause` at `to`.
-pub fn end(p: &mut PathState, cause: Cause, to: OffsetDateTime) {
+pub(crate) fn end(p: &mut PathState, cause: Cause, to: OffsetDateTime) {
     for o in p.outages.iter_mut() {
         if o.to.is_none() && o.cause == cause {
             o.to = Some(to.max(o.from));
@@ -44,7 +44,11 @@ pub fn end(p: &mut PathState, cause: Cause, to: OffsetDateTime) {
 
 /// The outage that explains a hole `[from, to]`: the latest one that
 /// overlaps it (within [`MATCH_SLACK`]).
-pub fn explaining(outages: &[Outage], from: OffsetDateTime, to: OffsetDateTime) -> Option<&Outage> {
+pub(crate) fn explaining(
+    outages: &[Outage],
+    from: OffsetDateTime,
+    to: OffsetDateTime,
+) -> Option<&Outage> {
     outages
         .iter()
         .rev()

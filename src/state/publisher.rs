@@ -116,7 +116,7 @@ impl Publisher {
     /// pending, the restarts counted from 0 (the caller carries the path's
     /// count on). The phase, the last exit and error, the failure, stderr
     /// and readiness stay until the instance reports its own.
-    pub fn claim(
+    pub(crate) fn claim(
         &mut self,
         device: String,
         pid: u32,
@@ -141,7 +141,7 @@ impl Publisher {
     /// `owner`, the instance it took it from, as that one had it (its error
     /// included), with no wait pending; what happened since to the stream
     /// (the last exit, stderr, readiness) stays.
-    pub fn give_back(&mut self, owner: Publisher) {
+    pub(crate) fn give_back(&mut self, owner: Publisher) {
         *self = Publisher {
             next_attempt_at: None,
             last_exit: self.last_exit.take(),
@@ -154,7 +154,7 @@ impl Publisher {
 
     /// The publisher gave up (a fatal error): failed, with nothing
     /// supervising the path and no child.
-    pub fn fail(&mut self) {
+    pub(crate) fn fail(&mut self) {
         *self = Publisher {
             phase: Phase::Failed,
             supervisor_pid: None,
@@ -168,7 +168,7 @@ impl Publisher {
 
     /// The publisher stopped cleanly: idle, with nothing supervising the
     /// path and no child.
-    pub fn stop(&mut self) {
+    pub(crate) fn stop(&mut self) {
         *self = Publisher {
             phase: Phase::Idle,
             supervisor_pid: None,

@@ -17,19 +17,19 @@ use super::files::{name_stem, Access, Dir};
 use super::{StateStore, StillRecord};
 
 /// The still's file name for a MediaMTX path name: `<stem>.jpg`.
-pub fn still_file_name(path: &str) -> String {
+pub(crate) fn still_file_name(path: &str) -> String {
     format!("{}.jpg", name_stem(path))
 }
 
 impl StateStore {
     /// The stills directory for `configured` (`stills.dir`): as given when
     /// absolute, else in the state directory.
-    pub fn stills_dir(&self, configured: &str) -> PathBuf {
+    pub(crate) fn stills_dir(&self, configured: &str) -> PathBuf {
         self.dir.join(configured)
     }
 
     /// The still file of `path` in the stills directory `configured`.
-    pub fn still_file(&self, configured: &str, path: &str) -> PathBuf {
+    pub(crate) fn still_file(&self, configured: &str, path: &str) -> PathBuf {
         self.stills_dir(configured).join(still_file_name(path))
     }
 
@@ -37,7 +37,7 @@ impl StateStore {
     /// one is made component by component in the state directory, none of
     /// them through a link; an absolute one's last component must not be a
     /// link (its ancestors are configuration, followed as given).
-    pub fn create_stills_dir(&self, configured: &str) -> anyhow::Result<PathBuf> {
+    pub(crate) fn create_stills_dir(&self, configured: &str) -> anyhow::Result<PathBuf> {
         let shown = self.stills_dir(configured);
         let made = if Path::new(configured).is_absolute() {
             Dir::open_nofollow(Path::new(configured), true).map(|_| ())
@@ -72,7 +72,7 @@ impl StateStore {
 /// The still `recorded` as it is now: its file's modification time and
 /// size, or `at`/`bytes` none when there is no regular file there (not
 /// written yet, or removed). A link is not followed.
-pub fn look_at_still(recorded: &StillRecord) -> StillRecord {
+pub(crate) fn look_at_still(recorded: &StillRecord) -> StillRecord {
     let meta = std::fs::symlink_metadata(&recorded.file)
         .ok()
         .filter(|m| m.file_type().is_file());
@@ -90,7 +90,7 @@ pub fn look_at_still(recorded: &StillRecord) -> StillRecord {
 /// Reads the still at `file` (at most `cap` bytes): the directory is opened
 /// as given, the file itself never through a link and only when it is a
 /// regular file. Returns its bytes and modification time.
-pub fn read_still(file: &Path, cap: u64) -> io::Result<(Vec<u8>, OffsetDateTime)> {
+pub(crate) fn read_still(file: &Path, cap: u64) -> io::Result<(Vec<u8>, OffsetDateTime)> {
     use std::io::Read;
     let (Some(dir), Some(name)) = (file.parent(), file.file_name().and_then(|n| n.to_str())) else {
         return Err(io::Error::new(

@@ -1,7 +1,7 @@
 //! The recordings' file system: its size and free space, for the disk
 //! budget and `hook status` (see [`crate::fs::space`]).
 
-pub use crate::fs::{space, Space};
+pub(crate) use crate::fs::{space, Space};
 
 #[cfg(test)]
 mod tests {

@@ -56,23 +56,23 @@ impl StateStore {
         StateStore { dir: dir.into() }
     }
 
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 
-    pub fn state_file(&self) -> PathBuf {
+    pub(crate) fn state_file(&self) -> PathBuf {
         self.dir.join("state.json")
     }
 
     /// The log of `path`'s recording hold (`holds/<stem>.log`).
-    pub fn hold_log_file(&self, path: &str) -> PathBuf {
+    pub(crate) fn hold_log_file(&self, path: &str) -> PathBuf {
         self.dir
             .join("holds")
             .join(format!("{}.log", name_stem(path)))
     }
 
     /// The policy `path`'s recording hold runs with (`holds/<stem>.policy.json`).
-    pub fn hold_policy_file(&self, path: &str) -> PathBuf {
+    pub(crate) fn hold_policy_file(&self, path: &str) -> PathBuf {
         self.dir
             .join("holds")
             .join(format!("{}.policy.json", name_stem(path)))
@@ -80,14 +80,14 @@ impl StateStore {
 
     /// Creates (or empties) the hold's log and writes the policy it runs
     /// with, never through a link (see `state::files`); returns the log.
-    pub fn create_hold_files(&self, path: &str, policy: &[u8]) -> Result<File> {
+    pub(crate) fn create_hold_files(&self, path: &str, policy: &[u8]) -> Result<File> {
         self.hold_files(path, Some(policy))
     }
 
     /// The hold's log, for a hold started again with the policy file its
     /// session's first hold was given (written with `fallback` when it is
     /// missing).
-    pub fn reopen_hold_files(&self, path: &str, fallback: &[u8]) -> Result<File> {
+    pub(crate) fn reopen_hold_files(&self, path: &str, fallback: &[u8]) -> Result<File> {
         let keep = self.hold_policy_file(path).is_file();
         self.hold_files(path, (!keep).then_some(fallback))
     }
@@ -224,7 +224,7 @@ impl StateStore {
     /// as the JSON text they were (checked to parse as an entry, like a
     /// reader would; one that does not is set aside), so the hooks that run
     /// once per segment stay fast however many paths the state holds.
-    pub fn update_path<T>(
+    pub(crate) fn update_path<T>(
         &self,
         path: &str,
         change: impl FnOnce(&mut PathState) -> Result<T>,
@@ -266,14 +266,6 @@ impl StateStore {
         let rendered = doc.render(path, &entry)?;
         self.write_bytes_locked(&locked.dir, &rendered)?;
         Ok(out)
-    }
-
-    /// Runs `f` while holding the state lock, for work that must be ordered
-    /// with state changes. (A ledger line is appended inside
-    /// [`StateStore::update_path`] instead, with the totals it goes with.)
-    pub fn with_lock<T>(&self, f: impl FnOnce() -> Result<T>) -> Result<T> {
-        let _lock = self.lock()?;
-        f()
     }
 
     /// The bytes of `state.json`, `None` when there is none.

@@ -8,11 +8,11 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// How far back the write rate looks, in hours (the current hour included).
-pub const WINDOW_HOURS: i64 = 24;
+pub(crate) const WINDOW_HOURS: i64 = 24;
 
 /// The shortest time a rate is taken over, in seconds: a first segment of
 /// a second's duration does not make a rate of its size per second.
-pub const MIN_SPAN_SECONDS: f64 = 60.0;
+pub(crate) const MIN_SPAN_SECONDS: f64 = 60.0;
 
 /// Bytes written per hour lately (see the module).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -35,7 +35,7 @@ fn hour_of(t: OffsetDateTime) -> i64 {
 
 impl WriteWindow {
     /// Nothing counted yet (left out of the state file).
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.hours.is_empty() && self.since.is_none()
     }
 
@@ -68,7 +68,7 @@ impl WriteWindow {
     /// the hours in the window over the time from the window's start (or
     /// `since`, when later) to `now`, at least [`MIN_SPAN_SECONDS`]. None
     /// when nothing was written in the window.
-    pub fn rate(&self, now: OffsetDateTime) -> Option<f64> {
+    pub(crate) fn rate(&self, now: OffsetDateTime) -> Option<f64> {
         let hour = hour_of(now);
         let first = hour - WINDOW_HOURS + 1;
         let bytes: u64 = self

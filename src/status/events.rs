@@ -13,7 +13,7 @@ const EVENTS_SHOWN: usize = 5;
 
 /// `armed` in `hook status --json`.
 #[derive(Serialize)]
-pub struct JsonArmed<'a> {
+pub(crate) struct JsonArmed<'a> {
     #[serde(with = "time::serde::rfc3339")]
     since: OffsetDateTime,
     pre_seconds: f64,
@@ -32,7 +32,7 @@ pub struct JsonArmed<'a> {
 }
 
 impl<'a> JsonArmed<'a> {
-    pub fn of(a: &'a Armed) -> Self {
+    pub(crate) fn of(a: &'a Armed) -> Self {
         JsonArmed {
             since: a.since,
             pre_seconds: a.pre_ms as f64 / 1000.0,
@@ -51,7 +51,7 @@ impl<'a> JsonArmed<'a> {
 
 /// One of `events` in `hook status --json`.
 #[derive(Serialize)]
-pub struct JsonEvent<'a> {
+pub(crate) struct JsonEvent<'a> {
     id: u64,
     #[serde(with = "time::serde::rfc3339")]
     at: OffsetDateTime,
@@ -73,7 +73,7 @@ pub struct JsonEvent<'a> {
 }
 
 impl<'a> JsonEvent<'a> {
-    pub fn of(e: &'a Event, now: OffsetDateTime) -> Self {
+    pub(crate) fn of(e: &'a Event, now: OffsetDateTime) -> Self {
         JsonEvent {
             id: e.id,
             at: e.at,
@@ -92,12 +92,12 @@ impl<'a> JsonEvent<'a> {
 }
 
 /// The events of `p` for JSON, oldest first.
-pub fn json_events(p: &PathState, now: OffsetDateTime) -> Vec<JsonEvent<'_>> {
+pub(crate) fn json_events(p: &PathState, now: OffsetDateTime) -> Vec<JsonEvent<'_>> {
     p.events.iter().map(|e| JsonEvent::of(e, now)).collect()
 }
 
 /// The single-path view's `armed:` and `event N:` lines.
-pub fn human_lines(
+pub(crate) fn human_lines(
     p: &PathState,
     now: OffsetDateTime,
     local: UtcOffset,

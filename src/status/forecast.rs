@@ -17,7 +17,7 @@ use serde::Serialize;
 
 /// The forecast, in `--json`'s `storage.forecast`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
-pub struct Forecast {
+pub(crate) struct Forecast {
     /// Bytes per second recorded lately, all paths; null: nothing recorded
     /// in the last 24 hours.
     pub write_bytes_per_second: Option<f64>,
@@ -29,7 +29,7 @@ pub struct Forecast {
 
 /// What the forecast is computed from (see the module).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
-pub struct Inputs {
+pub(crate) struct Inputs {
     pub rate: Option<f64>,
     pub recordings_bytes: u64,
     pub max_size_bytes: Option<u64>,
@@ -38,7 +38,7 @@ pub struct Inputs {
 }
 
 impl Forecast {
-    pub fn of(i: Inputs) -> Forecast {
+    pub(crate) fn of(i: Inputs) -> Forecast {
         let rate = i.rate.filter(|r| r.is_finite() && *r > 0.0);
         let hours = |room: Option<u64>| Some(room? as f64 / rate? / 3600.0);
         let over_max = i

@@ -29,7 +29,7 @@ use crate::state::{PathState, Session, SessionStatus, StateStore};
 use time::{OffsetDateTime, UtcOffset};
 
 pub(crate) use crate::status::units::{ago, local_time, one_line};
-pub use crate::status::units::{human_bytes, human_duration};
+pub(crate) use crate::status::units::{human_bytes, human_duration};
 
 /// How many re-triggers of a session the details list (the state keeps
 /// more, shown by `--json`).
@@ -45,7 +45,10 @@ fn still_age(p: &PathState, now: OffsetDateTime) -> String {
 
 /// The one-line-per-path table, notes below it. STILL is the age of the
 /// path's live still (`stills.every`), shown when any path has one.
-pub fn render_table(observed: &[(&str, &PathState, Observed)], now: OffsetDateTime) -> String {
+pub(crate) fn render_table(
+    observed: &[(&str, &PathState, Observed)],
+    now: OffsetDateTime,
+) -> String {
     let header = [
         "PATH",
         "PHASE",
@@ -133,7 +136,7 @@ pub fn render_table(observed: &[(&str, &PathState, Observed)], now: OffsetDateTi
 }
 
 /// Every field of one path, one per line.
-pub fn render_details(
+pub(crate) fn render_details(
     store: &StateStore,
     name: &str,
     p: &PathState,

@@ -230,7 +230,8 @@ pub(crate) struct JsonSegments<'a> {
 }
 
 /// `--json`: the documented object (see the module documentation).
-pub fn render_json(
+#[cfg(test)]
+pub(crate) fn render_json(
     store: &StateStore,
     observed: &[(&str, &PathState, Observed)],
     now: OffsetDateTime,
@@ -239,7 +240,7 @@ pub fn render_json(
 }
 
 /// `--json` with the top-level `storage` object.
-pub fn render_json_with(
+pub(crate) fn render_json_with(
     store: &StateStore,
     observed: &[(&str, &PathState, Observed)],
     now: OffsetDateTime,

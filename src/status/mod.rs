@@ -3,12 +3,12 @@
 //! living processes by `state::observe`, the recording's trouble, the disk
 //! budget) and renders it in the format asked for.
 
-pub mod events;
-pub mod forecast;
-pub mod human;
-pub mod json;
+pub(crate) mod events;
+pub(crate) mod forecast;
+pub(crate) mod human;
+pub(crate) mod json;
 pub mod prometheus;
 pub mod recording;
-pub mod storage;
-pub mod units;
-pub mod view;
+pub(crate) mod storage;
+pub(crate) mod units;
+pub(crate) mod view;

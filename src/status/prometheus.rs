@@ -19,7 +19,7 @@ use time::OffsetDateTime;
 use crate::state::{PathState, Phase, State};
 
 /// Every phase a path can be in, in the order the phase gauge lists them.
-pub const PHASES: [Phase; 7] = [
+pub(crate) const PHASES: [Phase; 7] = [
     Phase::Idle,
     Phase::WaitingForDevice,
     Phase::Starting,
@@ -288,7 +288,7 @@ fn seconds_between(then: OffsetDateTime, now: OffsetDateTime) -> f64 {
 }
 
 /// Metric name prefix.
-pub const PREFIX: &str = "mediamtx_hook_";
+pub(crate) const PREFIX: &str = "mediamtx_hook_";
 
 /// Renders the metrics for every path in `state` (already filtered by the
 /// caller when one path was asked for).
@@ -325,7 +325,7 @@ pub fn render(state: &State, now: OffsetDateTime) -> anyhow::Result<String> {
 /// recordings' file system, what the kept segments take, the budget and
 /// whether it is met. Left out while the state has no path, so a fresh
 /// machine's file stays `paths` alone.
-pub fn render_storage(s: &crate::status::storage::Storage) -> String {
+pub(crate) fn render_storage(s: &crate::status::storage::Storage) -> String {
     let mut out = String::new();
     let mut gauge = |name: &str, help: &str, value: Option<u64>| {
         if let Some(v) = value {
@@ -422,7 +422,7 @@ fn sample_line(name: &str, path: &str, extra: &[(&str, String)], value: f64) -> 
 
 /// Escapes a label value per the text exposition format: backslash, double
 /// quote and line feed.
-pub fn escape_label(v: &str) -> String {
+pub(crate) fn escape_label(v: &str) -> String {
     let mut s = String::with_capacity(v.len());
     for c in v.chars() {
         match c {
@@ -442,7 +442,7 @@ fn escape_help(v: &str) -> String {
 
 /// Formats a sample value the way Prometheus parses it (`+Inf`, `-Inf`,
 /// `NaN`; integers without a fraction).
-pub fn format_value(v: f64) -> String {
+pub(crate) fn format_value(v: f64) -> String {
     if v.is_nan() {
         "NaN".to_string()
     } else if v.is_infinite() {

@@ -15,21 +15,21 @@ use time::{Duration, OffsetDateTime};
 
 /// Beyond the segment duration and the tolerance: MediaMTX cuts at the
 /// first key frame after the duration and runs the hook after closing.
-pub const STALL_MARGIN: Duration = Duration::seconds(3);
+pub(crate) const STALL_MARGIN: Duration = Duration::seconds(3);
 
 /// Free space below this is "full": a segment cannot be written.
-pub const FULL_BELOW: u64 = 1 << 20;
+pub(crate) const FULL_BELOW: u64 = 1 << 20;
 
 /// The recordings' file system is (almost) full: under 1% or 64 MiB free,
 /// whichever is less (so a small file system is not always "low").
-pub fn filesystem_low(space: Option<Space>) -> bool {
+pub(crate) fn filesystem_low(space: Option<Space>) -> bool {
     space.is_some_and(|s| s.free < (s.total / 100).clamp(FULL_BELOW, 64 << 20))
 }
 
 /// Why the path's live session records nothing now, if it does not.
 /// `segment` and `tolerance` are the policy's; `space` the recordings'
 /// file system.
-pub fn trouble(
+pub(crate) fn trouble(
     p: &PathState,
     o: &Observed,
     now: OffsetDateTime,
@@ -94,13 +94,16 @@ pub fn trouble(
 /// is every hole however short (so "0 gaps" after crashes shorter than the
 /// gap tolerance still shows the seconds lost).
 #[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
-pub struct Coverage {
+pub(crate) struct Coverage {
     pub elapsed_seconds: f64,
     pub recorded_seconds: f64,
     pub missing_seconds: f64,
 }
 
-pub fn coverage(s: &crate::state::Session, last_end: Option<OffsetDateTime>) -> Option<Coverage> {
+pub(crate) fn coverage(
+    s: &crate::state::Session,
+    last_end: Option<OffsetDateTime>,
+) -> Option<Coverage> {
     let end = match s.ended_at {
         Some(e) => last_end.map_or(e, |l| l.min(e)),
         None => last_end?,

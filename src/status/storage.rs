@@ -12,7 +12,7 @@ use std::fmt::Write as _;
 
 /// `--json`'s top-level `storage` object.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Storage {
+pub(crate) struct Storage {
     /// The recording root (the part of `recordPath` before its fields).
     pub root: String,
     pub free_bytes: Option<u64>,
@@ -32,7 +32,7 @@ pub struct Storage {
 }
 
 impl Storage {
-    pub fn observe(state: &State, rec: &Recording, now: time::OffsetDateTime) -> Storage {
+    pub(crate) fn observe(state: &State, rec: &Recording, now: time::OffsetDateTime) -> Storage {
         // A relative record_path is MediaMTX's directory's, not ours: the
         // root segment-complete resolved there, once it has run.
         let recorded = state
@@ -78,7 +78,7 @@ impl Storage {
     }
 
     /// The file system's figures, when they could be read.
-    pub fn space(&self) -> Option<Space> {
+    pub(crate) fn space(&self) -> Option<Space> {
         Some(Space {
             free: self.free_bytes?,
             total: self.total_bytes?,
@@ -87,7 +87,7 @@ impl Storage {
 
     /// The human lines: storage, the forecast, oldest kept segment per
     /// path, and a loud warning when the budget is not met.
-    pub fn human(&self, state: &State) -> String {
+    pub(crate) fn human(&self, state: &State) -> String {
         let b = |n: Option<u64>| n.map_or("?".into(), |n| Size(n).to_string());
         let h = |n: Option<u64>| n.map_or("?".into(), crate::status::human::human_bytes);
         let mut out = format!(
@@ -116,7 +116,7 @@ impl Storage {
 
     /// `forecast: 10h00m of recording left within the budget, 1d03h on the
     /// file system, at 1.0 MiB/s (last 24 h)`.
-    pub fn forecast_line(&self) -> String {
+    pub(crate) fn forecast_line(&self) -> String {
         let f = &self.forecast;
         let Some(rate) = f.write_bytes_per_second else {
             return "forecast: - (nothing recorded in the last 24 h)\n".into();
@@ -136,7 +136,7 @@ impl Storage {
 
     /// The loud warning when the budget cannot be met, or the file system
     /// is (almost) full; empty when neither.
-    pub fn warning(&self) -> String {
+    pub(crate) fn warning(&self) -> String {
         let mut out = String::new();
         if self.filesystem_low {
             let _ = writeln!(

@@ -17,7 +17,7 @@ pub(crate) fn one_line(s: &str, max: usize) -> String {
 }
 
 /// `45s`, `12m05s`, `1h02m`, `3d04h`.
-pub fn human_duration(secs: f64) -> String {
+pub(crate) fn human_duration(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
         return "-".into();
     }
@@ -34,7 +34,7 @@ pub fn human_duration(secs: f64) -> String {
 }
 
 /// `512 B`, `1.5 MiB`.
-pub fn human_bytes(n: u64) -> String {
+pub(crate) fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["KiB", "MiB", "GiB", "TiB", "PiB"];
     if n < 1024 {
         return format!("{n} B");

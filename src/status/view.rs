@@ -35,7 +35,7 @@ pub(crate) enum Format {
 
 /// The status of every path, or of `only` (a path name, checked; an error
 /// when the state does not know it), in `format`.
-pub(crate) fn render(ctx: &Context, only: Option<&str>, format: Format) -> anyhow::Result<String> {
+pub fn render(ctx: &Context, only: Option<&str>, format: Format) -> anyhow::Result<String> {
     let mut state = ctx.store.read()?;
     if let Some(name) = only {
         if !state.paths.contains_key(name) {

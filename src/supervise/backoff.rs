@@ -13,13 +13,18 @@
 use std::time::Duration;
 
 /// Largest share of a delay that jitter may take away.
-pub const MAX_JITTER: f64 = 0.2;
+pub(crate) const MAX_JITTER: f64 = 0.2;
 
 /// The delay before retry number `failures` (0 for the first retry).
 ///
 /// `jitter` is a number in `[0, 1)`; it shortens the delay by up to
 /// [`MAX_JITTER`] of itself.
-pub fn restart_delay(initial: Duration, max: Duration, failures: u32, jitter: f64) -> Duration {
+pub(crate) fn restart_delay(
+    initial: Duration,
+    max: Duration,
+    failures: u32,
+    jitter: f64,
+) -> Duration {
     // 2^failures without overflow: past 2^20 every realistic ceiling is hit.
     let factor = 1u32 << failures.min(20);
     let base = initial.saturating_mul(factor).min(max);
@@ -30,15 +35,16 @@ pub fn restart_delay(initial: Duration, max: Duration, failures: u32, jitter: f6
 /// SplitMix64: a 64-bit generator small enough to inline, with good
 /// statistical quality for jitter.
 #[derive(Clone, Debug)]
-pub struct SplitMix64(u64);
+pub(crate) struct SplitMix64(u64);
 
 impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
+    #[cfg(test)]
+    pub(crate) fn new(seed: u64) -> Self {
         SplitMix64(seed)
     }
 
     /// Seeded from the process id and the clock, so instances differ.
-    pub fn from_entropy() -> Self {
+    pub(crate) fn from_entropy() -> Self {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos() as u64)
@@ -46,7 +52,7 @@ impl SplitMix64 {
         SplitMix64(nanos ^ (u64::from(std::process::id()) << 32))
     }
 
-    pub fn next_u64(&mut self) -> u64 {
+    pub(crate) fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -55,7 +61,7 @@ impl SplitMix64 {
     }
 
     /// A number in `[0, 1)`.
-    pub fn next_f64(&mut self) -> f64 {
+    pub(crate) fn next_f64(&mut self) -> f64 {
         (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
@@ -63,7 +69,7 @@ impl SplitMix64 {
 /// The restart schedule of one supervised child: counts consecutive
 /// failures and hands out the next delay.
 #[derive(Clone, Debug)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     initial: Duration,
     max: Duration,
     stable_after: Duration,
@@ -72,7 +78,12 @@ pub struct Backoff {
 }
 
 impl Backoff {
-    pub fn new(initial: Duration, max: Duration, stable_after: Duration, rng: SplitMix64) -> Self {
+    pub(crate) fn new(
+        initial: Duration,
+        max: Duration,
+        stable_after: Duration,
+        rng: SplitMix64,
+    ) -> Self {
         Backoff {
             initial,
             max,
@@ -83,19 +94,19 @@ impl Backoff {
     }
 
     /// Consecutive failures so far.
-    pub fn failures(&self) -> u32 {
+    pub(crate) fn failures(&self) -> u32 {
         self.failures
     }
 
     /// Starts the schedule over, as after a stable run.
-    pub fn reset(&mut self) {
+    pub(crate) fn reset(&mut self) {
         self.failures = 0;
     }
 
     /// Records that an attempt ended after running `ran` (zero when it never
     /// started) and returns the delay before the next one. A run of at least
     /// `stable_after` starts the schedule over.
-    pub fn next_delay(&mut self, ran: Duration) -> Duration {
+    pub(crate) fn next_delay(&mut self, ran: Duration) -> Duration {
         if ran >= self.stable_after {
             self.failures = 0;
         }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 /// Where a child is: before or after its first advancing frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ChildPhase {
+pub(crate) enum ChildPhase {
     /// Started, no frame yet (connecting, probing the camera).
     Starting,
     /// Frames flowing.
@@ -15,7 +15,7 @@ pub enum ChildPhase {
 
 /// What the stall watchdog thinks of a child.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StallVerdict {
+pub(crate) enum StallVerdict {
     /// Progress is recent enough; look again at `check_at`.
     Progressing { check_at: Instant },
     /// No progress for `quiet` (at least the timeout).
@@ -23,7 +23,11 @@ pub enum StallVerdict {
 }
 
 /// Stalled when the last progress is `timeout` or more before `now`.
-pub fn stall_verdict(last_progress: Instant, now: Instant, timeout: Duration) -> StallVerdict {
+pub(crate) fn stall_verdict(
+    last_progress: Instant,
+    now: Instant,
+    timeout: Duration,
+) -> StallVerdict {
     let quiet = now.saturating_duration_since(last_progress);
     if quiet >= timeout {
         StallVerdict::Stalled { quiet }
@@ -37,7 +41,7 @@ pub fn stall_verdict(last_progress: Instant, now: Instant, timeout: Duration) ->
 /// How long after SIGINT the child gets before SIGKILL: `grace` once it
 /// runs; a child still starting has nothing to close and may be stuck in a
 /// handshake that ignores SIGINT, so at most `handshake`.
-pub fn stop_deadline(phase: ChildPhase, grace: Duration, handshake: Duration) -> Duration {
+pub(crate) fn stop_deadline(phase: ChildPhase, grace: Duration, handshake: Duration) -> Duration {
     match phase {
         ChildPhase::Running => grace,
         ChildPhase::Starting => grace.min(handshake),
@@ -49,14 +53,14 @@ pub fn stop_deadline(phase: ChildPhase, grace: Duration, handshake: Duration) ->
 /// begun by a signal is hurried by any signal after it; one begun otherwise
 /// (the job asked, the parent is gone) by the second, so a single signal
 /// does not cut short a stop already under way.
-pub fn on_second_signal(begun_by_signal: bool, at_begin: usize, now: usize) -> bool {
+pub(crate) fn on_second_signal(begun_by_signal: bool, at_begin: usize, now: usize) -> bool {
     let tolerated = usize::from(!begun_by_signal);
     now.saturating_sub(at_begin) > tolerated
 }
 
 /// The poll timeout in milliseconds to wake at `deadline`, rounded up so a
 /// deadline is never missed by a fraction and spun on; at most `max`.
-pub fn poll_millis(now: Instant, deadline: Instant, max: Duration) -> u16 {
+pub(crate) fn poll_millis(now: Instant, deadline: Instant, max: Duration) -> u16 {
     let wait = deadline.saturating_duration_since(now).min(max);
     wait.as_micros().div_ceil(1000).min(u128::from(u16::MAX)) as u16
 }

@@ -12,24 +12,24 @@ use crate::process::identity::{is_running, ProcessId};
 
 /// True when `pid` is a live `hook` process running `subcommand` (`hold`,
 /// `run`); see [`crate::process::identity::is_hook`].
-pub fn is_hook_process(pid: u32, subcommand: &str) -> bool {
+pub(crate) fn is_hook_process(pid: u32, subcommand: &str) -> bool {
     is_hook(pid, None, subcommand)
 }
 
 /// [`is_hook_process`] for a pid recorded with its identity: also started
 /// when it was recorded, in this boot.
-pub fn is_hook(pid: u32, recorded: Option<&ProcessId>, subcommand: &str) -> bool {
+pub(crate) fn is_hook(pid: u32, recorded: Option<&ProcessId>, subcommand: &str) -> bool {
     crate::process::identity::is_hook(pid, recorded, Some(subcommand))
 }
 
 /// Sends `sig` to `pid` (a negative pid: its process group), which the
 /// caller checked is a hook process. One that is already gone is not an error.
-pub fn kill(pid: i32, sig: Signal) {
+pub(crate) fn kill(pid: i32, sig: Signal) {
     let _ = nix::sys::signal::kill(Pid::from_raw(pid), sig);
 }
 
 /// Waits until `pid` is gone or `timeout` passes; true when gone.
-pub fn wait_gone(pid: u32, timeout: Duration) -> bool {
+pub(crate) fn wait_gone(pid: u32, timeout: Duration) -> bool {
     wait_gone_id(pid, None, timeout)
 }
 
@@ -50,7 +50,7 @@ fn wait_gone_id(pid: u32, recorded: Option<&ProcessId>, timeout: Duration) -> bo
 /// SIGKILL to the group. True when it is gone.
 /// `recorded` is its identity when the state has one: a pid that now
 /// names another process is left alone.
-pub fn stop_hold(pid: u32, recorded: Option<&ProcessId>, grace: Duration) -> bool {
+pub(crate) fn stop_hold(pid: u32, recorded: Option<&ProcessId>, grace: Duration) -> bool {
     if !is_hook(pid, recorded, "hold") {
         return true;
     }

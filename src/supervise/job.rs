@@ -10,11 +10,11 @@ use std::time::Duration;
 use time::OffsetDateTime;
 
 /// How many of the child's last stderr lines are kept for [`Event::Exited`].
-pub const STDERR_TAIL_LINES: usize = 20;
+pub(crate) const STDERR_TAIL_LINES: usize = 20;
 
 /// The program and arguments to run for one start.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Launch {
+pub(crate) struct Launch {
     pub program: PathBuf,
     pub args: Vec<OsString>,
     /// The child is `hook` itself (the native reader), which needs the
@@ -25,7 +25,7 @@ pub struct Launch {
 
 impl Launch {
     /// A program other than the hook (FFmpeg).
-    pub fn tool(program: PathBuf, args: Vec<OsString>) -> Self {
+    pub(crate) fn tool(program: PathBuf, args: Vec<OsString>) -> Self {
         Launch {
             program,
             args,
@@ -34,7 +34,7 @@ impl Launch {
     }
 
     /// The hook's own executable.
-    pub fn hook(program: PathBuf, args: Vec<OsString>) -> Self {
+    pub(crate) fn hook(program: PathBuf, args: Vec<OsString>) -> Self {
         Launch {
             program,
             args,
@@ -45,11 +45,11 @@ impl Launch {
 
 /// Why a child's run ended, as the supervisor saw it (kept as is in the
 /// state's exit record).
-pub use crate::state::ExitReason;
+pub(crate) use crate::state::ExitReason;
 
 /// How one run of the child ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ChildExit {
+pub(crate) struct ChildExit {
     /// When it was reaped.
     pub at: OffsetDateTime,
     /// Its exit code or the signal that killed it.
@@ -74,7 +74,7 @@ impl ChildExit {
 
 /// Something supervision waits for instead of a backoff delay: the next
 /// attempt follows as soon as [`Wait::ready`] says so.
-pub trait Wait: std::fmt::Debug {
+pub(crate) trait Wait: std::fmt::Debug {
     /// A descriptor that becomes readable when it may be ready (inotify),
     /// polled with the rest; none: only [`Wait::next_check`] wakes it.
     fn fd(&self) -> Option<std::os::fd::BorrowedFd<'_>>;
@@ -89,12 +89,12 @@ pub trait Wait: std::fmt::Debug {
 /// A [`Wait`] that is only a short, fixed pause: the next attempt after
 /// `delay` whatever the backoff has grown to.
 #[derive(Debug)]
-pub struct Pause {
+pub(crate) struct Pause {
     until: std::time::Instant,
 }
 
 impl Pause {
-    pub fn new(delay: Duration) -> Pause {
+    pub(crate) fn new(delay: Duration) -> Pause {
         Pause {
             until: std::time::Instant::now() + delay,
         }
@@ -121,7 +121,7 @@ impl Wait for Pause {
 
 /// Where an attempt's failure came from, so the job can name its cause.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ErrorOrigin {
+pub(crate) enum ErrorOrigin {
     /// Nothing listens on [`Spec::rtsp_port`].
     PortUnreachable,
     /// The device lock stayed held by another instance.
@@ -140,13 +140,13 @@ pub enum ErrorOrigin {
 
 /// Why a start could not even be tried.
 #[derive(Debug)]
-pub struct StartError {
+pub(crate) struct StartError {
     pub message: String,
     pub kind: StartErrorKind,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum StartErrorKind {
+pub(crate) enum StartErrorKind {
     /// Try again after the backoff.
     Retry,
     /// The device is missing, busy or unsuitable: try again after the
@@ -158,25 +158,25 @@ pub enum StartErrorKind {
 
 /// Whether a fatal error is the user's input (exit 2) or not (exit 1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FatalKind {
+pub(crate) enum FatalKind {
     Usage,
     Failure,
 }
 
 impl StartError {
-    pub fn retry(message: impl Into<String>) -> Self {
+    pub(crate) fn retry(message: impl Into<String>) -> Self {
         StartError {
             message: message.into(),
             kind: StartErrorKind::Retry,
         }
     }
-    pub fn device(message: impl Into<String>) -> Self {
+    pub(crate) fn device(message: impl Into<String>) -> Self {
         StartError {
             message: message.into(),
             kind: StartErrorKind::Device,
         }
     }
-    pub fn fatal(message: impl Into<String>, kind: FatalKind) -> Self {
+    pub(crate) fn fatal(message: impl Into<String>, kind: FatalKind) -> Self {
         StartError {
             message: message.into(),
             kind: StartErrorKind::Fatal(kind),
@@ -191,27 +191,24 @@ impl StartError {
 /// [`Event::Exited`] if a child ran, then [`Event::Stopped`].
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// The device lock is held by someone else (pid from the lock file).
-    WaitingForLock { holder: Option<u32> },
+    /// The device lock is held by someone else.
+    WaitingForLock,
     /// The child was spawned. `restarts` counts the attempts before this one.
     Started {
         pid: u32,
         at: OffsetDateTime,
         restarts: u64,
-        launch: &'a Launch,
     },
     /// The child's output shows frames advancing for the first time.
     Running { pid: u32 },
     /// The child ended (on its own, stalled, or stopped) and was reaped.
     Exited {
-        pid: u32,
         exit: &'a ChildExit,
         stderr_tail: &'a [String],
     },
     /// An attempt failed; `message` is fit for `last_error`.
     Error {
         message: &'a str,
-        device: bool,
         origin: ErrorOrigin,
     },
     /// Instead of backing off, supervision waits for the device the job
@@ -221,20 +218,19 @@ pub enum Event<'a> {
     /// Waiting until `until` before the next attempt.
     Backoff {
         until: OffsetDateTime,
-        delay: Duration,
         restarts: u64,
         /// The failure was about the device (phase `waiting-for-device`).
         device: bool,
     },
-    /// A stop was asked for (`signal` 0: by [`Job::tick`] or the parent's
-    /// exit).
-    Stopping { signal: i32 },
+    /// A stop was asked for (by a signal, by [`Job::tick`] or by the
+    /// parent's exit).
+    Stopping,
     /// Everything is stopped and reaped; [`supervise`] returns next.
     Stopped,
 }
 
 /// The supervised job: see the module doc.
-pub trait Job {
+pub(crate) trait Job {
     /// A short name for log lines (`ffmpeg`, `hold reader`).
     fn name(&self) -> &str;
     /// The device lock to hold while the child runs, if any. Called before
@@ -261,7 +257,7 @@ pub trait Job {
 
 /// Fixed options of a supervision.
 #[derive(Clone, Debug)]
-pub struct Spec {
+pub(crate) struct Spec {
     /// Restart, backoff, grace, stall and lock-wait values.
     pub policy: Restart,
     /// Check before each start that something listens on this loopback port.
@@ -278,7 +274,7 @@ pub struct Spec {
 }
 
 impl Spec {
-    pub fn new(policy: Restart) -> Self {
+    pub(crate) fn new(policy: Restart) -> Self {
         Spec {
             policy,
             rtsp_port: None,
@@ -291,7 +287,7 @@ impl Spec {
 
 /// Why [`supervise`] returned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// A stop signal (its number) came.
     Signal(i32),
     /// [`Job::tick`] asked to stop.

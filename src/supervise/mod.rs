@@ -49,13 +49,13 @@
 //! next deadline, so the thread that forks the child is the one that lives
 //! for the whole run (`PR_SET_PDEATHSIG` is tied to it).
 
-pub mod backoff;
-pub mod decide;
-pub mod hook_process;
+pub(crate) mod backoff;
+pub(crate) mod decide;
+pub(crate) mod hook_process;
 mod job;
 mod lines;
 mod port;
-pub mod signals;
+pub(crate) mod signals;
 
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -72,7 +72,7 @@ use crate::supervise::backoff::{Backoff, SplitMix64};
 use crate::supervise::signals::Signals;
 use decide::{on_second_signal, stall_verdict, stop_deadline, ChildPhase, StallVerdict};
 
-pub use job::*;
+pub(crate) use job::*;
 use lines::Lines;
 pub use port::port_listening;
 
@@ -89,7 +89,11 @@ const MAX_POLL: Duration = Duration::from_secs(1);
 
 /// Supervises `job` until told to stop; see the module doc. Errors only for
 /// a fatal [`StartError`] (after everything is stopped).
-pub fn supervise(job: &mut dyn Job, spec: &Spec, signals: &Signals) -> Result<Outcome, StartError> {
+pub(crate) fn supervise(
+    job: &mut dyn Job,
+    spec: &Spec,
+    signals: &Signals,
+) -> Result<Outcome, StartError> {
     if spec.subreaper {
         if let Err(e) = process::become_subreaper() {
             log::warn!("cannot become a child subreaper ({e}); orphans go to init");
@@ -398,7 +402,7 @@ impl Supervisor<'_> {
                     holder.map_or_else(|| "?".to_string(), |p| p.to_string()),
                     crate::policy::duration::Dur(self.spec.policy.device_lock_wait.0)
                 );
-                self.job.report(Event::WaitingForLock { holder });
+                self.job.report(Event::WaitingForLock);
                 let now = Instant::now();
                 Ok(Stage::WaitLock {
                     lock,
@@ -424,7 +428,6 @@ impl Supervisor<'_> {
                     StartErrorKind::Fatal(_) => {
                         self.job.report(Event::Error {
                             message: &e.message,
-                            device: false,
                             origin: ErrorOrigin::Command,
                         });
                         Err(e)
@@ -477,7 +480,6 @@ impl Supervisor<'_> {
             pid,
             at: OffsetDateTime::now_utc(),
             restarts,
-            launch: &launch,
         });
         let started = Instant::now();
         Ok(Stage::Run(Box::new(Running {
@@ -503,7 +505,6 @@ impl Supervisor<'_> {
         let delay = self.backoff.next_delay(ran);
         self.job.report(Event::Error {
             message: &message,
-            device,
             origin,
         });
         if let Some(wait) = self.job.wait_instead() {
@@ -518,7 +519,6 @@ impl Supervisor<'_> {
         );
         self.job.report(Event::Backoff {
             until: OffsetDateTime::now_utc() + delay,
-            delay,
             restarts: self.attempts,
             device,
         });
@@ -595,9 +595,7 @@ impl Supervisor<'_> {
     /// reported, then the child (if one runs) is asked to stop; with no
     /// child, supervision is over at once.
     fn begin_stop(&mut self, stage: &mut Stage, stop: Stop) -> Begun {
-        self.job.report(Event::Stopping {
-            signal: stop.signal,
-        });
+        self.job.report(Event::Stopping);
         match stage {
             Stage::Run(child) => {
                 self.signal_stop(child, ExitReason::Stopped);
@@ -657,7 +655,6 @@ impl Supervisor<'_> {
             );
         }
         self.job.report(Event::Exited {
-            pid: child.pid,
             exit,
             stderr_tail: &tail,
         });

@@ -24,18 +24,18 @@ use std::sync::Arc;
 use nix::sys::signal::Signal;
 
 /// The signals that ask the hook to stop.
-pub const STOP_SIGNALS: [i32; 3] = [
+pub(crate) const STOP_SIGNALS: [i32; 3] = [
     Signal::SIGINT as i32,
     Signal::SIGTERM as i32,
     Signal::SIGHUP as i32,
 ];
 
 /// Signals that are caught and dropped, so they cannot kill the hook.
-pub const IGNORED_SIGNALS: [i32; 2] = [Signal::SIGUSR1 as i32, Signal::SIGUSR2 as i32];
+pub(crate) const IGNORED_SIGNALS: [i32; 2] = [Signal::SIGUSR1 as i32, Signal::SIGUSR2 as i32];
 
 /// Installed signal handlers and the self-pipe they wake.
 #[derive(Debug)]
-pub struct Signals {
+pub(crate) struct Signals {
     wake: UnixStream,
     last_stop: Arc<AtomicI32>,
     stops: Arc<AtomicUsize>,
@@ -45,7 +45,7 @@ impl Signals {
     /// Installs handlers for SIGINT, SIGTERM, SIGHUP and SIGCHLD, and the
     /// do-nothing ones for SIGUSR1 and SIGUSR2. The handlers stay for the life
     /// of the process (a supervisor runs until it exits).
-    pub fn install() -> io::Result<Signals> {
+    pub(crate) fn install() -> io::Result<Signals> {
         let (read, write) = UnixStream::pair()?;
         read.set_nonblocking(true)?;
         write.set_nonblocking(true)?;
@@ -79,12 +79,12 @@ impl Signals {
     }
 
     /// The descriptor to poll for readability.
-    pub fn fd(&self) -> BorrowedFd<'_> {
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
         self.wake.as_fd()
     }
 
     /// Empties the self-pipe (signals coalesce; the flags say what came).
-    pub fn drain(&self) {
+    pub(crate) fn drain(&self) {
         let mut buf = [0u8; 64];
         while let Ok(n) = (&self.wake).read(&mut buf) {
             if n == 0 {
@@ -94,7 +94,7 @@ impl Signals {
     }
 
     /// The last stop signal received, if any.
-    pub fn stop_signal(&self) -> Option<i32> {
+    pub(crate) fn stop_signal(&self) -> Option<i32> {
         match self.last_stop.load(Ordering::SeqCst) {
             0 => None,
             sig => Some(sig),
@@ -102,7 +102,7 @@ impl Signals {
     }
 
     /// How many stop signals have arrived (a second one hurries the stop).
-    pub fn stop_count(&self) -> usize {
+    pub(crate) fn stop_count(&self) -> usize {
         self.stops.load(Ordering::SeqCst)
     }
 }

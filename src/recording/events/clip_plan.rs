@@ -16,14 +16,14 @@ pub(crate) struct Piece {
 }
 
 impl Piece {
-    pub fn end(&self) -> OffsetDateTime {
+    pub(crate) fn end(&self) -> OffsetDateTime {
         self.start + Duration::seconds_f64(self.duration)
     }
 }
 
 /// A stretch of the asked window no segment covers.
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) struct Hole {
+pub struct Hole {
     pub from: OffsetDateTime,
     pub to: OffsetDateTime,
 }

@@ -72,7 +72,7 @@ pub(crate) struct Enforced {
 impl Enforced {
     /// One log line per deletion, skip and gone file; a warning when the
     /// budget cannot be met.
-    pub fn log(&self) {
+    pub(crate) fn log(&self) {
         for (path, file, size, reason) in &self.deleted {
             log::info!(
                 "deleted segment {file} of {path} ({}) to keep the disk budget: {reason}",
