@@ -433,7 +433,7 @@ pub struct StatusArgs {
     /// Only this path
     #[arg(value_parser = values::path_name("PATH argument"))]
     pub path: Option<String>,
-    /// Print JSON (versioned schema, see README)
+    /// Print JSON (versioned schema, see docs/reference.md)
     #[arg(long, conflicts_with = "prometheus")]
     pub json: bool,
     /// Print node_exporter textfile-collector metrics

@@ -36,7 +36,7 @@
 //!     "last_error": null,           string or null
 //!     "last_error_at": null,        when last_error happened
 //!     "cause": null,                why the publisher is not working, one of the
-//!                                   documented set (README, Causes): camera_missing,
+//!                                   documented set (docs/reference.md, Causes): camera_missing,
 //!                                   unplugged, not_a_camera, busy, permission,
 //!                                   usb_bandwidth, unsupported_format, unsupported_size,
 //!                                   no_frames, encoder_failed, ffmpeg_failed,
