@@ -15,9 +15,7 @@ use time::OffsetDateTime;
 use crate::context::Context;
 use crate::mediamtx::api::Api;
 use crate::recording::lock::{lock_within, SessionLock};
-use crate::recording::session::{
-    change_wait, describe_deadline, fresh, mark_stopping, start_deadline,
-};
+use crate::recording::session::{change_wait, describe_deadline, mark_stopping, start_deadline};
 use crate::recording::spawn::spawn_hold;
 use crate::recording::switch::record_on_fields;
 use crate::state::identity::ProcessId;
@@ -86,7 +84,7 @@ pub(crate) fn begin(
             starter_pid: Some(std::process::id()),
             starter_process: starter,
             reason: reason.clone(),
-            ..fresh(started_at, SessionStatus::Starting)
+            ..Session::fresh(started_at, SessionStatus::Starting)
         });
         p.recording.hold = None;
         p.recording.active = false;

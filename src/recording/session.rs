@@ -50,30 +50,6 @@ pub(crate) fn starter_gone(s: &Session, at: OffsetDateTime, deadline: Duration) 
     }
 }
 
-/// A session in `status` since `started_at`, with nothing counted yet and
-/// no process recorded.
-pub(crate) fn fresh(started_at: OffsetDateTime, status: SessionStatus) -> Session {
-    Session {
-        started_at,
-        until: None,
-        ended_at: None,
-        status,
-        end_reason: None,
-        segments: 0,
-        recorded_seconds: 0.0,
-        gaps: 0,
-        hold_pid: None,
-        hold_process: None,
-        starter_pid: None,
-        starter_process: None,
-        reason: None,
-        retriggers: 0,
-        recent_retriggers: Vec::new(),
-        revivals: 0,
-        recent_revivals: Vec::new(),
-    }
-}
-
 /// How long `record start` waits for recording to run: MediaMTX's start
 /// timeout (its budget for the publisher, which includes the wait for the
 /// device lock), plus the device lock wait again (a publisher that got the
@@ -273,7 +249,7 @@ pub(crate) mod tests {
             recorded_seconds: 3600.25,
             gaps: 1,
             hold_pid: hold,
-            ..fresh(datetime!(2026-01-01 00:00:00 UTC), status)
+            ..Session::fresh(datetime!(2026-01-01 00:00:00 UTC), status)
         }
     }
 

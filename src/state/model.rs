@@ -217,6 +217,32 @@ pub struct Session {
     pub recent_revivals: Vec<Revival>,
 }
 
+impl Session {
+    /// A session in `status` since `started_at`, with nothing counted yet and
+    /// no process recorded.
+    pub(crate) fn fresh(started_at: OffsetDateTime, status: SessionStatus) -> Session {
+        Session {
+            started_at,
+            until: None,
+            ended_at: None,
+            status,
+            end_reason: None,
+            segments: 0,
+            recorded_seconds: 0.0,
+            gaps: 0,
+            hold_pid: None,
+            hold_process: None,
+            starter_pid: None,
+            starter_process: None,
+            reason: None,
+            retriggers: 0,
+            recent_retriggers: Vec::new(),
+            revivals: 0,
+            recent_revivals: Vec::new(),
+        }
+    }
+}
+
 /// Where a recording session is in its life (`starting`, `active`,
 /// `ended`, `failed` in the state file).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -244,23 +244,10 @@ pub(crate) mod tests {
 
     pub(crate) fn session(hold: Option<u32>) -> Session {
         Session {
-            started_at: datetime!(2026-11-24 09:30:00 UTC),
-            until: None,
-            ended_at: None,
-            status: SessionStatus::Active,
-            end_reason: None,
             segments: 2,
             recorded_seconds: 60.0,
-            gaps: 0,
             hold_pid: hold,
-            hold_process: None,
-            starter_pid: None,
-            starter_process: None,
-            reason: None,
-            retriggers: 0,
-            recent_retriggers: Vec::new(),
-            revivals: 0,
-            recent_revivals: Vec::new(),
+            ..Session::fresh(datetime!(2026-11-24 09:30:00 UTC), SessionStatus::Active)
         }
     }
 

@@ -130,23 +130,8 @@ mod tests {
     fn active(reading: bool) -> PathState {
         let mut p = PathState::default();
         p.recording.session = Some(Session {
-            started_at: T0,
-            until: None,
-            ended_at: None,
-            status: SessionStatus::Active,
-            end_reason: None,
-            segments: 0,
-            recorded_seconds: 0.0,
-            gaps: 0,
             hold_pid: Some(std::process::id()),
-            hold_process: None,
-            starter_pid: None,
-            starter_process: None,
-            reason: None,
-            retriggers: 0,
-            recent_retriggers: Vec::new(),
-            revivals: 0,
-            recent_revivals: Vec::new(),
+            ..Session::fresh(T0, SessionStatus::Active)
         });
         p.recording.active = true;
         p.recording.hold = Some(HoldState {

@@ -322,7 +322,7 @@ pub(crate) mod tests {
     }
 
     fn session(started_at: OffsetDateTime) -> Session {
-        crate::recording::session::fresh(started_at, SessionStatus::Active)
+        Session::fresh(started_at, SessionStatus::Active)
     }
 
     #[test]
