@@ -99,13 +99,11 @@ mod tests {
     use super::*;
 
     fn tmp(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "hook-lock-unit-{tag}-{}-{}",
-            std::process::id(),
-            crate::state::now().unix_timestamp_nanos()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+        tempfile::Builder::new()
+            .prefix(&format!("hook-lock-unit-{tag}-"))
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     #[test]

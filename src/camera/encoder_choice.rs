@@ -433,10 +433,11 @@ mod tests {
     }
 
     fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("hook-enc-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
-        dir
+        tempfile::Builder::new()
+            .prefix(&format!("hook-enc-{tag}-"))
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     /// A stand-in FFmpeg that lists h264_v4l2m2m, counts its probe encodes

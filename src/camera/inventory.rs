@@ -647,8 +647,11 @@ Not video capture devices:
 
     #[test]
     fn stable_names_are_reported() {
-        let dir = std::env::temp_dir().join(format!("hook-devices-links-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let dir = tempfile::Builder::new()
+            .prefix("hook-devices-links-")
+            .tempdir()
+            .unwrap()
+            .keep();
         std::fs::create_dir_all(dir.join("v4l/by-id")).unwrap();
         let node = dir.join("video0");
         std::fs::write(&node, b"").unwrap();

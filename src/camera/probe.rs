@@ -340,10 +340,11 @@ mod tests {
     use std::os::unix::fs::symlink;
 
     fn temp_dir(tag: &str) -> PathBuf {
-        let dir = std::env::temp_dir().join(format!("hook-probe-{tag}-{}", std::process::id()));
-        let _ = fs::remove_dir_all(&dir);
-        fs::create_dir_all(&dir).unwrap();
-        dir
+        tempfile::Builder::new()
+            .prefix(&format!("hook-probe-{tag}-"))
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     #[test]

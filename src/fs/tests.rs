@@ -8,16 +8,11 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 fn tmp(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "hook-fs-unit-{tag}-{}-{:?}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
+    tempfile::Builder::new()
+        .prefix(&format!("hook-fs-unit-{tag}-"))
+        .tempdir()
+        .unwrap()
+        .keep()
 }
 
 #[test]

@@ -121,13 +121,11 @@ mod tests {
     use std::path::PathBuf;
 
     fn tmp(tag: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "hook-files-unit-{tag}-{}-{}",
-            std::process::id(),
-            crate::state::now().unix_timestamp_nanos()
-        ));
-        std::fs::create_dir_all(&d).unwrap();
-        d
+        tempfile::Builder::new()
+            .prefix(&format!("hook-files-unit-{tag}-"))
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     #[test]

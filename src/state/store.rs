@@ -425,13 +425,11 @@ pub(super) mod tests {
     use super::*;
 
     pub(crate) fn tmp() -> PathBuf {
-        let d = std::env::temp_dir().join(format!(
-            "hook-state-unit-{}-{}",
-            std::process::id(),
-            now().unix_timestamp_nanos()
-        ));
-        fs::create_dir_all(&d).unwrap();
-        d
+        tempfile::Builder::new()
+            .prefix("hook-state-unit-")
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     #[test]

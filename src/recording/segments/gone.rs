@@ -212,7 +212,6 @@ pub(super) fn cursor_holds(cursor: &LedgerCursor, chunk: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::recording::segments::totals::tests::{at, seg, T0};
-    use crate::state::now;
 
     /// A ledger of `n` segments whose files live in `dir` (created), and
     /// totals that committed it.
@@ -234,11 +233,11 @@ mod tests {
     }
 
     fn unit_dir(tag: &str) -> std::path::PathBuf {
-        std::env::temp_dir().join(format!(
-            "hook-segment-unit-{tag}-{}-{}",
-            std::process::id(),
-            now().unix_timestamp_nanos()
-        ))
+        tempfile::Builder::new()
+            .prefix(&format!("hook-segment-unit-{tag}-"))
+            .tempdir()
+            .unwrap()
+            .keep()
     }
 
     #[test]

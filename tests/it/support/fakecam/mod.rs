@@ -20,7 +20,6 @@ use std::os::unix::fs::{symlink, PermissionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -339,13 +338,11 @@ impl FakeDev {
             unsafe { libc::geteuid() } == 0,
             "fake cameras need root (mknod, mount namespaces): run the root_ tests as root"
         );
-        static N: AtomicU64 = AtomicU64::new(0);
-        let root = std::env::temp_dir().join(format!(
-            "hook-fakecam-{}-{}",
-            std::process::id(),
-            N.fetch_add(1, Ordering::SeqCst)
-        ));
-        let _ = std::fs::remove_dir_all(&root);
+        let root = tempfile::Builder::new()
+            .prefix("hook-fakecam-")
+            .tempdir()
+            .unwrap()
+            .keep();
         let dev = root.join("dev");
         let ctl = root.join("ctl");
         std::fs::create_dir_all(&dev).unwrap();
