@@ -1,10 +1,67 @@
-//! Stopping a path's publisher (`hook run`) for `hook stop`: through
-//! MediaMTX where it can (a recreated path), else with SIGINT. Domain layer.
+//! `hook stop`'s work on a path: its recording session and armed ring
+//! ended first (`recording`), then its publisher (`hook run`) stopped
+//! through MediaMTX where it can (a recreated path), else with SIGINT, and
+//! the reason kept. Domain layer.
 
 use std::time::Duration;
 
+use crate::context::Context;
 use crate::mediamtx::api::Api;
-use crate::supervise::hook_process::{is_hook_process, kill, wait_gone};
+use crate::supervise::hook_process::{is_hook, is_hook_process, kill, wait_gone};
+
+/// Stops everything on `path` for `hook stop`: the recording session and
+/// an armed ring (recording first, so the publisher is not held alive while
+/// it stops), then the publisher; `reason` is kept as the path's stop
+/// reason. Each step is tried whatever the others did; `say` gets a line
+/// for each thing done, and the error names every step that failed.
+pub(crate) fn stop_path(
+    ctx: &Context,
+    api: &Api,
+    path: &str,
+    reason: &str,
+    mut say: impl FnMut(String),
+) -> anyhow::Result<()> {
+    let mut failures: Vec<String> = Vec::new();
+    match crate::recording::stop::end_session(ctx, api, path, &format!("hook stop: {reason}")) {
+        Ok(Some(summary)) => say(format!("{path}: {summary}")),
+        Ok(None) => {}
+        Err(e) => failures.push(format!("{e:#}")),
+    }
+    if let Err(e) = crate::recording::events::arm::drop_arm(ctx, api, path, "hook stop") {
+        failures.push(format!("{e:#}"));
+    }
+
+    let publisher = ctx.store.read().ok().and_then(|s| {
+        let p = s.paths.get(path)?;
+        Some((
+            p.publisher.supervisor_pid?,
+            p.publisher.supervisor_process.clone(),
+        ))
+    });
+    let wait = ctx.policy.restart.grace.0 + Duration::from_secs(2);
+    match publisher {
+        Some((pid, id)) if is_hook(pid, id.as_ref(), "run") => {
+            match stop_publisher_of(api, path, pid, wait) {
+                Ok(how) => say(format!("{path}: publisher pid {pid} stopped {how}")),
+                Err(e) => failures.push(e),
+            }
+        }
+        _ => say(format!("{path}: no publisher running")),
+    }
+
+    if let Err(e) = ctx.store.update_path(path, |p| {
+        p.stop_reason = Some(reason.to_string());
+        Ok(())
+    }) {
+        failures.push(format!("recording the stop reason: {e:#}"));
+    }
+    log::info!("stopped: {reason}");
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("stopping {path}: {}", failures.join("; "))
+    }
+}
 
 /// Asks a publisher (`hook run`) to stop the way MediaMTX does (SIGINT; it
 /// stops FFmpeg and exits) and waits up to `wait`. True when it is gone.
