@@ -18,6 +18,15 @@ fn words(s: &str) -> String {
     s.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
+/// Reads `frames` frames from the camera at `node` with FFmpeg's v4l2
+/// input and throws them away: (exit code, stdout, stderr).
+fn read_frames(dev: &FakeDev, node: &str, frames: u32) -> (i32, String, String) {
+    let mut cmd = dev.ffmpeg();
+    cmd.args(["-f", "v4l2", "-i", node, "-frames:v", &frames.to_string()])
+        .args(["-f", "null", "-"]);
+    run(cmd)
+}
+
 fn run(cmd: Command) -> (i32, String, String) {
     run_to_end(cmd, T)
 }
@@ -179,19 +188,7 @@ fn root_fakecam_second_streamer_is_busy() {
     let node = dev.plug(&Camera::mjpeg("busy"), 0);
     let first = dev.streamer(&node);
     assert!(dev.owned("busy"));
-    let mut cmd = dev.ffmpeg();
-    cmd.args([
-        "-f",
-        "v4l2",
-        "-i",
-        &node,
-        "-frames:v",
-        "5",
-        "-f",
-        "null",
-        "-",
-    ]);
-    let (code, _, err) = run(cmd);
+    let (code, _, err) = read_frames(&dev, &node, 5);
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("Device or resource busy"), "{err}");
     // The hook's probe sees it busy too (setting the format back: EBUSY).
@@ -204,19 +201,7 @@ fn root_fakecam_second_streamer_is_busy() {
     // Once the holder is gone (here killed, so its lock dies with it),
     // the camera is free again.
     drop(first);
-    let mut cmd = dev.ffmpeg();
-    cmd.args([
-        "-f",
-        "v4l2",
-        "-i",
-        &node,
-        "-frames:v",
-        "5",
-        "-f",
-        "null",
-        "-",
-    ]);
-    let (code, _, err) = run(cmd);
+    let (code, _, err) = read_frames(&dev, &node, 5);
     assert_eq!(code, 0, "{err}");
     assert!(!dev.owned("busy"));
 }
@@ -226,19 +211,7 @@ fn root_fakecam_second_streamer_is_busy() {
 fn root_fakecam_streamon_without_usb_bandwidth() {
     let dev = FakeDev::new();
     let node = dev.plug(&Camera::yuyv("bw").streamon_errno(libc::ENOSPC), 0);
-    let mut cmd = dev.ffmpeg();
-    cmd.args([
-        "-f",
-        "v4l2",
-        "-i",
-        &node,
-        "-frames:v",
-        "5",
-        "-f",
-        "null",
-        "-",
-    ]);
-    let (code, _, err) = run(cmd);
+    let (code, _, err) = read_frames(&dev, &node, 5);
     assert_ne!(code, 0, "{err}");
     assert!(
         err.contains("ioctl(VIDIOC_STREAMON): No space left on device"),
@@ -247,19 +220,7 @@ fn root_fakecam_streamon_without_usb_bandwidth() {
     // The bus has room again (another camera was unplugged): the next open
     // streams.
     dev.reconfigure(&Camera::yuyv("bw"));
-    let mut cmd = dev.ffmpeg();
-    cmd.args([
-        "-f",
-        "v4l2",
-        "-i",
-        &node,
-        "-frames:v",
-        "5",
-        "-f",
-        "null",
-        "-",
-    ]);
-    let (code, _, err) = run(cmd);
+    let (code, _, err) = read_frames(&dev, &node, 5);
     assert_eq!(code, 0, "{err}");
 }
 
@@ -288,19 +249,7 @@ fn root_fakecam_unplug_stops_ffmpeg_within_a_second() {
     assert!(!dev.host_path(&node).exists());
     assert!(!dev.host_path(&dev.by_id(&cam)).exists());
     assert!(!dev.host_path("/dev/v4l").exists());
-    let mut cmd = dev.ffmpeg();
-    cmd.args([
-        "-f",
-        "v4l2",
-        "-i",
-        &node,
-        "-frames:v",
-        "1",
-        "-f",
-        "null",
-        "-",
-    ]);
-    let (code, _, err) = run(cmd);
+    let (code, _, err) = read_frames(&dev, &node, 1);
     assert_ne!(code, 0);
     assert!(err.contains("No such file or directory"), "{err}");
 }
@@ -320,21 +269,7 @@ fn root_fakecam_replug_under_another_minor_through_by_id() {
     );
     let link = |p: &str| std::fs::read_link(dev.host_path(p)).unwrap();
     assert_eq!(link(&by_id), std::path::Path::new("../../video0"));
-    let capture = |path: &str| {
-        let mut cmd = dev.ffmpeg();
-        cmd.args([
-            "-f",
-            "v4l2",
-            "-i",
-            path,
-            "-frames:v",
-            "10",
-            "-f",
-            "null",
-            "-",
-        ]);
-        run(cmd)
-    };
+    let capture = |path: &str| read_frames(&dev, path, 10);
     let (code, _, err) = capture(&by_id);
     assert_eq!(code, 0, "{err}");
     dev.unplug("replug");
@@ -391,20 +326,8 @@ fn root_fakecam_slow_first_frame() {
     );
     assert!(slow_got >= delay, "{slow_got:?}");
     // FFmpeg waits for it too.
-    let mut cmd = dev.ffmpeg();
-    cmd.args([
-        "-f",
-        "v4l2",
-        "-i",
-        &slow,
-        "-frames:v",
-        "3",
-        "-f",
-        "null",
-        "-",
-    ]);
     let start = Instant::now();
-    let (code, _, err) = run(cmd);
+    let (code, _, err) = read_frames(&dev, &slow, 3);
     assert_eq!(code, 0, "{err}");
     assert!(start.elapsed() >= delay, "{:?}", start.elapsed());
 }
