@@ -110,16 +110,7 @@ impl Drop for Armed {
 
 /// MediaMTX's segment name for a start (UTC here).
 fn name_for(t: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}_{:02}-{:02}-{:02}-{:06}.mp4",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    )
+    segment_name(time::PrimitiveDateTime::new(t.date(), t.time()))
 }
 
 fn secs(n: f64) -> time::Duration {

@@ -78,16 +78,7 @@ fn ready_switches_recording_back_on_for_a_live_session_only() {
 
 /// Writes a segment file named as MediaMTX names it (UTC here).
 fn segment_file(dir: &Path, start: OffsetDateTime) -> std::path::PathBuf {
-    let name = format!(
-        "{:04}-{:02}-{:02}_{:02}-{:02}-{:02}-{:06}.mp4",
-        start.year(),
-        start.month() as u8,
-        start.day(),
-        start.hour(),
-        start.minute(),
-        start.second(),
-        start.microsecond()
-    );
+    let name = segment_name(time::PrimitiveDateTime::new(start.date(), start.time()));
     let file = dir.join(name);
     std::fs::write(&file, vec![0u8; 4096]).unwrap();
     file

@@ -463,16 +463,10 @@ fn a_linked_segment_is_refused_and_an_impossible_duration_is_not_counted() {
     // Named as started now, written now, claiming three hours.
     let now = time::OffsetDateTime::now_local().unwrap_or_else(|_| time::OffsetDateTime::now_utc());
     let t = now - time::Duration::seconds(60);
-    let file = dir.join(format!(
-        "{:04}-{:02}-{:02}_{:02}-{:02}-{:02}-{:06}.mp4",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    ));
+    let file = dir.join(segment_name(time::PrimitiveDateTime::new(
+        t.date(),
+        t.time(),
+    )));
     std::fs::write(&file, vec![0u8; 500]).unwrap();
     let (code, _, err) = run_to_end(segment_command(&state, "cam0", &file, "10800.0"), LIMIT);
     assert_eq!(code, 0, "{err}");

@@ -478,21 +478,21 @@ pub fn segment_command(state_dir: &Path, mtx_path: &str, file: &Path, duration: 
     cmd
 }
 
+/// MediaMTX's name for a segment that starts at `t` (its default
+/// `recordPath`, `%Y-%m-%d_%H-%M-%S-%f`), in the clock `t` is given in.
+pub fn segment_name(t: time::PrimitiveDateTime) -> String {
+    const NAME: &[time::format_description::FormatItem<'_>] = time::macros::format_description!(
+        "[year]-[month]-[day]_[hour]-[minute]-[second]-[subsecond digits:6].mp4"
+    );
+    t.format(NAME).expect("a date and time always format")
+}
+
 /// Writes a fake segment named the way MediaMTX names them
 /// (`%Y-%m-%d_%H-%M-%S-%f.mp4`) for a start `secs` after
 /// 2026-11-24 10:00:00 (local time of the hook's `TZ`).
 pub fn fake_segment(dir: &Path, secs: f64, bytes: usize) -> PathBuf {
     let t = time::macros::datetime!(2026-11-24 10:00:00) + time::Duration::seconds_f64(secs);
-    let file = dir.join(format!(
-        "{:04}-{:02}-{:02}_{:02}-{:02}-{:02}-{:06}.mp4",
-        t.year(),
-        u8::from(t.month()),
-        t.day(),
-        t.hour(),
-        t.minute(),
-        t.second(),
-        t.microsecond()
-    ));
+    let file = dir.join(segment_name(t));
     std::fs::write(&file, vec![0u8; bytes]).unwrap();
     file
 }
